@@ -1,0 +1,325 @@
+import { SessionError } from './errors.js';
+import { MAX_COOKIE_LIFETIME_SECONDS } from './policy.js';
+
+/** RFC 6265bis section 5.6: browsers drop cookies whose name plus value exceed this. */
+export const MAX_COOKIE_NAME_VALUE_BYTES = 4096;
+/** RFC 6265bis section 5.6: browsers ignore attribute values longer than this. */
+export const MAX_COOKIE_ATTRIBUTE_BYTES = 1024;
+/** Cookie headers longer than this are read only up to here (servers reject far less anyway). */
+export const MAX_COOKIE_HEADER_LENGTH = 64 * 1024;
+/** How many same-name candidates are considered at most (cookie tossing, CK-09). */
+export const MAX_COOKIE_CANDIDATES = 4;
+/** `Expires` value of a deletion cookie. */
+export const EPOCH_EXPIRES = 'Thu, 01 Jan 1970 00:00:00 GMT';
+
+export type SameSite = 'lax' | 'strict' | 'none';
+
+/**
+ * `production` (the default) always sends `Secure` and, for host-only cookies, the `__Host-`
+ * prefix. Browsers treat http://localhost as a secure context, so production mode works there.
+ * `development` is the explicit, named mode for plain-http hosts other than localhost: it drops
+ * `Secure` and the prefix. It is never chosen automatically.
+ */
+export type CookieMode = 'production' | 'development';
+
+export interface CookieOptions {
+  /**
+   * Cookie name without prefix logic applied by you: defaults to `__Host-sid` in production and
+   * `sid` in development. A custom name starting with `__Host-` must satisfy its rules.
+   */
+  name?: string;
+  /** Default `lax`. `none` requires `Secure` (production mode) and an explicit choice. */
+  sameSite?: SameSite;
+  /** Default `/`. Anything else rules out the `__Host-` prefix. */
+  path?: string;
+  /**
+   * Share the cookie with subdomains. Off by default (host-only). Setting it requires a name that
+   * does not start with `__Host-` (use `__Secure-`), as browsers would drop it.
+   */
+  domain?: string;
+  /** CHIPS partitioned cookie (for embedded, third-party contexts). Default false. */
+  partitioned?: boolean;
+}
+
+/** A validated cookie policy: data, not scattered flags. */
+export interface CookiePolicy {
+  readonly mode: CookieMode;
+  readonly name: string;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly secure: boolean;
+  readonly httpOnly: true;
+  readonly sameSite: SameSite;
+  readonly partitioned: boolean;
+}
+
+/** Attributes accepted by {@link serializeCookie}. */
+export interface CookieAttributes {
+  path?: string;
+  domain?: string;
+  /** Seconds; capped at 400 days. 0 deletes the cookie. */
+  maxAge?: number;
+  /** An HTTP date string, e.g. {@link EPOCH_EXPIRES}. */
+  expires?: string;
+  secure?: boolean;
+  httpOnly?: boolean;
+  sameSite?: SameSite;
+  partitioned?: boolean;
+}
+
+/**
+ * Builds a validated cookie policy. Throws `CONFIG_INVALID` when the options contradict the
+ * prefix rules or ask for `SameSite=None` without `Secure`.
+ *
+ * @example
+ * ```ts
+ * const policy = resolveCookiePolicy({ sameSite: 'strict' }) // __Host-sid, Secure, HttpOnly
+ * ```
+ */
+export function resolveCookiePolicy(options: CookieOptions = {}, mode: CookieMode = 'production'): CookiePolicy {
+  if (mode !== 'production' && mode !== 'development') {
+    throw new SessionError('CONFIG_INVALID', 'cookie mode must be "production" or "development"');
+  }
+  const secure = mode === 'production';
+  const path = options.path ?? '/';
+  const domain = options.domain;
+  const hostOnlyRoot = path === '/' && domain === undefined;
+  const name = options.name ?? (secure && hostOnlyRoot ? '__Host-sid' : secure ? '__Secure-sid' : 'sid');
+  const sameSite = options.sameSite ?? 'lax';
+
+  if (!isCookieName(name)) throw new SessionError('CONFIG_INVALID', 'cookie name is not a valid token');
+  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') {
+    throw new SessionError('CONFIG_INVALID', 'sameSite must be "lax", "strict" or "none"');
+  }
+  if (sameSite === 'none' && !secure) {
+    throw new SessionError('CONFIG_INVALID', 'SameSite=None requires Secure (production mode)');
+  }
+  const policy: CookiePolicy = Object.freeze({
+    mode,
+    name,
+    path,
+    domain,
+    secure,
+    httpOnly: true,
+    sameSite,
+    partitioned: options.partitioned ?? false,
+  });
+  try {
+    checkPrefixRules(name, { path, domain, secure });
+    if (!path.startsWith('/')) throw new SessionError('COOKIE_INVALID', 'path must start with "/"');
+    checkAttributeValue(path);
+    if (domain !== undefined) checkAttributeValue(domain);
+  } catch (error) {
+    throw new SessionError('CONFIG_INVALID', (error as Error).message);
+  }
+  return policy;
+}
+
+/** Set-Cookie value carrying a session token. `maxAge` only for persistent sessions. */
+export function serializeSessionCookie(policy: CookiePolicy, value: string, maxAge?: number): string {
+  return serializeCookie(policy.name, value, {
+    path: policy.path,
+    domain: policy.domain,
+    maxAge,
+    secure: policy.secure,
+    httpOnly: policy.httpOnly,
+    sameSite: policy.sameSite,
+    partitioned: policy.partitioned,
+  });
+}
+
+/** Set-Cookie value that deletes the session cookie: same name, path and flags, Max-Age=0. */
+export function serializeDeletionCookie(policy: CookiePolicy): string {
+  return serializeCookie(policy.name, '', {
+    path: policy.path,
+    domain: policy.domain,
+    maxAge: 0,
+    expires: EPOCH_EXPIRES,
+    secure: policy.secure,
+    httpOnly: policy.httpOnly,
+    sameSite: policy.sameSite,
+    partitioned: policy.partitioned,
+  });
+}
+
+const sameSiteLabel: Record<SameSite, string> = { lax: 'Lax', strict: 'Strict', none: 'None' };
+
+/**
+ * Serialises one Set-Cookie value. Throws `COOKIE_INVALID` for a name that is not an RFC 9110
+ * token, a value outside cookie-octets, broken prefix rules or header-splitting characters, and
+ * `COOKIE_TOO_LARGE` when name + value exceed 4096 bytes or an attribute exceeds 1024.
+ */
+export function serializeCookie(name: string, value: string, attributes: CookieAttributes = {}): string {
+  if (!isCookieName(name)) throw new SessionError('COOKIE_INVALID', 'Cookie name is not a valid token');
+  if (!isCookieValue(value))
+    throw new SessionError('COOKIE_INVALID', 'Cookie value contains characters outside cookie-octets');
+  if (name.length + value.length > MAX_COOKIE_NAME_VALUE_BYTES) {
+    throw new SessionError('COOKIE_TOO_LARGE', 'Cookie name and value exceed 4096 bytes');
+  }
+  const secure = attributes.secure ?? true;
+  checkPrefixRules(name, { path: attributes.path, domain: attributes.domain, secure });
+  if (attributes.sameSite === 'none' && !secure) {
+    throw new SessionError('COOKIE_INVALID', 'SameSite=None requires Secure');
+  }
+
+  let out = `${name}=${value}`;
+  if (attributes.path !== undefined) out += `; Path=${checkAttributeValue(attributes.path)}`;
+  if (attributes.domain !== undefined) out += `; Domain=${checkAttributeValue(attributes.domain)}`;
+  if (attributes.maxAge !== undefined) {
+    const maxAge = attributes.maxAge;
+    if (!Number.isInteger(maxAge) || maxAge < 0)
+      throw new SessionError('COOKIE_INVALID', 'Max-Age must be a non-negative integer');
+    out += `; Max-Age=${Math.min(maxAge, MAX_COOKIE_LIFETIME_SECONDS)}`;
+  }
+  if (attributes.expires !== undefined) out += `; Expires=${checkAttributeValue(attributes.expires)}`;
+  if (secure) out += '; Secure';
+  if (attributes.httpOnly ?? true) out += '; HttpOnly';
+  if (attributes.sameSite !== undefined) out += `; SameSite=${sameSiteLabel[attributes.sameSite]}`;
+  if (attributes.partitioned) {
+    if (!secure) throw new SessionError('COOKIE_INVALID', 'Partitioned requires Secure');
+    out += '; Partitioned';
+  }
+  return out;
+}
+
+function checkPrefixRules(
+  name: string,
+  attributes: { path?: string | undefined; domain?: string | undefined; secure: boolean },
+): void {
+  // Browsers match prefixes case-insensitively (RFC 6265bis section 5.7), so must we.
+  const lower = name.slice(0, 9).toLowerCase();
+  if (lower.startsWith('__host-')) {
+    if (!attributes.secure || attributes.path !== '/' || attributes.domain !== undefined) {
+      throw new SessionError('COOKIE_INVALID', 'A __Host- cookie needs Secure, Path=/ and no Domain');
+    }
+  } else if (lower.startsWith('__secure-') && !attributes.secure) {
+    throw new SessionError('COOKIE_INVALID', 'A __Secure- cookie needs Secure');
+  }
+}
+
+function checkAttributeValue(value: string): string {
+  if (value.length > MAX_COOKIE_ATTRIBUTE_BYTES) {
+    throw new SessionError('COOKIE_TOO_LARGE', 'Cookie attribute value exceeds 1024 bytes');
+  }
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // av-octet: any CHAR except CTLs or ";" (RFC 6265bis section 4.1.1); ASCII only.
+    if (c < 0x20 || c === 0x3b || c >= 0x7f) {
+      throw new SessionError('COOKIE_INVALID', 'Cookie attribute value contains a forbidden character');
+    }
+  }
+  return value;
+}
+
+/** RFC 9110 token: the grammar of cookie names. */
+export function isCookieName(name: string): boolean {
+  if (typeof name !== 'string' || name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    if (!isTokenChar(name.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+function isTokenChar(c: number): boolean {
+  // ALPHA / DIGIT / "!#$%&'*+-.^_`|~"
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x21 ||
+    (c >= 0x23 && c <= 0x27) ||
+    c === 0x2a ||
+    c === 0x2b ||
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5e ||
+    c === 0x5f ||
+    c === 0x60 ||
+    c === 0x7c ||
+    c === 0x7e
+  );
+}
+
+/** RFC 6265bis cookie-octets, unquoted: no CTLs, whitespace, DQUOTE, comma, semicolon or backslash. */
+export function isCookieValue(value: string): boolean {
+  if (typeof value !== 'string') return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** What a server receives: one `Cookie` header, several (HTTP/2 may split it), or none. */
+export type CookieHeaderInput = string | readonly string[] | null | undefined;
+
+/**
+ * Parses a `Cookie` request header strictly into name/value pairs, in order. Names are exact-case;
+ * values are neither percent-decoded nor unquoted. Pairs without `=`, with an empty name, with
+ * control or non-ASCII characters, or over 4096 bytes are skipped. Never throws; runs in time
+ * linear in the input, which is read up to 64 KiB.
+ */
+export function parseCookieHeader(header: CookieHeaderInput): Array<[name: string, value: string]> {
+  const pairs: Array<[string, string]> = [];
+  forEachCookiePair(header, (name, value) => {
+    pairs.push([name, value]);
+    return true;
+  });
+  return pairs;
+}
+
+/**
+ * The values of cookie `name` (exact case), at most `limit` of them, skipping empty ones. Same
+ * rules as {@link parseCookieHeader}.
+ */
+export function getCookieValues(header: CookieHeaderInput, name: string, limit = MAX_COOKIE_CANDIDATES): string[] {
+  const values: string[] = [];
+  forEachCookiePair(header, (pairName, value) => {
+    if (pairName === name && value !== '') values.push(value);
+    return values.length < limit;
+  });
+  return values;
+}
+
+function forEachCookiePair(header: CookieHeaderInput, visit: (name: string, value: string) => boolean): void {
+  if (header === null || header === undefined) return;
+  const lines = typeof header === 'string' ? [header] : header;
+  let budget = MAX_COOKIE_HEADER_LENGTH;
+  for (const raw of lines) {
+    if (typeof raw !== 'string' || budget <= 0) return;
+    const line = raw.length > budget ? raw.slice(0, budget) : raw;
+    budget -= line.length;
+    let start = 0;
+    while (start <= line.length) {
+      let end = line.indexOf(';', start);
+      if (end === -1) end = line.length;
+      const pair = readPair(line, start, end);
+      if (pair && !visit(pair[0], pair[1])) return;
+      start = end + 1;
+    }
+  }
+}
+
+function readPair(line: string, start: number, end: number): [string, string] | null {
+  let s = start;
+  let e = end;
+  while (s < e && isWhitespace(line.charCodeAt(s))) s++;
+  while (e > s && isWhitespace(line.charCodeAt(e - 1))) e--;
+  if (s === e || e - s > MAX_COOKIE_NAME_VALUE_BYTES) return null;
+  const eq = line.indexOf('=', s);
+  if (eq === -1 || eq >= e) return null;
+  let nameEnd = eq;
+  while (nameEnd > s && isWhitespace(line.charCodeAt(nameEnd - 1))) nameEnd--;
+  let valueStart = eq + 1;
+  while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
+  if (nameEnd === s) return null;
+  for (let i = s; i < e; i++) {
+    const c = line.charCodeAt(i);
+    if (c < 0x20 || c >= 0x7f) return null;
+  }
+  return [line.slice(s, nameEnd), line.slice(valueStart, e)];
+}
+
+function isWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}

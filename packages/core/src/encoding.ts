@@ -1,0 +1,108 @@
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+// Reverse lookup over char codes; -1 marks a byte outside the base64url alphabet.
+const lookup = /* @__PURE__ */ (() => {
+  const table = new Int16Array(128).fill(-1);
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+})();
+
+/** Encodes bytes as unpadded base64url (RFC 4648 section 5). */
+export function base64urlEncode(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out +=
+      alphabet.charAt(n >> 18) +
+      alphabet.charAt((n >> 12) & 63) +
+      alphabet.charAt((n >> 6) & 63) +
+      alphabet.charAt(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = (bytes[i] as number) << 16;
+    out += alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63);
+  } else if (rest === 2) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+    out += alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63) + alphabet.charAt((n >> 6) & 63);
+  }
+  return out;
+}
+
+/**
+ * Decodes unpadded base64url. Returns null for any character outside the alphabet, for padding,
+ * for an impossible length, or for non-zero trailing bits (so every byte string has exactly one
+ * accepted encoding).
+ */
+export function base64urlDecode(text: string): Uint8Array | null {
+  const len = text.length;
+  if (len % 4 === 1) return null;
+  const out = new Uint8Array(Math.floor((len * 3) / 4));
+  let o = 0;
+  let i = 0;
+  for (; i + 3 < len; i += 4) {
+    const a = sextet(text, i);
+    const b = sextet(text, i + 1);
+    const c = sextet(text, i + 2);
+    const d = sextet(text, i + 3);
+    if ((a | b | c | d) < 0) return null;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 255;
+    out[o++] = n & 255;
+  }
+  const rest = len - i;
+  if (rest === 2) {
+    const a = sextet(text, i);
+    const b = sextet(text, i + 1);
+    if ((a | b) < 0 || (b & 15) !== 0) return null;
+    out[o++] = (a << 2) | (b >> 4);
+  } else if (rest === 3) {
+    const a = sextet(text, i);
+    const b = sextet(text, i + 1);
+    const c = sextet(text, i + 2);
+    if ((a | b | c) < 0 || (c & 3) !== 0) return null;
+    const n = (a << 18) | (b << 12) | (c << 6);
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 255;
+  }
+  return out;
+}
+
+function sextet(text: string, index: number): number {
+  const code = text.charCodeAt(index);
+  return code < 128 ? (lookup[code] as number) : -1;
+}
+
+/** True when every character is in the base64url alphabet. */
+export function isBase64url(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (sextet(text, i) < 0) return false;
+  }
+  return true;
+}
+
+const hexDigits = '0123456789abcdef';
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    out += hexDigits.charAt(b >> 4) + hexDigits.charAt(b & 15);
+  }
+  return out;
+}
+
+export function fromHex(text: string): Uint8Array | null {
+  if (text.length % 2 !== 0 || !/^[0-9a-f]*$/.test(text)) return null;
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+const encoder = /* @__PURE__ */ new TextEncoder();
+
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}

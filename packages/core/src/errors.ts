@@ -1,0 +1,158 @@
+/**
+ * Every error this library throws is a {@link SessionError} with a stable `code` from this closed
+ * union. Codes never change meaning between versions; messages may. No message ever contains a
+ * token, secret, cookie value or JWT.
+ */
+export type SessionErrorCode =
+  // Credentials presented by a client
+  | 'UNAUTHENTICATED'
+  | 'TOKEN_MALFORMED'
+  | 'SESSION_EXPIRED'
+  | 'SESSION_REVOKED'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_REJECTED'
+  | 'REAUTH_REQUIRED'
+  | 'SESSION_LIMIT_REACHED'
+  | 'CSRF_REJECTED'
+  | 'CONTENT_TYPE_REJECTED'
+  // Session JWTs
+  | 'JWT_INVALID'
+  | 'JWT_MALFORMED'
+  | 'JWT_ALG_REJECTED'
+  | 'JWT_HEADER_REJECTED'
+  | 'JWT_KID_UNKNOWN'
+  | 'JWT_SIGNATURE_INVALID'
+  | 'JWT_EXPIRED'
+  | 'JWT_NOT_YET_VALID'
+  | 'JWT_CLAIM_INVALID'
+  | 'JWT_TYP_INVALID'
+  | 'JWT_CRIT_UNSUPPORTED'
+  | 'JWT_REVOKED'
+  | 'JWKS_UNAVAILABLE'
+  // Refresh tokens
+  | 'REFRESH_INVALID'
+  | 'REFRESH_REUSED'
+  // Server-side configuration and environment
+  | 'CONFIG_INVALID'
+  | 'KEY_WEAK'
+  | 'COOKIE_INVALID'
+  | 'COOKIE_TOO_LARGE'
+  | 'INSECURE_TRANSPORT'
+  | 'CRYPTO_UNAVAILABLE'
+  // Storage
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CONFLICT'
+  // Anything unexpected: reported without detail
+  | 'INTERNAL_ERROR';
+
+/**
+ * The one table that maps codes to HTTP statuses. Adapters never choose a status themselves.
+ * Server-side misconfiguration maps to 500: the client cannot fix it.
+ */
+export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.freeze({
+  UNAUTHENTICATED: 401,
+  TOKEN_MALFORMED: 401,
+  SESSION_EXPIRED: 401,
+  SESSION_REVOKED: 401,
+  SESSION_NOT_FOUND: 404,
+  SESSION_REJECTED: 401,
+  REAUTH_REQUIRED: 401,
+  SESSION_LIMIT_REACHED: 409,
+  CSRF_REJECTED: 403,
+  CONTENT_TYPE_REJECTED: 415,
+  JWT_INVALID: 401,
+  JWT_MALFORMED: 401,
+  JWT_ALG_REJECTED: 401,
+  JWT_HEADER_REJECTED: 401,
+  JWT_KID_UNKNOWN: 401,
+  JWT_SIGNATURE_INVALID: 401,
+  JWT_EXPIRED: 401,
+  JWT_NOT_YET_VALID: 401,
+  JWT_CLAIM_INVALID: 401,
+  JWT_TYP_INVALID: 401,
+  JWT_CRIT_UNSUPPORTED: 401,
+  JWT_REVOKED: 401,
+  JWKS_UNAVAILABLE: 503,
+  REFRESH_INVALID: 401,
+  REFRESH_REUSED: 401,
+  CONFIG_INVALID: 500,
+  KEY_WEAK: 500,
+  COOKIE_INVALID: 500,
+  COOKIE_TOO_LARGE: 500,
+  INSECURE_TRANSPORT: 500,
+  CRYPTO_UNAVAILABLE: 500,
+  STORE_UNAVAILABLE: 503,
+  STORE_CONFLICT: 409,
+  INTERNAL_ERROR: 500,
+});
+
+export const errorCodes = Object.freeze(Object.keys(errorStatus) as SessionErrorCode[]);
+
+/** Default, credential-free messages; callers may pass a more specific one. */
+const defaultMessages: Partial<Record<SessionErrorCode, string>> = {
+  UNAUTHENTICATED: 'No valid session',
+  TOKEN_MALFORMED: 'The token is not in the expected format',
+  SESSION_EXPIRED: 'The session has expired',
+  SESSION_REVOKED: 'The session has been revoked',
+  SESSION_NOT_FOUND: 'No such session',
+  SESSION_REJECTED: 'The session was rejected by the binding policy',
+  REAUTH_REQUIRED: 'This action requires recent authentication',
+  SESSION_LIMIT_REACHED: 'Too many active sessions for this user',
+  CSRF_REJECTED: 'Cross-site request rejected',
+  CONTENT_TYPE_REJECTED: 'Unsupported content type',
+  JWT_INVALID: 'The JWT is invalid',
+  JWKS_UNAVAILABLE: 'The key set could not be fetched',
+  REFRESH_INVALID: 'The refresh token is invalid',
+  REFRESH_REUSED: 'The refresh token was already used',
+  STORE_UNAVAILABLE: 'The session store is unavailable',
+  STORE_CONFLICT: 'The session was changed concurrently',
+  INTERNAL_ERROR: 'Internal error',
+};
+
+export interface SessionErrorOptions {
+  cause?: unknown;
+  /** Machine-readable detail (never a credential), for logs and tests. */
+  reason?: string;
+}
+
+/**
+ * The base class of every error thrown by the library.
+ *
+ * @example
+ * ```ts
+ * try { await manager.requireFresh(session, 10 * 60_000) }
+ * catch (err) { if (isSessionError(err, 'REAUTH_REQUIRED')) redirect('/login') }
+ * ```
+ */
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+  readonly code: SessionErrorCode;
+  readonly status: number;
+  readonly reason: string | undefined;
+
+  constructor(code: SessionErrorCode, message?: string, options: SessionErrorOptions = {}) {
+    super(message ?? defaultMessages[code] ?? code, { cause: options.cause });
+    this.code = code;
+    this.status = errorStatus[code];
+    this.reason = options.reason;
+  }
+}
+
+/**
+ * True when `value` is a {@link SessionError} (optionally with one of the given codes). Checks the
+ * `code` rather than `instanceof`, so two copies of this package in one app still recognise each
+ * other's errors.
+ */
+export function isSessionError(value: unknown, ...codes: SessionErrorCode[]): value is SessionError {
+  if (typeof value !== 'object' || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  if (typeof code !== 'string' || !Object.hasOwn(errorStatus, code)) return false;
+  if ((value as { name?: unknown }).name !== 'SessionError') return false;
+  return codes.length === 0 || codes.includes(code as SessionErrorCode);
+}
+
+/** Normalises anything thrown into a SessionError without leaking its message to clients. */
+export function toSessionError(value: unknown, fallback: SessionErrorCode): SessionError {
+  if (isSessionError(value)) return value;
+  return new SessionError(fallback, undefined, { cause: value });
+}

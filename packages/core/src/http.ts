@@ -1,0 +1,86 @@
+import type { CookieMode } from './cookie.js';
+import { isSessionError, SessionError, type SessionErrorCode } from './errors.js';
+
+/**
+ * Framework-neutral HTTP glue: adapters translate their request into these inputs and apply
+ * these outputs, and decide nothing themselves.
+ */
+
+/** The JSON body of every error response: a stable code and a generic message, nothing else. */
+export interface ErrorBody {
+  error: { code: SessionErrorCode; message: string };
+}
+
+export interface ErrorResponse {
+  status: number;
+  headers: Array<[string, string]>;
+  body: ErrorBody;
+}
+
+/**
+ * Turns anything thrown into a status and a JSON body. Unknown errors become a 500
+ * `INTERNAL_ERROR` whose message says nothing about the cause (no stack, no credential).
+ */
+export function errorResponse(error: unknown): ErrorResponse {
+  const known = isSessionError(error) ? error : new SessionError('INTERNAL_ERROR');
+  const headers: Array<[string, string]> = [
+    ['content-type', 'application/json; charset=utf-8'],
+    ['cache-control', 'no-store'],
+  ];
+  if (known.status === 401) headers.push(['www-authenticate', 'Session']);
+  return { status: known.status, headers, body: { error: { code: known.code, message: known.message } } };
+}
+
+/**
+ * Headers to add to a response that carries `cookies`: one Set-Cookie each plus
+ * `Cache-Control: no-store`, so no shared cache ever stores a response that sets a session (B8).
+ */
+export function cookieHeaders(cookies: readonly string[]): Array<[string, string]> {
+  if (cookies.length === 0) return [];
+  const headers: Array<[string, string]> = cookies.map((c) => ['set-cookie', c]);
+  headers.push(['cache-control', 'no-store']);
+  return headers;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function readBearerToken(authorization: string | null | undefined): string | null {
+  if (typeof authorization !== 'string' || authorization.length > 8192) return null;
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
+  return match ? (match[1] as string) : null;
+}
+
+/** Hosts that browsers treat as secure contexts even over plain http. */
+export function isLoopbackHost(host: string | null | undefined): boolean {
+  if (!host) return false;
+  const name = stripPort(host.toLowerCase());
+  return (
+    name === 'localhost' || name.endsWith('.localhost') || name === '127.0.0.1' || name === '[::1]' || name === '::1'
+  );
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/**
+ * Production never serves sessions over plain http, except to loopback hosts (which browsers treat
+ * as secure). `protocol` must already reflect a trusted proxy's `X-Forwarded-Proto`. Throws
+ * `INSECURE_TRANSPORT` otherwise; development mode allows anything, by explicit choice.
+ */
+export function assertSecureTransport(
+  request: { protocol: string; host: string | null | undefined },
+  mode: CookieMode,
+): void {
+  if (mode === 'development') return;
+  const protocol = request.protocol.toLowerCase().replace(/:$/, '');
+  if (protocol === 'https' || isLoopbackHost(request.host)) return;
+  throw new SessionError(
+    'INSECURE_TRANSPORT',
+    'Sessions are not served over plain http in production mode; use https, a trusted proxy, or mode "development"',
+  );
+}

@@ -1,0 +1,116 @@
+export {
+  type BindingDecision,
+  type BindingPolicy,
+  type BindingVerdict,
+  flagUserAgentChange,
+  rejectUserAgentChange,
+} from './binding.js';
+export { type Clock, systemClock } from './clock.js';
+export {
+  type CookieAttributes,
+  type CookieHeaderInput,
+  type CookieMode,
+  type CookieOptions,
+  type CookiePolicy,
+  EPOCH_EXPIRES,
+  getCookieValues,
+  isCookieName,
+  isCookieValue,
+  MAX_COOKIE_ATTRIBUTE_BYTES,
+  MAX_COOKIE_CANDIDATES,
+  MAX_COOKIE_HEADER_LENGTH,
+  MAX_COOKIE_NAME_VALUE_BYTES,
+  parseCookieHeader,
+  resolveCookiePolicy,
+  type SameSite,
+  serializeCookie,
+  serializeDeletionCookie,
+  serializeSessionCookie,
+} from './cookie.js';
+export { base64urlDecode, base64urlEncode, fromHex, isBase64url, toHex, utf8 } from './encoding.js';
+export {
+  errorCodes,
+  errorStatus,
+  isSessionError,
+  SessionError,
+  type SessionErrorCode,
+  type SessionErrorOptions,
+  toSessionError,
+} from './errors.js';
+export { createEmitter, type SessionEvent, type SessionEventListener, type SessionEventType } from './events.js';
+export {
+  cookieMaxAge,
+  type ExpiryState,
+  type ExpiryStatus,
+  expiryStatus,
+  extendIdle,
+  FRESHNESS_SKEW_MS,
+  initialExpiry,
+  isFreshAt,
+  needsTouch,
+  slideIdle,
+} from './expiry.js';
+export {
+  constantTimeEqual,
+  constantTimeEqualString,
+  hashSecret,
+  hmacSha256,
+  keyedIdHash,
+  sha256,
+} from './hash.js';
+export {
+  assertSecureTransport,
+  cookieHeaders,
+  type ErrorBody,
+  type ErrorResponse,
+  errorResponse,
+  isLoopbackHost,
+  readBearerToken,
+} from './http.js';
+export {
+  type CreateSessionInput,
+  createSessionManager,
+  DEFAULT_STORE_TIMEOUT_MS,
+  type IssuedSession,
+  type RotateOptions,
+  SessionManager,
+  type SessionManagerOptions,
+  toSession,
+  type UpdateResult,
+  type ValidationResult,
+  type ValidationStatus,
+} from './manager.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export {
+  DEFAULT_PRESET,
+  MAX_COOKIE_LIFETIME_SECONDS,
+  MAX_DEFAULT_TOUCH_INTERVAL_MS,
+  type PolicyPresetName,
+  policyPresets,
+  resolvePolicy,
+  type SessionPolicy,
+  type SessionPolicyOptions,
+} from './policy.js';
+export { type RandomSource, randomBytes, randomString, webRandom } from './random.js';
+export type { SessionStore } from './store.js';
+export {
+  type GeneratedSessionToken,
+  generateSessionToken,
+  isSessionId,
+  parseSessionToken,
+  SESSION_ID_BYTES,
+  SESSION_ID_LENGTH,
+  SESSION_SECRET_BYTES,
+  SESSION_SECRET_LENGTH,
+  SESSION_TOKEN_LENGTH,
+  type SessionTokenParts,
+} from './token.js';
+export {
+  type RefreshFamilyRecord,
+  type RequestSignals,
+  recordExpiresAt,
+  type Session,
+  type SessionData,
+  type SessionMetadata,
+  type SessionRecord,
+} from './types.js';

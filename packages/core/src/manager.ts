@@ -1,0 +1,589 @@
+import { type BindingPolicy, type BindingVerdict, flagUserAgentChange } from './binding.js';
+import { type Clock, systemClock } from './clock.js';
+import {
+  type CookieHeaderInput,
+  type CookieMode,
+  type CookieOptions,
+  type CookiePolicy,
+  getCookieValues,
+  resolveCookiePolicy,
+  serializeDeletionCookie,
+  serializeSessionCookie,
+} from './cookie.js';
+import { isSessionError, SessionError, type SessionErrorCode } from './errors.js';
+import { createEmitter, type SessionEvent, type SessionEventListener } from './events.js';
+import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, needsTouch, slideIdle } from './expiry.js';
+import { constantTimeEqualString, hashSecret, keyedIdHash } from './hash.js';
+import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
+import { type RandomSource, randomBytes, webRandom } from './random.js';
+import type { SessionStore } from './store.js';
+import { generateSessionToken, parseSessionToken } from './token.js';
+import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
+
+/** Default bound on one store operation (I2): fail fast, no retries on the request path. */
+export const DEFAULT_STORE_TIMEOUT_MS = 1000;
+
+export interface SessionManagerOptions<D extends SessionData = SessionData> {
+  /** Where sessions live. `MemoryStore` for one process; Redis, PostgreSQL or SQLite otherwise. */
+  store: SessionStore<D>;
+  /** A preset (`aal1`, `aal2` the default, `aal3`) or overrides. */
+  policy?: PolicyPresetName | SessionPolicyOptions;
+  /** Cookie name and attributes; secure defaults (`__Host-sid`, HttpOnly, Secure, SameSite=Lax). */
+  cookie?: CookieOptions;
+  /** `production` (default) or the explicit `development` mode for plain-http hosts. */
+  mode?: CookieMode;
+  clock?: Clock;
+  random?: RandomSource;
+  /** Audit hooks. A throwing listener is ignored. */
+  onEvent?: SessionEventListener | readonly SessionEventListener[];
+  /**
+   * Key for the hashed session ids in events (>= 16 bytes). Defaults to a random key per process,
+   * so hashes only correlate within one process; pass a fixed key to correlate across instances.
+   */
+  logKey?: Uint8Array;
+  /** Compares stored and current client signals; default flags a changed user agent. */
+  binding?: BindingPolicy;
+  /** Limit of concurrent sessions per user; unlimited by default. */
+  maxSessionsPerUser?: number;
+  /** At the limit: `evict-oldest` (default) deletes the oldest session, `refuse` throws. */
+  onSessionLimit?: 'evict-oldest' | 'refuse';
+  /** Bound on each store call in ms (default 1000); a slower store counts as unavailable. */
+  storeTimeoutMs?: number;
+}
+
+export interface CreateSessionInput<D extends SessionData = SessionData> {
+  userId: string;
+  data?: D;
+  metadata?: SessionMetadata;
+  /** "Remember me": persistent cookie with Max-Age = remaining absolute lifetime. */
+  persistent?: boolean;
+  /**
+   * The id of the session the client currently holds, if any. It is revoked before the new one is
+   * created, so a planted or previous session never survives a login (fixation).
+   */
+  replaces?: string | null;
+}
+
+/** A newly issued session. `token` goes to the client only in `cookies` (or an API response). */
+export interface IssuedSession<D extends SessionData = SessionData> {
+  session: Session<D>;
+  token: string;
+  /** Set-Cookie values for the response. */
+  cookies: string[];
+}
+
+export type ValidationStatus =
+  | 'valid'
+  | 'absent'
+  | 'malformed'
+  | 'invalid'
+  | 'expired'
+  | 'ambiguous'
+  | 'rejected'
+  | 'unavailable';
+
+/**
+ * The outcome of validating a request's credentials, including what the response must carry.
+ * `cookies` is never optional: apply it to every response, even when `session` is null.
+ */
+export interface ValidationResult<D extends SessionData = SessionData> {
+  session: Session<D> | null;
+  status: ValidationStatus;
+  /** Set-Cookie values the response must carry (renewal, or deletion of a dead cookie). */
+  cookies: string[];
+  /** What a guard throws when a session is required and `session` is null. */
+  error: SessionError | null;
+  /** The validated token; needed to re-issue the cookie after changes. Never log it. */
+  token: string | null;
+}
+
+export interface UpdateResult<D extends SessionData = SessionData> {
+  session: Session<D>;
+  cookies: string[];
+}
+
+export interface RotateOptions<D extends SessionData = SessionData> {
+  /** The user just proved their identity again: resets `authenticatedAt` and both timeouts. */
+  reauthenticated?: boolean;
+  /** Replace the session data (privilege change). */
+  data?: D;
+  metadata?: SessionMetadata;
+}
+
+/** Result of one token check, before the cookie-level decision. */
+interface TokenCheck<D extends SessionData> {
+  status: ValidationStatus;
+  record: SessionRecord<D> | null;
+  touched: boolean;
+  error: SessionError | null;
+}
+
+/**
+ * The session manager: every operation on sessions goes through it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, createSessionManager } from '@org/session-core'
+ *
+ * const sessions = createSessionManager({ store: new MemoryStore() })
+ * const { cookies } = await sessions.create({ userId: 'u1', data: { role: 'user' } })
+ * // later, on each request:
+ * const result = await sessions.validateCookie(request.headers.get('cookie'))
+ * for (const c of result.cookies) response.headers.append('set-cookie', c)
+ * ```
+ */
+export class SessionManager<D extends SessionData = SessionData> {
+  readonly store: SessionStore<D>;
+  readonly policy: SessionPolicy;
+  readonly cookie: CookiePolicy;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly emit: (event: SessionEvent) => void;
+  private readonly logKey: Uint8Array;
+  private readonly binding: BindingPolicy;
+  private readonly maxSessionsPerUser: number | undefined;
+  private readonly onSessionLimit: 'evict-oldest' | 'refuse';
+  private readonly storeTimeoutMs: number;
+
+  constructor(options: SessionManagerOptions<D>) {
+    if (!options || typeof options.store !== 'object' || options.store === null) {
+      throw new SessionError('CONFIG_INVALID', 'A session store is required');
+    }
+    this.store = options.store;
+    this.policy = resolvePolicy(options.policy);
+    this.cookie = resolveCookiePolicy(options.cookie, options.mode);
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? webRandom;
+    this.emit = createEmitter(options.onEvent);
+    if (options.logKey !== undefined && (!(options.logKey instanceof Uint8Array) || options.logKey.length < 16)) {
+      throw new SessionError('CONFIG_INVALID', 'logKey must be at least 16 random bytes');
+    }
+    this.logKey = options.logKey ?? randomBytes(32, this.random);
+    this.binding = options.binding ?? flagUserAgentChange;
+    const max = options.maxSessionsPerUser;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+      throw new SessionError('CONFIG_INVALID', 'maxSessionsPerUser must be a positive integer');
+    }
+    this.maxSessionsPerUser = max;
+    this.onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
+    const timeout = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
+    }
+    this.storeTimeoutMs = timeout;
+  }
+
+  /** The keyed hash under which events name a session id. */
+  sidHash(id: string): string {
+    return keyedIdHash(this.logKey, id);
+  }
+
+  /**
+   * Creates a session for a user who just authenticated, revoking the one named by `replaces`.
+   * Throws `STORE_UNAVAILABLE` (no cookie is issued) or `SESSION_LIMIT_REACHED` (with `refuse`).
+   */
+  async create(input: CreateSessionInput<D>): Promise<IssuedSession<D>> {
+    if (!input || typeof input.userId !== 'string' || input.userId.length === 0 || input.userId.length > 256) {
+      throw new SessionError('CONFIG_INVALID', 'userId must be a non-empty string of at most 256 characters');
+    }
+    const now = this.clock.now();
+    if (input.replaces) await this.revoke(input.replaces, { reason: 'replaced_on_login' });
+    await this.enforceSessionLimit(input.userId, now);
+
+    const persistent = input.persistent === true;
+    const generated = generateSessionToken(this.random);
+    const record: SessionRecord<D> = {
+      id: generated.id,
+      secretHash: generated.secretHash,
+      userId: input.userId,
+      createdAt: now,
+      authenticatedAt: now,
+      persistent,
+      ...initialExpiry(now, this.policy, persistent),
+      data: (input.data ?? {}) as D,
+      metadata: normaliseMetadata(input.metadata),
+      version: 1,
+    };
+    await this.call(() => this.store.create(record, now));
+    this.emit({
+      type: 'session.created',
+      at: now,
+      sidHash: this.sidHash(record.id),
+      userId: record.userId,
+      ip: record.metadata.ip,
+      userAgent: record.metadata.userAgent,
+    });
+    return {
+      session: toSession(record),
+      token: generated.token,
+      cookies: [this.sessionCookie(generated.token, record, now)],
+    };
+  }
+
+  /**
+   * Validates the session cookie of a request, given its raw `Cookie` header(s). At most four
+   * same-name candidates are checked; the session is accepted only if exactly one is live.
+   * Never throws for client input: absence, junk and store outages come back as a status.
+   */
+  async validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+    const candidates = getCookieValues(cookieHeader, this.cookie.name);
+    if (candidates.length === 0) return absent();
+    if (candidates.length === 1) {
+      const token = candidates[0] as string;
+      return this.finish(await this.check(token, signals), token, true);
+    }
+    const checks = await Promise.all(candidates.map((token) => this.check(token, signals)));
+    const live = checks.flatMap((c, i) => (c.status === 'valid' ? [i] : []));
+    if (live.length === 1) {
+      const index = live[0] as number;
+      return this.finish(checks[index] as TokenCheck<D>, candidates[index] as string, true);
+    }
+    if (live.length > 1) {
+      this.emit({ type: 'session.invalid_token', at: this.clock.now(), reason: 'ambiguous', ip: signals.ip ?? null });
+      return {
+        session: null,
+        status: 'ambiguous',
+        cookies: [],
+        error: new SessionError('UNAUTHENTICATED'),
+        token: null,
+      };
+    }
+    const unavailable = checks.find((c) => c.status === 'unavailable');
+    if (unavailable) return this.finish(unavailable, null, true);
+    const expired = checks.find((c) => c.status === 'expired');
+    return this.finish(expired ?? (checks[0] as TokenCheck<D>), null, true);
+  }
+
+  /**
+   * Validates a bare session token (for example from `Authorization: Bearer` in API mode).
+   * The result's `cookies` is always empty: API clients do not hold cookies.
+   */
+  async validateToken(token: string | null | undefined, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+    if (token === null || token === undefined || token === '') return absent();
+    return this.finish(await this.check(token, signals), token, false);
+  }
+
+  /** Throws the result's error unless it holds a session; returns the session otherwise. */
+  requireSession(result: ValidationResult<D>): Session<D> {
+    if (result.session) return result.session;
+    throw result.error ?? new SessionError('UNAUTHENTICATED');
+  }
+
+  /** Whether the user authenticated within `maxAgeMs` (for sensitive actions). */
+  isFresh(session: Session<D>, maxAgeMs: number): boolean {
+    return isFreshAt(session.authenticatedAt, this.clock.now(), maxAgeMs);
+  }
+
+  /** Throws `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. */
+  requireFresh(session: Session<D>, maxAgeMs: number): Session<D> {
+    if (!this.isFresh(session, maxAgeMs)) throw new SessionError('REAUTH_REQUIRED');
+    return session;
+  }
+
+  /**
+   * Issues a new id and secret for a session and kills the old token at once, keeping its data.
+   * Use on privilege change and re-authentication (`reauthenticated: true` also resets
+   * `authenticatedAt` and both timeouts). Concurrent rotations of one session have one winner;
+   * the others get `SESSION_NOT_FOUND`.
+   */
+  async rotate(session: Pick<Session<D>, 'id'>, options: RotateOptions<D> = {}): Promise<IssuedSession<D>> {
+    const now = this.clock.now();
+    const old = await this.call(() => this.store.get(session.id, now));
+    if (!old || expiryStatus(old, now) !== 'valid') throw new SessionError('SESSION_NOT_FOUND');
+    // Deleting first makes the old token dead before the new one exists; only one caller wins.
+    const deleted = await this.call(() => this.store.delete(old.id));
+    if (!deleted) throw new SessionError('SESSION_NOT_FOUND');
+
+    const generated = generateSessionToken(this.random);
+    const renewed = options.reauthenticated
+      ? { ...old, authenticatedAt: now, ...initialExpiry(now, this.policy, old.persistent) }
+      : slideIdle(old, now, this.policy);
+    const record: SessionRecord<D> = {
+      ...renewed,
+      id: generated.id,
+      secretHash: generated.secretHash,
+      lastSeenAt: now,
+      data: options.data ?? old.data,
+      metadata: options.metadata ? normaliseMetadata(options.metadata) : old.metadata,
+      version: 1,
+    };
+    await this.call(() => this.store.create(record, now));
+    this.emit({
+      type: 'session.rotated',
+      at: now,
+      sidHash: this.sidHash(record.id),
+      previousSidHash: this.sidHash(old.id),
+      userId: record.userId,
+      reason: options.reauthenticated ? 'reauthenticated' : 'rotated',
+    });
+    return {
+      session: toSession(record),
+      token: generated.token,
+      cookies: [this.sessionCookie(generated.token, record, now)],
+    };
+  }
+
+  /**
+   * Explicit extension: pushes the idle deadline to now + `byMs` (default one idle timeout),
+   * never past the absolute deadline.
+   */
+  async extend(session: Pick<Session<D>, 'id'>, options: { byMs?: number } = {}): Promise<Session<D>> {
+    if (options.byMs !== undefined && (!Number.isFinite(options.byMs) || options.byMs <= 0)) {
+      throw new SessionError('CONFIG_INVALID', 'byMs must be a positive number');
+    }
+    const updated = await this.modify(session.id, (record, now) => extendIdle(record, now, this.policy, options.byMs));
+    this.emit({
+      type: 'session.extended',
+      at: this.clock.now(),
+      sidHash: this.sidHash(updated.id),
+      userId: updated.userId,
+    });
+    return updated;
+  }
+
+  /** Replaces the session's data with compare-and-set; `STORE_CONFLICT` if it changed meanwhile. */
+  async update(session: Pick<Session<D>, 'id' | 'version'>, data: D): Promise<Session<D>> {
+    return this.modify(session.id, (record) => ({ ...record, data }), session.version);
+  }
+
+  /**
+   * Revokes one session. With `userId`, only that user's session may be revoked: another user's
+   * id gets `SESSION_NOT_FOUND`, exactly like an unknown id (no IDOR, no enumeration).
+   */
+  async revoke(sessionId: string, options: { userId?: string; reason?: string } = {}): Promise<boolean> {
+    const now = this.clock.now();
+    const record = await this.call(() => this.store.get(sessionId, now));
+    if (options.userId !== undefined && (!record || record.userId !== options.userId)) {
+      throw new SessionError('SESSION_NOT_FOUND');
+    }
+    if (!record) return false;
+    const deleted = await this.call(() => this.store.delete(sessionId));
+    if (deleted) {
+      this.emit({
+        type: 'session.revoked',
+        at: now,
+        sidHash: this.sidHash(sessionId),
+        userId: record.userId,
+        reason: options.reason ?? 'revoked',
+      });
+    }
+    return deleted;
+  }
+
+  /** Revokes every session of a user, optionally all but `except` (the current one). */
+  async revokeAll(userId: string, options: { except?: string; reason?: string } = {}): Promise<number> {
+    const count = await this.call(() => this.store.deleteByUser(userId, options.except));
+    this.emit({
+      type: 'session.revoked',
+      at: this.clock.now(),
+      userId,
+      reason: options.reason ?? (options.except ? 'revoked_others' : 'revoked_all'),
+    });
+    return count;
+  }
+
+  /** A user's live sessions, most recently seen first. */
+  async list(userId: string): Promise<Session<D>[]> {
+    const now = this.clock.now();
+    const records = await this.call(() => this.store.listByUser(userId, now));
+    return records
+      .filter((r) => expiryStatus(r, now) === 'valid')
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+      .map(toSession);
+  }
+
+  /** The Set-Cookie value that removes the session cookie (logout). */
+  deletionCookie(): string {
+    return serializeDeletionCookie(this.cookie);
+  }
+
+  /** The Set-Cookie value carrying `token` for `session`. */
+  sessionCookie(
+    token: string,
+    session: Pick<Session<D>, 'absoluteExpiresAt' | 'persistent'>,
+    now = this.clock.now(),
+  ): string {
+    return serializeSessionCookie(this.cookie, token, cookieMaxAge(session, now));
+  }
+
+  /**
+   * Runs a store call with the timeout, turning anything unexpected into `STORE_UNAVAILABLE`
+   * (fail closed). Store errors that already carry a code pass through.
+   */
+  async call<T>(operation: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' }),
+          ),
+        this.storeTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([operation(), timeout]);
+    } catch (error) {
+      if (isSessionError(error)) throw error;
+      throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async modify(
+    id: string,
+    change: (record: SessionRecord<D>, now: number) => SessionRecord<D>,
+    expectedVersion?: number,
+  ): Promise<Session<D>> {
+    const now = this.clock.now();
+    const record = await this.call(() => this.store.get(id, now));
+    if (!record || expiryStatus(record, now) !== 'valid') throw new SessionError('SESSION_NOT_FOUND');
+    if (expectedVersion !== undefined && record.version !== expectedVersion) throw new SessionError('STORE_CONFLICT');
+    const next = { ...change(record, now), id: record.id, secretHash: record.secretHash, version: record.version + 1 };
+    const ok = await this.call(() => this.store.update(next, record.version, now));
+    if (!ok) throw new SessionError('STORE_CONFLICT');
+    return toSession(next);
+  }
+
+  private async enforceSessionLimit(userId: string, now: number): Promise<void> {
+    const max = this.maxSessionsPerUser;
+    if (max === undefined) return;
+    const live = (await this.call(() => this.store.listByUser(userId, now))).filter(
+      (r) => expiryStatus(r, now) === 'valid',
+    );
+    if (live.length < max) return;
+    if (this.onSessionLimit === 'refuse') throw new SessionError('SESSION_LIMIT_REACHED');
+    const oldestFirst = live.sort((a, b) => a.createdAt - b.createdAt);
+    for (const victim of oldestFirst.slice(0, live.length - max + 1)) {
+      if (await this.call(() => this.store.delete(victim.id))) {
+        this.emit({
+          type: 'session.evicted',
+          at: now,
+          sidHash: this.sidHash(victim.id),
+          userId,
+          reason: 'session_limit',
+        });
+      }
+    }
+  }
+
+  /** Checks one token: format, lookup, secret, expiry, binding, then a touch if one is due. */
+  private async check(token: string, signals: RequestSignals): Promise<TokenCheck<D>> {
+    const parts = parseSessionToken(token);
+    if (!parts) {
+      this.emit({ type: 'session.invalid_token', at: this.clock.now(), reason: 'malformed', ip: signals.ip ?? null });
+      return fail('malformed', 'UNAUTHENTICATED');
+    }
+    const now = this.clock.now();
+    let record: SessionRecord<D> | null;
+    try {
+      record = await this.call(() => this.store.get(parts.id, now));
+    } catch (error) {
+      return { status: 'unavailable', record: null, touched: false, error: asStoreError(error) };
+    }
+    // Hash even for unknown ids so the two failures cost the same.
+    const presented = hashSecret(parts.secret);
+    if (!record || !constantTimeEqualString(presented, record.secretHash)) {
+      this.emit({
+        type: 'session.invalid_token',
+        at: now,
+        reason: record ? 'secret_mismatch' : 'unknown',
+        ip: signals.ip ?? null,
+      });
+      return fail('invalid', 'UNAUTHENTICATED');
+    }
+    const status = expiryStatus(record, now);
+    if (status !== 'valid') {
+      this.emit({
+        type: 'session.expired',
+        at: now,
+        sidHash: this.sidHash(record.id),
+        userId: record.userId,
+        reason: status,
+      });
+      await this.call(() => this.store.delete(record.id)).catch(() => false);
+      return fail('expired', 'SESSION_EXPIRED');
+    }
+    const verdict = normaliseVerdict(this.binding(record.metadata, signals));
+    if (verdict.decision !== 'allow') {
+      this.emit({
+        type: 'session.anomaly',
+        at: now,
+        sidHash: this.sidHash(record.id),
+        userId: record.userId,
+        reason: verdict.reason ?? 'binding',
+        ip: signals.ip ?? null,
+        userAgent: signals.userAgent ?? null,
+      });
+      if (verdict.decision === 'reject') {
+        await this.call(() => this.store.delete(record.id)).catch(() => false);
+        return fail('rejected', 'SESSION_REJECTED');
+      }
+    }
+    if (!needsTouch(record, now, this.policy)) return { status: 'valid', record, touched: false, error: null };
+
+    const touched: SessionRecord<D> = { ...slideIdle(record, now, this.policy), version: record.version + 1 };
+    try {
+      // A lost race means another request touched it first; either way the session is valid.
+      const ok = await this.call(() => this.store.update(touched, record.version, now));
+      return { status: 'valid', record: ok ? touched : record, touched: ok, error: null };
+    } catch {
+      // The read succeeded; a failed touch only leaves the idle deadline where it was (safe side).
+      return { status: 'valid', record, touched: false, error: null };
+    }
+  }
+
+  private finish(check: TokenCheck<D>, token: string | null, cookieTransport: boolean): ValidationResult<D> {
+    const cookies: string[] = [];
+    if (check.status === 'valid' && check.record) {
+      // Persistent cookies are re-sent when touched so their Max-Age tracks the record.
+      if (cookieTransport && check.touched && check.record.persistent && token) {
+        cookies.push(this.sessionCookie(token, check.record));
+      }
+      return { session: toSession(check.record), status: 'valid', cookies, error: null, token };
+    }
+    // A dead cookie is cleared, but never during an outage (I1): the session may still be fine.
+    if (cookieTransport && check.status !== 'unavailable' && check.status !== 'ambiguous') {
+      cookies.push(this.deletionCookie());
+    }
+    return { session: null, status: check.status, cookies, error: check.error, token: null };
+  }
+}
+
+/** Creates a {@link SessionManager}; see its documentation. */
+export function createSessionManager<D extends SessionData = SessionData>(
+  options: SessionManagerOptions<D>,
+): SessionManager<D> {
+  return new SessionManager<D>(options);
+}
+
+/** Strips the secret hash from a record. */
+export function toSession<D extends SessionData>(record: SessionRecord<D>): Session<D> {
+  const { secretHash: _secretHash, ...session } = record;
+  return session;
+}
+
+function absent<D extends SessionData>(): ValidationResult<D> {
+  return { session: null, status: 'absent', cookies: [], error: new SessionError('UNAUTHENTICATED'), token: null };
+}
+
+function fail<D extends SessionData>(status: ValidationStatus, code: SessionErrorCode): TokenCheck<D> {
+  return { status, record: null, touched: false, error: new SessionError(code) };
+}
+
+function asStoreError(error: unknown): SessionError {
+  return isSessionError(error) ? error : new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
+}
+
+function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']): BindingVerdict {
+  return typeof verdict === 'string' ? { decision: verdict } : verdict;
+}
+
+const MAX_METADATA_LENGTH = 512;
+
+function normaliseMetadata(metadata: SessionMetadata | undefined): SessionMetadata {
+  const clip = (value: string | null | undefined) =>
+    typeof value === 'string' ? value.slice(0, MAX_METADATA_LENGTH) : null;
+  return { userAgent: clip(metadata?.userAgent), ip: clip(metadata?.ip), label: clip(metadata?.label) };
+}

@@ -1,0 +1,201 @@
+import { SessionError } from './errors.js';
+import type { SessionStore } from './store.js';
+import { type RefreshFamilyRecord, recordExpiresAt, type SessionData, type SessionRecord } from './types.js';
+
+export interface MemoryStoreOptions {
+  /** Upper bound on stored sessions (default 10 000). At the bound, expired records are swept, then the record closest to expiry is evicted. */
+  maxSessions?: number;
+  /** Upper bound on refresh families (default: `maxSessions`). */
+  maxRefreshFamilies?: number;
+}
+
+/**
+ * An in-process store, bounded in size. It is honest about what it is: sessions live in this
+ * process only, vanish on restart and are not shared between instances. Use it for tests, demos
+ * and single-process tools; use Redis, PostgreSQL or SQLite for anything else.
+ *
+ * Records are copied and frozen on write, so nothing outside can change what is stored.
+ */
+export class MemoryStore<D extends SessionData = SessionData> implements SessionStore<D> {
+  readonly maxSessions: number;
+  readonly maxRefreshFamilies: number;
+  private readonly sessions = new Map<string, SessionRecord<D>>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly families = new Map<string, RefreshFamilyRecord>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const max = options.maxSessions ?? 10_000;
+    const maxFamilies = options.maxRefreshFamilies ?? max;
+    for (const [name, value] of [
+      ['maxSessions', max],
+      ['maxRefreshFamilies', maxFamilies],
+    ] as const) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new SessionError('CONFIG_INVALID', `${name} must be a positive integer`);
+    }
+    this.maxSessions = max;
+    this.maxRefreshFamilies = maxFamilies;
+  }
+
+  /** Number of records held, expired ones included until swept. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  async create(record: SessionRecord<D>, now: number): Promise<void> {
+    if (this.sessions.has(record.id)) throw new SessionError('STORE_CONFLICT', 'Session id already exists');
+    if (this.sessions.size >= this.maxSessions) this.makeRoom(now);
+    this.put(record);
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord<D> | null> {
+    const record = this.sessions.get(id);
+    if (!record) return null;
+    if (recordExpiresAt(record) <= now) {
+      this.remove(record);
+      return null;
+    }
+    return record;
+  }
+
+  async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+    const current = this.sessions.get(record.id);
+    if (!current || current.version !== expectedVersion || recordExpiresAt(current) <= now) return false;
+    if (current.userId !== record.userId) this.unindex(current);
+    this.put(record);
+    return true;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const record = this.sessions.get(id);
+    if (!record) return false;
+    this.remove(record);
+    return true;
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
+    const ids = this.byUser.get(userId);
+    if (!ids) return [];
+    const live: SessionRecord<D>[] = [];
+    for (const id of [...ids]) {
+      const record = this.sessions.get(id);
+      if (!record) continue;
+      if (recordExpiresAt(record) <= now) this.remove(record);
+      else live.push(record);
+    }
+    return live;
+  }
+
+  async deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    const ids = this.byUser.get(userId);
+    if (!ids) return 0;
+    let count = 0;
+    for (const id of [...ids]) {
+      if (id === exceptId) continue;
+      const record = this.sessions.get(id);
+      if (record) {
+        this.remove(record);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void> {
+    if (this.families.has(family.id)) throw new SessionError('STORE_CONFLICT', 'Refresh family id already exists');
+    if (this.families.size >= this.maxRefreshFamilies) {
+      for (const [id, f] of this.families) if (recordExpiresAt(f) <= now) this.families.delete(id);
+      if (this.families.size >= this.maxRefreshFamilies) {
+        const first = this.families.keys().next();
+        if (!first.done) this.families.delete(first.value);
+      }
+    }
+    this.families.set(family.id, freeze(family));
+  }
+
+  async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
+    const family = this.families.get(id);
+    if (!family) return null;
+    if (recordExpiresAt(family) <= now) {
+      this.families.delete(id);
+      return null;
+    }
+    return family;
+  }
+
+  async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
+    const current = this.families.get(family.id);
+    if (!current || current.generation !== expectedGeneration || recordExpiresAt(current) <= now) return false;
+    this.families.set(family.id, freeze(family));
+    return true;
+  }
+
+  /** Drops every expired record; returns how many. Runs by itself when the store is full. */
+  sweep(now: number): number {
+    let removed = 0;
+    for (const record of this.sessions.values()) {
+      if (recordExpiresAt(record) <= now) {
+        this.remove(record);
+        removed++;
+      }
+    }
+    for (const [id, family] of this.families) {
+      if (recordExpiresAt(family) <= now) {
+        this.families.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.sessions.clear();
+    this.byUser.clear();
+    this.families.clear();
+  }
+
+  private makeRoom(now: number): void {
+    this.sweep(now);
+    if (this.sessions.size < this.maxSessions) return;
+    let victim: SessionRecord<D> | undefined;
+    for (const record of this.sessions.values()) {
+      if (!victim || recordExpiresAt(record) < recordExpiresAt(victim)) victim = record;
+    }
+    if (victim) this.remove(victim);
+  }
+
+  private put(record: SessionRecord<D>): void {
+    const stored = freeze(record);
+    this.sessions.set(stored.id, stored);
+    let ids = this.byUser.get(stored.userId);
+    if (!ids) {
+      ids = new Set();
+      this.byUser.set(stored.userId, ids);
+    }
+    ids.add(stored.id);
+  }
+
+  private remove(record: SessionRecord<D>): void {
+    this.sessions.delete(record.id);
+    this.unindex(record);
+  }
+
+  private unindex(record: SessionRecord<D>): void {
+    const ids = this.byUser.get(record.userId);
+    if (!ids) return;
+    ids.delete(record.id);
+    if (ids.size === 0) this.byUser.delete(record.userId);
+  }
+}
+
+function freeze<T>(value: T): T {
+  return deepFreeze(structuredClone(value));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

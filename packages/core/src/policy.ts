@@ -1,0 +1,109 @@
+import { SessionError } from './errors.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Browsers cap cookie lifetimes at 400 days (RFC 6265bis section 5.5). */
+export const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;
+
+/** Timeouts of one session policy, all in milliseconds. */
+export interface SessionPolicy {
+  /** Preset this policy started from, for logs and docs. */
+  readonly preset: PolicyPresetName | 'custom';
+  /** Inactivity timeout; `null` disables it (allowed at AAL1 only). */
+  readonly idleTimeoutMs: number | null;
+  /** Lifetime from authentication; activity never extends it. */
+  readonly absoluteTimeoutMs: number;
+  /**
+   * Minimum time between two store writes caused by plain reads ("touches"). The effective idle
+   * timeout is therefore up to one touch interval shorter than `idleTimeoutMs`.
+   */
+  readonly touchIntervalMs: number;
+  /** Lifetime of "remember me" (persistent) sessions; defaults to `absoluteTimeoutMs`. */
+  readonly persistentAbsoluteTimeoutMs: number;
+}
+
+export type PolicyPresetName = 'aal1' | 'aal2' | 'aal3';
+
+export interface SessionPolicyOptions {
+  preset?: PolicyPresetName;
+  idleTimeoutMs?: number | null;
+  absoluteTimeoutMs?: number;
+  touchIntervalMs?: number;
+  persistentAbsoluteTimeoutMs?: number;
+}
+
+/**
+ * Presets from NIST SP 800-63B-4 sections 2.1.3, 2.2.3 and 2.3.3 (and Rev. 3 for AAL2, which is
+ * stricter). Documented in docs/policy.md; a test keeps that table equal to these values.
+ *
+ * | preset | idle   | absolute | source                                               |
+ * |--------|--------|----------|------------------------------------------------------|
+ * | aal1   | 7 days | 30 days  | 63B-4 2.1.3: overall SHOULD be <= 30 days, idle MAY  |
+ * | aal2   | 30 min | 12 h     | 63B-4 2.2.3 (<= 24 h, idle <= 1 h); Rev. 3 (12 h, 30 min) |
+ * | aal3   | 15 min | 12 h     | 63B-4 2.3.3: overall SHALL be <= 12 h, idle SHOULD be <= 15 min |
+ */
+export const policyPresets: Readonly<
+  Record<PolicyPresetName, { idleTimeoutMs: number | null; absoluteTimeoutMs: number }>
+> = Object.freeze({
+  aal1: Object.freeze({ idleTimeoutMs: 7 * DAY, absoluteTimeoutMs: 30 * DAY }),
+  aal2: Object.freeze({ idleTimeoutMs: 30 * MINUTE, absoluteTimeoutMs: 12 * HOUR }),
+  aal3: Object.freeze({ idleTimeoutMs: 15 * MINUTE, absoluteTimeoutMs: 12 * HOUR }),
+});
+
+export const DEFAULT_PRESET: PolicyPresetName = 'aal2';
+/** Upper bound of the default touch interval. */
+export const MAX_DEFAULT_TOUCH_INTERVAL_MS = 5 * MINUTE;
+
+/**
+ * Builds a validated policy from a preset name or options. Throws `CONFIG_INVALID` for
+ * non-positive or non-finite durations, an idle timeout longer than the absolute one, or a
+ * touch interval not shorter than the idle timeout.
+ *
+ * @example
+ * ```ts
+ * resolvePolicy('aal3')
+ * resolvePolicy({ preset: 'aal2', idleTimeoutMs: 10 * 60_000 })
+ * ```
+ */
+export function resolvePolicy(input: PolicyPresetName | SessionPolicyOptions | undefined): SessionPolicy {
+  const options: SessionPolicyOptions = typeof input === 'string' ? { preset: input } : (input ?? {});
+  const presetName = options.preset ?? DEFAULT_PRESET;
+  const preset = policyPresets[presetName];
+  if (!preset) throw new SessionError('CONFIG_INVALID', `Unknown policy preset "${String(presetName)}"`);
+  const customised =
+    options.idleTimeoutMs !== undefined ||
+    options.absoluteTimeoutMs !== undefined ||
+    options.touchIntervalMs !== undefined ||
+    options.persistentAbsoluteTimeoutMs !== undefined;
+
+  const idle = options.idleTimeoutMs === undefined ? preset.idleTimeoutMs : options.idleTimeoutMs;
+  const absolute = options.absoluteTimeoutMs ?? preset.absoluteTimeoutMs;
+  assertDuration('absoluteTimeoutMs', absolute);
+  if (idle !== null) {
+    assertDuration('idleTimeoutMs', idle);
+    if (idle > absolute) throw new SessionError('CONFIG_INVALID', 'idleTimeoutMs must not exceed absoluteTimeoutMs');
+  }
+  const base = idle ?? absolute;
+  const touch = options.touchIntervalMs ?? Math.min(MAX_DEFAULT_TOUCH_INTERVAL_MS, Math.floor(base / 6));
+  if (!Number.isFinite(touch) || touch < 0 || touch >= base) {
+    throw new SessionError('CONFIG_INVALID', 'touchIntervalMs must be >= 0 and shorter than the idle timeout');
+  }
+  const persistent = options.persistentAbsoluteTimeoutMs ?? absolute;
+  assertDuration('persistentAbsoluteTimeoutMs', persistent);
+
+  return Object.freeze({
+    preset: customised ? 'custom' : presetName,
+    idleTimeoutMs: idle,
+    absoluteTimeoutMs: absolute,
+    touchIntervalMs: touch,
+    persistentAbsoluteTimeoutMs: persistent,
+  });
+}
+
+function assertDuration(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !Number.isInteger(value)) {
+    throw new SessionError('CONFIG_INVALID', `${name} must be a positive integer number of milliseconds`);
+  }
+}

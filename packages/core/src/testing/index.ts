@@ -1,0 +1,7 @@
+/**
+ * Test helpers for apps and store authors: an injectable clock, a call-counting wrapper with
+ * fault injection, and the store conformance suite (needs vitest, an optional peer dependency).
+ */
+export { createTestClock, type TestClock } from './clock.js';
+export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export { type InstrumentedStore, instrumentStore } from './instrument.js';

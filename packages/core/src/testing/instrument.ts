@@ -1,0 +1,69 @@
+import { SessionError } from '../errors.js';
+import type { SessionStore } from '../store.js';
+import type { SessionData } from '../types.js';
+
+type StoreMethod = Exclude<keyof SessionStore, 'close'>;
+
+export interface InstrumentedStore<D extends SessionData = SessionData> {
+  /** The wrapped store: every call goes to the real one underneath. */
+  store: SessionStore<D>;
+  /** Calls per method since the last reset. */
+  calls: Record<StoreMethod, number>;
+  /** Calls that wrote (create, update, delete, deleteByUser, refresh writes). */
+  writes(): number;
+  total(): number;
+  reset(): void;
+  /**
+   * Fault injection for outage tests: `error` makes every call reject like a lost connection,
+   * `hang` makes every call wait for ever (the manager's timeout must fire), `null` heals.
+   */
+  fail(mode: 'error' | 'hang' | null): void;
+}
+
+const methods: StoreMethod[] = [
+  'create',
+  'get',
+  'update',
+  'delete',
+  'listByUser',
+  'deleteByUser',
+  'createRefreshFamily',
+  'getRefreshFamily',
+  'updateRefreshFamily',
+];
+const writeMethods = new Set<StoreMethod>([
+  'create',
+  'update',
+  'delete',
+  'deleteByUser',
+  'createRefreshFamily',
+  'updateRefreshFamily',
+]);
+
+/** Wraps a real store to count its calls and to inject outages. Not a mock: data goes through. */
+export function instrumentStore<D extends SessionData>(inner: SessionStore<D>): InstrumentedStore<D> {
+  const calls = Object.fromEntries(methods.map((m) => [m, 0])) as Record<StoreMethod, number>;
+  let mode: 'error' | 'hang' | null = null;
+  const store = {} as SessionStore<D>;
+  for (const method of methods) {
+    (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      calls[method]++;
+      if (mode === 'error') return Promise.reject(new SessionError('STORE_UNAVAILABLE', 'injected outage'));
+      if (mode === 'hang') return new Promise(() => {});
+      return (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+    };
+  }
+  if (inner.close) store.close = () => inner.close?.() ?? Promise.resolve();
+  return {
+    store,
+    calls,
+    writes: () => methods.filter((m) => writeMethods.has(m)).reduce((n, m) => n + calls[m], 0),
+    total: () => methods.reduce((n, m) => n + calls[m], 0),
+    reset: () => {
+      for (const m of methods) calls[m] = 0;
+    },
+    fail: (next) => {
+      mode = next;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { isBase64url } from './encoding.js';
+import { hashSecret } from './hash.js';
+import { type RandomSource, randomString, webRandom } from './random.js';
+
+/** 16 random bytes: 128 bits, 22 base64url characters. */
+export const SESSION_ID_BYTES = 16;
+/** 32 random bytes: 256 bits, 43 base64url characters. */
+export const SESSION_SECRET_BYTES = 32;
+export const SESSION_ID_LENGTH = 22;
+export const SESSION_SECRET_LENGTH = 43;
+export const SESSION_TOKEN_LENGTH = SESSION_ID_LENGTH + 1 + SESSION_SECRET_LENGTH;
+
+export interface SessionTokenParts {
+  /** Public identifier: the store key. */
+  id: string;
+  /** Never stored; only its SHA-256 is. */
+  secret: string;
+}
+
+export interface GeneratedSessionToken extends SessionTokenParts {
+  /** `<id>.<secret>`: what the client holds. */
+  token: string;
+  /** Hex SHA-256 of the secret: what the store holds. */
+  secretHash: string;
+}
+
+/** A fresh `<id>.<secret>` token from the CSPRNG. */
+export function generateSessionToken(random: RandomSource = webRandom): GeneratedSessionToken {
+  const id = randomString(SESSION_ID_BYTES, random);
+  const secret = randomString(SESSION_SECRET_BYTES, random);
+  return { id, secret, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
+}
+
+/**
+ * Strictly parses a session token: exactly 22 + 1 + 43 characters, base64url on both sides of the
+ * one dot, canonical trailing bits. Returns null for anything else, before any store call.
+ */
+export function parseSessionToken(token: unknown): SessionTokenParts | null {
+  if (typeof token !== 'string' || token.length !== SESSION_TOKEN_LENGTH) return null;
+  if (token.charCodeAt(SESSION_ID_LENGTH) !== 46 /* . */) return null;
+  const id = token.slice(0, SESSION_ID_LENGTH);
+  const secret = token.slice(SESSION_ID_LENGTH + 1);
+  if (!isCanonical(id, SESSION_ID_BYTES) || !isCanonical(secret, SESSION_SECRET_BYTES)) return null;
+  return { id, secret };
+}
+
+/** True when `id` has the exact shape of a session id (used to vet ids from URLs and forms). */
+export function isSessionId(id: unknown): id is string {
+  return typeof id === 'string' && id.length === SESSION_ID_LENGTH && isCanonical(id, SESSION_ID_BYTES);
+}
+
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+// 16 and 32 bytes leave 4 and 2 unused trailing bits; they must be zero so that each value has
+// exactly one accepted encoding.
+function isCanonical(text: string, byteLength: number): boolean {
+  if (!isBase64url(text)) return false;
+  const rest = byteLength % 3;
+  if (rest === 0) return true;
+  const index = alphabet.indexOf(text[text.length - 1] as string);
+  return rest === 1 ? index % 16 === 0 : index % 4 === 0;
+}

@@ -1,0 +1,8 @@
+import { project } from '../../vitest.shared.ts';
+
+export default project({
+  test: {
+    name: 'core',
+    environment: 'node',
+  },
+});
