@@ -256,13 +256,18 @@ export type CookieHeaderInput = string | readonly string[] | null | undefined;
 /**
  * Parses a `Cookie` request header strictly into name/value pairs, in order. Names are exact-case;
  * values are neither percent-decoded nor unquoted. Pairs without `=`, with an empty name, with
- * control or non-ASCII characters, or over 4096 bytes are skipped. Never throws; runs in time
- * linear in the input, which is read up to 64 KiB.
+ * control or non-ASCII characters, or whose name and value exceed 4096 bytes are skipped. Never
+ * throws; runs in time linear in the input, which is read up to 64 KiB.
+ *
+ * @example
+ * ```ts
+ * parseCookieHeader('theme=dark; __Host-sid=abc') // [['theme', 'dark'], ['__Host-sid', 'abc']]
+ * ```
  */
 export function parseCookieHeader(header: CookieHeaderInput): Array<[name: string, value: string]> {
   const pairs: Array<[string, string]> = [];
-  forEachCookiePair(header, (name, value) => {
-    pairs.push([name, value]);
+  scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
+    pairs.push([line.slice(nameStart, nameEnd), line.slice(valueStart, valueEnd)]);
     return true;
   });
   return pairs;
@@ -271,17 +276,29 @@ export function parseCookieHeader(header: CookieHeaderInput): Array<[name: strin
 /**
  * The values of cookie `name` (exact case), at most `limit` of them, skipping empty ones. Same
  * rules as {@link parseCookieHeader}.
+ *
+ * @example
+ * ```ts
+ * getCookieValues('__Host-sid=a; __host-sid=b; __Host-sid=c', '__Host-sid') // ['a', 'c']
+ * ```
  */
 export function getCookieValues(header: CookieHeaderInput, name: string, limit = MAX_COOKIE_CANDIDATES): string[] {
   const values: string[] = [];
-  forEachCookiePair(header, (pairName, value) => {
-    if (pairName === name && value !== '') values.push(value);
+  if (limit < 1) return values;
+  scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
+    // Compare in place: most pairs in a real header belong to other cookies and are never copied.
+    if (valueEnd > valueStart && nameEnd - nameStart === name.length && line.startsWith(name, nameStart)) {
+      values.push(line.slice(valueStart, valueEnd));
+    }
     return values.length < limit;
   });
   return values;
 }
 
-function forEachCookiePair(header: CookieHeaderInput, visit: (name: string, value: string) => boolean): void {
+/** Receives one well-formed pair as offsets into `line`; returns false to stop the scan. */
+type PairVisitor = (line: string, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean;
+
+function scanCookiePairs(header: CookieHeaderInput, visit: PairVisitor): void {
   if (header === null || header === undefined) return;
   const lines = typeof header === 'string' ? [header] : header;
   let budget = MAX_COOKIE_HEADER_LENGTH;
@@ -290,34 +307,38 @@ function forEachCookiePair(header: CookieHeaderInput, visit: (name: string, valu
     const line = raw.length > budget ? raw.slice(0, budget) : raw;
     budget -= line.length;
     let start = 0;
-    while (start <= line.length) {
+    while (start < line.length) {
       let end = line.indexOf(';', start);
       if (end === -1) end = line.length;
-      const pair = readPair(line, start, end);
-      if (pair && !visit(pair[0], pair[1])) return;
+      if (!visitPair(line, start, end, visit)) return;
       start = end + 1;
     }
   }
 }
 
-function readPair(line: string, start: number, end: number): [string, string] | null {
+/** Trims and checks one `name=value` segment; malformed segments are skipped (returns true). */
+function visitPair(line: string, start: number, end: number, visit: PairVisitor): boolean {
   let s = start;
   let e = end;
   while (s < e && isWhitespace(line.charCodeAt(s))) s++;
   while (e > s && isWhitespace(line.charCodeAt(e - 1))) e--;
-  if (s === e || e - s > MAX_COOKIE_NAME_VALUE_BYTES) return null;
-  const eq = line.indexOf('=', s);
-  if (eq === -1 || eq >= e) return null;
-  let nameEnd = eq;
-  while (nameEnd > s && isWhitespace(line.charCodeAt(nameEnd - 1))) nameEnd--;
-  let valueStart = eq + 1;
-  while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
-  if (nameEnd === s) return null;
+  // Look for "=" inside this segment only: searching the rest of the line would make a header of
+  // many "="-less segments cost quadratic time.
+  let eq = -1;
   for (let i = s; i < e; i++) {
     const c = line.charCodeAt(i);
-    if (c < 0x20 || c >= 0x7f) return null;
+    if (c < 0x20 || c >= 0x7f) return true;
+    if (eq === -1 && c === 0x3d /* = */) eq = i;
   }
-  return [line.slice(s, nameEnd), line.slice(valueStart, e)];
+  if (eq === -1) return true;
+  let nameEnd = eq;
+  while (nameEnd > s && isWhitespace(line.charCodeAt(nameEnd - 1))) nameEnd--;
+  if (nameEnd === s) return true;
+  let valueStart = eq + 1;
+  while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
+  // The browser limit counts name and value, not the "=" between them.
+  if (nameEnd - s + (e - valueStart) > MAX_COOKIE_NAME_VALUE_BYTES) return true;
+  return visit(line, s, nameEnd, valueStart, e);
 }
 
 function isWhitespace(c: number): boolean {

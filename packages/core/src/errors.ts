@@ -88,8 +88,11 @@ export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.fr
 
 export const errorCodes = Object.freeze(Object.keys(errorStatus) as SessionErrorCode[]);
 
-/** Default, credential-free messages; callers may pass a more specific one. */
-const defaultMessages: Partial<Record<SessionErrorCode, string>> = {
+/**
+ * One generic, credential-free message per code. Error responses always use these (see
+ * `errorResponse`), so a detailed message passed to the constructor only ever reaches logs.
+ */
+const defaultMessages: Readonly<Record<SessionErrorCode, string>> = Object.freeze({
   UNAUTHENTICATED: 'No valid session',
   TOKEN_MALFORMED: 'The token is not in the expected format',
   SESSION_EXPIRED: 'The session has expired',
@@ -101,13 +104,42 @@ const defaultMessages: Partial<Record<SessionErrorCode, string>> = {
   CSRF_REJECTED: 'Cross-site request rejected',
   CONTENT_TYPE_REJECTED: 'Unsupported content type',
   JWT_INVALID: 'The JWT is invalid',
+  JWT_MALFORMED: 'The JWT is not in the expected format',
+  JWT_ALG_REJECTED: 'The JWT algorithm is not allowed',
+  JWT_HEADER_REJECTED: 'The JWT header is not allowed',
+  JWT_KID_UNKNOWN: 'The JWT key id is unknown',
+  JWT_SIGNATURE_INVALID: 'The JWT signature is invalid',
+  JWT_EXPIRED: 'The JWT has expired',
+  JWT_NOT_YET_VALID: 'The JWT is not yet valid',
+  JWT_CLAIM_INVALID: 'A JWT claim is invalid',
+  JWT_TYP_INVALID: 'The JWT type is not accepted',
+  JWT_CRIT_UNSUPPORTED: 'The JWT uses an unsupported critical header',
+  JWT_REVOKED: 'The JWT has been revoked',
   JWKS_UNAVAILABLE: 'The key set could not be fetched',
   REFRESH_INVALID: 'The refresh token is invalid',
   REFRESH_REUSED: 'The refresh token was already used',
+  CONFIG_INVALID: 'The session configuration is invalid',
+  KEY_WEAK: 'The key is too weak',
+  COOKIE_INVALID: 'The cookie is invalid',
+  COOKIE_TOO_LARGE: 'The cookie is too large',
+  INSECURE_TRANSPORT: 'Sessions require a secure transport',
+  CRYPTO_UNAVAILABLE: 'Web Crypto is not available in this runtime',
   STORE_UNAVAILABLE: 'The session store is unavailable',
   STORE_CONFLICT: 'The session was changed concurrently',
   INTERNAL_ERROR: 'Internal error',
-};
+});
+
+/**
+ * The generic message for `code`: what clients see, whatever detail the thrower recorded.
+ *
+ * @example
+ * ```ts
+ * defaultErrorMessage('SESSION_EXPIRED') // 'The session has expired'
+ * ```
+ */
+export function defaultErrorMessage(code: SessionErrorCode): string {
+  return defaultMessages[code];
+}
 
 export interface SessionErrorOptions {
   cause?: unknown;
@@ -131,7 +163,7 @@ export class SessionError extends Error {
   readonly reason: string | undefined;
 
   constructor(code: SessionErrorCode, message?: string, options: SessionErrorOptions = {}) {
-    super(message ?? defaultMessages[code] ?? code, { cause: options.cause });
+    super(message ?? defaultMessages[code], { cause: options.cause });
     this.code = code;
     this.status = errorStatus[code];
     this.reason = options.reason;

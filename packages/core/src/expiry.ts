@@ -51,8 +51,11 @@ export function slideIdle<T extends ExpiryState>(state: T, now: number, policy: 
  * by the absolute deadline, which extension never moves.
  */
 export function extendIdle<T extends ExpiryState>(state: T, now: number, policy: SessionPolicy, byMs?: number): T {
+  // Without an idle timeout there is no idle deadline to move; adding one would shorten the session.
+  if (policy.idleTimeoutMs === null || state.idleExpiresAt === null) {
+    return { ...state, lastSeenAt: Math.max(state.lastSeenAt, now) };
+  }
   const span = byMs ?? policy.idleTimeoutMs;
-  if (span === null) return { ...state, lastSeenAt: Math.max(state.lastSeenAt, now) };
   const idleExpiresAt = Math.min(now + span, state.absoluteExpiresAt);
   return {
     ...state,

@@ -1,5 +1,5 @@
 import type { CookieMode } from './cookie.js';
-import { isSessionError, SessionError, type SessionErrorCode } from './errors.js';
+import { defaultErrorMessage, errorStatus, isSessionError, SessionError, type SessionErrorCode } from './errors.js';
 
 /**
  * Framework-neutral HTTP glue: adapters translate their request into these inputs and apply
@@ -18,17 +18,26 @@ export interface ErrorResponse {
 }
 
 /**
- * Turns anything thrown into a status and a JSON body. Unknown errors become a 500
- * `INTERNAL_ERROR` whose message says nothing about the cause (no stack, no credential).
+ * Turns anything thrown into a status and a JSON body (I4). Unknown errors become a 500
+ * `INTERNAL_ERROR`. The body carries the code and that code's generic message only, never the
+ * thrower's own message (a store's message may name a host or a connection string), a stack, a
+ * token or a secret.
+ *
+ * @example
+ * ```ts
+ * const { status, headers, body } = errorResponse(new SessionError('SESSION_EXPIRED'))
+ * // 401, [..., ['www-authenticate', 'Session']], { error: { code: 'SESSION_EXPIRED', message: 'The session has expired' } }
+ * ```
  */
 export function errorResponse(error: unknown): ErrorResponse {
-  const known = isSessionError(error) ? error : new SessionError('INTERNAL_ERROR');
+  const code: SessionErrorCode = isSessionError(error) ? error.code : 'INTERNAL_ERROR';
+  const status = errorStatus[code];
   const headers: Array<[string, string]> = [
     ['content-type', 'application/json; charset=utf-8'],
     ['cache-control', 'no-store'],
   ];
-  if (known.status === 401) headers.push(['www-authenticate', 'Session']);
-  return { status: known.status, headers, body: { error: { code: known.code, message: known.message } } };
+  if (status === 401) headers.push(['www-authenticate', 'Session']);
+  return { status, headers, body: { error: { code, message: defaultErrorMessage(code) } } };
 }
 
 /**
@@ -45,7 +54,8 @@ export function cookieHeaders(cookies: readonly string[]): Array<[string, string
 /** The token of an `Authorization: Bearer <token>` header, or null. */
 export function readBearerToken(authorization: string | null | undefined): string | null {
   if (typeof authorization !== 'string' || authorization.length > 8192) return null;
-  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
+  // Authentication schemes are case-insensitive (RFC 9110 section 11.1).
+  const match = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
   return match ? (match[1] as string) : null;
 }
 

@@ -17,11 +17,18 @@ import { constantTimeEqualString, hashSecret, keyedIdHash } from './hash.js';
 import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
 import type { SessionStore } from './store.js';
-import { generateSessionToken, parseSessionToken } from './token.js';
+import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
 
 /** Default bound on one store operation (I2): fail fast, no retries on the request path. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
+
+/**
+ * Validation asks the store for the record as of this long ago. Stores return nothing past a
+ * record's deadline, so without it a session that expired a second ago would look unknown and no
+ * `session.expired` event could ever fire. The manager itself decides expiry with the current time.
+ */
+const EXPIRED_LOOKBACK_MS = 60 * 60_000;
 
 export interface SessionManagerOptions<D extends SessionData = SessionData> {
   /** Where sessions live. `MemoryStore` for one process; Redis, PostgreSQL or SQLite otherwise. */
@@ -226,8 +233,10 @@ export class SessionManager<D extends SessionData = SessionData> {
    * Never throws for client input: absence, junk and store outages come back as a status.
    */
   async validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
-    const candidates = getCookieValues(cookieHeader, this.cookie.name);
-    if (candidates.length === 0) return absent();
+    const found = getCookieValues(cookieHeader, this.cookie.name);
+    if (found.length === 0) return absent();
+    // The same value twice (a proxy joining split headers) is one candidate, not an ambiguity.
+    const candidates = found.length === 1 ? found : [...new Set(found)];
     if (candidates.length === 1) {
       const token = candidates[0] as string;
       return this.finish(await this.check(token, signals), token, true);
@@ -302,7 +311,8 @@ export class SessionManager<D extends SessionData = SessionData> {
       ...renewed,
       id: generated.id,
       secretHash: generated.secretHash,
-      lastSeenAt: now,
+      // A clock that stepped back must not move lastSeenAt backwards (CL-03).
+      lastSeenAt: Math.max(renewed.lastSeenAt, now),
       data: options.data ?? old.data,
       metadata: options.metadata ? normaliseMetadata(options.metadata) : old.metadata,
       version: 1,
@@ -351,6 +361,11 @@ export class SessionManager<D extends SessionData = SessionData> {
    * id gets `SESSION_NOT_FOUND`, exactly like an unknown id (no IDOR, no enumeration).
    */
   async revoke(sessionId: string, options: { userId?: string; reason?: string } = {}): Promise<boolean> {
+    // Ids often come from URLs and forms: vet the shape before any store call (A4).
+    if (!isSessionId(sessionId)) {
+      if (options.userId !== undefined) throw new SessionError('SESSION_NOT_FOUND');
+      return false;
+    }
     const now = this.clock.now();
     const record = await this.call(() => this.store.get(sessionId, now));
     if (options.userId !== undefined && (!record || record.userId !== options.userId)) {
@@ -478,7 +493,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     const now = this.clock.now();
     let record: SessionRecord<D> | null;
     try {
-      record = await this.call(() => this.store.get(parts.id, now));
+      // Read with a look-back so that a recently expired record still comes back and is reported
+      // as expired (event, SESSION_EXPIRED) rather than unknown; expiry is decided below with `now`.
+      record = await this.call(() => this.store.get(parts.id, now - EXPIRED_LOOKBACK_MS));
     } catch (error) {
       return { status: 'unavailable', record: null, touched: false, error: asStoreError(error) };
     }

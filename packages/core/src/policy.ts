@@ -70,7 +70,8 @@ export const MAX_DEFAULT_TOUCH_INTERVAL_MS = 5 * MINUTE;
 export function resolvePolicy(input: PolicyPresetName | SessionPolicyOptions | undefined): SessionPolicy {
   const options: SessionPolicyOptions = typeof input === 'string' ? { preset: input } : (input ?? {});
   const presetName = options.preset ?? DEFAULT_PRESET;
-  const preset = policyPresets[presetName];
+  // hasOwn: a name such as "toString" must not reach the prototype.
+  const preset = Object.hasOwn(policyPresets, presetName) ? policyPresets[presetName] : undefined;
   if (!preset) throw new SessionError('CONFIG_INVALID', `Unknown policy preset "${String(presetName)}"`);
   const customised =
     options.idleTimeoutMs !== undefined ||
