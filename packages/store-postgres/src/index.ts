@@ -1,0 +1,20 @@
+export type { PostgresFailureReason } from './errors.js';
+export {
+  DEFAULT_SCHEMA,
+  DEFAULT_TABLES,
+  MIGRATIONS,
+  type PostgresSchemaOptions,
+  type PostgresTableNames,
+  type ResolvedSchema,
+  renderMigrations,
+} from './schema.js';
+export {
+  DEFAULT_CONNECTION_TIMEOUT_MS,
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+  DEFAULT_SWEEP_BATCH_SIZE,
+  DEFAULT_SWEEP_MAX_BATCHES,
+  PostgresStore,
+  type PostgresStoreOptions,
+  type SweepOptions,
+  type SweepResult,
+} from './store.js';

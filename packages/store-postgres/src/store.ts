@@ -1,0 +1,471 @@
+import {
+  type RefreshFamilyRecord,
+  recordExpiresAt,
+  type SessionData,
+  SessionError,
+  type SessionRecord,
+  type SessionStore,
+} from '@org/session-core';
+import { Pool, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
+import { toStoreError } from './errors.js';
+import {
+  MIGRATIONS,
+  type PostgresSchemaOptions,
+  quoteIdentifier,
+  type ResolvedSchema,
+  readMigrationTemplate,
+  renderTemplate,
+  resolveSchema,
+} from './schema.js';
+
+/** Default server-side `statement_timeout` and connect timeout of the pool the store opens (I2). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 1000;
+export const DEFAULT_SWEEP_BATCH_SIZE = 500;
+export const DEFAULT_SWEEP_MAX_BATCHES = 100;
+
+export interface PostgresStoreOptions extends PostgresSchemaOptions {
+  /**
+   * A pool you own: the store uses it and never ends it. Give it a `statement_timeout` and a
+   * `connectionTimeoutMillis` yourself, and an `'error'` listener (see the README).
+   */
+  pool?: Pool;
+  /** Opens a pool the store owns (ended by `close()`), with the timeouts below. */
+  connectionString?: string;
+  /** More settings for the pool the store opens (`max`, `ssl`, `application_name`, ...). */
+  poolConfig?: PoolConfig;
+  /** Server-side `statement_timeout` of the pool the store opens. Default 1000 ms. */
+  statementTimeoutMs?: number;
+  /** How long the pool the store opens waits for a connection. Default 1000 ms. */
+  connectionTimeoutMs?: number;
+  /**
+   * Use named prepared statements (parsed once per connection). Default true; turn off behind a
+   * pooler that cannot track them (PgBouncer before 1.21 in transaction mode).
+   */
+  preparedStatements?: boolean;
+}
+
+export interface SweepOptions {
+  /** The manager's clock: rows whose deadline is at or before it are deleted. Default `Date.now()`. */
+  now?: number;
+  /** Rows deleted per statement (each its own short transaction). Default 500. */
+  batchSize?: number;
+  /** Upper bound on batches per table in one call. Default 100. */
+  maxBatches?: number;
+}
+
+export interface SweepResult {
+  sessions: number;
+  refreshFamilies: number;
+  /** Statements run, over both tables. */
+  batches: number;
+  /** False when `maxBatches` stopped the sweep before the end: call again. */
+  done: boolean;
+}
+
+interface Statement {
+  name: string;
+  text: string;
+}
+
+const SESSION_COLUMNS = [
+  'id',
+  'secret_hash',
+  'user_id',
+  'created_at',
+  'last_seen_at',
+  'idle_expires_at',
+  'absolute_expires_at',
+  'authenticated_at',
+  'persistent',
+  'data',
+  'metadata',
+  'version',
+  'expires_at',
+] as const;
+
+const FAMILY_COLUMNS = [
+  'id',
+  'session_id',
+  'user_id',
+  'generation',
+  'current_hash',
+  'previous_hash',
+  'rotated_at',
+  'created_at',
+  'last_used_at',
+  'idle_expires_at',
+  'absolute_expires_at',
+  'revoked_at',
+  'expires_at',
+] as const;
+
+/**
+ * A session store on PostgreSQL through `pg`. Sessions and refresh-token families live in two
+ * tables created by {@link PostgresStore.migrate} (or by the shipped SQL, applied with your own tool).
+ * Updates are compare-and-set on `version`/`generation`; every statement is parameterised; a failure
+ * to reach the server rejects with `STORE_UNAVAILABLE`, never with a driver error, and is not retried.
+ * Expiry uses the `now` the manager passes, never the database clock.
+ *
+ * @example
+ * ```ts
+ * import { createSessionManager } from '@org/session-core'
+ * import { PostgresStore } from '@org/session-store-postgres'
+ *
+ * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL })
+ * await store.migrate() // once per deploy; idempotent
+ * const sessions = createSessionManager({ store })
+ * setInterval(() => store.sweep().catch(console.error), 5 * 60_000).unref()
+ * ```
+ */
+export class PostgresStore<D extends SessionData = SessionData> implements SessionStore<D> {
+  /** The pool in use: yours, or the one the store opened. */
+  readonly pool: Pool;
+  /** Whether `close()` ends {@link pool}. */
+  readonly ownsPool: boolean;
+  readonly schema: ResolvedSchema;
+  private readonly statements: ReturnType<typeof buildStatements>;
+  private readonly prepared: boolean;
+  private closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    if (!options || typeof options !== 'object') throw new SessionError('CONFIG_INVALID', 'Options are required');
+    this.schema = resolveSchema(options);
+    this.prepared = options.preparedStatements ?? true;
+    this.statements = buildStatements(this.schema);
+    if (options.pool) {
+      if (options.connectionString !== undefined || options.poolConfig !== undefined) {
+        throw new SessionError('CONFIG_INVALID', 'Pass either pool or connectionString/poolConfig, not both');
+      }
+      this.pool = options.pool;
+      this.ownsPool = false;
+      return;
+    }
+    if (options.connectionString === undefined && options.poolConfig === undefined) {
+      throw new SessionError('CONFIG_INVALID', 'Pass a pool, a connectionString or a poolConfig');
+    }
+    const statementTimeout = positive('statementTimeoutMs', options.statementTimeoutMs, DEFAULT_STATEMENT_TIMEOUT_MS);
+    const connectionTimeout = positive(
+      'connectionTimeoutMs',
+      options.connectionTimeoutMs,
+      DEFAULT_CONNECTION_TIMEOUT_MS,
+    );
+    this.pool = new Pool({
+      application_name: 'org-session-store',
+      keepAlive: true,
+      ...options.poolConfig,
+      ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
+      statement_timeout: statementTimeout,
+      connectionTimeoutMillis: connectionTimeout,
+      // Client-side backstop for a server that stopped answering altogether: the pool then drops
+      // the connection instead of keeping it busy for ever.
+      query_timeout: statementTimeout + connectionTimeout,
+    });
+    // An idle connection that dies (server restart, pg_terminate_backend) is reported here and
+    // dropped by the pool; the next query opens a new one. Without a listener Node would crash.
+    this.pool.on('error', () => {});
+    this.ownsPool = true;
+  }
+
+  /**
+   * Creates the schema, tables and indexes if missing, in one transaction guarded by an advisory
+   * lock (so instances starting together do not race), and records what it applied in the
+   * migrations table. Idempotent; never runs unless you call it. Returns the names it applied.
+   */
+  async migrate(): Promise<string[]> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      // Migrations are not on the request path: allow them more than the per-request timeout.
+      await client.query("SET LOCAL statement_timeout = '60s'");
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `${this.schema.schema}.${this.schema.tables.migrations}`,
+      ]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.schema.schema)}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.schema.qualified.migrations} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const done = new Set(
+        (await client.query<{ name: string }>(`SELECT name FROM ${this.schema.qualified.migrations}`)).rows.map(
+          (r) => r.name,
+        ),
+      );
+      const applied: string[] = [];
+      for (const name of MIGRATIONS) {
+        if (done.has(name)) continue;
+        await client.query(renderTemplate(await readMigrationTemplate(name), this.schema));
+        await client.query(`INSERT INTO ${this.schema.qualified.migrations} (name) VALUES ($1)`, [name]);
+        applied.push(name);
+      }
+      await this.checkColumns(client);
+      await client.query('COMMIT');
+      return applied;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw toStoreError(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async create(record: SessionRecord<D>, _now: number): Promise<void> {
+    await this.run(this.statements.createSession, sessionValues(record));
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord<D> | null> {
+    const { rows } = await this.run(this.statements.getSession, [id, now]);
+    return rows[0] ? toSessionRecord<D>(rows[0]) : null;
+  }
+
+  async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+    const { rowCount } = await this.run(this.statements.updateSession, [
+      ...sessionValues(record),
+      expectedVersion,
+      now,
+    ]);
+    return rowCount === 1;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { rowCount } = await this.run(this.statements.deleteSession, [id]);
+    return rowCount === 1;
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
+    const { rows } = await this.run(this.statements.listByUser, [userId, now]);
+    return rows.map((row) => toSessionRecord<D>(row));
+  }
+
+  async deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    const { rowCount } = await this.run(this.statements.deleteByUser, [userId, exceptId ?? null]);
+    return rowCount ?? 0;
+  }
+
+  async createRefreshFamily(family: RefreshFamilyRecord, _now: number): Promise<void> {
+    await this.run(this.statements.createFamily, familyValues(family));
+  }
+
+  async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
+    const { rows } = await this.run(this.statements.getFamily, [id, now]);
+    return rows[0] ? toFamilyRecord(rows[0]) : null;
+  }
+
+  async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
+    const { rowCount } = await this.run(this.statements.updateFamily, [
+      ...familyValues(family),
+      expectedGeneration,
+      now,
+    ]);
+    return rowCount === 1;
+  }
+
+  /**
+   * Deletes expired sessions and refresh families in small batches, each its own statement and
+   * transaction, skipping rows another transaction holds (`FOR UPDATE SKIP LOCKED`): no long lock,
+   * no blocked request. Run it from a timer or a job every few minutes; reads already ignore
+   * expired rows, so sweeping only reclaims space.
+   *
+   * @example
+   * ```ts
+   * const timer = setInterval(() => store.sweep({ batchSize: 500 }).catch(log.error), 5 * 60_000)
+   * timer.unref()
+   * ```
+   */
+  async sweep(options: SweepOptions = {}): Promise<SweepResult> {
+    const now = options.now ?? Date.now();
+    const batchSize = positive('batchSize', options.batchSize, DEFAULT_SWEEP_BATCH_SIZE);
+    const maxBatches = positive('maxBatches', options.maxBatches, DEFAULT_SWEEP_MAX_BATCHES);
+    const result: SweepResult = { sessions: 0, refreshFamilies: 0, batches: 0, done: true };
+    for (const [key, statement] of [
+      ['sessions', this.statements.sweepSessions],
+      ['refreshFamilies', this.statements.sweepFamilies],
+    ] as const) {
+      for (let batch = 0; ; batch++) {
+        if (batch === maxBatches) {
+          result.done = false;
+          break;
+        }
+        const { rowCount } = await this.run(statement, [now, batchSize]);
+        result.batches++;
+        result[key] += rowCount ?? 0;
+        if ((rowCount ?? 0) < batchSize) break;
+      }
+    }
+    return result;
+  }
+
+  /** Ends the pool if the store opened it; a pool you passed in stays open. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  private async run(statement: Statement, values: unknown[]) {
+    try {
+      return await this.pool.query<QueryResultRow>(
+        this.prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values },
+      );
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  /** A table that existed before under the same name but with other columns is a configuration error. */
+  private async checkColumns(client: PoolClient): Promise<void> {
+    for (const [table, columns] of [
+      [this.schema.qualified.sessions, SESSION_COLUMNS],
+      [this.schema.qualified.refreshFamilies, FAMILY_COLUMNS],
+    ] as const) {
+      try {
+        await client.query('SAVEPOINT check_columns');
+        await client.query(`SELECT ${columns.join(', ')} FROM ${table} LIMIT 0`);
+        await client.query('RELEASE SAVEPOINT check_columns');
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== '42703') throw error;
+        throw new SessionError(
+          'CONFIG_INVALID',
+          `The existing table ${table} does not have the columns this store needs; choose other table names`,
+          { cause: error },
+        );
+      }
+    }
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback;
+  if (!Number.isInteger(result) || result <= 0) {
+    throw new SessionError('CONFIG_INVALID', `${name} must be a positive integer`);
+  }
+  return result;
+}
+
+function buildStatements(schema: ResolvedSchema) {
+  const sessions = schema.qualified.sessions;
+  const families = schema.qualified.refreshFamilies;
+  const sessionList = SESSION_COLUMNS.join(', ');
+  const familyList = FAMILY_COLUMNS.join(', ');
+  const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
+  // Columns 2..n are assigned from the same positions as in INSERT; $1 is the id in WHERE.
+  const assignments = (columns: readonly string[]) =>
+    columns
+      .slice(1)
+      .map((column, i) => `${column} = $${i + 2}`)
+      .join(', ');
+  const s = SESSION_COLUMNS.length;
+  const f = FAMILY_COLUMNS.length;
+  const texts = {
+    createSession: `INSERT INTO ${sessions} (${sessionList}) VALUES (${placeholders(s)})`,
+    getSession: `SELECT ${sessionList} FROM ${sessions} WHERE id = $1 AND expires_at > $2`,
+    updateSession: `UPDATE ${sessions} SET ${assignments(SESSION_COLUMNS)} WHERE id = $1 AND version = $${s + 1} AND expires_at > $${s + 2}`,
+    deleteSession: `DELETE FROM ${sessions} WHERE id = $1`,
+    listByUser: `SELECT ${sessionList} FROM ${sessions} WHERE user_id = $1 AND expires_at > $2`,
+    deleteByUser: `DELETE FROM ${sessions} WHERE user_id = $1 AND id IS DISTINCT FROM $2::text`,
+    createFamily: `INSERT INTO ${families} (${familyList}) VALUES (${placeholders(f)})`,
+    getFamily: `SELECT ${familyList} FROM ${families} WHERE id = $1 AND expires_at > $2`,
+    updateFamily: `UPDATE ${families} SET ${assignments(FAMILY_COLUMNS)} WHERE id = $1 AND generation = $${f + 1} AND expires_at > $${f + 2}`,
+    sweepSessions: sweepText(sessions),
+    sweepFamilies: sweepText(families),
+  };
+  return Object.fromEntries(
+    Object.entries(texts).map(([key, text]) => [key, { name: `session_store_${fnv1a(text)}`, text }]),
+  ) as Record<keyof typeof texts, Statement>;
+}
+
+function sweepText(table: string): string {
+  // The outer condition repeats the inner one: a row extended between the two is kept.
+  return `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`;
+}
+
+/** A short, stable name per statement text, so two stores with other table names never share one. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
+function sessionValues<D extends SessionData>(r: SessionRecord<D>): unknown[] {
+  return [
+    r.id,
+    r.secretHash,
+    r.userId,
+    r.createdAt,
+    r.lastSeenAt,
+    r.idleExpiresAt,
+    r.absoluteExpiresAt,
+    r.authenticatedAt,
+    r.persistent,
+    JSON.stringify(r.data),
+    JSON.stringify(r.metadata),
+    r.version,
+    recordExpiresAt(r),
+  ];
+}
+
+function familyValues(f: RefreshFamilyRecord): unknown[] {
+  return [
+    f.id,
+    f.sessionId,
+    f.userId,
+    f.generation,
+    f.currentHash,
+    f.previousHash,
+    f.rotatedAt,
+    f.createdAt,
+    f.lastUsedAt,
+    f.idleExpiresAt,
+    f.absoluteExpiresAt,
+    f.revokedAt,
+    recordExpiresAt(f),
+  ];
+}
+
+// bigint columns arrive as strings (pg keeps 64-bit precision); our times fit in a double.
+const int = (value: unknown): number => Number(value);
+const intOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+function toSessionRecord<D extends SessionData>(row: QueryResultRow): SessionRecord<D> {
+  return {
+    id: row.id,
+    secretHash: row.secret_hash,
+    userId: row.user_id,
+    createdAt: int(row.created_at),
+    lastSeenAt: int(row.last_seen_at),
+    idleExpiresAt: intOrNull(row.idle_expires_at),
+    absoluteExpiresAt: int(row.absolute_expires_at),
+    authenticatedAt: int(row.authenticated_at),
+    persistent: row.persistent,
+    data: row.data,
+    metadata: row.metadata,
+    version: row.version,
+  };
+}
+
+function toFamilyRecord(row: QueryResultRow): RefreshFamilyRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    userId: row.user_id,
+    generation: row.generation,
+    currentHash: row.current_hash,
+    previousHash: row.previous_hash,
+    rotatedAt: intOrNull(row.rotated_at),
+    createdAt: int(row.created_at),
+    lastUsedAt: int(row.last_used_at),
+    idleExpiresAt: intOrNull(row.idle_expires_at),
+    absoluteExpiresAt: int(row.absolute_expires_at),
+    revokedAt: intOrNull(row.revoked_at),
+  };
+}
