@@ -1,0 +1,41 @@
+import type { SessionStore } from '@org/session-core';
+import { runStoreConformance } from '@org/session-core/testing';
+import { beforeAll, describe } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import {
+  assertServices,
+  dropUnder,
+  LOCAL_URL,
+  localRedis,
+  redisCluster,
+  skipWithout,
+  uniquePrefix,
+} from './support.js';
+
+const local = await localRedis();
+const cluster = redisCluster();
+
+/** Removes this suite's keys, then closes the connection the store opened. */
+async function cleanUp(store: SessionStore): Promise<void> {
+  const redis = store as RedisStore;
+  await dropUnder(redis.client, redis.prefix);
+  await redis.close();
+}
+
+describe.skipIf(skipWithout(local))('single Redis', () => {
+  beforeAll(() => assertServices(local));
+  runStoreConformance({
+    name: 'RedisStore (single server)',
+    createStore: () => new RedisStore({ url: LOCAL_URL, prefix: uniquePrefix('conformance') }),
+    closeStore: cleanUp,
+  });
+});
+
+describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters', () => {
+  beforeAll(() => assertServices(cluster));
+  runStoreConformance({
+    name: 'RedisStore (cluster)',
+    createStore: () => new RedisStore({ cluster: { nodes: cluster.nodes }, prefix: uniquePrefix('conformance') }),
+    closeStore: cleanUp,
+  });
+});

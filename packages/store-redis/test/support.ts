@@ -1,0 +1,90 @@
+import { randomString } from '@org/session-core';
+import type { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { hasRedisServer, inCI, ping } from './servers.js';
+
+export const LOCAL_PORT = Number(process.env.REDIS_PORT ?? 6379);
+export const LOCAL_URL = `redis://127.0.0.1:${LOCAL_PORT}`;
+
+/** A service the tests need, and why it is missing when it is. */
+export interface Service {
+  name: string;
+  missing: string | null;
+}
+
+export async function localRedis(): Promise<Service> {
+  const up = await ping(LOCAL_PORT);
+  return { name: `Redis at 127.0.0.1:${LOCAL_PORT}`, missing: up ? null : 'it does not answer PING' };
+}
+
+export function redisBinary(): Service {
+  return { name: 'redis-server binary', missing: hasRedisServer() ? null : 'it is not on PATH' };
+}
+
+export function redisCluster(): Service & { nodes: { host: string; port: number }[] } {
+  const info = inject('redisCluster');
+  if ('nodes' in info) return { name: 'Redis Cluster', missing: null, nodes: info.nodes };
+  return { name: 'Redis Cluster', missing: info.unavailable, nodes: [] };
+}
+
+/**
+ * Whether to skip a suite for want of `services`. Never under CI=true: there the suite runs and
+ * {@link assertServices} fails it with the reason.
+ */
+export function skipWithout(...services: Service[]): boolean {
+  const missing = services.filter((s) => s.missing !== null);
+  if (missing.length === 0 || inCI) return false;
+  for (const s of missing)
+    console.warn(`[store-redis] skipping: ${s.name} unavailable (${s.missing}); CI=true fails instead`);
+  return true;
+}
+
+/** Throws (in beforeAll) when a service is missing: how CI=true turns absence into failure. */
+export function assertServices(...services: Service[]): void {
+  const missing = services.filter((s) => s.missing !== null);
+  if (missing.length > 0) {
+    throw new Error(`Required services unavailable: ${missing.map((s) => `${s.name} (${s.missing})`).join('; ')}`);
+  }
+}
+
+/** A key prefix no other test run shares, so dumps and clean-ups see only this run's keys. */
+export function uniquePrefix(label: string): string {
+  return `test:${label}:${randomString(6)}:`;
+}
+
+function masters(client: Redis | Cluster): Redis[] {
+  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+}
+
+/** Every key under `prefix` on every master (SCAN: fine in tests, never on a request path). */
+export async function keysUnder(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (const node of masters(client)) {
+    let cursor = '0';
+    // Bounded: a test keyspace is small, and SCAN always ends once the cursor returns to 0.
+    for (let round = 0; round < 10_000; round++) {
+      const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  }
+  return keys;
+}
+
+/** Every key under `prefix` with its raw contents (strings as is, sorted sets as members and scores). */
+export async function dumpUnder(client: Redis | Cluster, prefix: string): Promise<Map<string, string>> {
+  const dump = new Map<string, string>();
+  for (const key of await keysUnder(client, prefix)) {
+    const type = await client.type(key);
+    if (type === 'string') dump.set(key, (await client.get(key)) ?? '');
+    else if (type === 'zset') dump.set(key, (await client.zrange(key, 0, -1, 'WITHSCORES')).join(' '));
+    else dump.set(key, `<${type}>`);
+  }
+  return dump;
+}
+
+/** Removes every key under `prefix` (one DEL per key: keys live on different Cluster slots). */
+export async function dropUnder(client: Redis | Cluster, prefix: string): Promise<void> {
+  for (const key of await keysUnder(client, prefix)) await client.del(key);
+}
