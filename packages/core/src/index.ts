@@ -27,6 +27,22 @@ export {
   serializeDeletionCookie,
   serializeSessionCookie,
 } from './cookie.js';
+export {
+  CSRF_FIELD_NAME,
+  CSRF_HEADER_NAME,
+  type CsrfCheckOptions,
+  type CsrfOptions,
+  type CsrfProtection,
+  type CsrfRejectReason,
+  type CsrfRequest,
+  type CsrfToken,
+  type CsrfTokenInput,
+  type CsrfVerdict,
+  createCsrfProtection,
+  type HeaderSource,
+  MIN_CSRF_KEY_BYTES,
+  SAFE_METHODS,
+} from './csrf.js';
 export { base64urlDecode, base64urlEncode, fromHex, isBase64url, toHex, utf8 } from './encoding.js';
 export {
   defaultErrorMessage,
