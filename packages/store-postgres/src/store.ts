@@ -190,6 +190,8 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
           (r) => r.name,
         ),
       );
+      // A table of another shape under our name must not be half-adopted by the migration.
+      await this.checkColumns(client);
       const applied: string[] = [];
       for (const name of MIGRATIONS) {
         if (done.has(name)) continue;
@@ -325,6 +327,10 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
       [this.schema.qualified.sessions, SESSION_COLUMNS],
       [this.schema.qualified.refreshFamilies, FAMILY_COLUMNS],
     ] as const) {
+      const { rows } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+        table,
+      ]);
+      if (!rows[0]?.present) continue;
       try {
         await client.query('SAVEPOINT check_columns');
         await client.query(`SELECT ${columns.join(', ')} FROM ${table} LIMIT 0`);
