@@ -59,9 +59,11 @@ export async function closedPort(): Promise<number> {
 }
 
 /** A TCP server that accepts connections and never answers: a frozen database server. */
-export async function blackhole(): Promise<{ port: number; close(): Promise<void> }> {
+export async function blackhole(): Promise<{ port: number; accepted(): number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((socket) => {
+    accepted++;
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
@@ -70,6 +72,7 @@ export async function blackhole(): Promise<{ port: number; close(): Promise<void
   const { port } = server.address() as { port: number };
   return {
     port,
+    accepted: () => accepted,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
