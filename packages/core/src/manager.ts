@@ -13,7 +13,7 @@ import {
 import { isSessionError, SessionError, type SessionErrorCode } from './errors.js';
 import { createEmitter, type SessionEvent, type SessionEventListener } from './events.js';
 import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, needsTouch, slideIdle } from './expiry.js';
-import { constantTimeEqualString, hashSecret, keyedIdHash } from './hash.js';
+import { keyedIdHash, secretMatchesHash } from './hash.js';
 import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
 import type { SessionStore } from './store.js';
@@ -151,6 +151,7 @@ export class SessionManager<D extends SessionData = SessionData> {
   private readonly maxSessionsPerUser: number | undefined;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
   private readonly storeTimeoutMs: number;
+  private readonly deadlines: StoreDeadlines;
 
   constructor(options: SessionManagerOptions<D>) {
     if (!options || typeof options.store !== 'object' || options.store === null) {
@@ -178,6 +179,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
     this.storeTimeoutMs = timeout;
+    this.deadlines = new StoreDeadlines(timeout);
   }
 
   /** The keyed hash under which events name a session id. */
@@ -423,27 +425,15 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   /**
    * Runs a store call with the timeout, turning anything unexpected into `STORE_UNAVAILABLE`
-   * (fail closed). Store errors that already carry a code pass through.
+   * (fail closed). Store errors that already carry a code pass through. No retries.
+   *
+   * @example
+   * ```ts
+   * const record = await sessions.call(() => sessions.store.get(id, sessions.clock.now()))
+   * ```
    */
-  async call<T>(operation: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' }),
-          ),
-        this.storeTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([operation(), timeout]);
-    } catch (error) {
-      if (isSessionError(error)) throw error;
-      throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
+  call<T>(operation: () => Promise<T>): Promise<T> {
+    return this.deadlines.guard(operation);
   }
 
   private async modify(
@@ -500,8 +490,8 @@ export class SessionManager<D extends SessionData = SessionData> {
       return { status: 'unavailable', record: null, touched: false, error: asStoreError(error) };
     }
     // Hash even for unknown ids so the two failures cost the same.
-    const presented = hashSecret(parts.secret);
-    if (!record || !constantTimeEqualString(presented, record.secretHash)) {
+    const matches = secretMatchesHash(parts.secret, record ? record.secretHash : UNKNOWN_ID_HASH);
+    if (!record || !matches) {
       this.emit({
         type: 'session.invalid_token',
         at: now,
@@ -575,10 +565,30 @@ export function createSessionManager<D extends SessionData = SessionData>(
   return new SessionManager<D>(options);
 }
 
-/** Strips the secret hash from a record. */
+/**
+ * The public view of a record: every field but the secret hash (and nothing a store added).
+ *
+ * @example
+ * ```ts
+ * const session = toSession(await store.get(id, now))
+ * ```
+ */
 export function toSession<D extends SessionData>(record: SessionRecord<D>): Session<D> {
-  const { secretHash: _secretHash, ...session } = record;
-  return session;
+  // Listed field by field: cheaper than a rest spread on the hot path, and stores that return
+  // extra columns cannot leak them.
+  return {
+    id: record.id,
+    userId: record.userId,
+    createdAt: record.createdAt,
+    lastSeenAt: record.lastSeenAt,
+    idleExpiresAt: record.idleExpiresAt,
+    absoluteExpiresAt: record.absoluteExpiresAt,
+    authenticatedAt: record.authenticatedAt,
+    persistent: record.persistent,
+    data: record.data,
+    metadata: record.metadata,
+    version: record.version,
+  };
 }
 
 function absent<D extends SessionData>(): ValidationResult<D> {
@@ -593,8 +603,84 @@ function asStoreError(error: unknown): SessionError {
   return isSessionError(error) ? error : new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
 }
 
+const ALLOW: BindingVerdict = Object.freeze({ decision: 'allow' });
+
 function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']): BindingVerdict {
+  if (verdict === 'allow') return ALLOW;
   return typeof verdict === 'string' ? { decision: verdict } : verdict;
+}
+
+/** Compared against when the id is unknown, so that both failures cost one hash and one compare. */
+const UNKNOWN_ID_HASH = '0'.repeat(64);
+
+const storeTimeoutError = () =>
+  new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
+
+interface PendingStoreCall {
+  deadline: number;
+  reject: (error: SessionError) => void;
+}
+
+/**
+ * Time limits for the store calls of one manager, kept with a single timer: a timer per call
+ * would cost more than a memory-store read. Deadlines use the real time (`Date.now`), never the
+ * injected clock: they bound how long a request waits, not how long a session lives.
+ */
+class StoreDeadlines {
+  // Insertion order is deadline order, since every call gets the same timeout.
+  private readonly pending = new Set<PendingStoreCall>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerDueAt = 0;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  guard<T>(operation: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled: Promise<T>;
+      try {
+        settled = operation();
+      } catch (error) {
+        reject(asStoreError(error));
+        return;
+      }
+      const now = Date.now();
+      const entry: PendingStoreCall = { deadline: now + this.timeoutMs, reject };
+      this.pending.add(entry);
+      // Re-arm an overdue timer too: some runtimes drop timers that outlive the request that set them.
+      if (this.timer === undefined || now > this.timerDueAt + this.timeoutMs) this.arm(this.timeoutMs, now);
+      Promise.resolve(settled).then(
+        (value) => {
+          this.pending.delete(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.pending.delete(entry);
+          reject(asStoreError(error));
+        },
+      );
+    });
+  }
+
+  private arm(delay: number, now: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDueAt = now + delay;
+    this.timer = setTimeout(this.expire, delay);
+    // Where timers can be unreferenced (Node, Bun), this one must not keep a process alive.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    const now = Date.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) {
+        this.arm(entry.deadline - now, now);
+        return;
+      }
+      this.pending.delete(entry);
+      entry.reject(storeTimeoutError());
+    }
+  };
 }
 
 const MAX_METADATA_LENGTH = 512;

@@ -3,7 +3,10 @@ import type { SessionStore } from './store.js';
 import { type RefreshFamilyRecord, recordExpiresAt, type SessionData, type SessionRecord } from './types.js';
 
 export interface MemoryStoreOptions {
-  /** Upper bound on stored sessions (default 10 000). At the bound, expired records are swept, then the record closest to expiry is evicted. */
+  /**
+   * Upper bound on stored sessions (default 10 000). At the bound, expired records are swept,
+   * then the least recently written session (created or touched longest ago) is evicted.
+   */
   maxSessions?: number;
   /** Upper bound on refresh families (default: `maxSessions`). */
   maxRefreshFamilies?: number;
@@ -22,6 +25,9 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   private readonly sessions = new Map<string, SessionRecord<D>>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly families = new Map<string, RefreshFamilyRecord>();
+  // Creates since the last full sweep: at the bound a sweep (O(n)) runs at most once per n/16
+  // creates, so a full store costs O(1) amortised per create instead of O(n).
+  private createsSinceSweep = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     const max = options.maxSessions ?? 10_000;
@@ -44,6 +50,7 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
 
   async create(record: SessionRecord<D>, now: number): Promise<void> {
     if (this.sessions.has(record.id)) throw new SessionError('STORE_CONFLICT', 'Session id already exists');
+    this.createsSinceSweep++;
     if (this.sessions.size >= this.maxSessions) this.makeRoom(now);
     this.put(record);
   }
@@ -62,6 +69,8 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     const current = this.sessions.get(record.id);
     if (!current || current.version !== expectedVersion || recordExpiresAt(current) <= now) return false;
     if (current.userId !== record.userId) this.unindex(current);
+    // Re-inserting keeps the map in write order, oldest first: the eviction order at the bound.
+    this.sessions.delete(record.id);
     this.put(record);
     return true;
   }
@@ -130,8 +139,16 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     return true;
   }
 
-  /** Drops every expired record; returns how many. Runs by itself when the store is full. */
+  /**
+   * Drops every expired record; returns how many. Runs by itself when the store is full.
+   *
+   * @example
+   * ```ts
+   * setInterval(() => store.sweep(Date.now()), 60_000) // optional: free memory between creates
+   * ```
+   */
   sweep(now: number): number {
+    this.createsSinceSweep = 0;
     let removed = 0;
     for (const record of this.sessions.values()) {
       if (recordExpiresAt(record) <= now) {
@@ -155,13 +172,12 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   }
 
   private makeRoom(now: number): void {
-    this.sweep(now);
-    if (this.sessions.size < this.maxSessions) return;
-    let victim: SessionRecord<D> | undefined;
-    for (const record of this.sessions.values()) {
-      if (!victim || recordExpiresAt(record) < recordExpiresAt(victim)) victim = record;
+    if (this.createsSinceSweep >= Math.max(1, this.maxSessions >> 4)) this.sweep(now);
+    while (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.values().next();
+      if (oldest.done) return;
+      this.remove(oldest.value);
     }
-    if (victim) this.remove(victim);
   }
 
   private put(record: SessionRecord<D>): void {
