@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'es2022',
   platform: 'node',
+  // The migration loader finds sql/ through import.meta.url, in the CJS build too.
+  shims: true,
 });

@@ -1,0 +1,19 @@
+export type { SqliteFailureReason } from './errors.js';
+export {
+  DEFAULT_TABLES,
+  MIGRATIONS,
+  type ResolvedTables,
+  renderMigrations,
+  type SqliteSchemaOptions,
+  type SqliteTableNames,
+} from './schema.js';
+export {
+  DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_SQLITE_PATH,
+  DEFAULT_SWEEP_BATCH_SIZE,
+  DEFAULT_SWEEP_MAX_BATCHES,
+  SqliteStore,
+  type SqliteStoreOptions,
+  type SweepOptions,
+  type SweepResult,
+} from './store.js';
