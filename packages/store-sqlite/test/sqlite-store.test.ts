@@ -1,0 +1,376 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashSecret, isSessionError, randomString, SessionManager, type SessionRecord } from '@org/session-core';
+import { createTestClock } from '@org/session-core/testing';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderMigrations, SqliteStore } from '../src/index.js';
+import { startInstance, tempDir } from './helpers.js';
+
+const MINUTE = 60_000;
+const temp = tempDir('store');
+let fileCounter = 0;
+const freshPath = () => join(temp.dir, `db-${++fileCounter}`, 'sessions.db');
+
+function sessionRecord(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: randomString(16),
+    secretHash: hashSecret(randomString(32)),
+    userId: `user-${randomString(9)}`,
+    createdAt: now,
+    lastSeenAt: now,
+    idleExpiresAt: now + 30 * MINUTE,
+    absoluteExpiresAt: now + 12 * 60 * MINUTE,
+    authenticatedAt: now,
+    persistent: false,
+    data: {},
+    metadata: {},
+    version: 1,
+    ...overrides,
+  };
+}
+
+function family(now: number, overrides: Record<string, unknown> = {}) {
+  return {
+    id: randomString(16),
+    sessionId: randomString(16),
+    userId: 'family-user',
+    generation: 1,
+    currentHash: hashSecret(randomString(32)),
+    previousHash: null,
+    rotatedAt: null,
+    createdAt: now,
+    lastUsedAt: now,
+    idleExpiresAt: now + 30 * MINUTE,
+    absoluteExpiresAt: now + 12 * 60 * MINUTE,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => null,
+    (error: unknown) => error,
+  );
+}
+
+afterAll(() => temp.remove());
+
+describe('SqliteStore', () => {
+  const clock = createTestClock();
+
+  describe('opening and migration', () => {
+    it('creates the parent directory, uses WAL mode and the busy timeout, and migrates only when asked', async () => {
+      const path = freshPath();
+      const store = new SqliteStore({ path });
+      try {
+        expect(existsSync(path)).toBe(true);
+        expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
+        expect(store.database.pragma('busy_timeout', { simple: true })).toBe(1000);
+        expect(store.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
+        const tables = () =>
+          store.database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+        expect(tables()).toEqual([]);
+        const error = await errorOf(store.get(randomString(16), clock.now()));
+        expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+        expect((error as { reason?: string }).reason).toBe('schema');
+        expect(await store.migrate()).toEqual(['001_init']);
+        expect(await store.migrate()).toEqual([]);
+        expect(tables()).toEqual([
+          'session_store_migrations',
+          'session_store_refresh_families',
+          'session_store_sessions',
+        ]);
+        expect(await store.get(randomString(16), clock.now())).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('zero-config: with no path it keeps its sessions in .data/sessions.db under the working directory', async () => {
+      const cwd = process.cwd();
+      process.chdir(temp.dir);
+      try {
+        const store = new SqliteStore({ migrate: true });
+        const r = sessionRecord(clock.now());
+        await store.create(r, clock.now());
+        await store.close();
+        expect(existsSync(join(temp.dir, '.data', 'sessions.db'))).toBe(true);
+        const again = new SqliteStore();
+        expect(await again.get(r.id, clock.now())).toEqual(r);
+        await again.close();
+      } finally {
+        process.chdir(cwd);
+      }
+    });
+
+    it('creates the user and expiry indexes and uses them for per-user reads and sweeps', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      try {
+        const indexes = store.database
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+          .pluck()
+          .all();
+        expect(indexes).toEqual([
+          'session_store_refresh_families_expiry_idx',
+          'session_store_refresh_families_session_idx',
+          'session_store_sessions_expiry_idx',
+          'session_store_sessions_user_idx',
+        ]);
+        const plan = (sql: string) =>
+          (store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
+            .map((r) => r.detail)
+            .join('; ');
+        expect(plan('SELECT id FROM session_store_sessions WHERE user_id = 1 AND expires_at > 2')).toContain(
+          'session_store_sessions_user_idx',
+        );
+        expect(plan('SELECT rowid FROM session_store_sessions WHERE expires_at <= 2 LIMIT 5')).toContain(
+          'session_store_sessions_expiry_idx',
+        );
+        expect(plan('SELECT id FROM session_store_sessions WHERE id = 1')).toMatch(/PRIMARY KEY|autoindex/);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('uses custom table names and refuses unsafe ones', async () => {
+      const store = new SqliteStore({
+        path: freshPath(),
+        migrate: true,
+        tables: { sessions: 'web_sessions', refreshFamilies: 'web_refresh', migrations: 'web_migrations' },
+      });
+      try {
+        const r = sessionRecord(clock.now());
+        await store.create(r, clock.now());
+        expect(store.database.prepare('SELECT count(*) FROM web_sessions').pluck().get()).toBe(1);
+      } finally {
+        await store.close();
+      }
+      for (const bad of ['Sessions', 'a"b', 'x; DROP TABLE users', '1abc', '', 'sqlite_master', 'a'.repeat(41)]) {
+        expect(() => new SqliteStore({ path: ':memory:', tables: { sessions: bad } })).toThrow(
+          expect.objectContaining({ code: 'CONFIG_INVALID' }),
+        );
+      }
+      const [migration] = renderMigrations({ tables: { sessions: 'web_sessions' } });
+      expect(migration?.sql).toContain('CREATE TABLE IF NOT EXISTS "web_sessions"');
+      expect(migration?.sql).not.toMatch(/\{\{/);
+    });
+
+    it('refuses to adopt an existing table of another shape, and rolls the migration back', async () => {
+      const database = new Database(':memory:');
+      database.exec('CREATE TABLE sessions (sid TEXT PRIMARY KEY, sess TEXT)');
+      const error = await errorOf(new SqliteStore({ database, tables: { sessions: 'sessions' } }).migrate());
+      expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+      expect(database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual([
+        'sessions',
+      ]);
+      database.close();
+    });
+
+    it('migrate: true in the constructor fails loudly on a database it cannot migrate', () => {
+      const database = new Database(':memory:');
+      database.exec('CREATE TABLE session_store_sessions (id TEXT)');
+      expect(() => new SqliteStore({ database, migrate: true })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+      expect(database.open).toBe(true);
+      database.close();
+    });
+  });
+
+  describe('connection ownership', () => {
+    it("close() never closes the application's database", async () => {
+      const database = new Database(freshPath().replace('/sessions.db', '.db'));
+      const store = new SqliteStore({ database, migrate: true });
+      expect(store.ownsDatabase).toBe(false);
+      await store.close();
+      expect(database.open).toBe(true);
+      expect(await store.get(randomString(16), clock.now())).toBeNull();
+      database.close();
+    });
+
+    it('after close() of its own database every call is STORE_UNAVAILABLE (closed), not a driver error', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      await store.close();
+      await store.close();
+      for (const call of [
+        () => store.get(randomString(16), clock.now()),
+        () => store.create(sessionRecord(clock.now()), clock.now()),
+        () => store.sweep(),
+      ]) {
+        const error = await errorOf(call());
+        expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+        expect((error as { reason?: string }).reason).toBe('closed');
+      }
+    });
+  });
+
+  describe('restart', () => {
+    it('keeps every session and refresh family across close and a new store on the same file', async () => {
+      const path = freshPath();
+      const first = new SqliteStore({ path, migrate: true });
+      const sessions = new SessionManager({ store: first, clock });
+      const issued = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => sessions.create({ userId: 'restart-user', data: { i } })),
+      );
+      const f = family(clock.now());
+      await first.createRefreshFamily(f, clock.now());
+      await first.close();
+
+      const reopened = new SqliteStore({ path, migrate: true });
+      try {
+        const after = new SessionManager({ store: reopened, clock });
+        for (const { token, session } of issued) {
+          const result = await after.validateToken(token);
+          expect(result.status).toBe('valid');
+          expect(result.session).toEqual(session);
+        }
+        expect(await reopened.getRefreshFamily(f.id, clock.now())).toEqual(f);
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it('keeps every session when the process that wrote them is killed (SIGKILL, no close)', async () => {
+      const path = freshPath();
+      const instance = startInstance(['create', path, String(clock.now()), '5']);
+      const { tokens } = (await instance.next()) as { tokens: string[] };
+      expect(await instance.exited).toBeNull(); // killed by a signal, not a clean exit
+      expect(tokens).toHaveLength(5);
+      const store = new SqliteStore({ path });
+      try {
+        const sessions = new SessionManager({ store, clock });
+        for (const token of tokens) expect((await sessions.validateToken(token)).status).toBe('valid');
+        expect(await store.listByUser('crash-user', clock.now())).toHaveLength(5);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('security rows', () => {
+    it('A5: neither the rows of both tables nor the raw database files hold any substring of a secret', async () => {
+      const path = freshPath();
+      const store = new SqliteStore({ path, migrate: true });
+      const sessions = new SessionManager({ store, clock });
+      const secrets: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
+        secrets.push(token.split('.')[1] as string);
+      }
+      const refreshSecret = randomString(32);
+      const previousSecret = randomString(32);
+      secrets.push(refreshSecret, previousSecret);
+      await store.createRefreshFamily(
+        family(clock.now(), {
+          generation: 2,
+          currentHash: hashSecret(refreshSecret),
+          previousHash: hashSecret(previousSecret),
+          rotatedAt: clock.now(),
+        }),
+        clock.now(),
+      );
+      const rows = [
+        ...store.database.prepare('SELECT * FROM session_store_sessions').all(),
+        ...store.database.prepare('SELECT * FROM session_store_refresh_families').all(),
+      ];
+      expect(rows).toHaveLength(4);
+      // The committed pages live in the WAL until a checkpoint: read the main file and the WAL.
+      const files = [path, `${path}-wal`]
+        .filter(existsSync)
+        .map((file) => readFileSync(file).toString('latin1'))
+        .join('\n');
+      const dump = `${JSON.stringify(rows)}\n${files}`;
+      for (const secret of secrets) {
+        for (let start = 0; start + 8 <= secret.length; start++) {
+          expect(dump).not.toContain(secret.slice(start, start + 8));
+        }
+      }
+      // The id and the stored hash together are still no usable token.
+      const [first] = rows as { id: string; secret_hash: string }[];
+      const forged = `${first?.id}.${Buffer.from(first?.secret_hash as string, 'hex').toString('base64url')}`;
+      expect((await sessions.validateToken(forged)).status).toBe('invalid');
+      await store.close();
+    });
+
+    it('C4: 100 validated reads within the touch interval change no row (total_changes); the next interval one', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      const sessions = new SessionManager({ store, clock });
+      const start = clock.now();
+      const changes = () => store.database.prepare('SELECT total_changes()').pluck().get() as number;
+      try {
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
+        const afterCreate = changes();
+        for (let i = 0; i < 100; i++) expect((await sessions.validateToken(token)).status).toBe('valid');
+        expect(changes()).toBe(afterCreate);
+        clock.advance(sessions.policy.touchIntervalMs);
+        expect((await sessions.validateToken(token)).status).toBe('valid');
+        expect((await sessions.validateToken(token)).status).toBe('valid');
+        expect(changes()).toBe(afterCreate + 1);
+      } finally {
+        clock.set(start);
+        await store.close();
+      }
+    });
+  });
+
+  describe('expiry and sweeping', () => {
+    it('expired rows vanish from reads at once and sweep() deletes them in batches', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      try {
+        const now = clock.now();
+        const userId = 'sweep-user';
+        const live = [1, 2].map(() => sessionRecord(now, { userId }));
+        const dying = Array.from({ length: 7 }, () => sessionRecord(now, { userId, idleExpiresAt: now + MINUTE }));
+        for (const r of [...live, ...dying]) await store.create(r, now);
+        const f = family(now, { idleExpiresAt: now + MINUTE });
+        await store.createRefreshFamily(f, now);
+
+        const later = now + MINUTE;
+        expect((await store.listByUser(userId, later)).map((r) => r.id).sort()).toEqual(live.map((r) => r.id).sort());
+        expect(await store.get(dying[0]?.id as string, later)).toBeNull();
+        expect(await store.getRefreshFamily(f.id, later)).toBeNull();
+        const count = (table: string) => store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+        expect(count('session_store_sessions')).toBe(9);
+
+        const partial = await store.sweep({ now: later, batchSize: 3, maxBatches: 1 });
+        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, batches: 2, done: false });
+        expect(count('session_store_sessions')).toBe(6);
+
+        const rest = await store.sweep({ now: later, batchSize: 3 });
+        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, batches: 3, done: true });
+        expect(count('session_store_sessions')).toBe(2);
+        expect(count('session_store_refresh_families')).toBe(0);
+        expect(await store.sweep({ now: later })).toEqual({ sessions: 0, refreshFamilies: 0, batches: 2, done: true });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('serves requests between sweep batches (it yields to the event loop)', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      try {
+        const now = clock.now();
+        const keep = sessionRecord(now);
+        await store.create(keep, now);
+        for (let i = 0; i < 50; i++) await store.create(sessionRecord(now, { idleExpiresAt: now + 1 }), now);
+        const order: string[] = [];
+        const sweeping = store.sweep({ now: now + 1, batchSize: 10 }).then((r) => {
+          order.push('sweep done');
+          return r;
+        });
+        const read = store.get(keep.id, now + 1).then((r) => {
+          order.push('read');
+          return r;
+        });
+        const [result, found] = await Promise.all([sweeping, read]);
+        expect(found?.id).toBe(keep.id);
+        expect(result.sessions).toBe(50);
+        expect(order).toEqual(['read', 'sweep done']);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
