@@ -1,0 +1,355 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, errorResponse, isSessionError } from '@org/session-core';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { demoSessions } from './session-glue.js';
+import type { DemoConfig } from './shared/config.js';
+import {
+  clientMetadata,
+  createDemoServices,
+  type DemoServices,
+  loopbackOrigins,
+  revokeByHandle,
+  safeReturnPath,
+  securityHeaders,
+  sessionViews,
+} from './shared/services.js';
+import type { User } from './shared/users.js';
+import {
+  accountPage,
+  jwtPage,
+  loginPage,
+  messagePage,
+  reauthPage,
+  script,
+  sessionsPage,
+  signupPage,
+  stylesheet,
+} from './shared/views.js';
+
+const loginNotices: Record<string, string> = {
+  expired: 'Your session expired. Log in again.',
+  'logged-out': 'You are logged out.',
+  'account-deleted': 'Your account and all its sessions are gone.',
+};
+
+/**
+ * The Express 5 demo as an app: sign up, log in, the sessions page with per-device logout, a
+ * sensitive action behind re-authentication, and a JSON API behind a session JWT.
+ *
+ * @example
+ * ```ts
+ * const services = await createDemoServices(config, { allowedOrigins: ['http://localhost:3000'] });
+ * http.createServer(createExpressDemo(services)).listen(3000, '127.0.0.1');
+ * ```
+ */
+export function createExpressDemo(services: DemoServices): express.Express {
+  const { manager, users, clock, config } = services;
+  const auth = demoSessions(manager, { csrf: services.csrf });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((_req, res, next) => {
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    next();
+  });
+  app.get('/demo.css', (_req, res) => {
+    res.type('text/css').setHeader('cache-control', 'public, max-age=300').send(stylesheet);
+  });
+  app.get('/demo.js', (_req, res) => {
+    res.type('text/javascript').setHeader('cache-control', 'public, max-age=300').send(script);
+  });
+  // Every page shows account data: never cache one (B8; Back after logout shows nothing stale).
+  app.use((_req, res, next) => {
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }));
+  app.use(auth.middleware);
+  app.use(auth.csrf());
+
+  /** The signed-in user, or null after sending the way out (login page, or 503 if the store is down). */
+  async function signedIn(req: Request, res: Response): Promise<User | null> {
+    const session = req.session;
+    if (!session) {
+      if (req.sessionResult.status === 'unavailable') throw req.sessionResult.error;
+      const reason = req.sessionResult.status === 'expired' ? '?reason=expired' : '';
+      res.redirect(303, `/login${reason}`);
+      return null;
+    }
+    const user = users.findById(session.userId);
+    if (!user) {
+      await auth.logout(req, res);
+      res.redirect(303, '/login');
+      return null;
+    }
+    return user;
+  }
+
+  const form = (req: Request, field: string): unknown => (req.body as Record<string, unknown> | undefined)?.[field];
+
+  app.get('/', (req, res) => {
+    res.redirect(303, req.session ? '/sessions' : '/login');
+  });
+
+  app.get('/login', (req, res) => {
+    const signedInAs = req.session ? users.findById(req.session.userId)?.email : undefined;
+    const notice = signedInAs
+      ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
+      : (loginNotices[String(req.query.reason)] ?? null);
+    res.send(loginPage({ csrfToken: auth.csrfToken(req, res), notice }));
+  });
+
+  app.post('/login', async (req, res) => {
+    const user = await users.authenticate(form(req, 'email'), form(req, 'password'));
+    if (!user) {
+      const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
+      res
+        .status(401)
+        .send(loginPage({ csrfToken: auth.csrfToken(req, res), email, problem: 'Wrong email or password.' }));
+      return;
+    }
+    await auth.login(req, res, {
+      userId: user.id,
+      metadata: clientMetadata(req.get('user-agent'), req.ip),
+      persistent: form(req, 'remember') === '1',
+    });
+    res.redirect(303, '/sessions');
+  });
+
+  app.get('/signup', (req, res) => {
+    if (req.session) return res.redirect(303, '/sessions');
+    res.send(signupPage({ csrfToken: auth.csrfToken(req, res) }));
+  });
+
+  app.post('/signup', async (req, res) => {
+    const result = await users.signUp(form(req, 'email'), form(req, 'password'), clock.now());
+    if (!result.ok) {
+      const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
+      res.status(400).send(signupPage({ csrfToken: auth.csrfToken(req, res), email, problem: result.problem }));
+      return;
+    }
+    await auth.login(req, res, { userId: result.user.id, metadata: clientMetadata(req.get('user-agent'), req.ip) });
+    res.redirect(303, '/sessions');
+  });
+
+  app.post('/logout', async (req, res) => {
+    await auth.logout(req, res);
+    res.redirect(303, '/login?reason=logged-out');
+  });
+
+  app.get('/sessions', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user || !req.session) return;
+    const notice =
+      req.query.done === 'revoked'
+        ? 'That device is logged out.'
+        : req.query.done === 'others'
+          ? 'Every other session is logged out.'
+          : null;
+    res.send(
+      sessionsPage({
+        csrfToken: auth.csrfToken(req, res),
+        email: user.email,
+        sessions: await sessionViews(manager, user.id, req.session.id),
+        policy: services.expiryPolicy,
+        now: clock.now(),
+        notice,
+      }),
+    );
+  });
+
+  app.post('/sessions/revoke', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user || !req.session) return;
+    const current = manager.sidHash(req.session.id);
+    if (form(req, 'session') === current) {
+      await auth.logout(req, res);
+      return res.redirect(303, '/login?reason=logged-out');
+    }
+    if (!(await revokeByHandle(manager, user.id, form(req, 'session')))) {
+      res.status(404).send(
+        messagePage({
+          title: 'No such session',
+          message: 'That session does not exist or is already gone.',
+          csrfToken: auth.csrfToken(req, res),
+          email: user.email,
+        }),
+      );
+      return;
+    }
+    res.redirect(303, '/sessions?done=revoked');
+  });
+
+  app.post('/sessions/revoke-others', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user || !req.session) return;
+    await manager.revokeAll(user.id, { except: req.session.id });
+    res.redirect(303, '/sessions?done=others');
+  });
+
+  app.get('/account', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user || !req.session) return;
+    const notice =
+      req.query.done === 'password'
+        ? 'Password changed; every other session is logged out.'
+        : req.query.done === 'confirmed'
+          ? 'Thanks, you can go ahead now.'
+          : null;
+    res.send(
+      accountPage({
+        csrfToken: auth.csrfToken(req, res),
+        email: user.email,
+        fresh: manager.isFresh(req.session, config.reauthAfterMs),
+        freshUntil: req.session.authenticatedAt + config.reauthAfterMs,
+        now: clock.now(),
+        notice,
+      }),
+    );
+  });
+
+  /** Sensitive actions: a stale session is sent to re-authenticate first (401, REAUTH_REQUIRED). */
+  async function freshUser(req: Request, res: Response): Promise<User | null> {
+    const user = await signedIn(req, res);
+    if (!user || !req.session) return null;
+    if (manager.isFresh(req.session, config.reauthAfterMs)) return user;
+    res.status(401).send(reauthPage({ csrfToken: auth.csrfToken(req, res), email: user.email, next: '/account' }));
+    return null;
+  }
+
+  app.post('/account/password', async (req, res) => {
+    const user = await freshUser(req, res);
+    if (!user || !req.session) return;
+    const problem = await users.changePassword(user.id, form(req, 'newPassword'));
+    if (problem) {
+      res.status(400).send(
+        accountPage({
+          csrfToken: auth.csrfToken(req, res),
+          email: user.email,
+          fresh: true,
+          freshUntil: req.session.authenticatedAt + config.reauthAfterMs,
+          now: clock.now(),
+          problem,
+        }),
+      );
+      return;
+    }
+    // A new password is a privilege change: new token for this device, every other session ends.
+    await auth.rotate(req, res);
+    await manager.revokeAll(user.id, { except: req.session.id, reason: 'password_changed' });
+    res.redirect(303, '/account?done=password');
+  });
+
+  app.post('/account/delete', async (req, res) => {
+    const user = await freshUser(req, res);
+    if (!user) return;
+    await auth.logout(req, res);
+    await manager.revokeAll(user.id, { reason: 'account_deleted' });
+    users.deleteUser(user.id);
+    res.redirect(303, '/login?reason=account-deleted');
+  });
+
+  app.get('/reauth', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user) return;
+    res.send(
+      reauthPage({ csrfToken: auth.csrfToken(req, res), email: user.email, next: safeReturnPath(req.query.next) }),
+    );
+  });
+
+  app.post('/reauth', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user) return;
+    const next = safeReturnPath(form(req, 'next'));
+    if (!(await users.checkPassword(user.id, form(req, 'password')))) {
+      res
+        .status(401)
+        .send(reauthPage({ csrfToken: auth.csrfToken(req, res), email: user.email, next, problem: 'Wrong password.' }));
+      return;
+    }
+    // Proving identity again resets freshness and both timeouts, under a new token.
+    await auth.rotate(req, res, { reauthenticated: true });
+    res.redirect(303, `${next}?done=confirmed`);
+  });
+
+  app.get('/jwt', async (req, res) => {
+    const user = await signedIn(req, res);
+    if (!user) return;
+    res.send(jwtPage({ csrfToken: auth.csrfToken(req, res), email: user.email, jwtTtlSeconds: 300 }));
+  });
+
+  app.use((_req, res) => {
+    res.status(404).send(messagePage({ title: 'Not found', message: 'There is no such page.' }));
+  });
+
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { status, headers, body } = errorResponse(error);
+    if (!isSessionError(error)) console.error('demo: unexpected error', error);
+    for (const [name, value] of headers) if (name !== 'content-type') res.setHeader(name, value);
+    if (req.path.startsWith('/api/')) {
+      res.status(status).json(body);
+      return;
+    }
+    const title =
+      body.error.code === 'CSRF_REJECTED'
+        ? 'Request refused'
+        : status === 503
+          ? 'Try again soon'
+          : 'Something went wrong';
+    const message =
+      body.error.code === 'CSRF_REJECTED'
+        ? 'This form came from another site, or the page was too old. Go back, reload it, and try again.'
+        : body.error.message;
+    res.status(status).send(messagePage({ title: `${title} (${body.error.code})`, message }));
+  });
+
+  return app;
+}
+
+export interface RunningDemo {
+  server: Server;
+  port: number;
+  /** `http://localhost:<port>` */
+  origin: string;
+  services: DemoServices;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the demo: listens first (so port 0 resolves to a real port), then builds the services
+ * with the origins the browser will use, then serves the app.
+ *
+ * @example
+ * ```ts
+ * const demo = await startExpressDemo(readConfig(process.env));
+ * console.log(`open ${demo.origin}`);
+ * ```
+ */
+export async function startExpressDemo(config: DemoConfig, options: { clock?: Clock } = {}): Promise<RunningDemo> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const services = await createDemoServices(config, { allowedOrigins: loopbackOrigins(port), clock: options.clock });
+  server.on('request', createExpressDemo(services));
+  return {
+    server,
+    port,
+    origin: `http://localhost:${port}`,
+    services,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import {
+  type Clock,
+  type CsrfProtection,
+  createCsrfProtection,
+  createSessionManager,
+  MemoryStore,
+  type SessionData,
+  type SessionManager,
+  type SessionMetadata,
+  type SessionStore,
+} from '@org/session-core';
+import type { DemoConfig } from './config.js';
+import { deviceLabel } from './device.js';
+import { loadSecrets } from './secrets.js';
+import { UserDirectory } from './users.js';
+import type { ExpiryPolicyView, SessionView } from './views.js';
+
+/** What the demo keeps in each session: nothing beyond the user id the library already holds. */
+export type DemoSessionData = SessionData;
+
+/** Everything both demo apps share, whatever the framework. */
+export interface DemoServices {
+  config: DemoConfig;
+  manager: SessionManager<DemoSessionData>;
+  csrf: CsrfProtection;
+  users: UserDirectory;
+  clock: Clock;
+  expiryPolicy: ExpiryPolicyView;
+  close(): Promise<void>;
+}
+
+export interface DemoServiceOptions {
+  /** Origins the browser may post from: the demo's own, as the user reaches it. */
+  allowedOrigins: string[];
+  /** Test clock; the system clock otherwise. */
+  clock?: Clock;
+}
+
+/**
+ * Opens the stores and builds the session manager and CSRF protection from the demo config:
+ * SQLite files under `config.dataDir` (sessions and users), production cookie mode (it works on
+ * http://localhost, see docs/browser-notes.md), and the configured timeouts.
+ *
+ * @example
+ * ```ts
+ * const services = await createDemoServices(readConfig(process.env), { allowedOrigins: ['http://localhost:3000'] });
+ * ```
+ */
+export async function createDemoServices(config: DemoConfig, options: DemoServiceOptions): Promise<DemoServices> {
+  const secrets = loadSecrets(config.dataDir);
+  const clock = options.clock ?? { now: () => Date.now() };
+  const store: SessionStore<DemoSessionData> =
+    config.store === 'sqlite'
+      ? await openSqliteStore(join(config.dataDir, 'sessions.db'))
+      : new MemoryStore<DemoSessionData>();
+  const manager = createSessionManager<DemoSessionData>({
+    store,
+    policy: { idleTimeoutMs: config.idleTimeoutMs, absoluteTimeoutMs: config.absoluteTimeoutMs },
+    mode: 'production',
+    clock,
+    logKey: secrets.logKey,
+  });
+  const csrf = createCsrfProtection({ key: secrets.csrfKey, allowedOrigins: options.allowedOrigins, manager });
+  const users = new UserDirectory(join(config.dataDir, 'users.db'));
+  return {
+    config,
+    manager,
+    csrf,
+    users,
+    clock,
+    expiryPolicy: {
+      idleTimeoutMs: manager.policy.idleTimeoutMs,
+      absoluteTimeoutMs: manager.policy.absoluteTimeoutMs,
+      touchIntervalMs: manager.policy.touchIntervalMs,
+      reauthAfterMs: config.reauthAfterMs,
+    },
+    async close() {
+      await store.close?.();
+      users.close();
+    },
+  };
+}
+
+/** What the demo records about the client that logs in (shown on the sessions page). */
+export function clientMetadata(userAgent: string | undefined | null, ip: string | undefined | null): SessionMetadata {
+  return { userAgent: userAgent ?? null, ip: ip ?? null, label: deviceLabel(userAgent) };
+}
+
+/**
+ * The user's live sessions for the sessions page, most recently seen first. Rows are named by a
+ * keyed hash of the session id, so the page never shows any part of a token.
+ */
+export async function sessionViews(
+  manager: SessionManager<DemoSessionData>,
+  userId: string,
+  currentSessionId: string,
+): Promise<SessionView[]> {
+  const sessions = await manager.list(userId);
+  return sessions.map((session) => ({
+    handle: manager.sidHash(session.id),
+    device: session.metadata.label ?? deviceLabel(session.metadata.userAgent),
+    userAgent: session.metadata.userAgent ?? null,
+    ip: session.metadata.ip ?? null,
+    createdAt: session.createdAt,
+    lastSeenAt: session.lastSeenAt,
+    authenticatedAt: session.authenticatedAt,
+    idleExpiresAt: session.idleExpiresAt,
+    absoluteExpiresAt: session.absoluteExpiresAt,
+    persistent: session.persistent,
+    current: session.id === currentSessionId,
+  }));
+}
+
+/**
+ * Revokes one of the user's own sessions by its page handle. Only the user's sessions are
+ * searched, and the revoke itself checks the owner again (E5), so another user's session can
+ * never be named.
+ */
+export async function revokeByHandle(
+  manager: SessionManager<DemoSessionData>,
+  userId: string,
+  handle: unknown,
+): Promise<boolean> {
+  if (typeof handle !== 'string' || handle.length === 0) return false;
+  const sessions = await manager.list(userId);
+  const target = sessions.find((session) => manager.sidHash(session.id) === handle);
+  if (!target) return false;
+  return manager.revoke(target.id, { userId, reason: 'revoked_by_user' });
+}
+
+/** Only these local pages are valid targets after re-authentication (no open redirect). */
+const RETURN_PAGES = new Set(['/account', '/sessions', '/jwt']);
+
+export function safeReturnPath(next: unknown): string {
+  return typeof next === 'string' && RETURN_PAGES.has(next) ? next : '/account';
+}
+
+/** Headers on every response of the demos. */
+export const securityHeaders: ReadonlyArray<[string, string]> = [
+  // K2: a year of HSTS. Browsers ignore it over plain http, and honour it once served over https.
+  ['strict-transport-security', 'max-age=31536000; includeSubDomains'],
+  [
+    'content-security-policy',
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  ],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'same-origin'],
+  ['x-frame-options', 'DENY'],
+  ['cross-origin-opener-policy', 'same-origin'],
+];
+
+/** The origins a browser may use to reach a demo listening on `port` on loopback. */
+export function loopbackOrigins(port: number): string[] {
+  return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+}
+
+async function openSqliteStore(path: string): Promise<SessionStore<DemoSessionData>> {
+  const { SqliteStore } = await import('@org/session-store-sqlite');
+  return new SqliteStore({ path, migrate: true }) as SessionStore<DemoSessionData>;
+}
