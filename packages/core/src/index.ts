@@ -85,6 +85,14 @@ export {
   readBearerToken,
 } from './http.js';
 export {
+  createHybridSessions,
+  HybridSessions,
+  type HybridSessionsOptions,
+  type HybridValidateOptions,
+  type HybridValidationResult,
+} from './hybrid.js';
+export * from './jwt/index.js';
+export {
   type CreateSessionInput,
   createSessionManager,
   DEFAULT_STORE_TIMEOUT_MS,
@@ -109,6 +117,19 @@ export {
   type SessionPolicyOptions,
 } from './policy.js';
 export { type RandomSource, randomBytes, randomString, webRandom } from './random.js';
+export {
+  createRefreshTokens,
+  DEFAULT_REFRESH_GRACE_MS,
+  MAX_REFRESH_GRACE_MS,
+  parseRefreshToken,
+  REFRESH_FAMILY_ID_LENGTH,
+  REFRESH_REUSE_LOOKBACK,
+  REFRESH_SECRET_LENGTH,
+  REFRESH_TOKEN_LENGTH,
+  type RefreshTokenPair,
+  RefreshTokens,
+  type RefreshTokensOptions,
+} from './refresh.js';
 export type { SessionStore } from './store.js';
 export {
   type GeneratedSessionToken,

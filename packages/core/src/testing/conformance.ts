@@ -7,6 +7,7 @@ import type { SessionStore } from '../store.js';
 import type { RefreshFamilyRecord, SessionRecord } from '../types.js';
 import { createTestClock } from './clock.js';
 import { instrumentStore } from './instrument.js';
+import { runRefreshConformance } from './refresh-conformance.js';
 
 export interface StoreConformanceOptions {
   /** Shown in the suite title, e.g. `RedisStore (cluster)`. */
@@ -349,5 +350,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       });
     });
+
+    runRefreshConformance(() => store, clock);
   });
 }

@@ -5,3 +5,4 @@
 export { createTestClock, type TestClock } from './clock.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
 export { type InstrumentedStore, instrumentStore } from './instrument.js';
+export { runRefreshConformance } from './refresh-conformance.js';

@@ -1,0 +1,242 @@
+import { type CookieHeaderInput, EPOCH_EXPIRES, getCookieValues, serializeCookie } from './cookie.js';
+import { SessionError } from './errors.js';
+import type { SessionJwt } from './jwt/session-jwt.js';
+import type { VerifiedSessionJwt } from './jwt/verify.js';
+import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
+import { parseSessionToken } from './token.js';
+import type { RequestSignals, Session, SessionData } from './types.js';
+
+export interface HybridSessionsOptions<D extends SessionData, C extends object> {
+  /** Issues and verifies the JWT cookie; its manager owns the session-token cookie. */
+  jwt: SessionJwt<D, C>;
+  /**
+   * Name of the JWT cookie. Defaults to `__Host-sjwt` when the session cookie is a `__Host-`
+   * cookie, `__Secure-sjwt` for other secure cookies, `sjwt` in development mode.
+   */
+  cookieName?: string;
+  /**
+   * Builds `session.data` on the JWT path from the verified claims. Default: the custom claims
+   * (everything but the registered ones). Session data never goes into the JWT by itself: put
+   * what requests need into `SessionJwt`'s `claims` option.
+   */
+  dataFromClaims?: (claims: VerifiedSessionJwt<C>) => D;
+}
+
+export interface HybridValidateOptions {
+  /** Ask the store even when the JWT cookie is valid (sensitive actions). */
+  strict?: boolean;
+}
+
+/** A {@link ValidationResult} plus where the answer came from. */
+export interface HybridValidationResult<D extends SessionData, C extends object> extends ValidationResult<D> {
+  /** `jwt`: the JWT cookie alone (no store call); `store`: the session token was checked. */
+  source: 'jwt' | 'store' | null;
+  /** The claims of the JWT the decision rests on (verified, or issued with this response). */
+  claims: VerifiedSessionJwt<C> | null;
+}
+
+const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time']);
+
+/**
+ * Hybrid browser sessions: next to the session-token cookie, a short-lived session-JWT cookie
+ * (same attributes, Max-Age = the JWT's remaining life) lets most requests validate without a
+ * store round trip. When it is missing, expired or invalid, the session token is checked against
+ * the store and a new JWT cookie is issued in `cookies`. `{ strict: true }` forces the store
+ * check. A revoked session therefore stays usable on the JWT path for at most the JWT TTL
+ * (default 5 minutes): the bound is explicit, documented in docs/jwt.md and tested.
+ *
+ * On the JWT path the session view is built from the claims: `id` = `sid`, `userId` = `sub`,
+ * `authenticatedAt` = `auth_time`, `data` from {@link HybridSessionsOptions.dataFromClaims},
+ * `metadata` empty and `version` 0 (a write needs a strict validation first). The binding policy
+ * (user agent, IP) runs on the store path only.
+ *
+ * @example
+ * ```ts
+ * const hybrid = createHybridSessions({ jwt: jwts })
+ * const result = await hybrid.validateCookie(req.headers.cookie)
+ * for (const c of result.cookies) res.append('set-cookie', c)
+ * const sure = await hybrid.validateCookie(req.headers.cookie, {}, { strict: true }) // before a payment
+ * ```
+ */
+export class HybridSessions<D extends SessionData = SessionData, C extends object = Record<string, never>> {
+  readonly jwt: SessionJwt<D, C>;
+  readonly manager: SessionManager<D>;
+  readonly cookieName: string;
+  private readonly dataFromClaims: (claims: VerifiedSessionJwt<C>) => D;
+
+  constructor(options: HybridSessionsOptions<D, C>) {
+    if (!options?.jwt) throw new SessionError('CONFIG_INVALID', 'A SessionJwt is required');
+    this.jwt = options.jwt;
+    this.manager = options.jwt.manager;
+    const policy = this.manager.cookie;
+    this.cookieName =
+      options.cookieName ??
+      (policy.name.startsWith('__Host-') ? '__Host-sjwt' : policy.secure ? '__Secure-sjwt' : 'sjwt');
+    if (this.cookieName === policy.name) {
+      throw new SessionError('CONFIG_INVALID', 'The JWT cookie needs its own name');
+    }
+    try {
+      this.deletionCookie();
+    } catch (error) {
+      throw new SessionError('CONFIG_INVALID', (error as Error).message);
+    }
+    this.dataFromClaims = options.dataFromClaims ?? customClaimsAsData;
+  }
+
+  /**
+   * Validates a request from its raw `Cookie` header(s), like `SessionManager.validateCookie`, so
+   * adapters can take either. Never throws for client input.
+   */
+  async validateCookie(
+    cookieHeader: CookieHeaderInput,
+    signals: RequestSignals = {},
+    options: HybridValidateOptions = {},
+  ): Promise<HybridValidationResult<D, C>> {
+    const jwtValues = getCookieValues(cookieHeader, this.cookieName);
+    const claims = jwtValues.length === 1 ? await this.verifiedClaims(jwtValues[0] as string, cookieHeader) : null;
+    if (claims && !options.strict) {
+      return {
+        session: this.sessionFromClaims(claims),
+        status: 'valid',
+        cookies: [],
+        error: null,
+        token: claims.token,
+        source: 'jwt',
+        claims: claims.claims,
+      };
+    }
+
+    const result = await this.manager.validateCookie(cookieHeader, signals);
+    if (!result.session) {
+      // A dead session takes its JWT cookie with it, but an outage deletes nothing.
+      const keep = result.status === 'unavailable' || result.status === 'ambiguous' || jwtValues.length === 0;
+      const cookies = keep ? result.cookies : [...result.cookies, this.deletionCookie()];
+      return { ...result, cookies, source: 'store', claims: null };
+    }
+    if (claims && claims.claims.sid === result.session.id) {
+      return { ...result, source: 'store', claims: claims.claims };
+    }
+    const issued = await this.jwt.issue(result.session);
+    return {
+      ...result,
+      cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
+      source: 'store',
+      claims: issued.claims,
+    };
+  }
+
+  /** Creates a session (login) and returns both cookies. */
+  async create(input: CreateSessionInput<D>): Promise<IssuedSession<D>> {
+    const issued = await this.manager.create(input);
+    const jwt = await this.jwt.issue(issued.session);
+    return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
+  }
+
+  /** Rotates a session (privilege change, re-authentication) and re-issues both cookies. */
+  async rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>> {
+    const issued = await this.manager.rotate(session, options);
+    const jwt = await this.jwt.issue(issued.session);
+    return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
+  }
+
+  /** Revokes a session (logout) and returns the cookies that delete both. */
+  async logout(sessionId: string | null | undefined): Promise<string[]> {
+    if (sessionId) await this.manager.revoke(sessionId, { reason: 'logout' });
+    return this.deletionCookies();
+  }
+
+  /** Set-Cookie values deleting the session cookie and the JWT cookie. */
+  deletionCookies(): string[] {
+    return [this.manager.deletionCookie(), this.deletionCookie()];
+  }
+
+  /** The Set-Cookie value carrying a session JWT, alive for `maxAgeSeconds`. */
+  jwtCookie(token: string, maxAgeSeconds: number): string {
+    const policy = this.manager.cookie;
+    return serializeCookie(this.cookieName, token, {
+      path: policy.path,
+      domain: policy.domain,
+      maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
+      secure: policy.secure,
+      httpOnly: true,
+      sameSite: policy.sameSite,
+      partitioned: policy.partitioned,
+    });
+  }
+
+  private deletionCookie(): string {
+    const policy = this.manager.cookie;
+    return serializeCookie(this.cookieName, '', {
+      path: policy.path,
+      domain: policy.domain,
+      maxAge: 0,
+      expires: EPOCH_EXPIRES,
+      secure: policy.secure,
+      httpOnly: true,
+      sameSite: policy.sameSite,
+      partitioned: policy.partitioned,
+    });
+  }
+
+  /**
+   * The JWT cookie's claims when it verifies, has not reached `exp` (no tolerance: this server
+   * issued it, so the staleness bound is exactly the TTL), and belongs to the one session cookie
+   * sent along. A JWT without its session cookie (closed browser, logout elsewhere) never counts.
+   */
+  private async verifiedClaims(
+    jwt: string,
+    cookieHeader: CookieHeaderInput,
+  ): Promise<{ claims: VerifiedSessionJwt<C>; token: string } | null> {
+    const sessionValues = getCookieValues(cookieHeader, this.manager.cookie.name);
+    if (sessionValues.length !== 1) return null;
+    const token = sessionValues[0] as string;
+    const parts = parseSessionToken(token);
+    if (!parts) return null;
+    let claims: VerifiedSessionJwt<C>;
+    try {
+      claims = this.jwt.verifier.peek(jwt) ?? (await this.jwt.verify(jwt));
+    } catch {
+      return null;
+    }
+    if (claims.sid !== parts.id || claims.exp * 1000 <= this.manager.clock.now()) return null;
+    return { claims, token };
+  }
+
+  private sessionFromClaims(found: { claims: VerifiedSessionJwt<C> }): Session<D> {
+    const claims = found.claims;
+    const authenticatedAt = (claims.auth_time ?? claims.iat) * 1000;
+    return {
+      id: claims.sid,
+      userId: claims.sub,
+      createdAt: authenticatedAt,
+      lastSeenAt: claims.iat * 1000,
+      idleExpiresAt: null,
+      absoluteExpiresAt: claims.exp * 1000,
+      authenticatedAt,
+      persistent: false,
+      data: this.dataFromClaims(claims),
+      metadata: {},
+      version: 0,
+    };
+  }
+}
+
+/**
+ * Creates {@link HybridSessions}; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const hybrid = createHybridSessions({ jwt: createSessionJwt({ manager, keys, issuer, audience: 'web' }) })
+ * ```
+ */
+export function createHybridSessions<D extends SessionData = SessionData, C extends object = Record<string, never>>(
+  options: HybridSessionsOptions<D, C>,
+): HybridSessions<D, C> {
+  return new HybridSessions<D, C>(options);
+}
+
+function customClaimsAsData<D extends SessionData, C extends object>(claims: VerifiedSessionJwt<C>): D {
+  const data: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(claims)) if (!REGISTERED.has(name)) data[name] = value;
+  return data as D;
+}

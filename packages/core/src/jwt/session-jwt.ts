@@ -1,0 +1,209 @@
+import { SignJWT } from 'jose';
+import { SessionError } from '../errors.js';
+import { expiryStatus } from '../expiry.js';
+import type { SessionManager, ValidationResult } from '../manager.js';
+import { randomString } from '../random.js';
+import { type RequestSignals, recordExpiresAt, type Session, type SessionData } from '../types.js';
+import type { JwtKeySet } from './key-set.js';
+import type { PublicJwks } from './keys.js';
+import {
+  checkTolerance,
+  DEFAULT_JWT_TTL_SECONDS,
+  JwtVerifier,
+  positiveSeconds,
+  REGISTERED_CLAIMS,
+  SESSION_JWT_TYP,
+  type VerifiedSessionJwt,
+  type VerifyOptions,
+} from './verify.js';
+
+/** Longest accepted JWT lifetime: a session JWT is short-lived by design (F13). */
+export const MAX_JWT_TTL_SECONDS = 3600;
+
+export interface SessionJwtOptions<D extends SessionData, C extends object> {
+  /** The sessions the JWTs stand for: issuing and strict checks ask its store. */
+  manager: SessionManager<D>;
+  /** Signing key plus verify-only keys; the active key signs. */
+  keys: JwtKeySet;
+  /** `iss` of issued tokens, and the only issuer accepted. */
+  issuer: string;
+  /** `aud` of issued tokens; verification accepts a token naming any of them. */
+  audience: string | readonly string[];
+  /** Lifetime in seconds (default 300, at most 3600). Also the verifier's max token age. */
+  ttlSeconds?: number;
+  /** Default 30, at most 300. */
+  clockToleranceSeconds?: number;
+  /** `typ` header (default `session+jwt`). */
+  typ?: string;
+  /**
+   * Typed custom claims from the session (roles, tenant). Anyone holding the JWT can read them:
+   * keep them minimal and free of personal data. Registered claim names are refused.
+   */
+  claims?: (session: Session<D>) => C;
+  /** Verified-token cache bound (default 10 000; 0 disables). */
+  cacheSize?: number;
+}
+
+/** A freshly signed session JWT. */
+export interface IssuedSessionJwt<C extends object = Record<string, never>> {
+  /** The compact JWT. A credential: never log it. */
+  token: string;
+  claims: VerifiedSessionJwt<C>;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  /** Seconds from now until `exp` (for `expires_in` and cookie Max-Age). */
+  expiresIn: number;
+}
+
+/** The outcome of {@link SessionJwt.authenticate}: a validation result plus a JWT when live. */
+export interface AuthenticatedSession<D extends SessionData, C extends object> extends ValidationResult<D> {
+  jwt: IssuedSessionJwt<C> | null;
+}
+
+/**
+ * Session JWTs for the sessions of one {@link SessionManager} (the `session_token` +
+ * `session_jwt` model): short-lived signed tokens any service can verify with the public JWKS,
+ * issued only for live sessions and refreshed from them.
+ *
+ * @example
+ * ```ts
+ * const keys = new JwtKeySet({ active: await generateSigningKey('EdDSA') })
+ * const jwts = createSessionJwt({ manager, keys, issuer: 'https://auth.example.com', audience: 'api' })
+ * const { jwt } = await jwts.authenticate(sessionToken)      // null unless the session is live
+ * const claims = await jwts.verify(jwt.token)                // cached after the first call
+ * const sure = await jwts.verify(jwt.token, { strict: true }) // also asks the store
+ * ```
+ */
+export class SessionJwt<D extends SessionData = SessionData, C extends object = Record<string, never>> {
+  readonly manager: SessionManager<D>;
+  readonly keys: JwtKeySet;
+  readonly verifier: JwtVerifier<C>;
+  readonly issuer: string;
+  readonly ttlSeconds: number;
+  private readonly audience: string | string[];
+  private readonly customClaims: ((session: Session<D>) => C) | undefined;
+
+  constructor(options: SessionJwtOptions<D, C>) {
+    if (!options?.manager || !options.keys) {
+      throw new SessionError('CONFIG_INVALID', 'A session manager and a key set are required');
+    }
+    this.manager = options.manager;
+    this.keys = options.keys;
+    if (typeof options.issuer !== 'string' || options.issuer.length === 0) {
+      throw new SessionError('CONFIG_INVALID', 'issuer is required');
+    }
+    this.issuer = options.issuer;
+    this.audience = typeof options.audience === 'string' ? options.audience : [...(options.audience ?? [])];
+    this.ttlSeconds = positiveSeconds('ttlSeconds', options.ttlSeconds, DEFAULT_JWT_TTL_SECONDS);
+    if (this.ttlSeconds > MAX_JWT_TTL_SECONDS) {
+      throw new SessionError('CONFIG_INVALID', 'ttlSeconds must not exceed 3600: session JWTs are short-lived');
+    }
+    // Fails early for a verify-only key set.
+    void this.keys.active;
+    this.customClaims = options.claims;
+    this.verifier = new JwtVerifier<C>({
+      keys: this.keys,
+      issuer: this.issuer,
+      audience: this.audience,
+      typ: options.typ ?? SESSION_JWT_TYP,
+      maxTokenAgeSeconds: this.ttlSeconds,
+      clockToleranceSeconds: checkTolerance(options.clockToleranceSeconds),
+      clock: this.manager.clock,
+      cacheSize: options.cacheSize,
+      isSessionLive: (claims) => this.isSessionLive(claims.sid, claims.sub),
+      onEvent: this.manager.emit,
+    });
+  }
+
+  /**
+   * Signs a JWT for `session`, which the caller has just validated (or created). The JWT never
+   * outlives the session's own deadline. Throws `SESSION_EXPIRED` for a session already past it.
+   */
+  async issue(session: Session<D>): Promise<IssuedSessionJwt<C>> {
+    const nowMs = this.manager.clock.now();
+    if (!session || typeof session.id !== 'string' || typeof session.userId !== 'string') {
+      throw new SessionError('CONFIG_INVALID', 'issue() needs a session from the manager');
+    }
+    if (expiryStatus(session, nowMs) !== 'valid') throw new SessionError('SESSION_EXPIRED');
+    const iat = Math.floor(nowMs / 1000);
+    const exp = Math.min(iat + this.ttlSeconds, Math.floor(recordExpiresAt(session) / 1000));
+    if (exp <= iat) throw new SessionError('SESSION_EXPIRED');
+
+    const custom = this.customClaims ? this.customClaims(session) : undefined;
+    if (custom !== undefined && (typeof custom !== 'object' || custom === null || Array.isArray(custom))) {
+      throw new SessionError('CONFIG_INVALID', 'claims() must return a plain object');
+    }
+    for (const name of Object.keys(custom ?? {})) {
+      if (REGISTERED_CLAIMS.includes(name)) {
+        throw new SessionError('CONFIG_INVALID', `Custom claim "${name}" would override a registered claim`);
+      }
+    }
+    const claims = {
+      ...(custom as object),
+      iss: this.issuer,
+      sub: session.userId,
+      aud: this.audience,
+      sid: session.id,
+      jti: randomString(16, this.manager.random),
+      iat,
+      nbf: iat,
+      exp,
+      auth_time: Math.floor(session.authenticatedAt / 1000),
+    } as unknown as VerifiedSessionJwt<C>;
+    const key = this.keys.active;
+    const token = await new SignJWT(claims as unknown as Record<string, unknown>)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: this.verifier.typ })
+      .sign(key.signingKey as CryptoKey);
+    const frozen = Object.freeze(claims);
+    this.verifier.remember(token, frozen, key);
+    return { token, claims: frozen, expiresAt: exp * 1000, expiresIn: exp - iat };
+  }
+
+  /**
+   * "Authenticate" with a session token: validates it against the store and, only while the
+   * session is live, returns a fresh JWT with the result. Never throws for client input; a store
+   * outage comes back as status `unavailable` with no JWT.
+   */
+  async authenticate(
+    sessionToken: string | null | undefined,
+    signals?: RequestSignals,
+  ): Promise<AuthenticatedSession<D, C>> {
+    const result = await this.manager.validateToken(sessionToken, signals);
+    if (!result.session) return { ...result, jwt: null };
+    return { ...result, jwt: await this.issue(result.session) };
+  }
+
+  /**
+   * Verifies a session JWT. Lax by default: a revoked session's JWT keeps verifying until its
+   * `exp` (at most the TTL). `{ strict: true }` also asks the store whether `sid` is live.
+   */
+  verify(token: string | null | undefined, options?: VerifyOptions): Promise<VerifiedSessionJwt<C>> {
+    return this.verifier.verify(token, options);
+  }
+
+  /** The public JWKS to serve (EdDSA/ES256 keys; empty for HS256). */
+  jwks(): PublicJwks {
+    return this.keys.exportJwks();
+  }
+
+  /** Whether session `sid` of user `sub` is live in the store; store errors propagate (fail closed). */
+  async isSessionLive(sid: string, sub: string): Promise<boolean> {
+    const now = this.manager.clock.now();
+    const record = await this.manager.call(() => this.manager.store.get(sid, now));
+    return record !== null && record.userId === sub && expiryStatus(record, now) === 'valid';
+  }
+}
+
+/**
+ * Creates a {@link SessionJwt}; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const jwts = createSessionJwt({ manager, keys, issuer: 'https://auth.example.com', audience: 'api' })
+ * ```
+ */
+export function createSessionJwt<D extends SessionData = SessionData, C extends object = Record<string, never>>(
+  options: SessionJwtOptions<D, C>,
+): SessionJwt<D, C> {
+  return new SessionJwt<D, C>(options);
+}
