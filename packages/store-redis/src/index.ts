@@ -76,6 +76,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   readonly prefix: string;
   readonly commandTimeoutMs: number;
   private ready: Promise<void> | null = null;
+  private closed = false;
 
   constructor(options: RedisStoreOptions) {
     const sources = [options?.client, options?.url, options?.cluster].filter((s) => s !== undefined);
@@ -267,11 +268,21 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
   /** Ends the connection if the store opened it; a client you passed in is left open. */
   async close(): Promise<void> {
-    if (!this.ownsClient || this.client.status === 'end') return;
+    if (!this.ownsClient || this.closed) return;
+    this.closed = true;
+    const client = this.client;
+    if (client.status !== 'ready') {
+      // Also stops a pending reconnect attempt.
+      client.disconnect();
+      return;
+    }
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
     try {
-      await this.client.quit();
+      // QUIT lets replies in flight arrive first; the connection is gone once 'end' fires.
+      await client.quit();
+      await Promise.race([ended, delay(this.commandTimeoutMs)]);
     } catch {
-      this.client.disconnect();
+      client.disconnect();
     }
   }
 
@@ -303,7 +314,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    */
   private async run<T>(operation: () => Promise<T>): Promise<T> {
     const status = this.client.status;
-    if (downStates.has(status)) throw unavailable('disconnected');
+    if (this.closed || downStates.has(status)) throw unavailable('disconnected');
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(unavailable('timeout')), this.commandTimeoutMs);
@@ -318,22 +329,21 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     }
   }
 
-  /** Resolves when the first connection is up; shared by every call made meanwhile. */
+  /** Resolves when the first connection is up, rejects when it fails; shared by every call meanwhile. */
   private whenReady(): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();
     this.ready ??= new Promise<void>((resolve, reject) => {
-      const onReady = () => {
-        this.client.off('end', onEnd);
-        this.ready = null;
-        resolve();
-      };
-      const onEnd = () => {
+      const settle = (error: SessionError | null) => {
         this.client.off('ready', onReady);
+        this.client.off('close', onClose);
         this.ready = null;
-        reject(unavailable('disconnected'));
+        if (error) reject(error);
+        else resolve();
       };
+      const onReady = () => settle(null);
+      const onClose = () => settle(unavailable('disconnected'));
       this.client.once('ready', onReady);
-      this.client.once('end', onEnd);
+      this.client.once('close', onClose);
     });
     return this.ready;
   }
@@ -342,6 +352,10 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 /** Reconnect in the background with a capped back-off; requests meanwhile fail fast. */
 function backoff(attempt: number): number {
   return Math.min(attempt * 100, 2000);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
 /** Milliseconds the record has left by the manager's clock (never Redis's own: CL-04). */

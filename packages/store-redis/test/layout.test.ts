@@ -1,0 +1,236 @@
+import {
+  hashSecret,
+  isSessionError,
+  randomString,
+  recordExpiresAt,
+  type SessionError,
+  SessionManager,
+  type SessionRecord,
+} from '@org/session-core';
+import { createTestClock } from '@org/session-core/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import { freePort, waitFor } from './servers.js';
+import { assertServices, dropUnder, LOCAL_URL, localRedis, skipWithout, uniquePrefix } from './support.js';
+
+const local = await localRedis();
+const MINUTE = 60_000;
+
+describe('configuration', () => {
+  it('needs exactly one of client, url or cluster', () => {
+    for (const options of [{}, { url: LOCAL_URL, cluster: { nodes: [6379] } }]) {
+      const error = (() => {
+        try {
+          new RedisStore(options);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+    }
+  });
+
+  it('refuses a non-positive timeout, a non-redis URL and an empty cluster', () => {
+    for (const options of [
+      { url: LOCAL_URL, commandTimeoutMs: 0 },
+      { url: 'http://127.0.0.1:6379' },
+      { cluster: { nodes: [] } },
+    ]) {
+      expect(() => new RedisStore(options)).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    }
+  });
+});
+
+describe('an unreachable server', () => {
+  it('rejects with STORE_UNAVAILABLE within the timeout, never with a raw ioredis error', async () => {
+    const port = await freePort();
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const error = await store.get(randomString(16), Date.now()).catch((e: unknown) => e);
+      expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+      expect((error as SessionError).name).toBe('SessionError');
+      expect(performance.now() - started).toBeLessThan(1000);
+    } finally {
+      await store.close();
+    }
+    // Closed: no reconnect attempts go on, and calls fail at once.
+    const afterClose = await store.get(randomString(16), Date.now()).catch((e: unknown) => e);
+    expect((afterClose as SessionError).reason).toBe('disconnected');
+  });
+});
+
+describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local Redis)', () => {
+  let store: RedisStore;
+  let redis: Redis;
+  const clock = createTestClock(Date.now());
+
+  const record = (overrides: Partial<SessionRecord> = {}): SessionRecord => {
+    const now = clock.now();
+    return {
+      id: randomString(16),
+      secretHash: hashSecret(randomString(32)),
+      userId: `user-${randomString(9)}`,
+      createdAt: now,
+      lastSeenAt: now,
+      idleExpiresAt: now + 30 * MINUTE,
+      absoluteExpiresAt: now + 12 * 60 * MINUTE,
+      authenticatedAt: now,
+      persistent: false,
+      data: {},
+      metadata: {},
+      version: 1,
+      ...overrides,
+    };
+  };
+
+  beforeAll(() => {
+    assertServices(local);
+    store = new RedisStore({ url: LOCAL_URL, prefix: uniquePrefix('layout') });
+    // An app-owned client: the store must leave it open.
+    redis = new Redis(LOCAL_URL);
+  });
+  afterAll(async () => {
+    if (!store) return;
+    await dropUnder(redis, store.prefix);
+    await store.close();
+    redis.disconnect();
+  });
+
+  it('keeps one JSON key per session and a sorted set per user scored by expiry, each with its own hash tag', async () => {
+    const r = record();
+    await store.create(r, clock.now());
+    expect(store.sessionKey(r.id)).toBe(`${store.prefix}s:{${r.id}}`);
+    expect(store.userIndexKey(r.userId)).toBe(`${store.prefix}u:{${r.userId}}`);
+    expect(JSON.parse((await redis.get(store.sessionKey(r.id))) as string)).toEqual(r);
+    expect(await redis.zrange(store.userIndexKey(r.userId), 0, -1, 'WITHSCORES')).toEqual([
+      r.id,
+      String(recordExpiresAt(r)),
+    ]);
+  });
+
+  it('CL-04: TTLs are relative to the manager clock, whatever Redis thinks the time is', async () => {
+    // The app's clock is 25 years behind the server's: PEXPIREAT from app time would expire at once.
+    const skewed = createTestClock(Date.UTC(2001, 0, 1));
+    const now = skewed.now();
+    const r = record({
+      createdAt: now,
+      lastSeenAt: now,
+      idleExpiresAt: now + 30 * MINUTE,
+      absoluteExpiresAt: now + 60 * MINUTE,
+    });
+    await store.create(r, now);
+    for (const key of [store.sessionKey(r.id), store.userIndexKey(r.userId)]) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(30 * MINUTE - 5000);
+      expect(ttl).toBeLessThanOrEqual(30 * MINUTE);
+    }
+    expect(await store.get(r.id, now)).toEqual(r);
+
+    // A touch 20 minutes later (by the app's clock) moves both TTLs to the new idle deadline.
+    const later = now + 20 * MINUTE;
+    const touched = { ...r, lastSeenAt: later, idleExpiresAt: later + 30 * MINUTE, version: 2 };
+    expect(await store.update(touched, 1, later)).toBe(true);
+    expect(await redis.pttl(store.sessionKey(r.id))).toBeGreaterThan(30 * MINUTE - 5000);
+    expect(await redis.zscore(store.userIndexKey(r.userId), r.id)).toBe(String(later + 30 * MINUTE));
+  });
+
+  it('the user index sheds dead entries on the next write, by score, without any wait', async () => {
+    const userId = `user-${randomString(9)}`;
+    const short = record({ userId, idleExpiresAt: clock.now() + MINUTE });
+    const long = record({ userId });
+    await store.create(short, clock.now());
+    await store.create(long, clock.now());
+    expect(await redis.zcard(store.userIndexKey(userId))).toBe(2);
+
+    const later = clock.now() + 2 * MINUTE;
+    const third = record({ userId, createdAt: later, lastSeenAt: later, idleExpiresAt: later + MINUTE });
+    await store.create(third, later);
+    expect((await redis.zrange(store.userIndexKey(userId), 0, -1)).sort()).toEqual([long.id, third.id].sort());
+  });
+
+  it('a delete removes the index entry; a list prunes entries whose session is gone', async () => {
+    const userId = `user-${randomString(9)}`;
+    const a = record({ userId });
+    const b = record({ userId });
+    await store.create(a, clock.now());
+    await store.create(b, clock.now());
+    expect(await store.delete(a.id)).toBe(true);
+    expect(await redis.zrange(store.userIndexKey(userId), 0, -1)).toEqual([b.id]);
+
+    // The record vanishes behind the store's back (eviction, a manual DEL): the next list notices.
+    await redis.del(store.sessionKey(b.id));
+    expect(await store.listByUser(userId, clock.now())).toEqual([]);
+    expect(await redis.exists(store.userIndexKey(userId))).toBe(0);
+  });
+
+  it("a forged index entry never lets deleteByUser or listByUser touch another user's session", async () => {
+    const victim = record();
+    const attacker = record();
+    await store.create(victim, clock.now());
+    await store.create(attacker, clock.now());
+    await redis.zadd(store.userIndexKey(attacker.userId), recordExpiresAt(victim), victim.id);
+
+    expect((await store.listByUser(attacker.userId, clock.now())).map((r) => r.id)).toEqual([attacker.id]);
+    await redis.zadd(store.userIndexKey(attacker.userId), recordExpiresAt(victim), victim.id);
+    expect(await store.deleteByUser(attacker.userId)).toBe(1);
+    expect(await store.get(victim.id, clock.now())).toEqual(victim);
+    expect(await redis.exists(store.userIndexKey(attacker.userId))).toBe(0);
+  });
+
+  it('an update to an already-expired deadline deletes the record', async () => {
+    const r = record();
+    await store.create(r, clock.now());
+    const dead = { ...r, idleExpiresAt: clock.now() - 1, version: 2 };
+    expect(await store.update(dead, 1, clock.now())).toBe(true);
+    expect(await redis.exists(store.sessionKey(r.id))).toBe(0);
+  });
+
+  it('a refused command (wrong key type) is STORE_UNAVAILABLE with reason "refused"', async () => {
+    const id = randomString(16);
+    await redis.zadd(store.sessionKey(id), 1, 'not-a-record');
+    const error = await store.get(id, clock.now()).catch((e: unknown) => e);
+    expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    expect((error as SessionError).reason).toBe('refused');
+    await redis.del(store.sessionKey(id));
+  });
+
+  it('expiry with an injected clock and real TTLs: expired sessions disappear and the user index shrinks', async () => {
+    const realClock = createTestClock(Date.now());
+    const sessions = new SessionManager({
+      store,
+      clock: realClock,
+      policy: { idleTimeoutMs: 800, absoluteTimeoutMs: 60 * MINUTE },
+    });
+    const userId = `user-${randomString(9)}`;
+    const issued = await Promise.all([sessions.create({ userId }), sessions.create({ userId })]);
+    const indexKey = store.userIndexKey(userId);
+    expect(await redis.zcard(indexKey)).toBe(2);
+
+    // Redis drops the records and the index by itself (real TTLs, a bounded wait under 3 s).
+    const gone = await waitFor(
+      async () => (await redis.exists(indexKey, ...issued.map((s) => store.sessionKey(s.session.id)))) === 0,
+      30,
+      100,
+    );
+    expect(gone).toBe(true);
+    realClock.set(Date.now());
+    for (const s of issued) expect((await sessions.validateToken(s.token)).session).toBeNull();
+    expect(await sessions.list(userId)).toEqual([]);
+  });
+
+  it('close() leaves a client it was given open, and ends one it opened', async () => {
+    const borrowed = new RedisStore({ client: redis, prefix: store.prefix });
+    expect(borrowed.ownsClient).toBe(false);
+    await borrowed.close();
+    expect(await redis.ping()).toBe('PONG');
+
+    const owned = new RedisStore({ url: LOCAL_URL, prefix: store.prefix });
+    expect(await owned.get(randomString(16), clock.now())).toBeNull();
+    await owned.close();
+    expect(owned.client.status).toBe('end');
+    const error = await owned.get(randomString(16), clock.now()).catch((e: unknown) => e);
+    expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+  });
+});

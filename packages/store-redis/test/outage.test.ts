@@ -1,0 +1,177 @@
+import { isSessionError, randomString, type SessionError, SessionManager } from '@org/session-core';
+import { createTestClock } from '@org/session-core/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import { commandStats, type RedisServer, startRedisServer, statsDelta, waitFor } from './servers.js';
+import { assertServices, redisBinary, skipWithout, uniquePrefix } from './support.js';
+
+const binary = redisBinary();
+const MINUTE = 60_000;
+
+/** Runs `operation`, expecting it to reject; returns the error and how long the rejection took. */
+async function failure(operation: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const error = await operation().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  return { error, ms: performance.now() - started };
+}
+
+describe.skipIf(skipWithout(binary))('ST-01: a dedicated redis-server is killed mid-test and started again', () => {
+  let server: RedisServer;
+  let store: RedisStore;
+  let userClient: Redis;
+  let userStore: RedisStore;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    // Persistent (fsync on every write), so the restarted server still has the session.
+    server = await startRedisServer({ persistent: true });
+    const prefix = uniquePrefix('outage');
+    store = new RedisStore({ url: server.url, prefix });
+    // A client the app owns, left at ioredis defaults (offline queue on): the store still fails fast.
+    userClient = new Redis(server.url, { retryStrategy: () => 100 });
+    userClient.on('error', () => {});
+    userStore = new RedisStore({ client: userClient, prefix });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    userClient?.disconnect();
+    await server?.destroy();
+  });
+
+  it('rejects with STORE_UNAVAILABLE at once, fails closed, then recovers with the same store object', async () => {
+    const sessions = new SessionManager({ store, clock });
+    const issued = await sessions.create({ userId: `user-${randomString(9)}` });
+    const cookieHeader = `__Host-sid=${issued.token}`;
+    expect((await sessions.validateCookie(cookieHeader)).status).toBe('valid');
+
+    await server.kill();
+
+    const now = clock.now();
+    const record = { ...issued.session, secretHash: 'x'.repeat(64), version: 2 };
+    const family = {
+      id: randomString(16),
+      sessionId: issued.session.id,
+      userId: issued.session.userId,
+      generation: 1,
+      currentHash: 'y'.repeat(64),
+      previousHash: null,
+      rotatedAt: null,
+      createdAt: now,
+      lastUsedAt: now,
+      idleExpiresAt: now + MINUTE,
+      absoluteExpiresAt: now + 60 * MINUTE,
+      revokedAt: null,
+    };
+    const operations: [string, () => Promise<unknown>][] = [
+      ['get', () => store.get(issued.session.id, now)],
+      ['create', () => store.create({ ...record, id: randomString(16), version: 1 }, now)],
+      ['update', () => store.update(record, 1, now)],
+      ['delete', () => store.delete(issued.session.id)],
+      ['listByUser', () => store.listByUser(issued.session.userId, now)],
+      ['deleteByUser', () => store.deleteByUser(issued.session.userId)],
+      ['createRefreshFamily', () => store.createRefreshFamily(family, now)],
+      ['getRefreshFamily', () => store.getRefreshFamily(family.id, now)],
+      ['updateRefreshFamily', () => store.updateRefreshFamily({ ...family, generation: 2 }, 1, now)],
+    ];
+    // The app's client (offline queue on) must not queue either once it knows the server is gone.
+    expect(await waitFor(async () => userClient.status !== 'ready', 50, 20)).toBe(true);
+    operations.push(['get (app-owned client)', () => userStore.get(issued.session.id, now)]);
+    for (const [name, operation] of operations) {
+      const { error, ms } = await failure(operation);
+      expect(isSessionError(error, 'STORE_UNAVAILABLE'), name).toBe(true);
+      // Connection refused is known at once: no waiting for the 1000 ms timeout, no retries.
+      expect(ms, name).toBeLessThan(500);
+      expect((error as SessionError).message).not.toContain(issued.token.split('.')[1]);
+    }
+
+    // I1: no session during the outage, and the cookie is not deleted (the session may be fine).
+    const during = await sessions.validateCookie(cookieHeader);
+    expect(during.status).toBe('unavailable');
+    expect(during.session).toBeNull();
+    expect(during.cookies).toEqual([]);
+    expect(isSessionError(during.error, 'STORE_UNAVAILABLE')).toBe(true);
+    // ST-06: no login during the outage, hence no cookie.
+    const login = await failure(() => sessions.create({ userId: issued.session.userId }));
+    expect(isSessionError(login.error, 'STORE_UNAVAILABLE')).toBe(true);
+
+    await server.start();
+    // The store reconnects in the background; poll (bounded) until it answers again.
+    const recovered = await waitFor(
+      () =>
+        store.get(issued.session.id, clock.now()).then(
+          () => true,
+          () => false,
+        ),
+      60,
+      100,
+    );
+    expect(recovered).toBe(true);
+    const after = await sessions.validateCookie(cookieHeader);
+    expect(after.status).toBe('valid');
+    expect(after.session?.id).toBe(issued.session.id);
+    const fresh = await sessions.create({ userId: issued.session.userId });
+    expect((await sessions.validateToken(fresh.token)).status).toBe('valid');
+    expect(
+      await waitFor(
+        () =>
+          userStore.get(issued.session.id, clock.now()).then(
+            (r) => r !== null,
+            () => false,
+          ),
+        60,
+        100,
+      ),
+    ).toBe(true);
+  });
+});
+
+describe.skipIf(skipWithout(binary))('ST-02: CLIENT PAUSE 3000 ALL', () => {
+  let server: RedisServer;
+  let store: RedisStore;
+  let admin: Redis;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    server = await startRedisServer();
+    store = new RedisStore({ url: server.url, prefix: uniquePrefix('pause') });
+    admin = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    admin?.disconnect();
+    await server?.destroy();
+  });
+
+  it('a call fails after the 1000 ms timeout, is sent once, and the store works once the pause ends', async () => {
+    const sessions = new SessionManager({ store, clock });
+    const issued = await sessions.create({ userId: `user-${randomString(9)}` });
+    const before = await commandStats(admin);
+
+    await admin.client('PAUSE', 3000, 'ALL');
+    const { error, ms } = await failure(() => store.get(issued.session.id, clock.now()));
+    expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    expect((error as SessionError).reason).toBe('timeout');
+    expect(ms).toBeGreaterThanOrEqual(950);
+    expect(ms).toBeLessThan(1300);
+    // Through the manager: fail closed within the same bound.
+    const started = performance.now();
+    const result = await sessions.validateToken(issued.token);
+    expect(performance.now() - started).toBeLessThan(1300);
+    expect(result.status).toBe('unavailable');
+    expect(result.session).toBeNull();
+
+    // INFO waits for the pause to end; by then each paused command has run exactly once.
+    const delta = statsDelta(before, await commandStats(admin));
+    delta.delete('client|pause');
+    expect(Object.fromEntries(delta)).toEqual({ get: 2 });
+    expect((await sessions.validateToken(issued.token)).status).toBe('valid');
+  });
+});

@@ -1,0 +1,153 @@
+import {
+  base64urlDecode,
+  base64urlEncode,
+  fromHex,
+  hashSecret,
+  randomString,
+  SessionManager,
+  toHex,
+} from '@org/session-core';
+import { createTestClock } from '@org/session-core/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import { commandStats, type RedisServer, startRedisServer, statsDelta } from './servers.js';
+import {
+  assertServices,
+  dropUnder,
+  dumpUnder,
+  LOCAL_URL,
+  localRedis,
+  redisBinary,
+  skipWithout,
+  uniquePrefix,
+} from './support.js';
+
+const local = await localRedis();
+const binary = redisBinary();
+const MINUTE = 60_000;
+
+/** Every 8-character window of `secret`: none may appear anywhere in a dump. */
+function windows(secret: string, size = 8): string[] {
+  return Array.from({ length: secret.length - size + 1 }, (_, i) => secret.slice(i, i + size));
+}
+
+describe.skipIf(skipWithout(local))('A5: a raw dump of Redis holds no secret', () => {
+  let store: RedisStore;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(() => {
+    assertServices(local);
+    store = new RedisStore({ url: LOCAL_URL, prefix: uniquePrefix('a5') });
+  });
+  afterAll(async () => {
+    if (!store) return;
+    await dropUnder(store.client, store.prefix);
+    await store.close();
+  });
+
+  it('no substring of any session or refresh secret, in any encoding, and id + hash is no token', async () => {
+    const sessions = new SessionManager({ store, clock });
+    const userId = `user-${randomString(9)}`;
+    const issued = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => sessions.create({ userId, data: { n: i }, metadata: { label: `d${i}` } })),
+    );
+    const rotated = await sessions.rotate(issued[0]?.session as { id: string });
+    const refreshSecret = randomString(32);
+    const now = clock.now();
+    await store.createRefreshFamily(
+      {
+        id: randomString(16),
+        sessionId: rotated.session.id,
+        userId,
+        generation: 1,
+        currentHash: hashSecret(refreshSecret),
+        previousHash: null,
+        rotatedAt: null,
+        createdAt: now,
+        lastUsedAt: now,
+        idleExpiresAt: now + 30 * MINUTE,
+        absoluteExpiresAt: now + 12 * 60 * MINUTE,
+        revokedAt: null,
+      },
+      now,
+    );
+
+    const dump = await dumpUnder(store.client, store.prefix);
+    // Five sessions (one rotated away), one user index, one refresh family.
+    expect(dump.size).toBe(7);
+    const everything = [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+    const secrets = [...issued, rotated].map((s) => s.token.split('.')[1] as string).concat(refreshSecret);
+    for (const secret of secrets) {
+      for (const piece of windows(secret)) expect(everything).not.toContain(piece);
+      const bytes = base64urlDecode(secret);
+      expect(bytes).not.toBeNull();
+      expect(everything.toLowerCase()).not.toContain(toHex(bytes as Uint8Array));
+    }
+
+    // Replaying what the dump does hold (id + hash, raw or re-encoded to the token alphabet) fails.
+    const live = [rotated, ...issued.slice(1)];
+    for (const { session } of live) {
+      const stored = JSON.parse(dump.get(store.sessionKey(session.id)) ?? 'null') as { secretHash: string };
+      expect(stored.secretHash).toMatch(/^[0-9a-f]{64}$/);
+      for (const forged of [
+        `${session.id}.${stored.secretHash}`,
+        `${session.id}.${base64urlEncode(fromHex(stored.secretHash) as Uint8Array)}`,
+      ]) {
+        const result = await sessions.validateToken(forged);
+        expect(result.session).toBeNull();
+        expect(['malformed', 'invalid']).toContain(result.status);
+        expect((await sessions.validateCookie(`__Host-sid=${forged}`)).session).toBeNull();
+      }
+    }
+  });
+});
+
+describe.skipIf(skipWithout(binary))('C4: plain reads send no write command to Redis', () => {
+  let server: RedisServer;
+  let store: RedisStore;
+  let admin: Redis;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    // A private server: INFO commandstats then counts this test's commands and nothing else.
+    server = await startRedisServer();
+    store = new RedisStore({ url: server.url, prefix: uniquePrefix('c4') });
+    admin = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await store?.close();
+    admin?.disconnect();
+    await server?.destroy();
+  });
+
+  it('100 validated reads within the touch interval are 100 GETs; the next interval costs one touch', async () => {
+    const sessions = new SessionManager({ store, clock });
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
+
+    const before = await commandStats(admin);
+    for (let i = 0; i < 100; i++) {
+      clock.advance(1000);
+      expect((await sessions.validateToken(token)).status).toBe('valid');
+    }
+    const reads = statsDelta(before, await commandStats(admin));
+    expect(Object.fromEntries(reads)).toEqual({ get: 100 });
+
+    // Past the touch interval: one GET plus one touch (record and index, sent together). Another
+    // session's update first, so the server has cached both scripts and EVALSHA is all we see.
+    const warm = await sessions.create({ userId: `user-${randomString(9)}` });
+    await sessions.extend(warm.session);
+    clock.advance(sessions.policy.touchIntervalMs);
+    const beforeTouch = await commandStats(admin);
+    expect((await sessions.validateToken(token)).status).toBe('valid');
+    expect((await sessions.validateToken(token)).status).toBe('valid');
+    const touch = statsDelta(beforeTouch, await commandStats(admin));
+    // Two scripts went out (record compare-and-set and index); commandstats also counts the
+    // commands they run inside: one SET of the record, and a GET inside the compare-and-set on top
+    // of the two plain GETs.
+    expect(touch.get('evalsha')).toBe(2);
+    expect(touch.get('set')).toBe(1);
+    expect(touch.get('get')).toBe(3);
+  });
+});
