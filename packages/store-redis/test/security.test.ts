@@ -2,8 +2,12 @@ import {
   base64urlDecode,
   base64urlEncode,
   fromHex,
-  hashSecret,
+  generateSigningKey,
+  JwtKeySet,
+  RefreshTokens,
+  randomBytes,
   randomString,
+  SessionJwt,
   SessionManager,
   toHex,
 } from '@org/session-core';
@@ -25,7 +29,6 @@ import {
 
 const local = await localRedis();
 const binary = redisBinary();
-const MINUTE = 60_000;
 
 /** Every 8-character window of `secret`: none may appear anywhere in a dump. */
 function windows(secret: string, size = 8): string[] {
@@ -48,36 +51,29 @@ describe.skipIf(skipWithout(local))('A5: a raw dump of Redis holds no secret', (
 
   it('no substring of any session or refresh secret, in any encoding, and id + hash is no token', async () => {
     const sessions = new SessionManager({ store, clock });
+    const jwt = new SessionJwt({
+      manager: sessions,
+      keys: new JwtKeySet({ active: await generateSigningKey('HS256') }),
+      issuer: 'https://a5.test',
+      audience: 'api',
+    });
+    const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
     const userId = `user-${randomString(9)}`;
     const issued = await Promise.all(
       Array.from({ length: 5 }, (_, i) => sessions.create({ userId, data: { n: i }, metadata: { label: `d${i}` } })),
     );
     const rotated = await sessions.rotate(issued[0]?.session as { id: string });
-    const refreshSecret = randomString(32);
-    const now = clock.now();
-    await store.createRefreshFamily(
-      {
-        id: randomString(16),
-        sessionId: rotated.session.id,
-        userId,
-        generation: 1,
-        currentHash: hashSecret(refreshSecret),
-        previousHash: null,
-        rotatedAt: null,
-        createdAt: now,
-        lastUsedAt: now,
-        idleExpiresAt: now + 30 * MINUTE,
-        absoluteExpiresAt: now + 12 * 60 * MINUTE,
-        revokedAt: null,
-      },
-      now,
-    );
+    // API mode: a refresh family, rotated once (the store then holds current and previous hashes).
+    const pair = await refresh.issue(rotated.session);
+    const next = await refresh.refresh(pair.refreshToken);
+    const refreshSecrets = [pair.refreshToken, next.refreshToken].map((t) => t.split('.')[1] as string);
 
     const dump = await dumpUnder(store.client, store.prefix);
     // Five sessions (one rotated away), one user index, one refresh family.
     expect(dump.size).toBe(7);
     const everything = [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    const secrets = [...issued, rotated].map((s) => s.token.split('.')[1] as string).concat(refreshSecret);
+    const secrets = [...issued, rotated].map((s) => s.token.split('.')[1] as string).concat(refreshSecrets);
+    for (const jwtToken of [pair.accessToken, next.accessToken]) expect(everything).not.toContain(jwtToken);
     for (const secret of secrets) {
       for (const piece of windows(secret)) expect(everything).not.toContain(piece);
       const bytes = base64urlDecode(secret);
