@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, errorResponse, isSessionError } from '@org/session-core';
+import { type Clock, errorResponse, isSessionError, readBearerToken, SessionError } from '@org/session-core';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { demoSessions } from './session-glue.js';
 import type { DemoConfig } from './shared/config.js';
@@ -8,6 +8,7 @@ import {
   clientMetadata,
   createDemoServices,
   type DemoServices,
+  JWT_TTL_SECONDS,
   loopbackOrigins,
   revokeByHandle,
   safeReturnPath,
@@ -277,7 +278,32 @@ export function createExpressDemo(services: DemoServices): express.Express {
   app.get('/jwt', async (req, res) => {
     const user = await signedIn(req, res);
     if (!user) return;
-    res.send(jwtPage({ csrfToken: auth.csrfToken(req, res), email: user.email, jwtTtlSeconds: 300 }));
+    res.send(jwtPage({ csrfToken: auth.csrfToken(req, res), email: user.email, jwtTtlSeconds: JWT_TTL_SECONDS }));
+  });
+
+  // The JSON API. A session JWT comes from the cookie session (a same-origin POST with the CSRF
+  // token); /api/me accepts only the JWT, verified strictly so a revoked session loses access at once.
+  app.post('/api/session-jwt', async (req, res) => {
+    if (!req.session) throw req.sessionResult.error ?? new SessionError('UNAUTHENTICATED');
+    const { token, expiresAt } = await services.jwts.issue(req.session);
+    res.json({ jwt: token, expiresAt });
+  });
+
+  app.get('/api/me', async (req, res) => {
+    const token = readBearerToken(req.get('authorization'));
+    if (!token) throw new SessionError('UNAUTHENTICATED');
+    const claims = await services.jwts.verify(token, { strict: true });
+    const user = users.findById(claims.sub);
+    if (!user) throw new SessionError('UNAUTHENTICATED');
+    res.json({
+      user: { id: user.id, email: user.email },
+      jwt: { iss: claims.iss, aud: claims.aud, iat: claims.iat, exp: claims.exp, auth_time: claims.auth_time },
+    });
+  });
+
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('cache-control', 'public, max-age=300');
+    res.json(services.jwts.jwks());
   });
 
   app.use((_req, res) => {

@@ -346,3 +346,101 @@ describe('security headers', () => {
     }
   });
 });
+
+describe('the JSON API behind a session JWT', () => {
+  async function issueJwt(client: DemoClient): Promise<{ status: number; body: Record<string, unknown> }> {
+    await client.get('/jwt');
+    const response = await client.request('POST', '/api/session-jwt', undefined, {
+      origin: demo.origin,
+      'x-csrf-token': client.csrfToken as string,
+    });
+    return { status: response.status, body: JSON.parse(response.body) as Record<string, unknown> };
+  }
+
+  it('issues a short-lived EdDSA session JWT to a cookie session and accepts it as a bearer token', async () => {
+    const { client, email } = await signUp();
+    const issued = await issueJwt(client);
+    expect(issued.status).toBe(200);
+    const jwt = issued.body.jwt as string;
+    const header = JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString()) as Record<
+      string,
+      string
+    >;
+    expect(header).toMatchObject({ alg: 'EdDSA', typ: 'session+jwt' });
+    expect(issued.body.expiresAt).toBeLessThanOrEqual(clock.now() + 300_000);
+
+    const api = new DemoClient(demo.origin); // no cookies at all: the JWT alone
+    const me = await api.get('/api/me', { authorization: `Bearer ${jwt}` });
+    expect(me.status).toBe(200);
+    expect(JSON.parse(me.body)).toMatchObject({ user: { email }, jwt: { aud: 'demo-api', iss: demo.origin } });
+  });
+
+  it('answers 401 with a JSON error code without a JWT, with a tampered one, and after logout', async () => {
+    const { client } = await signUp();
+    const jwt = (await issueJwt(client)).body.jwt as string;
+    const api = new DemoClient(demo.origin);
+    const none = await api.get('/api/me');
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.body)).toEqual({ error: { code: 'UNAUTHENTICATED', message: expect.any(String) } });
+    const [head, payload, signature] = jwt.split('.') as [string, string, string];
+    const tampered = `${head}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    const bad = await api.get('/api/me', { authorization: `Bearer ${tampered}` });
+    expect(bad.status).toBe(401);
+    expect((JSON.parse(bad.body) as { error: { code: string } }).error.code).toMatch(/^JWT_/);
+
+    await client.post('/logout');
+    const revoked = await api.get('/api/me', { authorization: `Bearer ${jwt}` });
+    expect(revoked.status).toBe(401);
+  });
+
+  it('needs the CSRF token to issue a JWT from the cookie', async () => {
+    const { client } = await signUp();
+    const response = await client.request('POST', '/api/session-jwt', undefined, { origin: demo.origin });
+    expect(response.status).toBe(403);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'CSRF_REJECTED' } });
+  });
+
+  it('publishes only public keys at /.well-known/jwks.json', async () => {
+    const response = await new DemoClient(demo.origin).get('/.well-known/jwks.json');
+    const jwks = JSON.parse(response.body) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+  });
+});
+
+describe('restart', () => {
+  it('keeps sessions, CSRF tokens and JWT keys across a demo restart (SQLite files in the data folder)', async () => {
+    const restartDir = makeDataDir();
+    try {
+      const first = await bootDemo(restartDir);
+      const client = new DemoClient(first.origin);
+      await client.get('/signup');
+      await client.post('/signup', { email: 'restart@example.com', password: PASSWORD });
+      await client.get('/sessions');
+      const jwks = (await client.get('/.well-known/jwks.json')).body;
+      await first.close();
+
+      const second = await bootDemo(restartDir);
+      try {
+        // Cookies ignore ports: the same browser reaches the restarted demo with the same cookie.
+        const again = new DemoClient(second.origin);
+        for (const [name, value] of client.cookies) again.cookies.set(name, value);
+        again.csrfToken = client.csrfToken;
+        const page = await again.get('/sessions');
+        expect(page.status).toBe(200);
+        expect(page.body).toContain('restart@example.com');
+        // A form rendered before the restart still posts: the CSRF key was kept.
+        const stale = new DemoClient(second.origin);
+        for (const [name, value] of client.cookies) stale.cookies.set(name, value);
+        stale.csrfToken = client.csrfToken;
+        expect((await stale.post('/sessions/revoke-others')).status).toBe(303);
+        expect((await again.get('/.well-known/jwks.json')).body).toBe(jwks);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      removeDataDir(restartDir);
+    }
+  });
+});

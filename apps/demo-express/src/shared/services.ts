@@ -3,16 +3,24 @@ import {
   type Clock,
   type CsrfProtection,
   createCsrfProtection,
+  createSessionJwt,
   createSessionManager,
+  exportSigningJwk,
+  generateSigningKey,
+  importJwtKey,
+  type JwtKey,
+  JwtKeySet,
   MemoryStore,
   type SessionData,
+  type SessionJwt,
   type SessionManager,
   type SessionMetadata,
   type SessionStore,
 } from '@org/session-core';
+import { SqliteStore } from '@org/session-store-sqlite';
 import type { DemoConfig } from './config.js';
 import { deviceLabel } from './device.js';
-import { loadSecrets } from './secrets.js';
+import { type DemoSecrets, loadSecrets, saveJwtSigningJwk } from './secrets.js';
 import { UserDirectory } from './users.js';
 import type { ExpiryPolicyView, SessionView } from './views.js';
 
@@ -24,6 +32,8 @@ export interface DemoServices {
   config: DemoConfig;
   manager: SessionManager<DemoSessionData>;
   csrf: CsrfProtection;
+  /** Issues and verifies the session JWTs of the JSON API (EdDSA, JWKS at /.well-known/jwks.json). */
+  jwts: SessionJwt<DemoSessionData>;
   users: UserDirectory;
   clock: Clock;
   expiryPolicy: ExpiryPolicyView;
@@ -52,7 +62,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
   const clock = options.clock ?? { now: () => Date.now() };
   const store: SessionStore<DemoSessionData> =
     config.store === 'sqlite'
-      ? await openSqliteStore(join(config.dataDir, 'sessions.db'))
+      ? new SqliteStore<DemoSessionData>({ path: join(config.dataDir, 'sessions.db'), migrate: true })
       : new MemoryStore<DemoSessionData>();
   const manager = createSessionManager<DemoSessionData>({
     store,
@@ -62,11 +72,19 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
     logKey: secrets.logKey,
   });
   const csrf = createCsrfProtection({ key: secrets.csrfKey, allowedOrigins: options.allowedOrigins, manager });
+  const jwts = createSessionJwt<DemoSessionData>({
+    manager,
+    keys: new JwtKeySet({ active: await jwtSigningKey(config.dataDir, secrets) }),
+    issuer: options.allowedOrigins[0] as string,
+    audience: JWT_AUDIENCE,
+    ttlSeconds: JWT_TTL_SECONDS,
+  });
   const users = new UserDirectory(join(config.dataDir, 'users.db'));
   return {
     config,
     manager,
     csrf,
+    jwts,
     users,
     clock,
     expiryPolicy: {
@@ -155,7 +173,15 @@ export function loopbackOrigins(port: number): string[] {
   return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
 }
 
-async function openSqliteStore(path: string): Promise<SessionStore<DemoSessionData>> {
-  const { SqliteStore } = await import('@org/session-store-sqlite');
-  return new SqliteStore({ path, migrate: true }) as SessionStore<DemoSessionData>;
+/** The audience of the demo's session JWTs. */
+export const JWT_AUDIENCE = 'demo-api';
+/** Session JWT lifetime: short, so a revoked session stops working everywhere soon. */
+export const JWT_TTL_SECONDS = 300;
+
+/** The demo's Ed25519 signing key: generated once, then loaded from the secrets file. */
+async function jwtSigningKey(dataDir: string, secrets: DemoSecrets): Promise<JwtKey> {
+  if (secrets.jwtSigningJwk) return importJwtKey({ alg: 'EdDSA', key: secrets.jwtSigningJwk });
+  const key = await generateSigningKey('EdDSA', { extractable: true });
+  saveJwtSigningJwk(dataDir, (await exportSigningJwk(key)) as Record<string, unknown>);
+  return key;
 }
