@@ -1,4 +1,15 @@
-import { hashSecret, isSessionError, randomString, SessionManager, type SessionRecord } from '@org/session-core';
+import {
+  generateSigningKey,
+  hashSecret,
+  isSessionError,
+  JwtKeySet,
+  RefreshTokens,
+  randomBytes,
+  randomString,
+  SessionJwt,
+  SessionManager,
+  type SessionRecord,
+} from '@org/session-core';
 import { createTestClock } from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';
@@ -27,6 +38,17 @@ function sessionRecord(now: number, overrides: Partial<SessionRecord> = {}): Ses
     version: 1,
     ...overrides,
   };
+}
+
+/** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
+async function refreshSecrets(sessions: SessionManager): Promise<string[]> {
+  const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
+  const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+  const jwt = new SessionJwt({ manager: sessions, keys, issuer: 'https://a5.test', audience: 'api' });
+  const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
+  const first = await refresh.issue(session);
+  const second = await refresh.refresh(first.refreshToken);
+  return [first.refreshToken, second.refreshToken].map((token) => token.split('.')[1] as string);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
@@ -251,26 +273,7 @@ describe.skipIf(!available)('PostgresStore', () => {
         const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { note: 'x' } });
         secrets.push(token.split('.')[1] as string);
       }
-      const refreshSecret = randomString(32);
-      const previousSecret = randomString(32);
-      secrets.push(refreshSecret, previousSecret);
-      await store.createRefreshFamily(
-        {
-          id: randomString(16),
-          sessionId: randomString(16),
-          userId: 'dump',
-          generation: 2,
-          currentHash: hashSecret(refreshSecret),
-          previousHash: hashSecret(previousSecret),
-          rotatedAt: clock.now(),
-          createdAt: clock.now(),
-          lastUsedAt: clock.now(),
-          idleExpiresAt: null,
-          absoluteExpiresAt: clock.now() + MINUTE,
-          revokedAt: null,
-        },
-        clock.now(),
-      );
+      secrets.push(...(await refreshSecrets(sessions)));
       const dump = [
         ...(await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${sessionsTable} t`)).rows,
         ...(await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${familiesTable} t`)).rows,

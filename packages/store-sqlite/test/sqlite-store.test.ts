@@ -1,6 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashSecret, isSessionError, randomString, SessionManager, type SessionRecord } from '@org/session-core';
+import {
+  generateSigningKey,
+  hashSecret,
+  isSessionError,
+  JwtKeySet,
+  RefreshTokens,
+  randomBytes,
+  randomString,
+  SessionJwt,
+  SessionManager,
+  type SessionRecord,
+} from '@org/session-core';
 import { createTestClock } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +57,17 @@ function family(now: number, overrides: Record<string, unknown> = {}) {
     revokedAt: null,
     ...overrides,
   };
+}
+
+/** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
+async function refreshSecrets(sessions: SessionManager): Promise<string[]> {
+  const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
+  const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+  const jwt = new SessionJwt({ manager: sessions, keys, issuer: 'https://a5.test', audience: 'api' });
+  const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
+  const first = await refresh.issue(session);
+  const second = await refresh.refresh(first.refreshToken);
+  return [first.refreshToken, second.refreshToken].map((token) => token.split('.')[1] as string);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
@@ -246,7 +268,7 @@ describe('SqliteStore', () => {
       } finally {
         await store.close();
       }
-    });
+    }, 60_000); // a second Node process compiling TypeScript on start
   });
 
   describe('security rows', () => {
@@ -259,23 +281,12 @@ describe('SqliteStore', () => {
         const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
         secrets.push(token.split('.')[1] as string);
       }
-      const refreshSecret = randomString(32);
-      const previousSecret = randomString(32);
-      secrets.push(refreshSecret, previousSecret);
-      await store.createRefreshFamily(
-        family(clock.now(), {
-          generation: 2,
-          currentHash: hashSecret(refreshSecret),
-          previousHash: hashSecret(previousSecret),
-          rotatedAt: clock.now(),
-        }),
-        clock.now(),
-      );
+      secrets.push(...(await refreshSecrets(sessions)));
       const rows = [
         ...store.database.prepare('SELECT * FROM session_store_sessions').all(),
         ...store.database.prepare('SELECT * FROM session_store_refresh_families').all(),
       ];
-      expect(rows).toHaveLength(4);
+      expect(rows).toHaveLength(5); // 4 sessions, 1 refresh family
       // The committed pages live in the WAL until a checkpoint: read the main file and the WAL.
       const files = [path, `${path}-wal`]
         .filter(existsSync)

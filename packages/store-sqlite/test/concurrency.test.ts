@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { hashSecret, randomString, SessionManager } from '@org/session-core';
+import { createTestClock } from '@org/session-core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/index.js';
+import { startInstance, tempDir } from './helpers.js';
+
+const temp = tempDir('race');
+afterAll(() => temp.remove());
+
+const INSTANCES = 3;
+// Each instance is a Node process compiling TypeScript on start: allow for a loaded machine.
+const TIMEOUT = 60_000;
+
+/** Starts the instances, waits until every one has opened the file, then releases them at once. */
+async function race(args: (i: number) => string[]): Promise<Record<string, unknown>[]> {
+  const instances = Array.from({ length: INSTANCES }, (_, i) => startInstance(args(i)));
+  for (const instance of instances) expect(await instance.next()).toEqual({ ready: true });
+  for (const instance of instances) instance.go();
+  const results = await Promise.all(instances.map((instance) => instance.next()));
+  await Promise.all(instances.map((instance) => instance.exited));
+  return results;
+}
+
+describe('SqliteStore across processes sharing one file', () => {
+  const clock = createTestClock();
+
+  it(
+    'parallel rotations of one session from separate processes have exactly one winner',
+    async () => {
+      const path = join(temp.dir, 'rotate.db');
+      const store = new SqliteStore({ path, migrate: true });
+      const sessions = new SessionManager({ store, clock });
+      try {
+        const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        const results = await race(() => ['rotate', path, String(clock.now()), issued.session.id]);
+        const winners = results.filter((r) => r.won === true);
+        expect(winners).toHaveLength(1);
+        for (const r of results) if (r.won === false) expect(r.code).toBe('SESSION_NOT_FOUND');
+        expect((await sessions.validateToken(issued.token)).status).toBe('invalid');
+        const rotated = await sessions.validateToken(winners[0]?.token as string);
+        expect(rotated.session?.data).toEqual({ role: 'member' });
+        expect(await sessions.list(issued.session.userId)).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'parallel refresh rotations of one family from separate processes have exactly one winner',
+    async () => {
+      const path = join(temp.dir, 'refresh.db');
+      const store = new SqliteStore({ path, migrate: true });
+      try {
+        const now = clock.now();
+        const family = {
+          id: randomString(16),
+          sessionId: randomString(16),
+          userId: 'race',
+          generation: 1,
+          currentHash: hashSecret('r0'),
+          previousHash: null,
+          rotatedAt: null,
+          createdAt: now,
+          lastUsedAt: now,
+          idleExpiresAt: now + 60_000,
+          absoluteExpiresAt: now + 600_000,
+          revokedAt: null,
+        };
+        await store.createRefreshFamily(family, now);
+        const results = await race((i) => ['refresh', path, String(now), JSON.stringify(family), `p${i}`]);
+        const winners = results.filter((r) => r.won === true);
+        expect(winners).toHaveLength(1);
+        const stored = await store.getRefreshFamily(family.id, now);
+        expect(stored?.generation).toBe(2);
+        expect(stored?.previousHash).toBe(family.currentHash);
+        expect(stored?.currentHash).toBe(hashSecret(`next-${winners[0]?.tag}`));
+      } finally {
+        await store.close();
+      }
+    },
+    TIMEOUT,
+  );
+});
