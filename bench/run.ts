@@ -4,6 +4,8 @@
  */
 const sections: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   core: () => import('./core.ts'),
+  'store-redis': () => import('./store-redis.ts'),
+  'store-sql': () => import('./store-sql.ts'),
 };
 
 const wanted = process.argv.slice(2);
