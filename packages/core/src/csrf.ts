@@ -89,6 +89,12 @@ export interface CsrfRequest {
   formToken?: unknown;
   /** Client address, for the event. */
   ip?: string | null;
+  /**
+   * True when the request's session cookie could not be checked because the store is down
+   * (validation status `unavailable`). The token then cannot be verified either, so the request
+   * fails with `STORE_UNAVAILABLE` (503) after the origin check, not with a false CSRF alarm.
+   */
+  sessionUnavailable?: boolean;
 }
 
 export interface CsrfCheckOptions {
@@ -292,6 +298,11 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
       }
       const originReason = originFailure(request.headers);
       if (originReason) return reject(request, originReason);
+      if (requireToken && !request.session && request.sessionUnavailable === true) {
+        if (reportOnly) return { outcome: 'passed' };
+        // An outage, not a forgery: no csrf.rejected event, and the client may retry.
+        throw new SessionError('STORE_UNAVAILABLE', undefined, { reason: 'session_unreadable' });
+      }
       if (requireToken) {
         const tokenReason = tokenFailure(request, cookieHeader);
         if (tokenReason) return reject(request, tokenReason);

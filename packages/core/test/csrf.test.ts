@@ -418,6 +418,22 @@ describe('content type (H7)', () => {
   });
 });
 
+describe('store outage', () => {
+  it('a session that could not be read gives STORE_UNAVAILABLE after the origin check, not a CSRF rejection', () => {
+    const csrf = protection();
+    const token = csrf.token({ session }).token;
+    const headers = { origin: ORIGIN, cookie: '__Host-sid=x', 'x-csrf-token': token };
+    const unreadable = { method: 'POST', session: null, sessionUnavailable: true };
+    expect(() => csrf.verify({ ...unreadable, headers })).toThrowError(
+      expect.objectContaining({ code: 'STORE_UNAVAILABLE', status: 503 }),
+    );
+    expect(outcome(csrf, { ...unreadable, headers: { ...headers, origin: 'https://attacker.example' } })).toBe(
+      'CSRF_REJECTED:origin_mismatch',
+    );
+    expect(protection({ reportOnly: true }).verify({ ...unreadable, headers }).outcome).toBe('passed');
+  });
+});
+
 describe('events and report-only mode (H8)', () => {
   function managed(options: Partial<CsrfOptions> = {}) {
     const events: SessionEvent[] = [];

@@ -4,5 +4,19 @@
  */
 export { createTestClock, type TestClock } from './clock.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export {
+  type AdapterHttpSuiteOptions,
+  type AdapterSuiteSetup,
+  createLintedClient,
+  type HttpLintPolicy,
+  type HttpResponseSnapshot,
+  type LintedClient,
+  type LintedRequest,
+  type LintedResponse,
+  lintHttpResponse,
+  parseSetCookie,
+  type RawResponse,
+  runAdapterHttpSuite,
+} from './http-lint.js';
 export { type InstrumentedStore, instrumentStore } from './instrument.js';
 export { runRefreshConformance } from './refresh-conformance.js';

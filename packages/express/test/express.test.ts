@@ -1,0 +1,268 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type CsrfOptions,
+  createSessionManager,
+  isSessionError,
+  MemoryStore,
+  type SessionManager,
+} from '@org/session-core';
+import { createLintedClient, instrumentStore, runAdapterHttpSuite } from '@org/session-core/testing';
+import express, { type Express } from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ExpressSessionsOptions, expressSessions } from '../src/index.js';
+import { sendRaw } from './raw-http.js';
+
+/** The suite's reference app (routes documented on runAdapterHttpSuite). */
+function referenceApp(manager: SessionManager, csrf: Omit<CsrfOptions, 'manager'>, extra: ExpressSessionsOptions = {}) {
+  const auth = expressSessions(manager, { csrf, ...extra });
+  const app = express();
+  app.use(express.json(), express.urlencoded({ extended: false }), auth.middleware);
+
+  app.get('/me', (req, res) => {
+    res.json({ userId: req.session?.userId ?? null });
+  });
+  app.get('/private', auth.requireSession(), (req, res) => {
+    res.json({ userId: req.session?.userId });
+  });
+  app.get('/fresh', auth.requireFresh(10 * 60_000), (req, res) => {
+    res.json({ userId: req.session?.userId });
+  });
+  app.get('/csrf', (req, res) => {
+    res.json({ csrfToken: auth.csrfToken(req, res) });
+  });
+  app.post('/login', auth.csrf(), async (req, res) => {
+    const session = await auth.login(req, res, { userId: req.body.userId, persistent: req.body.persistent === true });
+    res.json({ userId: session.userId });
+  });
+  app.post('/logout', auth.csrf(), async (req, res) => {
+    await auth.logout(req, res);
+    res.json({ ok: true });
+  });
+  app.post('/rotate', auth.requireSession(), auth.csrf(), async (req, res) => {
+    const session = await auth.rotate(req, res, { reauthenticated: true });
+    res.json({ userId: session.userId });
+  });
+  app.post('/switch-user', auth.requireSession(), auth.csrf(), async (req, res) => {
+    await auth.rotate(req, res);
+    const session = await auth.login(req, res, { userId: req.body.userId });
+    res.json({ userId: session.userId });
+  });
+  app.post('/transfer', auth.requireSession(), auth.csrf(), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.post('/json', auth.requireSession(), auth.csrf({ requireJson: true }), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/sessions', auth.requireSession(), async (req, res) => {
+    const current = req.session?.id;
+    const sessions = await manager.list(req.session?.userId as string);
+    res.json({ sessions: sessions.map((s) => ({ id: s.id, current: s.id === current })) });
+  });
+  app.post('/sessions/revoke-others', auth.requireSession(), auth.csrf(), async (req, res) => {
+    const session = req.session as NonNullable<typeof req.session>;
+    res.json({ revoked: await manager.revokeAll(session.userId, { except: session.id }) });
+  });
+  app.delete('/sessions/:id', auth.requireSession(), auth.csrf(), async (req, res) => {
+    await manager.revoke(req.params.id as string, { userId: req.session?.userId as string });
+    res.status(204).end();
+  });
+  app.use(auth.errorHandler);
+  return { app, auth };
+}
+
+/** After the app's own routes: a 404 that does not echo the URL (Express's default does). */
+function notFound(app: Express) {
+  app.use((_req, res) => {
+    res.status(404).json({ message: 'Not found' });
+  });
+}
+
+async function listen(app: Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+runAdapterHttpSuite({
+  name: 'express',
+  start: async ({ manager, csrf }) => {
+    const { app } = referenceApp(manager, csrf);
+    notFound(app);
+    return listen(app);
+  },
+  sendRaw,
+});
+
+describe('express adapter specifics', () => {
+  const csrf = { key: new Uint8Array(32).fill(1), allowedOrigins: ['https://app.example'] };
+  const servers: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.close();
+  });
+  const start = async (manager: SessionManager, configure?: (app: Express) => void, extra?: ExpressSessionsOptions) => {
+    const { app } = referenceApp(manager, csrf, extra);
+    configure?.(app);
+    const server = await listen(app);
+    servers.push(server);
+    return {
+      ...server,
+      client: createLintedClient(server.url, { sessionCookie: manager.cookie, preSessionCookieName: '__Host-pre' }),
+    };
+  };
+
+  /** A plain node:http request, so that Host and X-Forwarded-* can be set freely. */
+  const rawGet = (port: number, path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string; setCookie: string[] }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie'] ?? [] }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('B9: production over plain http to a public host is a 500 INSECURE_TRANSPORT, never a silent downgrade', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { port } = await start(manager);
+    const res = await rawGet(port, '/me', { host: 'app.example.com' });
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body).error.code).toBe('INSECURE_TRANSPORT');
+    expect((await rawGet(port, '/me', { host: 'localhost:3000' })).status).toBe(200);
+  });
+
+  it('honours trust proxy for the Secure decision and the client IP', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { port } = await start(manager, (app) => app.set('trust proxy', 'loopback'));
+    const proxied = { host: 'app.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+    expect((await rawGet(port, '/me', proxied)).status).toBe(200);
+    expect((await rawGet(port, '/me', { ...proxied, 'x-forwarded-proto': 'http' })).status).toBe(500);
+
+    const csrfRes = await rawGet(port, '/csrf', proxied);
+    const pre = csrfRes.setCookie[0]?.split(';')[0] as string;
+    const { csrfToken } = JSON.parse(csrfRes.body) as { csrfToken: string };
+    const login = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/login',
+          method: 'POST',
+          headers: {
+            ...proxied,
+            cookie: pre,
+            origin: 'https://app.example',
+            'x-csrf-token': csrfToken,
+            'content-type': 'application/json',
+            'user-agent': 'proxy-test',
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ userId: 'behind-proxy' }));
+    });
+    expect(login).toBe(200);
+    const [session] = await manager.list('behind-proxy');
+    expect(session?.metadata).toMatchObject({ ip: '203.0.113.7', userAgent: 'proxy-test' });
+  });
+
+  it('without trust proxy, X-Forwarded-* headers from the client are ignored', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { port } = await start(manager);
+    const spoofed = { host: 'app.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'localhost' };
+    expect((await rawGet(port, '/me', spoofed)).status).toBe(500);
+  });
+
+  it('keeps Set-Cookie headers the app wrote itself', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { client } = await start(manager, (app) =>
+      app.get('/theme', (req, res) => {
+        res.cookie('theme', 'dark');
+        res.json({ anonymous: req.session === null });
+      }),
+    );
+    const res = await client.request('/theme');
+    expect(res.setCookies).toEqual(['theme=dark; Path=/']);
+  });
+
+  it('onError lets pages redirect instead of answering JSON', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { client } = await start(manager, undefined, {
+      onError: (error, _req, res) => {
+        res.redirect(303, `/login?reason=${error.code}`);
+      },
+    });
+    const res = await client.request('/private');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/login?reason=UNAUTHENTICATED');
+  });
+
+  it('guards and helpers refuse to run without the middleware, with a configuration error', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const auth = expressSessions(manager);
+    const app = express();
+    app.get('/guarded', auth.requireSession(), (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = await listen(app);
+    servers.push(server);
+    const client = createLintedClient(server.url, { sessionCookie: manager.cookie });
+    const res = await client.request('/guarded');
+    expect({ status: res.status, code: res.json<{ error: { code: string } }>().error.code }).toEqual({
+      status: 500,
+      code: 'CONFIG_INVALID',
+    });
+    expect(() => auth.csrf()).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  it('errorHandler leaves errors that are not SessionErrors to Express', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { client } = await start(manager, (app) => {
+      const router = express.Router();
+      router.get('/boom', () => {
+        throw new Error('not ours');
+      });
+      app.use('/x', router);
+      app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(418).json({ handledBy: isSessionError(error) ? 'session' : 'app' });
+      });
+    });
+    const res = await client.request('/x/boom');
+    expect({ status: res.status, body: res.json() }).toEqual({ status: 418, body: { handledBy: 'app' } });
+  });
+
+  it('logout during a store outage gives 503 and keeps the cookie (the session may still be alive)', async () => {
+    const instrumented = instrumentStore(new MemoryStore());
+    const manager = createSessionManager({ store: instrumented.store });
+    const { client } = await start(manager);
+    const issued = await manager.create({ userId: 'u-outage' });
+    const cookies = { '__Host-sid': issued.token };
+    const { csrfToken } = (await client.request('/csrf', { cookies })).json<{ csrfToken: string }>();
+    instrumented.fail('error');
+    const res = await client.request('/logout', {
+      cookies,
+      headers: { origin: 'https://app.example', 'x-csrf-token': csrfToken },
+      json: {},
+    });
+    expect({ status: res.status, code: res.json<{ error: { code: string } }>().error.code }).toEqual({
+      status: 503,
+      code: 'STORE_UNAVAILABLE',
+    });
+    expect(res.setCookies).toEqual([]);
+    instrumented.fail(null);
+    expect((await manager.validateToken(issued.token)).status).toBe('valid');
+  });
+});
