@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import { isSessionError } from '../src/errors.js';
+import {
+  createHybridSessions,
+  createSessionJwt,
+  generateSigningKey,
+  JwtKeySet,
+  MemoryStore,
+  SessionManager,
+  type SessionManagerOptions,
+} from '../src/index.js';
+import { createTestClock, instrumentStore } from '../src/testing/index.js';
+import { AUDIENCE, ISSUER } from './jwt-support.js';
+
+type Data = { role: string; secretNote?: string };
+
+async function setup(managerOptions: Partial<SessionManagerOptions<Data>> = {}) {
+  const clock = createTestClock();
+  const probe = instrumentStore(new MemoryStore<Data>());
+  const manager = new SessionManager<Data>({ store: probe.store, clock, ...managerOptions });
+  const keys = new JwtKeySet({ active: await generateSigningKey('EdDSA') });
+  const jwt = createSessionJwt({
+    manager,
+    keys,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    claims: (session) => ({ role: session.data.role }),
+  });
+  const hybrid = createHybridSessions({ jwt });
+  const login = () => hybrid.create({ userId: 'user-1', data: { role: 'editor', secretNote: 'server only' } });
+  return { clock, probe, manager, jwt, hybrid, login };
+}
+
+/** What a browser sends back: the name=value part of each Set-Cookie, minus deletions. */
+function cookieHeader(...setCookies: string[]): string {
+  return setCookies
+    .map((c) => c.split(';')[0] as string)
+    .filter((pair) => !pair.endsWith('='))
+    .join('; ');
+}
+
+const byName = (cookies: string[], name: string) => cookies.find((c) => c.startsWith(`${name}=`));
+
+describe('hybrid browser sessions: session-token cookie + short-lived session-JWT cookie', () => {
+  it('login sets both cookies; the JWT cookie has the same attributes and Max-Age = TTL', async () => {
+    const { hybrid, manager, login } = await setup();
+    const { cookies } = await login();
+    expect(cookies).toHaveLength(2);
+    expect(byName(cookies, manager.cookie.name)).toBeDefined();
+    const jwtCookie = byName(cookies, '__Host-sjwt') as string;
+    expect(hybrid.cookieName).toBe('__Host-sjwt');
+    expect(jwtCookie).toMatch(
+      /^__Host-sjwt=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; Max-Age=300; Secure; HttpOnly; SameSite=Lax$/,
+    );
+  });
+
+  it('a request with both cookies validates from the JWT alone: no store call, no Set-Cookie', async () => {
+    const { hybrid, probe, login } = await setup();
+    const { cookies, session, token } = await login();
+    probe.reset();
+    for (let i = 0; i < 50; i++) {
+      const result = await hybrid.validateCookie(cookieHeader(...cookies));
+      expect(result.status).toBe('valid');
+      expect(result.source).toBe('jwt');
+      expect(result.cookies).toEqual([]);
+      expect(result.session?.id).toBe(session.id);
+      expect(result.session?.userId).toBe('user-1');
+      expect(result.token).toBe(token);
+    }
+    expect(probe.total()).toBe(0);
+  });
+
+  it('on the JWT path session.data holds only the custom claims, never server-only data', async () => {
+    const { hybrid, login } = await setup();
+    const { cookies, session } = await login();
+    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    expect(result.session?.data).toEqual({ role: 'editor' });
+    expect(result.session?.authenticatedAt).toBe(Math.floor(session.authenticatedAt / 1000) * 1000);
+    expect(result.session?.version).toBe(0);
+    expect(result.claims?.sid).toBe(session.id);
+  });
+
+  it('without the JWT cookie the store is asked once and a new JWT cookie is issued', async () => {
+    const { hybrid, probe, manager, login } = await setup();
+    const { cookies } = await login();
+    const sessionOnly = cookieHeader(byName(cookies, manager.cookie.name) as string);
+    probe.reset();
+    const result = await hybrid.validateCookie(sessionOnly);
+    expect(result.source).toBe('store');
+    expect(result.session?.data).toEqual({ role: 'editor', secretNote: 'server only' });
+    expect(probe.calls.get).toBe(1);
+    const fresh = byName(result.cookies, '__Host-sjwt') as string;
+    expect(fresh).toContain('Max-Age=300');
+    probe.reset();
+    const next = await hybrid.validateCookie(cookieHeader(sessionOnly, fresh));
+    expect(next.source).toBe('jwt');
+    expect(probe.total()).toBe(0);
+  });
+
+  it('an expired JWT cookie falls back to the store and is replaced', async () => {
+    const { hybrid, clock, login } = await setup();
+    const { cookies } = await login();
+    clock.advance(300_000);
+    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    expect(result.status).toBe('valid');
+    expect(result.source).toBe('store');
+    expect(byName(result.cookies, '__Host-sjwt')).toMatch(/Max-Age=300/);
+  });
+
+  it('staleness after revocation is bounded by the JWT TTL; strict mode sees it at once', async () => {
+    const { hybrid, manager, clock, login } = await setup();
+    const { cookies, session } = await login();
+    const header = cookieHeader(...cookies);
+    await manager.revoke(session.id);
+
+    clock.advance(299_999);
+    const stale = await hybrid.validateCookie(header);
+    expect(stale.status).toBe('valid');
+    expect(stale.source).toBe('jwt');
+
+    const strict = await hybrid.validateCookie(header, {}, { strict: true });
+    expect(strict.session).toBeNull();
+    expect(strict.status).toBe('invalid');
+    expect(strict.cookies).toHaveLength(2);
+    expect(byName(strict.cookies, '__Host-sjwt')).toContain('Max-Age=0');
+
+    clock.advance(1);
+    const after = await hybrid.validateCookie(header);
+    expect(after.session).toBeNull();
+    expect(after.source).toBe('store');
+    expect(after.cookies.every((c) => c.includes('Max-Age=0'))).toBe(true);
+  });
+
+  it('strict mode with a valid JWT asks the store and does not re-issue the JWT', async () => {
+    const { hybrid, probe, login } = await setup();
+    const { cookies } = await login();
+    probe.reset();
+    const result = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    expect(result.status).toBe('valid');
+    expect(result.source).toBe('store');
+    expect(result.cookies).toEqual([]);
+    expect(probe.calls.get).toBe(1);
+  });
+
+  it('a JWT cookie without its session cookie, or for another session, does not authenticate', async () => {
+    const { hybrid, manager, login } = await setup();
+    const first = await login();
+    const second = await login();
+    const jwtOnly = cookieHeader(byName(first.cookies, '__Host-sjwt') as string);
+    const alone = await hybrid.validateCookie(jwtOnly);
+    expect(alone.session).toBeNull();
+    expect(alone.status).toBe('absent');
+    expect(byName(alone.cookies, '__Host-sjwt')).toContain('Max-Age=0');
+
+    const mixed = cookieHeader(
+      byName(second.cookies, manager.cookie.name) as string,
+      byName(first.cookies, '__Host-sjwt') as string,
+    );
+    const result = await hybrid.validateCookie(mixed);
+    expect(result.source).toBe('store');
+    expect(result.session?.id).toBe(second.session.id);
+    expect(result.claims?.sid).toBe(second.session.id);
+  });
+
+  it('a tampered JWT cookie is ignored: the store decides and a new JWT is issued', async () => {
+    const { hybrid, login } = await setup();
+    const { cookies } = await login();
+    const jwtCookie = byName(cookies, '__Host-sjwt') as string;
+    const tampered = jwtCookie.replace(/\.([A-Za-z0-9_-])/, (_m, c: string) => `.${c === 'A' ? 'B' : 'A'}`);
+    const result = await hybrid.validateCookie(cookieHeader(cookies[0] as string, tampered));
+    expect(result.status).toBe('valid');
+    expect(result.source).toBe('store');
+    expect(byName(result.cookies, '__Host-sjwt')).toBeDefined();
+  });
+
+  it('ST-05: during a store outage the JWT path keeps working; strict and store paths fail closed, deleting nothing', async () => {
+    const { hybrid, probe, manager, login } = await setup();
+    const { cookies } = await login();
+    probe.fail('error');
+    expect((await hybrid.validateCookie(cookieHeader(...cookies))).status).toBe('valid');
+    const strict = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    expect(strict.status).toBe('unavailable');
+    expect(isSessionError(strict.error, 'STORE_UNAVAILABLE')).toBe(true);
+    expect(strict.cookies).toEqual([]);
+    const sessionOnly = await hybrid.validateCookie(cookieHeader(byName(cookies, manager.cookie.name) as string));
+    expect(sessionOnly.status).toBe('unavailable');
+    expect(sessionOnly.cookies).toEqual([]);
+  });
+
+  it('logout revokes the session and deletes both cookies', async () => {
+    const { hybrid, manager, login } = await setup();
+    const { cookies, session } = await login();
+    const deletions = await hybrid.logout(session.id);
+    expect(deletions).toHaveLength(2);
+    expect(deletions.every((c) => c.includes('Max-Age=0') && c.includes('Expires=Thu, 01 Jan 1970'))).toBe(true);
+    expect(byName(deletions, manager.cookie.name)).toBeDefined();
+    const strict = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    expect(strict.session).toBeNull();
+  });
+
+  it('rotation re-issues both cookies; the old JWT no longer matches the new session cookie', async () => {
+    const { hybrid, login } = await setup();
+    const { cookies, session } = await login();
+    const rotated = await hybrid.rotate(session, { data: { role: 'admin' } });
+    expect(rotated.cookies).toHaveLength(2);
+    const result = await hybrid.validateCookie(cookieHeader(...rotated.cookies));
+    expect(result.source).toBe('jwt');
+    expect(result.session?.data).toEqual({ role: 'admin' });
+    const oldPair = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    expect(oldPair.session).toBeNull();
+  });
+
+  it('development mode uses the plain name and no Secure attribute', async () => {
+    const { hybrid, login } = await setup({ mode: 'development' });
+    expect(hybrid.cookieName).toBe('sjwt');
+    const { cookies } = await login();
+    const jwtCookie = byName(cookies, 'sjwt') as string;
+    expect(jwtCookie).not.toContain('Secure');
+    expect((await hybrid.validateCookie(cookieHeader(...cookies))).source).toBe('jwt');
+  });
+
+  it('the result has the ValidationResult shape, so adapters can take either', async () => {
+    const { hybrid, manager, login } = await setup();
+    const { cookies } = await login();
+    const fromHybrid = await hybrid.validateCookie(cookieHeader(...cookies));
+    const fromManager = await manager.validateCookie(cookieHeader(...cookies));
+    for (const key of Object.keys(fromManager)) expect(fromHybrid).toHaveProperty(key);
+  });
+
+  it('refuses a JWT cookie name equal to the session cookie, or breaking prefix rules', async () => {
+    const { jwt } = await setup();
+    for (const cookieName of ['__Host-sid', '__Host-x;y']) {
+      const error = (() => {
+        try {
+          createHybridSessions({ jwt, cookieName });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+    }
+  });
+});
