@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { readConfig } from 'demo-express/shared/config';
+import { formatDuration } from 'demo-express/shared/views';
+import { startFastifyDemo } from './app.js';
+
+// Its own data folder and port, so it can run next to the Express demo.
+const config = readConfig(process.env, {
+  ...(process.env.PORT ? {} : { port: 3001 }),
+  ...(process.env.DATA_DIR ? {} : { dataDir: fileURLToPath(new URL('../.data/', import.meta.url)) }),
+});
+const demo = await startFastifyDemo(config);
+console.log(`session demo (Fastify) on ${demo.origin}`);
+console.log(`  store: ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
+console.log(
+  `  timeouts: idle ${formatDuration(config.idleTimeoutMs)}, absolute ${formatDuration(config.absoluteTimeoutMs)}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
+);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    demo.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
