@@ -86,7 +86,9 @@ export class RemoteJwks implements JwtKeySource {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** The key for `kid` while the fetched set is fresh; a stale set answers nothing until refetched. */
   peek(kid: string): JwtKey | undefined {
+    if (this.clock.now() - this.fetchedAt >= this.cacheMaxAgeMs) return undefined;
     return this.keys.get(kid);
   }
 
