@@ -43,21 +43,19 @@ return 1
  * Adds (or raises) one member of a per-user index, a sorted set scored by each session's expiry.
  * Prunes members whose score has passed, and keeps the key's own TTL at the highest score, so the
  * index never outlives its sessions and never needs keyspace notifications.
- * ARGV: now, session id, expiry. Returns the number of members left.
+ * ARGV: now, session id, expiry. ZADD GT only ever raises a score (Redis 6.2+).
  */
 export const indexAdd = lua(`
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local score = tonumber(ARGV[3])
-local current = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if score > now and (not current or tonumber(current) < score) then
-  redis.call('ZADD', KEYS[1], score, ARGV[2])
+if tonumber(ARGV[3]) > now then
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
 end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if last[2] then
   redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now))
 end
-return redis.call('ZCARD', KEYS[1])
+return 1
 `);
 
 /**
