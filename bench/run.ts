@@ -6,6 +6,7 @@ const sections: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   core: () => import('./core.ts'),
   'store-redis': () => import('./store-redis.ts'),
   'store-sql': () => import('./store-sql.ts'),
+  http: () => import('./http.ts'),
 };
 
 const wanted = process.argv.slice(2);
