@@ -74,7 +74,9 @@ function stripPort(host: string): string {
     return end === -1 ? host : host.slice(0, end + 1);
   }
   const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
+  // More than one colon without brackets is a bare IPv6 address, which carries no port.
+  if (colon === -1 || host.indexOf(':') !== colon) return host;
+  return host.slice(0, colon);
 }
 
 /**
