@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, errorResponse, isSessionError, readBearerToken, SessionError } from '@org/session-core';
+import { expressSessions } from '@org/session-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { demoSessions } from './session-glue.js';
 import type { DemoConfig } from './shared/config.js';
 import {
   clientMetadata,
@@ -46,7 +46,12 @@ const loginNotices: Record<string, string> = {
  */
 export function createExpressDemo(services: DemoServices): express.Express {
   const { manager, users, clock, config } = services;
-  const auth = demoSessions(manager, { csrf: services.csrf });
+  // Session errors (CSRF rejections among them) go on to this app's error handler, which answers
+  // pages with HTML and /api/ with core's JSON body.
+  const auth = expressSessions(manager, {
+    csrf: services.csrfOptions,
+    onError: (error, _req, _res, next) => next(error),
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -74,8 +79,8 @@ export function createExpressDemo(services: DemoServices): express.Express {
   async function signedIn(req: Request, res: Response): Promise<User | null> {
     const session = req.session;
     if (!session) {
-      if (req.sessionResult.status === 'unavailable') throw req.sessionResult.error;
-      const reason = req.sessionResult.status === 'expired' ? '?reason=expired' : '';
+      if (req.sessionResult?.status === 'unavailable') throw req.sessionResult.error;
+      const reason = req.sessionResult?.status === 'expired' ? '?reason=expired' : '';
       res.redirect(303, `/login${reason}`);
       return null;
     }
@@ -284,7 +289,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
   // The JSON API. A session JWT comes from the cookie session (a same-origin POST with the CSRF
   // token); /api/me accepts only the JWT, verified strictly so a revoked session loses access at once.
   app.post('/api/session-jwt', async (req, res) => {
-    if (!req.session) throw req.sessionResult.error ?? new SessionError('UNAUTHENTICATED');
+    if (!req.session) throw req.sessionResult?.error ?? new SessionError('UNAUTHENTICATED');
     const { token, expiresAt } = await services.jwts.issue(req.session);
     res.json({ jwt: token, expiresAt });
   });

@@ -2,6 +2,7 @@
  * The Express demo over real HTTP on loopback: every flow a user can click through, with the header
  * check (support/header-lint.ts) on every response.
  */
+import { request as httpRequest } from 'node:http';
 import { createTestClock } from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDemo } from '../src/app.js';
@@ -332,6 +333,28 @@ describe('sensitive actions need a fresh login', () => {
     const again = new DemoClient(demo.origin);
     await again.get('/login');
     expect((await again.post('/login', { email, password: PASSWORD })).status).toBe(401);
+  });
+});
+
+describe('transport (B9)', () => {
+  it('refuses to serve sessions over plain http to a host that is not loopback (500 INSECURE_TRANSPORT)', async () => {
+    // What a browser would send if the demo were reached as http://demo.example.com (say, via DNS).
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        { host: '127.0.0.1', port: demo.port, path: '/login', headers: { host: 'demo.example.com' } },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk) => {
+            text += chunk;
+          });
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status).toBe(500);
+    expect(body).toContain('INSECURE_TRANSPORT');
   });
 });
 

@@ -1,5 +1,6 @@
 import formBody from '@fastify/formbody';
 import { type Clock, errorResponse, isSessionError, readBearerToken, SessionError } from '@org/session-core';
+import { fastifySessions } from '@org/session-fastify';
 import type { DemoConfig } from 'demo-express/shared/config';
 import {
   clientMetadata,
@@ -25,7 +26,6 @@ import {
   stylesheet,
 } from 'demo-express/shared/views';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { registerDemoSessions } from './session-glue.js';
 
 type Form = Record<string, string | undefined>;
 
@@ -49,7 +49,10 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
   const { manager, users, clock, config } = services;
   const app = Fastify({ bodyLimit: 8 * 1024 });
   await app.register(formBody);
-  const auth = registerDemoSessions(app, manager, services.csrf);
+  // The demo's own error handler (below) answers pages with HTML and /api/ with core's JSON body.
+  await app.register(fastifySessions, { manager, csrf: services.csrfOptions, errorHandler: false });
+  const auth = app.sessions;
+  app.addHook('preHandler', auth.csrf());
 
   app.addHook('onRequest', async (request, reply) => {
     for (const [name, value] of securityHeaders) reply.header(name, value);

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import {
   type Clock,
-  type CsrfProtection,
-  createCsrfProtection,
+  type CsrfOptions,
   createSessionJwt,
   createSessionManager,
   exportSigningJwk,
@@ -31,7 +30,8 @@ export type DemoSessionData = SessionData;
 export interface DemoServices {
   config: DemoConfig;
   manager: SessionManager<DemoSessionData>;
-  csrf: CsrfProtection;
+  /** For the adapters' CSRF protection: the demo's key and the origins it is reached at. */
+  csrfOptions: Omit<CsrfOptions, 'manager'>;
   /** Issues and verifies the session JWTs of the JSON API (EdDSA, JWKS at /.well-known/jwks.json). */
   jwts: SessionJwt<DemoSessionData>;
   users: UserDirectory;
@@ -48,7 +48,7 @@ export interface DemoServiceOptions {
 }
 
 /**
- * Opens the stores and builds the session manager and CSRF protection from the demo config:
+ * Opens the stores and builds the session manager, CSRF settings and session JWTs from the demo config:
  * SQLite files under `config.dataDir` (sessions and users), production cookie mode (it works on
  * http://localhost, see docs/browser-notes.md), and the configured timeouts.
  *
@@ -71,7 +71,6 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
     clock,
     logKey: secrets.logKey,
   });
-  const csrf = createCsrfProtection({ key: secrets.csrfKey, allowedOrigins: options.allowedOrigins, manager });
   const jwts = createSessionJwt<DemoSessionData>({
     manager,
     keys: new JwtKeySet({ active: await jwtSigningKey(config.dataDir, secrets) }),
@@ -83,7 +82,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
   return {
     config,
     manager,
-    csrf,
+    csrfOptions: { key: secrets.csrfKey, allowedOrigins: options.allowedOrigins },
     jwts,
     users,
     clock,
