@@ -4,6 +4,7 @@
  */
 const sections: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   core: () => import('./core.ts'),
+  jwt: () => import('./jwt.ts'),
   'store-redis': () => import('./store-redis.ts'),
   'store-sql': () => import('./store-sql.ts'),
   http: () => import('./http.ts'),

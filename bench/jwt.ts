@@ -1,0 +1,63 @@
+/**
+ * JWT section: issuing and verifying session JWTs (EdDSA, ES256, HS256) next to jose's own
+ * SignJWT / jwtVerify of the same payload with the same key, imported once, in the same run.
+ * Targets (issue 3): a first (uncached) verify within 1.2x of raw jose; a repeated verify of the
+ * same token, served from the verified-token cache, under 2 us.
+ */
+import {
+  createSessionJwt,
+  generateSigningKey,
+  type JwtAlgorithm,
+  JwtKeySet,
+  JwtVerifier,
+  MemoryStore,
+  SessionManager,
+} from '@org/session-core';
+import { jwtVerify, SignJWT } from 'jose';
+import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
+
+// A fixed clock: every token stays valid for the whole run.
+const fixedClock = { now: () => Date.UTC(2026, 0, 1) };
+const issuer = 'https://auth.example.test';
+const audience = 'web';
+
+async function section(alg: JwtAlgorithm): Promise<void> {
+  const manager = new SessionManager({ store: new MemoryStore(), clock: fixedClock });
+  const key = await generateSigningKey(alg);
+  const keys = new JwtKeySet({ active: key });
+  const jwts = createSessionJwt({ manager, keys, issuer, audience });
+  const { session } = await manager.create({ userId: 'bench-user' });
+  const issued = await jwts.issue(session);
+  const token = issued.token;
+  const payload = { ...issued.claims };
+  const header = { alg, kid: key.kid, typ: 'session+jwt' };
+
+  // The uncached path: a verifier with no cache does the full work on every call.
+  const uncached = new JwtVerifier({ keys, issuer, audience, clock: fixedClock, cacheSize: 0 });
+  const joseOptions = uncached.joseOptions(key);
+  const signingKey = key.signingKey as CryptoKey;
+
+  const joseSign = await bench(`jose SignJWT ${alg}`, () =>
+    new SignJWT(payload).setProtectedHeader(header).sign(signingKey),
+  );
+  const ourIssue = await bench(`SessionJwt.issue ${alg}`, () => jwts.issue(session));
+  const joseVerify = await bench(`jose jwtVerify ${alg} (same options)`, () =>
+    jwtVerify(token, key.verificationKey, { ...joseOptions, currentDate: new Date(fixedClock.now()) }),
+  );
+  const firstVerify = await bench(`JwtVerifier.verify ${alg} (uncached)`, () => uncached.verify(token));
+  const cachedVerify = await bench(`SessionJwt.verify ${alg} (cached)`, () => jwts.verify(token));
+  const cachedPeek = await bench(`verifier.peek ${alg} (cached, sync)`, () => jwts.verifier.peek(token));
+  const strictVerify = await bench(`SessionJwt.verify ${alg} (cached, strict: memory store)`, () =>
+    jwts.verify(token, { strict: true }),
+  );
+
+  const results: BenchResult[] = [joseSign, ourIssue, joseVerify, firstVerify, cachedVerify, cachedPeek, strictVerify];
+  printTable(`jwt ${alg}: ours vs jose on the same payload and key (same run)`, results, joseVerify.name);
+  printTarget(`${alg} first verify / jose jwtVerify`, firstVerify.nsPerOp / joseVerify.nsPerOp, 1.2);
+  printTarget(`${alg} issue / jose SignJWT`, ourIssue.nsPerOp / joseSign.nsPerOp, 1.2);
+  printTarget(`${alg} cached repeated verify`, cachedVerify.nsPerOp / 1000, 2, ' us');
+}
+
+export async function run(): Promise<void> {
+  for (const alg of ['EdDSA', 'ES256', 'HS256'] as const) await section(alg);
+}
