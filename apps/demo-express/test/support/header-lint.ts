@@ -1,3 +1,5 @@
+import { resolveCookiePolicy } from '@org/session-core';
+import { lintHttpResponse } from '@org/session-core/testing';
 import { expect } from 'vitest';
 
 /** The exact Set-Cookie shapes the demo may send (production mode, B1, B7, H5). */
@@ -15,13 +17,21 @@ export interface LintedResponse {
   body: string;
 }
 
+const productionPolicy = resolveCookiePolicy();
+
 /**
- * The header check every demo response goes through: cookie flags exactly as the policy says, at
- * most one Set-Cookie per name, `Cache-Control: no-store` wherever a cookie is set, HSTS (K2), and
- * no session token ever seen by the client in a body or a Location header.
+ * The header check every demo response goes through: core's shared lint (cookie flags as the
+ * policy says, one Set-Cookie per name, `Cache-Control: no-store` wherever a cookie is set, no token
+ * in a body or a Location header, error bodies in core's shape), plus the demo's own rules: the
+ * exact Set-Cookie strings, and HSTS on every response (K2).
  */
 export function lintResponse(response: LintedResponse, knownTokens: Iterable<string>): void {
   const setCookies = response.headers.getSetCookie();
+  const problems = lintHttpResponse(
+    { status: response.status, headers: response.headers, setCookies, body: response.body },
+    { sessionCookie: productionPolicy, preSessionCookieName: '__Host-pre', secrets: knownTokens },
+  );
+  expect(problems).toEqual([]);
   const names = setCookies.map((cookie) => cookie.slice(0, cookie.indexOf('=')));
   expect(new Set(names).size, `one Set-Cookie per name: ${names.join(', ')}`).toBe(names.length);
   for (const cookie of setCookies) {
