@@ -8,7 +8,14 @@ import {
   type SessionStore,
 } from '@org/session-core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { compareAndSet, deleteIfOwned, indexAdd, indexPrune, type LuaScript } from './scripts.js';
+import {
+  deleteIfOwned,
+  familyCompareAndSet,
+  indexAdd,
+  indexPrune,
+  type LuaScript,
+  sessionCompareAndSet,
+} from './scripts.js';
 
 /** An ioredis client for a single Redis server or for a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -38,7 +45,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-type Counter = 'version' | 'generation';
+/** How many sessions' index scores the store remembers between a read and the touch after it. */
+const INDEX_HINTS = 4096;
 
 /** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */
 const downStates = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -77,6 +85,8 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   readonly commandTimeoutMs: number;
   private ready: Promise<void> | null = null;
   private closed = false;
+  /** Session id -> a score its index entry is known to hold (a hint; the scripts decide). */
+  private readonly indexHints = new Map<string, number>();
 
   constructor(options: RedisStoreOptions) {
     const sources = [options?.client, options?.url, options?.cluster].filter((s) => s !== undefined);
@@ -148,55 +158,68 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
   async create(record: SessionRecord<D>, now: number): Promise<void> {
     const key = this.sessionKey(record.id);
-    const expiresAt = recordExpiresAt(record);
-    const ttl = relativeTtl(expiresAt, now);
+    const ttl = relativeTtl(recordExpiresAt(record), now);
+    const indexedUntil = indexTarget(record);
     await this.run(async () => {
       if (ttl <= 0) {
         // Already expired on arrival: nothing to keep, but an existing id is still a conflict.
         if ((await this.client.exists(key)) === 1) throw conflict('Session id already exists');
         return;
       }
-      if ((await this.client.set(key, JSON.stringify(record), 'PX', ttl, 'NX')) === null) {
+      const envelope = sessionEnvelope(indexedUntil, JSON.stringify(record));
+      if ((await this.client.set(key, envelope, 'PX', ttl, 'NX')) === null) {
         throw conflict('Session id already exists');
       }
     });
+    if (ttl <= 0) return;
     // Indexed after the record exists, so a concurrent list never prunes a session being created.
     try {
-      await this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, expiresAt]));
+      await this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, indexedUntil]));
     } catch (error) {
       // An unindexed session would escape "log out everywhere": undo it. The token was never handed
       // out (create fails), so even if this undo fails too, the leftover is unusable until its TTL.
       await this.run(() => this.client.del(key)).catch(() => 0);
       throw error;
     }
+    this.remember(record.id, indexedUntil);
   }
 
   async get(id: string, now: number): Promise<SessionRecord<D> | null> {
     const raw = await this.run(() => this.client.get(this.sessionKey(id)));
-    return decodeLive<SessionRecord<D>>(raw, id, now);
+    const envelope = openSessionEnvelope<D>(raw, id, now);
+    if (!envelope) return null;
+    this.remember(id, envelope.indexedUntil);
+    return envelope.session;
   }
 
   async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+    const key = this.sessionKey(record.id);
     const expiresAt = recordExpiresAt(record);
     const ttl = relativeTtl(expiresAt, now);
-    const cas = () => this.compareAndSet(this.sessionKey(record.id), 'version', expectedVersion, record, ttl, now);
-    if (ttl <= 0) return this.run(cas);
-    // The index entry and the record go out together: a touch costs one round trip, not two.
-    // Raising an index score is harmless even when the compare-and-set then loses. The index
-    // command is issued first, so a single server applies it before the record.
-    const [indexed, written] = await Promise.allSettled([
-      this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, expiresAt])),
-      this.run(cas),
-    ]);
-    if (written.status === 'rejected') throw written.reason;
-    if (written.value && indexed.status === 'rejected') throw indexed.reason;
-    return written.value;
+    const json = JSON.stringify(record);
+    const attempt = (raised: number | '') =>
+      this.run(() =>
+        this.script(sessionCompareAndSet, key, [expectedVersion, now, json, ttl, mustCover, raised, record.userId]),
+      );
+    // Most touches stay within what the index already holds: one script, one round trip. When the
+    // new deadline passes it, the index is raised first, and only then does the record move.
+    const mustCover = indexFloor(record);
+    const known = this.indexHints.get(record.id);
+    let raised: number | '' = '';
+    if (ttl > 0 && known !== undefined && mustCover > known) raised = await this.raiseIndex(record, now);
+    let outcome = await attempt(raised);
+    if (outcome === NEEDS_INDEX && raised === '') outcome = await attempt(await this.raiseIndex(record, now));
+    if (typeof outcome !== 'number' || outcome <= 0) return false;
+    if (ttl > 0) this.remember(record.id, outcome);
+    else this.indexHints.delete(record.id);
+    return true;
   }
 
   async delete(id: string): Promise<boolean> {
     const raw = await this.run(() => this.client.getdel(this.sessionKey(id)));
+    this.indexHints.delete(id);
     if (raw === null) return false;
-    const userId = parseRecord<SessionRecord<D>>(raw)?.userId;
+    const userId = parseJson<{ session?: { userId?: unknown } }>(raw)?.session?.userId;
     // The session is gone either way; a missed index removal is pruned by the next list.
     if (typeof userId === 'string') {
       await this.run(() => this.client.zrem(this.userIndexKey(userId), id)).catch(() => 0);
@@ -217,10 +240,12 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     const live: SessionRecord<D>[] = [];
     const gone: string[] = [];
     candidates.forEach((id, i) => {
-      const record = decodeLive<SessionRecord<D>>(raws[i] ?? null, id, now);
-      // Gone, expired, or re-owned by another user: the entry no longer belongs in this index.
-      if (record && record.userId === userId) live.push(record);
-      else gone.push(id);
+      const session = parseJson<{ session?: SessionRecord<D> }>(raws[i] ?? null)?.session;
+      // Deleted, unreadable or re-owned: the entry no longer belongs here. An entry whose session
+      // merely looks expired by this clock stays until its score passes (other instances may
+      // run a little behind).
+      if (!session || session.id !== id || session.userId !== userId) gone.push(id);
+      else if (isLive(session, id, now)) live.push(session);
     });
     if (gone.length > 0 || expiredEntries > 0) {
       await this.run(() => this.script(indexPrune, indexKey, [now, ...gone]));
@@ -256,14 +281,17 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
   async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
     const raw = await this.run(() => this.client.get(this.refreshFamilyKey(id)));
-    return decodeLive<RefreshFamilyRecord>(raw, id, now);
+    const family = parseJson<RefreshFamilyRecord>(raw);
+    return family && isLive(family, id, now) ? family : null;
   }
 
   async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
     const ttl = relativeTtl(recordExpiresAt(family), now);
-    return this.run(() =>
-      this.compareAndSet(this.refreshFamilyKey(family.id), 'generation', expectedGeneration, family, ttl, now),
+    const key = this.refreshFamilyKey(family.id);
+    const outcome = await this.run(() =>
+      this.script(familyCompareAndSet, key, [expectedGeneration, now, JSON.stringify(family), ttl]),
     );
+    return outcome === 1;
   }
 
   /** Ends the connection if the store opened it; a client you passed in is left open. */
@@ -286,16 +314,21 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     }
   }
 
-  private async compareAndSet(
-    key: string,
-    counter: Counter,
-    expected: number,
-    next: object,
-    ttl: number,
-    now: number,
-  ): Promise<boolean> {
-    const result = await this.script(compareAndSet, key, [counter, expected, now, JSON.stringify(next), ttl]);
-    return result === 1;
+  /** Raises the user index entry of `record` to its target score; returns that score. */
+  private async raiseIndex(record: SessionRecord<D>, now: number): Promise<number> {
+    const target = indexTarget(record);
+    await this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, target]));
+    return target;
+  }
+
+  /** Remembers a lower bound of a session's index score (scores only ever rise). */
+  private remember(id: string, indexedUntil: number): void {
+    this.indexHints.delete(id);
+    if (this.indexHints.size >= INDEX_HINTS) {
+      const oldest = this.indexHints.keys().next();
+      if (!oldest.done) this.indexHints.delete(oldest.value);
+    }
+    this.indexHints.set(id, indexedUntil);
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
@@ -363,7 +396,56 @@ function relativeTtl(expiresAt: number, now: number): number {
   return Math.ceil(expiresAt - now);
 }
 
-function parseRecord<T>(raw: string): T | null {
+/** Answer of the session compare-and-set script when the index must be raised first. */
+const NEEDS_INDEX = -1;
+
+/**
+ * Instances sharing the store may disagree on the time by up to this much (core's documented
+ * skew); index scores keep a margin over the session's expiry so that a clock running ahead never
+ * prunes a live session.
+ */
+const CLOCK_MARGIN_MS = 60_000;
+
+/** The session's idle span: how long its last activity keeps it alive. */
+function spanOf(record: SessionRecord): number {
+  return Math.max(0, recordExpiresAt(record) - record.lastSeenAt);
+}
+
+/**
+ * The lowest index score that still covers `record`: its expiry plus the clock margin (at most
+ * half its idle span, for very short sessions), never past the absolute deadline.
+ */
+function indexFloor(record: SessionRecord): number {
+  const margin = Math.min(CLOCK_MARGIN_MS, spanOf(record) / 2);
+  return Math.ceil(Math.min(record.absoluteExpiresAt, recordExpiresAt(record) + margin));
+}
+
+/**
+ * The score a session's index entry gets when (re)indexed: its expiry plus one more idle span,
+ * capped by the absolute deadline. The headroom lets the touches that follow slide the expiry
+ * without writing the index again (with the default policy, five touches in six).
+ */
+function indexTarget(record: SessionRecord): number {
+  return Math.ceil(Math.min(record.absoluteExpiresAt, recordExpiresAt(record) + spanOf(record)));
+}
+
+function sessionEnvelope(indexedUntil: number, recordJson: string): string {
+  return `{"indexedUntil":${indexedUntil},"session":${recordJson}}`;
+}
+
+function openSessionEnvelope<D extends SessionData>(
+  raw: string | null,
+  id: string,
+  now: number,
+): { indexedUntil: number; session: SessionRecord<D> } | null {
+  const envelope = parseJson<{ indexedUntil?: unknown; session?: SessionRecord<D> }>(raw);
+  const session = envelope?.session;
+  if (!session || typeof envelope.indexedUntil !== 'number' || !isLive(session, id, now)) return null;
+  return { indexedUntil: envelope.indexedUntil, session };
+}
+
+function parseJson<T>(raw: string | null): T | null {
+  if (raw === null) return null;
   try {
     const value: unknown = JSON.parse(raw);
     return typeof value === 'object' && value !== null ? (value as T) : null;
@@ -372,16 +454,15 @@ function parseRecord<T>(raw: string): T | null {
   }
 }
 
-/** The stored record if it is the one asked for and still live at `now`; null otherwise. */
-function decodeLive<T extends { id: string; idleExpiresAt: number | null; absoluteExpiresAt: number }>(
-  raw: string | null,
+/** Whether a stored record is the one asked for and still live at `now` (by the manager's clock). */
+function isLive(
+  record: { id?: unknown; idleExpiresAt: number | null; absoluteExpiresAt: number },
   id: string,
   now: number,
-): T | null {
-  if (raw === null) return null;
-  const record = parseRecord<T>(raw);
-  if (!record || record.id !== id || typeof record.absoluteExpiresAt !== 'number') return null;
-  return recordExpiresAt(record) > now ? record : null;
+): boolean {
+  if (typeof record !== 'object' || record === null) return false;
+  if (record.id !== id || typeof record.absoluteExpiresAt !== 'number') return false;
+  return recordExpiresAt(record) > now;
 }
 
 function conflict(message: string): SessionError {

@@ -98,42 +98,73 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     redis.disconnect();
   });
 
-  it('keeps one JSON key per session and a sorted set per user scored by expiry, each with its own hash tag', async () => {
+  it('keeps one key per session and a sorted set per user, each with its own hash tag', async () => {
     const r = record();
     await store.create(r, clock.now());
     expect(store.sessionKey(r.id)).toBe(`${store.prefix}s:{${r.id}}`);
     expect(store.userIndexKey(r.userId)).toBe(`${store.prefix}u:{${r.userId}}`);
-    expect(JSON.parse((await redis.get(store.sessionKey(r.id))) as string)).toEqual(r);
-    expect(await redis.zrange(store.userIndexKey(r.userId), 0, -1, 'WITHSCORES')).toEqual([
-      r.id,
-      String(recordExpiresAt(r)),
-    ]);
+    // The index holds the session until its expiry plus one idle span (the headroom for touches).
+    const indexedUntil = recordExpiresAt(r) + 30 * MINUTE;
+    expect(JSON.parse((await redis.get(store.sessionKey(r.id))) as string)).toEqual({ indexedUntil, session: r });
+    expect(await redis.zrange(store.userIndexKey(r.userId), 0, -1, 'WITHSCORES')).toEqual([r.id, String(indexedUntil)]);
   });
 
   it('CL-04: TTLs are relative to the manager clock, whatever Redis thinks the time is', async () => {
     // The app's clock is 25 years behind the server's: PEXPIREAT from app time would expire at once.
-    const skewed = createTestClock(Date.UTC(2001, 0, 1));
-    const now = skewed.now();
+    const now = Date.UTC(2001, 0, 1);
     const r = record({
       createdAt: now,
       lastSeenAt: now,
       idleExpiresAt: now + 30 * MINUTE,
-      absoluteExpiresAt: now + 60 * MINUTE,
+      absoluteExpiresAt: now + 12 * 60 * MINUTE,
     });
     await store.create(r, now);
-    for (const key of [store.sessionKey(r.id), store.userIndexKey(r.userId)]) {
-      const ttl = await redis.pttl(key);
-      expect(ttl).toBeGreaterThan(30 * MINUTE - 5000);
-      expect(ttl).toBeLessThanOrEqual(30 * MINUTE);
-    }
+    const sessionTtl = await redis.pttl(store.sessionKey(r.id));
+    expect(sessionTtl).toBeGreaterThan(30 * MINUTE - 5000);
+    expect(sessionTtl).toBeLessThanOrEqual(30 * MINUTE);
+    const indexTtl = await redis.pttl(store.userIndexKey(r.userId));
+    expect(indexTtl).toBeGreaterThan(60 * MINUTE - 5000);
+    expect(indexTtl).toBeLessThanOrEqual(60 * MINUTE);
     expect(await store.get(r.id, now)).toEqual(r);
 
-    // A touch 20 minutes later (by the app's clock) moves both TTLs to the new idle deadline.
+    // A touch 20 minutes later (by the app's clock) moves the record's TTL to the new deadline.
     const later = now + 20 * MINUTE;
     const touched = { ...r, lastSeenAt: later, idleExpiresAt: later + 30 * MINUTE, version: 2 };
     expect(await store.update(touched, 1, later)).toBe(true);
     expect(await redis.pttl(store.sessionKey(r.id))).toBeGreaterThan(30 * MINUTE - 5000);
-    expect(await redis.zscore(store.userIndexKey(r.userId), r.id)).toBe(String(later + 30 * MINUTE));
+  });
+
+  it('a touch writes the index only when the new deadline nears what the index holds', async () => {
+    const start = clock.now();
+    const r = record();
+    await store.create(r, start);
+    const indexKey = store.userIndexKey(r.userId);
+    const score = async () => Number(await redis.zscore(indexKey, r.id));
+    expect(await score()).toBe(start + 60 * MINUTE);
+
+    const touchAt = (at: number, version: number) => ({
+      ...r,
+      lastSeenAt: at,
+      idleExpiresAt: at + 30 * MINUTE,
+      version,
+    });
+    // 20 minutes on: the new deadline (+50 min) is well inside +60 min, so the index is left alone.
+    expect(await store.update(touchAt(start + 20 * MINUTE, 2), 1, start + 20 * MINUTE)).toBe(true);
+    expect(await score()).toBe(start + 60 * MINUTE);
+    // 40 minutes on: the deadline (+70 min) passes it; the index is raised first, to +100 min.
+    expect(await store.update(touchAt(start + 40 * MINUTE, 3), 2, start + 40 * MINUTE)).toBe(true);
+    expect(await score()).toBe(start + 100 * MINUTE);
+    // Another instance, which never read this session, learns it from the script instead: a touch
+    // just before the +70 min deadline needs +100.5 min (deadline plus the clock margin).
+    const lastMoment = start + 69 * MINUTE + 30_000;
+    const other = new RedisStore({ client: redis, prefix: store.prefix });
+    expect(await other.update(touchAt(lastMoment, 4), 3, lastMoment)).toBe(true);
+    expect(await score()).toBe(lastMoment + 60 * MINUTE);
+    const envelope = JSON.parse((await redis.get(store.sessionKey(r.id))) as string);
+    expect(envelope).toEqual({ indexedUntil: lastMoment + 60 * MINUTE, session: touchAt(lastMoment, 4) });
+    // A stale writer still loses.
+    expect(await store.update(touchAt(lastMoment + MINUTE, 4), 3, lastMoment + MINUTE)).toBe(false);
+    expect((await store.get(r.id, lastMoment + MINUTE))?.version).toBe(4);
   });
 
   it('the user index sheds dead entries on the next write, by score, without any wait', async () => {
@@ -144,6 +175,7 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     await store.create(long, clock.now());
     expect(await redis.zcard(store.userIndexKey(userId))).toBe(2);
 
+    // The short one is dead after 1 minute and leaves the index one idle span later.
     const later = clock.now() + 2 * MINUTE;
     const third = record({ userId, createdAt: later, lastSeenAt: later, idleExpiresAt: later + MINUTE });
     await store.create(third, later);
@@ -201,14 +233,15 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     const sessions = new SessionManager({
       store,
       clock: realClock,
-      policy: { idleTimeoutMs: 800, absoluteTimeoutMs: 60 * MINUTE },
+      policy: { idleTimeoutMs: 700, absoluteTimeoutMs: 60 * MINUTE },
     });
     const userId = `user-${randomString(9)}`;
     const issued = await Promise.all([sessions.create({ userId }), sessions.create({ userId })]);
     const indexKey = store.userIndexKey(userId);
     expect(await redis.zcard(indexKey)).toBe(2);
 
-    // Redis drops the records and the index by itself (real TTLs, a bounded wait under 3 s).
+    // Redis drops the records (0.7 s) and the index (one more idle span) by itself: real TTLs,
+    // a bounded wait under 3 s.
     const gone = await waitFor(
       async () => (await redis.exists(indexKey, ...issued.map((s) => store.sessionKey(s.session.id)))) === 0,
       30,
