@@ -56,13 +56,13 @@ const connectingStates = new Set(['connecting', 'connect']);
 /**
  * A session store on Redis or Redis Cluster.
  *
- * - One key per session (`<prefix>s:{<id>}`) and per refresh family (`<prefix>rf:{<id>}`), holding
- *   the JSON record, with a Redis TTL of (record expiry - now) using the manager's clock.
- * - One sorted set per user (`<prefix>u:{<userId>}`) scored by each session's expiry, pruned by
- *   score on every write and list, with its own TTL at the highest score.
+ * - One key per session (`<prefix>s:{<id>}`) and per refresh family (`<prefix>rf:{<id>}`), with a
+ *   Redis TTL of (record expiry - now) by the manager's clock (CL-04).
+ * - One sorted set per user (`<prefix>u:{<userId>}`), scored by a deadline at least a clock margin
+ *   past each session's expiry, pruned by score on every write and list, with its own TTL.
  * - Every script and command touches one key, so nothing crosses a Cluster slot; no `KEYS`, no
  *   `SCAN`, no keyspace notifications.
- * - A plain read is one `GET`. Compare-and-set and owner-checked deletes run as Lua scripts.
+ * - A plain read is one `GET`; a touch is usually one Lua compare-and-set.
  * - Connection loss, timeouts and refused commands reject with `SessionError('STORE_UNAVAILABLE')`.
  *
  * @example
