@@ -18,6 +18,11 @@ export type BindingPolicy = (stored: SessionMetadata, current: RequestSignals) =
 /**
  * The default: flag (never reject) a changed user agent. IP changes are normal for mobile clients
  * and are not flagged by default.
+ *
+ * @example
+ * ```ts
+ * createSessionManager({ store, binding: flagUserAgentChange }) // the default
+ * ```
  */
 export const flagUserAgentChange: BindingPolicy = (stored, current) => {
   if (stored.userAgent && current.userAgent !== undefined && current.userAgent !== stored.userAgent) {
@@ -26,7 +31,14 @@ export const flagUserAgentChange: BindingPolicy = (stored, current) => {
   return 'allow';
 };
 
-/** A stricter policy: reject a changed user agent, flag a changed IP. */
+/**
+ * A stricter policy: reject a changed user agent, flag a changed IP.
+ *
+ * @example
+ * ```ts
+ * createSessionManager({ store, binding: rejectUserAgentChange })
+ * ```
+ */
 export const rejectUserAgentChange: BindingPolicy = (stored, current) => {
   if (stored.userAgent && current.userAgent !== undefined && current.userAgent !== stored.userAgent) {
     return { decision: 'reject', reason: 'user_agent_changed' };

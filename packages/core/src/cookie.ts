@@ -115,7 +115,15 @@ export function resolveCookiePolicy(options: CookieOptions = {}, mode: CookieMod
   return policy;
 }
 
-/** Set-Cookie value carrying a session token. `maxAge` only for persistent sessions. */
+/**
+ * Set-Cookie value carrying a session token. `maxAge` only for persistent sessions.
+ *
+ * @example
+ * ```ts
+ * serializeSessionCookie(resolveCookiePolicy(), token)
+ * // '__Host-sid=<token>; Path=/; Secure; HttpOnly; SameSite=Lax'
+ * ```
+ */
 export function serializeSessionCookie(policy: CookiePolicy, value: string, maxAge?: number): string {
   return serializeCookie(policy.name, value, {
     path: policy.path,
@@ -128,7 +136,15 @@ export function serializeSessionCookie(policy: CookiePolicy, value: string, maxA
   });
 }
 
-/** Set-Cookie value that deletes the session cookie: same name, path and flags, Max-Age=0. */
+/**
+ * Set-Cookie value that deletes the session cookie: same name, path and flags, Max-Age=0.
+ *
+ * @example
+ * ```ts
+ * serializeDeletionCookie(resolveCookiePolicy())
+ * // '__Host-sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax'
+ * ```
+ */
 export function serializeDeletionCookie(policy: CookiePolicy): string {
   return serializeCookie(policy.name, '', {
     path: policy.path,
@@ -148,6 +164,12 @@ const sameSiteLabel: Record<SameSite, string> = { lax: 'Lax', strict: 'Strict', 
  * Serialises one Set-Cookie value. Throws `COOKIE_INVALID` for a name that is not an RFC 9110
  * token, a value outside cookie-octets, broken prefix rules or header-splitting characters, and
  * `COOKIE_TOO_LARGE` when name + value exceed 4096 bytes or an attribute exceeds 1024.
+ *
+ * @example
+ * ```ts
+ * serializeCookie('theme', 'dark', { path: '/', sameSite: 'lax' })
+ * // 'theme=dark; Path=/; Secure; HttpOnly; SameSite=Lax'
+ * ```
  */
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes = {}): string {
   if (!isCookieName(name)) throw new SessionError('COOKIE_INVALID', 'Cookie name is not a valid token');
@@ -217,7 +239,15 @@ function checkAttributeValue(value: string): string {
   return value;
 }
 
-/** RFC 9110 token: the grammar of cookie names. */
+/**
+ * RFC 9110 token: the grammar of cookie names.
+ *
+ * @example
+ * ```ts
+ * isCookieName('__Host-sid') // true
+ * isCookieName('my sid') // false
+ * ```
+ */
 export function isCookieName(name: string): boolean {
   if (typeof name !== 'string' || name.length === 0) return false;
   for (let i = 0; i < name.length; i++) {
@@ -246,7 +276,15 @@ function isTokenChar(c: number): boolean {
   );
 }
 
-/** RFC 6265bis cookie-octets, unquoted: no CTLs, whitespace, DQUOTE, comma, semicolon or backslash. */
+/**
+ * RFC 6265bis cookie-octets, unquoted: no CTLs, whitespace, DQUOTE, comma, semicolon or backslash.
+ *
+ * @example
+ * ```ts
+ * isCookieValue('abc.DEF_-') // true
+ * isCookieValue('a;b') // false
+ * ```
+ */
 export function isCookieValue(value: string): boolean {
   if (typeof value !== 'string') return false;
   for (let i = 0; i < value.length; i++) {

@@ -7,7 +7,14 @@ const lookup = /* @__PURE__ */ (() => {
   return table;
 })();
 
-/** Encodes bytes as unpadded base64url (RFC 4648 section 5). */
+/**
+ * Encodes bytes as unpadded base64url (RFC 4648 section 5).
+ *
+ * @example
+ * ```ts
+ * base64urlEncode(new Uint8Array([0xfb, 0xff])) // '-_8'
+ * ```
+ */
 export function base64urlEncode(bytes: Uint8Array): string {
   let out = '';
   let i = 0;
@@ -34,6 +41,12 @@ export function base64urlEncode(bytes: Uint8Array): string {
  * Decodes unpadded base64url. Returns null for any character outside the alphabet, for padding,
  * for an impossible length, or for non-zero trailing bits (so every byte string has exactly one
  * accepted encoding).
+ *
+ * @example
+ * ```ts
+ * base64urlDecode('Zm9v') // Uint8Array [102, 111, 111]
+ * base64urlDecode('Zm9v+') // null
+ * ```
  */
 export function base64urlDecode(text: string): Uint8Array | null {
   const len = text.length;
@@ -75,7 +88,15 @@ function sextet(text: string, index: number): number {
   return code < 128 ? (lookup[code] as number) : -1;
 }
 
-/** True when every character is in the base64url alphabet. */
+/**
+ * True when every character is in the base64url alphabet.
+ *
+ * @example
+ * ```ts
+ * isBase64url('abc-_') // true
+ * isBase64url('a+b') // false
+ * ```
+ */
 export function isBase64url(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     if (sextet(text, i) < 0) return false;

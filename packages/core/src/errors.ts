@@ -174,6 +174,11 @@ export class SessionError extends Error {
  * True when `value` is a {@link SessionError} (optionally with one of the given codes). Checks the
  * `code` rather than `instanceof`, so two copies of this package in one app still recognise each
  * other's errors.
+ *
+ * @example
+ * ```ts
+ * if (isSessionError(error, 'SESSION_EXPIRED', 'SESSION_REVOKED')) return redirect('/login')
+ * ```
  */
 export function isSessionError(value: unknown, ...codes: SessionErrorCode[]): value is SessionError {
   if (typeof value !== 'object' || value === null) return false;
@@ -183,7 +188,14 @@ export function isSessionError(value: unknown, ...codes: SessionErrorCode[]): va
   return codes.length === 0 || codes.includes(code as SessionErrorCode);
 }
 
-/** Normalises anything thrown into a SessionError without leaking its message to clients. */
+/**
+ * Normalises anything thrown into a SessionError without leaking its message to clients.
+ *
+ * @example
+ * ```ts
+ * throw toSessionError(error, 'STORE_UNAVAILABLE') // keeps coded errors, wraps the rest
+ * ```
+ */
 export function toSessionError(value: unknown, fallback: SessionErrorCode): SessionError {
   if (isSessionError(value)) return value;
   return new SessionError(fallback, undefined, { cause: value });

@@ -33,7 +33,15 @@ export interface SessionEvent {
 
 export type SessionEventListener = (event: SessionEvent) => void;
 
-/** Calls each listener; a throwing listener never breaks authentication. */
+/**
+ * Calls each listener; a throwing listener never breaks authentication.
+ *
+ * @example
+ * ```ts
+ * const emit = createEmitter([auditLog, alerts])
+ * emit({ type: 'session.revoked', at: Date.now(), userId })
+ * ```
+ */
 export function createEmitter(
   listeners: SessionEventListener | readonly SessionEventListener[] | undefined,
 ): (event: SessionEvent) => void {

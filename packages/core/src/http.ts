@@ -43,6 +43,11 @@ export function errorResponse(error: unknown): ErrorResponse {
 /**
  * Headers to add to a response that carries `cookies`: one Set-Cookie each plus
  * `Cache-Control: no-store`, so no shared cache ever stores a response that sets a session (B8).
+ *
+ * @example
+ * ```ts
+ * for (const [name, value] of cookieHeaders(result.cookies)) response.headers.append(name, value)
+ * ```
  */
 export function cookieHeaders(cookies: readonly string[]): Array<[string, string]> {
   if (cookies.length === 0) return [];
@@ -51,7 +56,14 @@ export function cookieHeaders(cookies: readonly string[]): Array<[string, string
   return headers;
 }
 
-/** The token of an `Authorization: Bearer <token>` header, or null. */
+/**
+ * The token of an `Authorization: Bearer <token>` header, or null.
+ *
+ * @example
+ * ```ts
+ * const result = await sessions.validateToken(readBearerToken(request.headers.get('authorization')))
+ * ```
+ */
 export function readBearerToken(authorization: string | null | undefined): string | null {
   if (typeof authorization !== 'string' || authorization.length > 8192) return null;
   // Authentication schemes are case-insensitive (RFC 9110 section 11.1).
@@ -59,7 +71,15 @@ export function readBearerToken(authorization: string | null | undefined): strin
   return match ? (match[1] as string) : null;
 }
 
-/** Hosts that browsers treat as secure contexts even over plain http. */
+/**
+ * Hosts that browsers treat as secure contexts even over plain http.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost('localhost:3000') // true
+ * isLoopbackHost('app.example.com') // false
+ * ```
+ */
 export function isLoopbackHost(host: string | null | undefined): boolean {
   if (!host) return false;
   const name = stripPort(host.toLowerCase());
@@ -83,6 +103,11 @@ function stripPort(host: string): string {
  * Production never serves sessions over plain http, except to loopback hosts (which browsers treat
  * as secure). `protocol` must already reflect a trusted proxy's `X-Forwarded-Proto`. Throws
  * `INSECURE_TRANSPORT` otherwise; development mode allows anything, by explicit choice.
+ *
+ * @example
+ * ```ts
+ * assertSecureTransport({ protocol: url.protocol, host: url.host }, sessions.cookie.mode)
+ * ```
  */
 export function assertSecureTransport(
   request: { protocol: string; host: string | null | undefined },

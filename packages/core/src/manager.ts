@@ -558,7 +558,14 @@ export class SessionManager<D extends SessionData = SessionData> {
   }
 }
 
-/** Creates a {@link SessionManager}; see its documentation. */
+/**
+ * Creates a {@link SessionManager}; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionManager({ store: new MemoryStore(), policy: 'aal3' })
+ * ```
+ */
 export function createSessionManager<D extends SessionData = SessionData>(
   options: SessionManagerOptions<D>,
 ): SessionManager<D> {

@@ -18,6 +18,11 @@ export interface MemoryStoreOptions {
  * and single-process tools; use Redis, PostgreSQL or SQLite for anything else.
  *
  * Records are copied and frozen on write, so nothing outside can change what is stored.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionManager({ store: new MemoryStore({ maxSessions: 1000 }) })
+ * ```
  */
 export class MemoryStore<D extends SessionData = SessionData> implements SessionStore<D> {
   readonly maxSessions: number;

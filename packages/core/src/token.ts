@@ -44,6 +44,12 @@ export function generateSessionToken(random: RandomSource = webRandom): Generate
 /**
  * Strictly parses a session token: exactly 22 + 1 + 43 characters, base64url on both sides of the
  * one dot, canonical trailing bits. Returns null for anything else, before any store call.
+ *
+ * @example
+ * ```ts
+ * const parts = parseSessionToken(cookieValue)
+ * if (!parts) return 'malformed' // no store call for junk
+ * ```
  */
 export function parseSessionToken(token: unknown): SessionTokenParts | null {
   if (typeof token !== 'string' || token.length !== SESSION_TOKEN_LENGTH) return null;
@@ -54,7 +60,14 @@ export function parseSessionToken(token: unknown): SessionTokenParts | null {
   return { id, secret };
 }
 
-/** True when `id` has the exact shape of a session id (used to vet ids from URLs and forms). */
+/**
+ * True when `id` has the exact shape of a session id (used to vet ids from URLs and forms).
+ *
+ * @example
+ * ```ts
+ * if (!isSessionId(request.params.id)) return notFound()
+ * ```
+ */
 export function isSessionId(id: unknown): id is string {
   return typeof id === 'string' && id.length === SESSION_ID_LENGTH && isCanonical(id, SESSION_ID_BYTES);
 }

@@ -66,7 +66,14 @@ export interface RefreshFamilyRecord {
   revokedAt: number | null;
 }
 
-/** The moment after which a record can be dropped by the store (TTL or sweep). */
+/**
+ * The moment after which a record can be dropped by the store (TTL or sweep).
+ *
+ * @example
+ * ```ts
+ * const ttlMs = recordExpiresAt(record) - now // what a store's TTL should be
+ * ```
+ */
 export function recordExpiresAt(record: { idleExpiresAt: number | null; absoluteExpiresAt: number }): number {
   return record.idleExpiresAt === null
     ? record.absoluteExpiresAt

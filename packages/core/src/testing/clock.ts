@@ -7,7 +7,16 @@ export interface TestClock extends Clock {
   set(ms: number): number;
 }
 
-/** Starts at 2026-01-01T00:00:00Z unless told otherwise. */
+/**
+ * Starts at 2026-01-01T00:00:00Z unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * const clock = createTestClock()
+ * const sessions = createSessionManager({ store: new MemoryStore(), clock })
+ * clock.advance(30 * 60_000) // the session is now idle-expired
+ * ```
+ */
 export function createTestClock(start = Date.UTC(2026, 0, 1)): TestClock {
   let current = start;
   return {

@@ -40,7 +40,17 @@ const writeMethods = new Set<StoreMethod>([
   'updateRefreshFamily',
 ]);
 
-/** Wraps a real store to count its calls and to inject outages. Not a mock: data goes through. */
+/**
+ * Wraps a real store to count its calls and to inject outages. Not a mock: data goes through.
+ *
+ * @example
+ * ```ts
+ * const probe = instrumentStore(new MemoryStore())
+ * const sessions = createSessionManager({ store: probe.store })
+ * probe.fail('hang') // next validations time out as STORE_UNAVAILABLE
+ * expect(probe.writes()).toBe(0)
+ * ```
+ */
 export function instrumentStore<D extends SessionData>(inner: SessionStore<D>): InstrumentedStore<D> {
   const calls = Object.fromEntries(methods.map((m) => [m, 0])) as Record<StoreMethod, number>;
   let mode: 'error' | 'hang' | null = null;
