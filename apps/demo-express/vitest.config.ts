@@ -3,7 +3,7 @@ import { project } from '../../vitest.shared.ts';
 export default project({
   test: {
     name: 'demo-express',
-    // Browser suites share one Chromium per file; files run one after another to stay within 2 cores.
-    fileParallelism: false,
+    // Browser steps share 2 cores with the rest of the workspace's tests: allow slow runs, never sleep.
+    testTimeout: 60_000,
   },
 });

@@ -74,9 +74,14 @@ describe.skipIf(skipBrowserSuites)('the Express demo in Chromium', () => {
     const scriptView = await page.evaluate(() => document.cookie);
     expect(scriptView).not.toContain('__Host-sid');
     expect(scriptView).not.toContain(cookie?.value);
-    // G5, K1: nothing in web storage, on any page of the app.
-    for (const path of ['/sessions', '/account', '/jwt']) {
-      await page.goto(`${demo.origin}${path}`);
+    // The JWT page's script gets a session JWT and calls the API with it (CSP allows only 'self').
+    await page.goto(`${demo.origin}/jwt`);
+    await page.click('#call-api');
+    await page.waitForFunction(() => document.getElementById('api-result')?.textContent?.includes('200'));
+    await expect(page.textContent('#api-result')).resolves.toContain('"email": "ada@example.com"');
+    // G5, K1: nothing in web storage, on any page of the app, even after using the JWT.
+    for (const path of ['/jwt', '/sessions', '/account']) {
+      if (path !== '/jwt') await page.goto(`${demo.origin}${path}`);
       const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
       expect(storage, path).toEqual({ local: 0, session: 0 });
     }
