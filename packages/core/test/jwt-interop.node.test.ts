@@ -1,3 +1,4 @@
+/// <reference types="node" />
 import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {

@@ -47,19 +47,9 @@ export interface CompactJwsRules {
 export function inspectCompactJws(token: unknown, rules: CompactJwsRules): CheckedJwsHeader {
   if (typeof token !== 'string' || token.length === 0) throw malformed('not_a_string');
   if (token.length > (rules.maxLength ?? MAX_JWT_LENGTH)) throw malformed('too_large');
-  let firstDot = -1;
-  let secondDot = -1;
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    if (c === 0x2e) {
-      if (firstDot === -1) firstDot = i;
-      else if (secondDot === -1) secondDot = i;
-      else throw malformed('segments');
-    } else if (!isBase64urlChar(c)) {
-      throw malformed('charset');
-    }
-  }
-  if (secondDot === -1) throw malformed('segments');
+  if (!COMPACT_JWS.test(token)) throw malformed(/^[A-Za-z0-9_.-]*$/.test(token) ? 'segments' : 'charset');
+  const firstDot = token.indexOf('.');
+  const secondDot = token.indexOf('.', firstDot + 1);
   const header = parseHeader(token.slice(0, firstDot));
 
   const alg = header.alg;
@@ -91,23 +81,46 @@ export function inspectCompactJws(token: unknown, rules: CompactJwsRules): Check
   return header as CheckedJwsHeader;
 }
 
+/** Three base64url segments, possibly empty, and nothing else: no padding, spaces or JSON. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
 const utf8Decoder = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function parseHeader(segment: string): Record<string, unknown> {
+/** ASCII (every header we accept) is decoded in JavaScript; anything else goes through a strict UTF-8 decoder. */
+function decodeText(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) {
+    if ((bytes[i] as number) > 0x7f) return utf8Decoder.decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+/**
+ * Every token one key signs carries the same header segment, so parsed headers are remembered
+ * (bounded, frozen, whatever the verifier's rules: those are checked on every call).
+ */
+const parsedHeaders = new Map<string, Readonly<Record<string, unknown>>>();
+const MAX_PARSED_HEADERS = 64;
+
+function parseHeader(segment: string): Readonly<Record<string, unknown>> {
+  const known = parsedHeaders.get(segment);
+  if (known) return known;
+  const header = Object.freeze(decodeHeader(segment));
+  if (parsedHeaders.size >= MAX_PARSED_HEADERS) parsedHeaders.delete(parsedHeaders.keys().next().value as string);
+  parsedHeaders.set(segment, header);
+  return header;
+}
+
+function decodeHeader(segment: string): Record<string, unknown> {
   const bytes = segment.length === 0 ? null : base64urlDecode(segment);
   if (!bytes) throw malformed('header_encoding');
   let value: unknown;
   try {
-    value = JSON.parse(utf8Decoder.decode(bytes));
+    value = JSON.parse(decodeText(bytes));
   } catch {
     throw malformed('header_json');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('header_not_object');
   return value as Record<string, unknown>;
-}
-
-function isBase64urlChar(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f;
 }
 
 const sextets = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
