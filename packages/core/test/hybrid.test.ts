@@ -54,6 +54,15 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     );
   });
 
+  it('G5: browser mode holds no refresh token: login sets the session and JWT cookies only, no family', async () => {
+    const { probe, manager, login } = await setup();
+    probe.reset();
+    const issued = await login();
+    expect(issued.cookies.map((c) => c.split('=')[0]).sort()).toEqual([manager.cookie.name, '__Host-sjwt'].sort());
+    expect(issued.cookies.every((c) => c.includes('HttpOnly'))).toBe(true);
+    expect(probe.calls.createRefreshFamily).toBe(0);
+  });
+
   it('a request with both cookies validates from the JWT alone: no store call, no Set-Cookie', async () => {
     const { hybrid, probe, login } = await setup();
     const { cookies, session, token } = await login();

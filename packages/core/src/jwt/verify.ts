@@ -119,7 +119,8 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   constructor(options: JwtVerifierOptions) {
     if (!options || typeof options !== 'object') throw new SessionError('CONFIG_INVALID', 'Verifier options required');
     const keys = options.keys;
-    this.keys = typeof keys === 'string' || keys instanceof URL ? new RemoteJwks({ url: keys }) : keys;
+    this.keys =
+      typeof keys === 'string' || keys instanceof URL ? new RemoteJwks({ url: keys, clock: options.clock }) : keys;
     if (!this.keys || typeof this.keys.resolve !== 'function') {
       throw new SessionError('CONFIG_INVALID', 'keys must be a JwtKeySet, a RemoteJwks or a JWKS URL');
     }
