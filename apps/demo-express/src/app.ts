@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, errorResponse, isSessionError, readBearerToken, SessionError } from '@org/session-core';
+import { type Clock, readBearerToken, SessionError } from '@org/session-core';
 import { expressSessions } from '@org/session-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { DemoConfig } from './shared/config.js';
+import { demoErrorReply } from './shared/errors.js';
 import {
   clientMetadata,
   createDemoServices,
@@ -283,7 +284,14 @@ export function createExpressDemo(services: DemoServices): express.Express {
   app.get('/jwt', async (req, res) => {
     const user = await signedIn(req, res);
     if (!user) return;
-    res.send(jwtPage({ csrfToken: auth.csrfToken(req, res), email: user.email, jwtTtlSeconds: JWT_TTL_SECONDS }));
+    res.send(
+      jwtPage({
+        csrfToken: auth.csrfToken(req, res),
+        email: user.email,
+        origin: services.origin,
+        jwtTtlSeconds: JWT_TTL_SECONDS,
+      }),
+    );
   });
 
   // The JSON API. A session JWT comes from the cookie session (a same-origin POST with the CSRF
@@ -316,24 +324,12 @@ export function createExpressDemo(services: DemoServices): express.Express {
   });
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const { status, headers, body } = errorResponse(error);
-    if (!isSessionError(error)) console.error('demo: unexpected error', error);
-    for (const [name, value] of headers) if (name !== 'content-type') res.setHeader(name, value);
-    if (req.path.startsWith('/api/')) {
-      res.status(status).json(body);
-      return;
-    }
-    const title =
-      body.error.code === 'CSRF_REJECTED'
-        ? 'Request refused'
-        : status === 503
-          ? 'Try again soon'
-          : 'Something went wrong';
-    const message =
-      body.error.code === 'CSRF_REJECTED'
-        ? 'This form came from another site, or the page was too old. Go back, reload it, and try again.'
-        : body.error.message;
-    res.status(status).send(messagePage({ title: `${title} (${body.error.code})`, message }));
+    const reply = demoErrorReply(error, req.path);
+    if (reply.unexpected) console.error('demo: unexpected error', error);
+    for (const [name, value] of reply.headers) res.setHeader(name, value);
+    res.status(reply.status);
+    if (reply.json) res.json(reply.json);
+    else res.type('html').send(reply.html);
   });
 
   return app;

@@ -358,6 +358,16 @@ describe('transport (B9)', () => {
   });
 });
 
+describe('hostile requests', () => {
+  it('answers an oversized form with 413 and a plain page, never a 500', async () => {
+    const client = new DemoClient(demo.origin);
+    await client.get('/login');
+    const response = await client.post('/login', { email: 'a@example.com', password: 'x'.repeat(20_000) });
+    expect(response.status).toBe(413);
+    expect(response.body).toContain('Bad request');
+  });
+});
+
 describe('security headers', () => {
   it('sends HSTS, a strict CSP and nosniff on pages and assets', async () => {
     const client = new DemoClient(demo.origin);

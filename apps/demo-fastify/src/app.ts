@@ -1,7 +1,8 @@
 import formBody from '@fastify/formbody';
-import { type Clock, errorResponse, isSessionError, readBearerToken, SessionError } from '@org/session-core';
+import { type Clock, readBearerToken, SessionError } from '@org/session-core';
 import { fastifySessions } from '@org/session-fastify';
 import type { DemoConfig } from 'demo-express/shared/config';
+import { demoErrorReply } from 'demo-express/shared/errors';
 import {
   clientMetadata,
   createDemoServices,
@@ -254,7 +255,12 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     if (!user) return reply;
     return html(
       reply,
-      jwtPage({ csrfToken: auth.csrfToken(request, reply), email: user.email, jwtTtlSeconds: JWT_TTL_SECONDS }),
+      jwtPage({
+        csrfToken: auth.csrfToken(request, reply),
+        email: user.email,
+        origin: services.origin,
+        jwtTtlSeconds: JWT_TTL_SECONDS,
+      }),
     );
   });
 
@@ -283,16 +289,11 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
   );
 
   app.setErrorHandler(async (error, request, reply) => {
-    if (!isSessionError(error)) request.log.error(error);
-    const { status, headers, body } = errorResponse(error);
-    for (const [name, value] of headers) if (name !== 'content-type') reply.header(name, value);
-    if (request.url.startsWith('/api/')) return reply.status(status).type('application/json; charset=utf-8').send(body);
-    const csrf = body.error.code === 'CSRF_REJECTED';
-    const title = csrf ? 'Request refused' : status === 503 ? 'Try again soon' : 'Something went wrong';
-    const message = csrf
-      ? 'This form came from another site, or the page was too old. Go back, reload it, and try again.'
-      : body.error.message;
-    return html(reply, messagePage({ title: `${title} (${body.error.code})`, message }), status);
+    const answer = demoErrorReply(error, request.url);
+    if (answer.unexpected) request.log.error(error);
+    reply.status(answer.status).headers(Object.fromEntries(answer.headers));
+    if (answer.json) return reply.type('application/json; charset=utf-8').send(answer.json);
+    return reply.type('text/html; charset=utf-8').send(answer.html);
   });
 
   return app;

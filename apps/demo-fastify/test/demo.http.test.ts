@@ -159,6 +159,14 @@ describe('Fastify demo: accounts and sessions', () => {
     expect(JSON.parse((await api.get('/api/me')).body)).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
   });
 
+  it('answers an oversized form with 413 and a plain page, never a 500', async () => {
+    const client = new DemoClient(demo.origin);
+    await client.get('/login');
+    const response = await client.post('/login', { email: 'a@example.com', password: 'x'.repeat(20_000) });
+    expect(response.status).toBe(413);
+    expect(response.body).toContain('Bad request');
+  });
+
   it('sends HSTS and the CSP on every response', async () => {
     const client = new DemoClient(demo.origin);
     for (const path of ['/login', '/demo.css', '/nowhere', '/.well-known/jwks.json']) {

@@ -29,6 +29,8 @@ export type DemoSessionData = SessionData;
 /** Everything both demo apps share, whatever the framework. */
 export interface DemoServices {
   config: DemoConfig;
+  /** Where browsers reach the demo (`http://localhost:<port>`): the JWT issuer too. */
+  origin: string;
   manager: SessionManager<DemoSessionData>;
   /** For the adapters' CSRF protection: the demo's key and the origins it is reached at. */
   csrfOptions: Omit<CsrfOptions, 'manager'>;
@@ -81,6 +83,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
   const users = new UserDirectory(join(config.dataDir, 'users.db'));
   return {
     config,
+    origin: options.allowedOrigins[0] as string,
     manager,
     csrfOptions: { key: secrets.csrfKey, allowedOrigins: options.allowedOrigins },
     jwts,

@@ -240,7 +240,7 @@ export function reauthPage(input: { csrfToken: string; email: string; next: stri
   );
 }
 
-export function jwtPage(input: { csrfToken: string; email: string; jwtTtlSeconds: number }) {
+export function jwtPage(input: { csrfToken: string; email: string; origin: string; jwtTtlSeconds: number }) {
   return layout(
     { title: 'JSON API with a session JWT', csrfToken: input.csrfToken, email: input.email, script: true },
     html`<section class="card">
@@ -253,8 +253,10 @@ export function jwtPage(input: { csrfToken: string; email: string; jwtTtlSeconds
   <pre id="api-result" aria-live="polite"></pre>
 </section>
 <section class="card">
-  <p>From a terminal: <code>curl -s -X POST -H 'x-csrf-token: …' --cookie … /api/session-jwt</code> returns
-  <code>{"jwt": "…", "expiresAt": …}</code>; then <code>curl -H "Authorization: Bearer $JWT" http://localhost:3000/api/me</code>.</p>
+  <p>Any client holding a JWT can call the API, for example from a terminal:
+  <code>curl -H "Authorization: Bearer $JWT" ${input.origin}/api/me</code>. This demo checks the session
+  behind the JWT on every call (strict mode), so logging out ends API access at once; a service that
+  only checks the signature accepts the JWT until it expires.</p>
 </section>`,
   );
 }

@@ -1,0 +1,50 @@
+import { type ErrorBody, errorResponse, isSessionError } from '@org/session-core';
+import { messagePage } from './views.js';
+
+export interface DemoErrorReply {
+  status: number;
+  /** Headers from core (`cache-control: no-store`, `www-authenticate` on 401), without content-type. */
+  headers: Array<[string, string]>;
+  /** The JSON body (for /api/) or the HTML page (for everything else). */
+  json: ErrorBody | null;
+  html: string | null;
+  /** Neither a session error nor a client error: worth a log line. */
+  unexpected: boolean;
+}
+
+const CSRF_MESSAGE = 'This form came from another site, or the page was too old. Go back, reload it, and try again.';
+
+/**
+ * How both demos answer an error. Session errors get core's status (and, under /api/, core's JSON
+ * body); a framework's own client errors (a 413 for an oversized form, a 400 for a broken body)
+ * keep their 4xx status; anything else is a 500 that says nothing about its cause.
+ *
+ * @example
+ * ```ts
+ * const reply = demoErrorReply(error, req.path);
+ * ```
+ */
+export function demoErrorReply(error: unknown, path: string): DemoErrorReply {
+  const clientStatus = isSessionError(error) ? null : frameworkClientStatus(error);
+  if (clientStatus !== null) {
+    const html = messagePage({ title: 'Bad request', message: 'The server could not accept this request.' });
+    return { status: clientStatus, headers: [['cache-control', 'no-store']], json: null, html, unexpected: false };
+  }
+  const { status, headers, body } = errorResponse(error);
+  const ownHeaders = headers.filter(([name]) => name !== 'content-type');
+  const unexpected = !isSessionError(error);
+  if (path.startsWith('/api/')) return { status, headers: ownHeaders, json: body, html: null, unexpected };
+  const { code, message } = body.error;
+  const title =
+    code === 'CSRF_REJECTED' ? 'Request refused' : status === 503 ? 'Try again soon' : 'Something went wrong';
+  const html = messagePage({ title: `${title} (${code})`, message: code === 'CSRF_REJECTED' ? CSRF_MESSAGE : message });
+  return { status, headers: ownHeaders, json: null, html, unexpected };
+}
+
+/** The 4xx status that Express's body parsers and Fastify attach to their own errors, if any. */
+function frameworkClientStatus(error: unknown): number | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const value = typeof statusCode === 'number' ? statusCode : status;
+  return typeof value === 'number' && value >= 400 && value < 500 ? value : null;
+}
