@@ -311,7 +311,9 @@ export type CookieHeaderInput = string | readonly string[] | null | undefined;
 export function parseCookieHeader(header: CookieHeaderInput): Array<[name: string, value: string]> {
   const pairs: Array<[string, string]> = [];
   scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
-    pairs.push([line.slice(nameStart, nameEnd), line.slice(valueStart, valueEnd)]);
+    if (isVisibleAscii(line, nameStart, valueEnd)) {
+      pairs.push([line.slice(nameStart, nameEnd), line.slice(valueStart, valueEnd)]);
+    }
     return true;
   });
   return pairs;
@@ -330,8 +332,14 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
   const values: string[] = [];
   if (limit < 1) return values;
   scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
-    // Compare in place: most pairs in a real header belong to other cookies and are never copied.
-    if (valueEnd > valueStart && nameEnd - nameStart === name.length && line.startsWith(name, nameStart)) {
+    // Compare in place: most pairs in a real header belong to other cookies and are never copied
+    // or checked character by character.
+    if (
+      valueEnd > valueStart &&
+      nameEnd - nameStart === name.length &&
+      line.startsWith(name, nameStart) &&
+      isVisibleAscii(line, nameStart, valueEnd)
+    ) {
       values.push(line.slice(valueStart, valueEnd));
     }
     return values.length < limit;
@@ -360,7 +368,11 @@ function scanCookiePairs(header: CookieHeaderInput, visit: PairVisitor): void {
   }
 }
 
-/** Trims and checks one `name=value` segment; malformed segments are skipped (returns true). */
+/**
+ * Trims one `name=value` segment and finds its parts; segments without "=", with an empty name or
+ * over the size limit are skipped (returns true). Characters are checked by the visitor, and only
+ * for pairs it wants.
+ */
 function visitPair(line: string, start: number, end: number, visit: PairVisitor): boolean {
   let s = start;
   let e = end;
@@ -368,13 +380,9 @@ function visitPair(line: string, start: number, end: number, visit: PairVisitor)
   while (e > s && isWhitespace(line.charCodeAt(e - 1))) e--;
   // Look for "=" inside this segment only: searching the rest of the line would make a header of
   // many "="-less segments cost quadratic time.
-  let eq = -1;
-  for (let i = s; i < e; i++) {
-    const c = line.charCodeAt(i);
-    if (c < 0x20 || c >= 0x7f) return true;
-    if (eq === -1 && c === 0x3d /* = */) eq = i;
-  }
-  if (eq === -1) return true;
+  let eq = s;
+  while (eq < e && line.charCodeAt(eq) !== 0x3d /* = */) eq++;
+  if (eq === e) return true;
   let nameEnd = eq;
   while (nameEnd > s && isWhitespace(line.charCodeAt(nameEnd - 1))) nameEnd--;
   if (nameEnd === s) return true;
@@ -383,6 +391,15 @@ function visitPair(line: string, start: number, end: number, visit: PairVisitor)
   // The browser limit counts name and value, not the "=" between them.
   if (nameEnd - s + (e - valueStart) > MAX_COOKIE_NAME_VALUE_BYTES) return true;
   return visit(line, s, nameEnd, valueStart, e);
+}
+
+/** No control characters, DEL or non-ASCII between `start` and `end`: such pairs are skipped. */
+function isVisibleAscii(line: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = line.charCodeAt(i);
+    if (c < 0x20 || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 function isWhitespace(c: number): boolean {
