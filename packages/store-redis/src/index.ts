@@ -109,8 +109,8 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     }
     // Fail fast on the request path: no offline queue, no retries, no replay of commands that were
     // in flight when the connection dropped. Reconnection itself goes on in the background.
+    // The store's own timer bounds every operation (one per call, on single servers and clusters).
     const failFast = {
-      commandTimeout: timeout,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
     } satisfies RedisOptions;
@@ -345,21 +345,28 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    * Runs one store operation within `commandTimeoutMs`, failing at once while disconnected and
    * turning every driver error into `STORE_UNAVAILABLE` (fail closed).
    */
-  private async run<T>(operation: () => Promise<T>): Promise<T> {
+  private run<T>(operation: () => Promise<T>): Promise<T> {
     const status = this.client.status;
-    if (this.closed || downStates.has(status)) throw unavailable('disconnected');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unavailable('timeout')), this.commandTimeoutMs);
+    if (this.closed || downStates.has(status)) return Promise.reject(unavailable('disconnected'));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(unavailable('timeout')), this.commandTimeoutMs);
+      let work: Promise<T>;
+      try {
+        work = connectingStates.has(status) ? this.whenReady().then(operation) : operation();
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(toStoreError(error));
+        },
+      );
     });
-    try {
-      const work = connectingStates.has(status) ? this.whenReady().then(operation) : operation();
-      return await Promise.race([work, deadline]);
-    } catch (error) {
-      throw toStoreError(error);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Resolves when the first connection is up, rejects when it fails; shared by every call meanwhile. */
