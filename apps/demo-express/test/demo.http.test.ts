@@ -442,6 +442,36 @@ describe('the JSON API behind a session JWT', () => {
   });
 });
 
+describe('store outage (fail closed)', () => {
+  it('answers 503 while the session store is down: no page, no cookie deleted, no login', async () => {
+    const outageDir = makeDataDir();
+    const outage = await bootDemo(outageDir);
+    try {
+      const client = new DemoClient(outage.origin);
+      await client.get('/signup');
+      await client.post('/signup', { email: 'outage@example.com', password: PASSWORD });
+      await client.get('/sessions');
+      const token = client.sessionToken;
+      await outage.services.manager.store.close?.();
+
+      const page = await client.get('/sessions');
+      expect(page.status).toBe(503);
+      expect(page.body).toContain('STORE_UNAVAILABLE');
+      expect(page.headers.getSetCookie()).toEqual([]); // the session may be fine: keep the cookie (I1)
+      expect(client.sessionToken).toBe(token);
+
+      const fresh = new DemoClient(outage.origin);
+      await fresh.get('/login');
+      const login = await fresh.post('/login', { email: 'outage@example.com', password: PASSWORD });
+      expect(login.status).toBe(503);
+      expect(fresh.sessionToken).toBeUndefined();
+    } finally {
+      await outage.close().catch(() => undefined);
+      removeDataDir(outageDir);
+    }
+  });
+});
+
 describe('restart', () => {
   it('keeps sessions, CSRF tokens and JWT keys across a demo restart (SQLite files in the data folder)', async () => {
     const restartDir = makeDataDir();
