@@ -146,7 +146,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     return `${this.prefix}s:{${id}}`;
   }
 
-  /** Key of one user's index (a sorted set of session ids scored by expiry). */
+  /** Key of one user's index (a sorted set of session ids, each scored by its `indexedUntil`). */
   userIndexKey(userId: string): string {
     return `${this.prefix}u:{${userId}}`;
   }
@@ -261,6 +261,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     const results = await this.run(() =>
       Promise.all(ids.map((id) => this.script(deleteIfOwned, this.sessionKey(id), [userId]))),
     );
+    for (const id of ids) this.indexHints.delete(id);
     await this.run(() => this.client.zrem(indexKey, ...ids));
     return results.filter((r) => r === 1).length;
   }
