@@ -629,8 +629,17 @@ interface PendingStoreCall {
 }
 
 /**
+ * Monotonic milliseconds for store deadlines: a wall clock stepped back by NTP must not turn a
+ * one-second timeout into an hour. `performance.now` exists in browsers, workers, Node, Deno and Bun.
+ */
+const monotonicNow: () => number =
+  typeof performance !== 'undefined' && typeof performance.now === 'function'
+    ? () => performance.now()
+    : () => Date.now();
+
+/**
  * Time limits for the store calls of one manager, kept with a single timer: a timer per call
- * would cost more than a memory-store read. Deadlines use the real time (`Date.now`), never the
+ * would cost more than a memory-store read. Deadlines use real, monotonic time, never the
  * injected clock: they bound how long a request waits, not how long a session lives.
  */
 class StoreDeadlines {
@@ -650,7 +659,7 @@ class StoreDeadlines {
         reject(asStoreError(error));
         return;
       }
-      const now = Date.now();
+      const now = monotonicNow();
       const entry: PendingStoreCall = { deadline: now + this.timeoutMs, reject };
       this.pending.add(entry);
       // Re-arm an overdue timer too: some runtimes drop timers that outlive the request that set them.
@@ -678,7 +687,7 @@ class StoreDeadlines {
 
   private readonly expire = (): void => {
     this.timer = undefined;
-    const now = Date.now();
+    const now = monotonicNow();
     for (const entry of this.pending) {
       if (entry.deadline > now) {
         this.arm(entry.deadline - now, now);

@@ -458,6 +458,26 @@ describe('I. store failure', () => {
     expect((await sessions.validateToken(issued.token)).status).toBe('valid');
   });
 
+  it('I2: a wall clock stepped back an hour (NTP) does not stretch the store timeout', async () => {
+    const { sessions, probe } = setup({ storeTimeoutMs: 50 });
+    const issued = await sessions.create({ userId: 'u1' });
+    probe.fail('hang');
+    const realNow = Date.now;
+    const steppedBack = realNow() - HOUR;
+    const pending = sessions.validateToken(issued.token);
+    // Fault injection on the wall clock only: the session clock is the injected test clock.
+    Date.now = () => steppedBack;
+    try {
+      const winner = await Promise.race([
+        pending.then((result) => result.status),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+      ]);
+      expect(winner).toBe('unavailable');
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('I2: concurrent hanging calls each time out; calls that answer in time are unaffected', async () => {
     const { sessions, probe } = setup({ storeTimeoutMs: 40 });
     const issued = await sessions.create({ userId: 'u1' });
