@@ -58,8 +58,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const salt = Buffer.from(parts[4] as string, 'base64url');
   const expected = Buffer.from(parts[5] as string, 'base64url');
   if (![N, r, p].every(Number.isSafeInteger) || expected.length !== KEY_LENGTH) return false;
-  const actual = await derive(password, salt, { N, r, p });
-  return timingSafeEqual(actual, expected);
+  try {
+    const actual = await derive(password, salt, { N, r, p });
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false; // parameters scrypt refuses (N not a power of two, too much memory)
+  }
 }
 
 let decoy: Promise<string> | undefined;
