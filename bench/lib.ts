@@ -66,7 +66,9 @@ export async function bench(
 }
 
 function formatNumber(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
+  return Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '-';
 }
 
 /** Prints results as a Markdown table; `baseline` names the row the ratio column divides by. */

@@ -3,7 +3,7 @@
 // smoke test that packs the packages, installs the tarballs into a fresh project and loads each
 // entry point through both `import` and `require`. Run after `pnpm build`.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -91,15 +91,31 @@ try {
   );
   for (const entry of entries) {
     step(`consumer: import('${entry}')`, () => {
-      run('node', ['--input-type=module', '-e', `const m = await import('${entry}'); if (!Object.keys(m).length) throw new Error('no exports');`], app);
+      run(
+        'node',
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import('${entry}'); if (!Object.keys(m).length) throw new Error('no exports');`,
+        ],
+        app,
+      );
     });
     step(`consumer: require('${entry}')`, () => {
-      run('node', ['-e', `const m = require('${entry}'); if (!Object.keys(m).length) throw new Error('no exports');`], app);
+      run(
+        'node',
+        ['-e', `const m = require('${entry}'); if (!Object.keys(m).length) throw new Error('no exports');`],
+        app,
+      );
     });
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(failures === 0 ? `packages: all checks passed (${packages.length} packages)` : `packages: ${failures} check(s) failed`);
+console.log(
+  failures === 0
+    ? `packages: all checks passed (${packages.length} packages)`
+    : `packages: ${failures} check(s) failed`,
+);
 process.exit(failures === 0 ? 0 : 1);

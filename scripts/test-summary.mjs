@@ -14,7 +14,9 @@ try {
   failed = report.numFailedTests ?? 0;
   skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   // Suites that failed to load (a syntax error, a failing beforeAll) have no failed tests of their own.
-  const brokenFiles = (report.testResults ?? []).filter((file) => file.status === 'failed' && file.assertionResults?.every((a) => a.status !== 'failed'));
+  const brokenFiles = (report.testResults ?? []).filter(
+    (file) => file.status === 'failed' && file.assertionResults?.every((a) => a.status !== 'failed'),
+  );
   failed += brokenFiles.length;
   // Unhandled errors fail the run without failing a test: count them once.
   if (report.success === false && failed === 0) failed = 1;
