@@ -324,8 +324,10 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
   /** Remembers a lower bound of a session's index score (scores only ever rise). */
   private remember(id: string, indexedUntil: number): void {
-    this.indexHints.delete(id);
-    if (this.indexHints.size >= INDEX_HINTS) {
+    const known = this.indexHints.get(id);
+    if (known !== undefined && known >= indexedUntil) return;
+    if (known !== undefined) this.indexHints.delete(id);
+    else if (this.indexHints.size >= INDEX_HINTS) {
       const oldest = this.indexHints.keys().next();
       if (!oldest.done) this.indexHints.delete(oldest.value);
     }
