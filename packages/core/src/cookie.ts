@@ -330,22 +330,64 @@ export function parseCookieHeader(header: CookieHeaderInput): Array<[name: strin
  */
 export function getCookieValues(header: CookieHeaderInput, name: string, limit = MAX_COOKIE_CANDIDATES): string[] {
   const values: string[] = [];
-  if (limit < 1) return values;
-  scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
-    // Compare in place: most pairs in a real header belong to other cookies and are never copied
-    // or checked character by character.
-    if (
-      valueEnd > valueStart &&
-      nameEnd - nameStart === name.length &&
-      line.startsWith(name, nameStart) &&
-      isVisibleAscii(line, nameStart, valueEnd)
-    ) {
-      values.push(line.slice(valueStart, valueEnd));
+  if (limit < 1 || header === null || header === undefined) return values;
+  if (name !== lastTokenName && !isCookieName(name)) {
+    // Names outside the token grammar take the general path (same answers, just slower).
+    scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
+      if (
+        valueEnd > valueStart &&
+        nameEnd - nameStart === name.length &&
+        line.startsWith(name, nameStart) &&
+        isVisibleAscii(line, nameStart, valueEnd)
+      ) {
+        values.push(line.slice(valueStart, valueEnd));
+      }
+      return values.length < limit;
+    });
+    return values;
+  }
+  // A manager asks for the same name on every request: remember the last one that was checked.
+  lastTokenName = name;
+  // The request hot path: segments that do not start with `name` are skipped without being read.
+  let budget = MAX_COOKIE_HEADER_LENGTH;
+  const lines = typeof header === 'string' ? null : header;
+  const count = lines === null ? 1 : lines.length;
+  for (let index = 0; index < count; index++) {
+    const raw = lines === null ? (header as string) : lines[index];
+    if (typeof raw !== 'string' || budget <= 0) return values;
+    const line = raw.length > budget ? raw.slice(0, budget) : raw;
+    budget -= line.length;
+    let start = 0;
+    while (start < line.length) {
+      let end = line.indexOf(';', start);
+      if (end === -1) end = line.length;
+      let s = start;
+      while (s < end && isWhitespace(line.charCodeAt(s))) s++;
+      if (line.startsWith(name, s)) {
+        let eq = s + name.length;
+        while (eq < end && isWhitespace(line.charCodeAt(eq))) eq++;
+        if (eq < end && line.charCodeAt(eq) === 0x3d /* = */) {
+          let e = end;
+          while (e > eq + 1 && isWhitespace(line.charCodeAt(e - 1))) e--;
+          let valueStart = eq + 1;
+          while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
+          if (
+            e > valueStart &&
+            name.length + (e - valueStart) <= MAX_COOKIE_NAME_VALUE_BYTES &&
+            isVisibleAscii(line, s, e)
+          ) {
+            values.push(line.slice(valueStart, e));
+            if (values.length >= limit) return values;
+          }
+        }
+      }
+      start = end + 1;
     }
-    return values.length < limit;
-  });
+  }
   return values;
 }
+
+let lastTokenName = '__Host-sid';
 
 /** Receives one well-formed pair as offsets into `line`; returns false to stop the scan. */
 type PairVisitor = (line: string, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean;

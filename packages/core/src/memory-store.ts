@@ -61,6 +61,11 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   }
 
   async get(id: string, now: number): Promise<SessionRecord<D> | null> {
+    return this.getSync(id, now);
+  }
+
+  /** {@link get} without the promise: the manager's read path uses it (no I/O to wait for). */
+  getSync(id: string, now: number): SessionRecord<D> | null {
     const record = this.sessions.get(id);
     if (!record) return null;
     if (recordExpiresAt(record) <= now) {

@@ -16,6 +16,13 @@ export interface SessionStore<D extends SessionData = SessionData> {
   /** The record, or null when unknown or already expired at `now`. */
   get(id: string, now: number): Promise<SessionRecord<D> | null>;
   /**
+   * Optional, for stores that hold records in this process (like `MemoryStore`): the same answer
+   * as {@link get}, synchronously. The manager then validates without an event-loop round trip and
+   * without a timeout, which could not interrupt synchronous code anyway. Stores that do I/O must
+   * not offer it.
+   */
+  getSync?(id: string, now: number): SessionRecord<D> | null;
+  /**
    * Compare-and-set: replaces the record only if the stored version equals `expectedVersion`.
    * The new record carries its own (incremented) version. Returns false on a version mismatch or
    * when the record no longer exists.

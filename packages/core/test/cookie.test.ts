@@ -382,6 +382,41 @@ describe('parseCookieHeader / getCookieValues', () => {
     );
   });
 
+  it('getCookieValues agrees with parseCookieHeader for any name, token or not (property)', () => {
+    const names = fc.oneof(
+      cookieName,
+      fc.constantFrom('', ' x', 'x ', 'a b', 'a=b', 'a;b', '__Host-sid', 'x', 'é', 'a\tb'),
+      fc.string({ maxLength: 6 }),
+    );
+    const headers = fc
+      .tuple(
+        fc.array(
+          fc.tuple(
+            fc.oneof(names, fc.constantFrom(' ', '\t', '')),
+            fc.constantFrom('=', ' = ', '\t=', '', '=='),
+            fc.oneof(cookieValue, fc.string({ maxLength: 12 })),
+          ),
+          { maxLength: 8 },
+        ),
+        fc.constantFrom(';', '; ', ' ;'),
+      )
+      .map(([pairs, separator]) => pairs.map(([n, eq, v]) => `${n}${eq}${v}`).join(separator));
+    fc.assert(
+      fc.property(
+        fc.oneof(headers, fc.array(headers, { maxLength: 3 })),
+        names,
+        fc.integer({ min: 1, max: 5 }),
+        (input, name, limit) => {
+          const expected = parseCookieHeader(input)
+            .filter(([pairName, value]) => pairName === name && value !== '')
+            .map(([, value]) => value);
+          expect(getCookieValues(input, name, limit)).toEqual(expected.slice(0, limit));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('CK-14: hostile 64 KiB headers are read to the end of the budget without throwing', () => {
     const hostile = [
       'a;'.repeat(32 * 1024),

@@ -131,6 +131,8 @@ describe('core inside @edge-runtime/vm (no process, Buffer or require)', () => {
       const store = new core.MemoryStore();
       const sessions = new core.SessionManager({ store, storeTimeoutMs: 30 });
       const issued = await sessions.create({ userId: 'u1' });
+      // A store doing I/O that never answers (such a store offers no synchronous read).
+      store.getSync = undefined;
       store.get = () => new Promise(() => {});
       const result = await sessions.validateToken(issued.token);
       return JSON.stringify([result.status, result.session, result.error.code]);

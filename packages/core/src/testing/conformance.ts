@@ -103,6 +103,21 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.get(r.id, clock.now())).toEqual(r);
       });
 
+      it('getSync, when the store offers it, answers exactly like get', async () => {
+        if (typeof store.getSync !== 'function') {
+          // Optional: only in-process stores offer a synchronous read.
+          expect(store.getSync).toBeUndefined();
+          return;
+        }
+        const r = record({ idleExpiresAt: clock.now() + MINUTE });
+        await store.create(r, clock.now());
+        for (const at of [clock.now(), clock.now() + MINUTE - 1]) {
+          expect(store.getSync(r.id, at)).toEqual(await store.get(r.id, at));
+        }
+        expect(store.getSync(randomString(16), clock.now())).toBeNull();
+        expect(store.getSync(r.id, clock.now() + MINUTE)).toBeNull();
+      });
+
       it('returns null for an unknown id', async () => {
         expect(await store.get(randomString(16), clock.now())).toBeNull();
       });
