@@ -13,8 +13,8 @@ import { type BenchOptions, type BenchResult, bench, printTable, printTarget } f
 // A fixed clock: validations never reach the touch interval, so "validate" measures the plain
 // read path (no store write), which is the one every request pays.
 const fixedClock = { now: () => Date.UTC(2026, 0, 1) };
-const ROUNDS = 5;
-const roundOptions: BenchOptions = { warmupMs: 150, timeMs: 500 };
+const ROUNDS = 15;
+const roundOptions: BenchOptions = { warmupMs: 50, timeMs: 200 };
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
