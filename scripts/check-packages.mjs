@@ -89,6 +89,32 @@ try {
       // The testing entry imports vitest, an optional peer; it is checked by attw above.
       .filter((entry) => !entry.endsWith('/testing')),
   );
+  // Beyond loading: a whole session round trip through the packed core, from ESM and from CJS.
+  const roundTrip = `const s = createSessionManager({ store: new MemoryStore() });
+    const { cookies } = await s.create({ userId: 'u1' });
+    const r = await s.validateCookie(cookies[0].split(';')[0]);
+    if (r.session?.userId !== 'u1') throw new Error('round trip failed');`;
+  step('consumer: session round trip (ESM)', () => {
+    run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        `import { createSessionManager, MemoryStore } from '@org/session-core'; ${roundTrip}`,
+      ],
+      app,
+    );
+  });
+  step('consumer: session round trip (CJS)', () => {
+    run(
+      'node',
+      [
+        '-e',
+        `const { createSessionManager, MemoryStore } = require('@org/session-core'); (async () => { ${roundTrip} })().catch((e) => { console.error(e); process.exit(1); });`,
+      ],
+      app,
+    );
+  });
   for (const entry of entries) {
     step(`consumer: import('${entry}')`, () => {
       run(
