@@ -130,6 +130,18 @@ export {
   RefreshTokens,
   type RefreshTokensOptions,
 } from './refresh.js';
+export {
+  createRequestContexts,
+  type HybridValidator,
+  RequestContext,
+  type RequestContextInput,
+  type RequestContextOptions,
+  type RequestContexts,
+  type RequestLoginInput,
+  type RequireSessionOptions,
+  type ResponseHeaderUpdate,
+  type SetCookieHeaderValue,
+} from './request-context.js';
 export type { SessionStore } from './store.js';
 export {
   type GeneratedSessionToken,

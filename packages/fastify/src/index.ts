@@ -1,14 +1,14 @@
 import {
-  assertSecureTransport,
-  type CreateSessionInput,
   type CsrfCheckOptions,
   type CsrfOptions,
-  type CsrfProtection,
-  cookieHeaders,
   createCsrfProtection,
+  createRequestContexts,
   errorResponse,
-  getCookieValues,
+  type HybridValidator,
   isSessionError,
+  type RequestContext,
+  type RequestLoginInput,
+  type RequireSessionOptions,
   type RotateOptions,
   type Session,
   type SessionData,
@@ -55,18 +55,24 @@ export interface FastifySessionsOptions {
   noStoreOnGuarded?: boolean;
   /** Answer `SessionError`s with core's status and JSON body in this scope's error handler. Default true. */
   errorHandler?: boolean;
+  /**
+   * Hybrid mode (`createHybridSessions` on the same manager): requests validate from a short-lived
+   * session-JWT cookie without a store round trip; `{ strict: true }` guards ask the store.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any session data type, as for manager.
+  hybrid?: HybridValidator<any>;
 }
 
 /** Input of {@link FastifySessions.login}: who authenticated; the request supplies IP and user agent. */
-export type LoginInput<D extends SessionData> = Omit<CreateSessionInput<D>, 'replaces'>;
+export type LoginInput<D extends SessionData> = RequestLoginInput<D>;
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 export interface FastifySessions<D extends SessionData = RegisteredData> {
   readonly manager: SessionManager<D>;
-  /** preHandler: 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. */
-  requireSession(): Hook;
-  /** preHandler: as `requireSession`, plus 401 `REAUTH_REQUIRED` unless authenticated within `maxAgeMs`. */
-  requireFresh(maxAgeMs: number): Hook;
+  /** preHandler: 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict`: see {@link RequireSessionOptions}. */
+  requireSession(options?: RequireSessionOptions): Hook;
+  /** preHandler: as `requireSession`, plus 401 `REAUTH_REQUIRED` unless authenticated within `maxAgeMs`. Strict unless `{ strict: false }`. */
+  requireFresh(maxAgeMs: number, options?: RequireSessionOptions): Hook;
   /** preHandler: 403 `CSRF_REJECTED` (or 415) for unsafe requests that fail the CSRF checks. */
   csrf(options?: CsrfCheckOptions): Hook;
   /** Always a new session; revokes the one the request carried and ends the pre-session (fixation-proof). */
@@ -81,57 +87,53 @@ export interface FastifySessions<D extends SessionData = RegisteredData> {
   csrfToken(request: FastifyRequest, reply: FastifyReply): string;
 }
 
-interface RequestState {
-  session: Session | null;
-  result: SessionValidationResult;
-  /** Set-Cookie values of this response by name (null: dropped again): one per name (B5). */
-  cookies: Map<string, string | null>;
-  preSessionId: string | null;
-}
-
-const kState = Symbol('org-session');
+const kContext = Symbol('org-session');
+type WithContext = { [kContext]: RequestContext | null };
 
 const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) => {
   const { manager } = options;
-  const csrf: CsrfProtection | null = options.csrf ? createCsrfProtection({ ...options.csrf, manager }) : null;
-  const stateOf = (request: FastifyRequest): RequestState => {
-    const state = (request as unknown as { [kState]: RequestState | null })[kState];
-    if (!state) throw new SessionError('CONFIG_INVALID', 'The session hook did not run for this request');
-    return state;
+  const csrf = options.csrf ? createCsrfProtection({ ...options.csrf, manager }) : null;
+  const contexts = createRequestContexts<SessionData>({ manager, csrf, hybrid: options.hybrid });
+  const contextOf = (request: FastifyRequest): RequestContext => {
+    const context = (request as unknown as WithContext)[kContext];
+    if (!context) throw new SessionError('CONFIG_INVALID', 'The session hook did not run for this request');
+    return context;
   };
-  const needCsrf = (): CsrfProtection => {
-    if (!csrf) throw new SessionError('CONFIG_INVALID', 'Pass the csrf option to fastifySessions');
-    return csrf;
+  /** Mirrors the context onto `request` and its cookies onto `reply`: at the start and after every change. */
+  const sync = (request: FastifyRequest, reply: FastifyReply, context: RequestContext) => {
+    request.session = context.session;
+    request.sessionResult = context.result;
+    const update = context.responseHeaders(reply.getHeader('set-cookie'));
+    if (!update) return;
+    // reply.header appends to Set-Cookie, so the merged list replaces the old one.
+    reply.removeHeader('set-cookie');
+    if (update.setCookie.length > 0) reply.header('set-cookie', update.setCookie);
+    if (update.cacheControl) reply.header('cache-control', update.cacheControl);
   };
-  const current = (request: FastifyRequest) => {
-    const state = stateOf(request);
-    if (!state.session) throw state.result.error ?? new SessionError('UNAUTHENTICATED');
-    return { state, session: state.session };
-  };
-  const setSession = (request: FastifyRequest, state: RequestState, session: Session | null) => {
-    state.session = session;
-    request.session = session;
-  };
-  const signals = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
-  const guard = (check: (session: Session) => void): Hook => {
+  const guard = (check: (context: RequestContext) => Promise<unknown>): Hook => {
     return async (request, reply) => {
-      check(current(request).session);
+      await check(contextOf(request));
       if (options.noStoreOnGuarded !== false) reply.header('cache-control', 'no-store');
     };
   };
 
   app.decorateRequest('session', null);
   app.decorateRequest('sessionResult', null);
-  app.decorateRequest(kState as unknown as string, null);
+  app.decorateRequest(kContext as unknown as string, null);
 
   app.addHook('onRequest', async (request, reply) => {
-    assertSecureTransport({ protocol: request.protocol, host: request.host }, manager.cookie.mode);
-    const result = await manager.validateCookie(request.headers.cookie, signals(request));
-    const state: RequestState = { session: null, result, cookies: new Map(), preSessionId: null };
-    (request as unknown as { [kState]: RequestState })[kState] = state;
-    request.sessionResult = result;
-    setSession(request, state, result.session);
-    writeCookies(reply, state, result.cookies);
+    const input = {
+      cookieHeader: request.headers.cookie,
+      method: request.method,
+      headers: request.headers,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null,
+      protocol: request.protocol,
+      host: request.host,
+    };
+    const context = await contexts.open(input, (changed) => sync(request, reply, changed));
+    (request as unknown as WithContext)[kContext] = context;
+    sync(request, reply, context);
   });
 
   if (options.errorHandler !== false) {
@@ -146,74 +148,20 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
 
   const sessions: FastifySessions<SessionData> = {
     manager,
-    requireSession: () => guard(() => {}),
-    requireFresh: (maxAgeMs) => guard((session) => manager.requireFresh(session, maxAgeMs)),
-
+    requireSession: (guardOptions) => guard((context) => context.requireSession(guardOptions)),
+    requireFresh: (maxAgeMs, guardOptions) => guard((context) => context.requireFresh(maxAgeMs, guardOptions)),
     csrf: (checkOptions) => {
-      const protection = needCsrf();
+      contexts.requireCsrf();
       return async (request) => {
-        const state = stateOf(request);
-        const body: unknown = request.body;
-        protection.verify(
-          {
-            method: request.method,
-            headers: request.headers,
-            session: state.session,
-            sessionUnavailable: state.result.status === 'unavailable',
-            formToken: typeof body === 'object' && body !== null ? Reflect.get(body, protection.fieldName) : undefined,
-            ip: request.ip,
-          },
-          checkOptions,
-        );
+        contextOf(request).verifyCsrf(request.body, checkOptions);
       };
     },
-
-    async login(request, reply, input) {
-      const state = stateOf(request);
-      const metadata = { ...signals(request), ...input.metadata };
-      const issued = await manager.create({ ...input, metadata, replaces: state.session?.id ?? null });
-      setSession(request, state, issued.session);
-      // D3: pre-login state ends here, including a pre-session started earlier in this response.
-      if (csrf) state.cookies.set(csrf.preSessionCookieName, null);
-      writeCookies(reply, state, [...issued.cookies, ...(csrf?.endPreSession(request.headers.cookie) ?? [])]);
-      return issued.session;
-    },
-
-    async logout(request, reply) {
-      const state = stateOf(request);
-      // The store could not say whether the session lives: claiming a logout would be a lie.
-      if (!state.session && state.result.status === 'unavailable') throw state.result.error;
-      if (state.session) await manager.revoke(state.session.id, { reason: 'logout' });
-      const heldCookie = getCookieValues(request.headers.cookie, manager.cookie.name, 1).length > 0;
-      if (state.session || heldCookie) writeCookies(reply, state, [manager.deletionCookie()]);
-      setSession(request, state, null);
-    },
-
-    async rotate(request, reply, rotateOptions) {
-      const { state, session } = current(request);
-      const issued = await manager.rotate(session, rotateOptions);
-      setSession(request, state, issued.session);
-      writeCookies(reply, state, issued.cookies);
-      return issued.session;
-    },
-
-    async extend(request, _reply, extendOptions) {
-      const { state, session } = current(request);
-      const extended = await manager.extend(session, extendOptions);
-      setSession(request, state, extended);
-      return extended;
-    },
-
-    csrfToken(request, reply) {
-      const state = stateOf(request);
-      const { session, preSessionId } = state;
-      const issued = needCsrf().token({ session, cookieHeader: request.headers.cookie, preSessionId });
-      state.preSessionId = issued.preSessionId;
-      writeCookies(reply, state, issued.cookies);
-      // A page carrying a token is per user: never cache it.
-      reply.header('cache-control', 'no-store');
-      return issued.token;
-    },
+    // `reply` is the one the hook saw: the context writes its cookies there.
+    login: async (request, _reply, input) => contextOf(request).login(input),
+    logout: async (request) => contextOf(request).logout(),
+    rotate: async (request, _reply, rotateOptions) => contextOf(request).rotate(rotateOptions),
+    extend: async (request, _reply, extendOptions) => contextOf(request).extend(extendOptions),
+    csrfToken: (request) => contextOf(request).csrfToken(),
   };
   app.decorate('sessions', sessions);
 };
@@ -233,20 +181,5 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
  * ```
  */
 export const fastifySessions = fp(plugin, { fastify: '5.x', name: '@org/session-fastify' });
-
-/** Rewrites the Set-Cookie list so that it holds at most one cookie per name this plugin manages. */
-function writeCookies(reply: FastifyReply, state: RequestState, cookies: readonly string[]): void {
-  if (cookies.length === 0) return;
-  const nameOf = (cookie: string) => cookie.slice(0, cookie.indexOf('='));
-  for (const cookie of cookies) state.cookies.set(nameOf(cookie), cookie);
-  const existing = reply.getHeader('set-cookie');
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  const ours = cookieHeaders([...state.cookies.values()].filter((c): c is string => c !== null));
-  const foreign = list.filter((cookie) => !state.cookies.has(nameOf(cookie)));
-  const next = [...foreign, ...ours.filter(([n]) => n === 'set-cookie').map(([, v]) => v)];
-  reply.removeHeader('set-cookie');
-  if (next.length > 0) reply.header('set-cookie', next);
-  for (const [name, value] of ours) if (name !== 'set-cookie') reply.header(name, value);
-}
 
 export default fastifySessions;

@@ -1,0 +1,354 @@
+import { type CookieHeaderInput, getCookieValues } from './cookie.js';
+import type { CsrfCheckOptions, CsrfProtection, CsrfVerdict, HeaderSource } from './csrf.js';
+import { SessionError } from './errors.js';
+import { assertSecureTransport } from './http.js';
+import type { HybridValidateOptions } from './hybrid.js';
+import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
+import type { RequestSignals, Session, SessionData } from './types.js';
+
+/**
+ * The request-level session flow every adapter needs, once, framework-neutral: validate the
+ * request, hold its session, apply login/logout/rotate/extend and CSRF with today's rules, and
+ * keep at most one `Set-Cookie` per managed cookie name per response (B5). Adapters translate
+ * their request into {@link RequestContextInput} and write what {@link RequestContext.responseHeaders}
+ * returns; they decide nothing.
+ */
+
+/** A request as core needs it; adapters fill it from their framework's request. */
+export interface RequestContextInput {
+  /** The raw `Cookie` header(s), never the framework's parsed cookies (they disagree on duplicates). */
+  cookieHeader: CookieHeaderInput;
+  /** The method as received, never an override header or field. */
+  method: string;
+  /** Request headers, for the CSRF origin signals and token header. */
+  headers: HeaderSource;
+  /** Client address as the framework's proxy settings see it. */
+  ip?: string | null;
+  userAgent?: string | null;
+  /** `http` or `https` as the framework's proxy settings see it (B9). */
+  protocol: string;
+  /** The `Host` as the framework's proxy settings see it. */
+  host: string | null | undefined;
+}
+
+/**
+ * What the context needs of hybrid sessions (`createHybridSessions`): a session-JWT cookie next
+ * to the session cookie, so most requests validate without a store round trip.
+ */
+export interface HybridValidator<D extends SessionData = SessionData> {
+  readonly manager: SessionManager<D>;
+  readonly cookieName: string;
+  validateCookie(
+    cookieHeader: CookieHeaderInput,
+    signals?: RequestSignals,
+    options?: HybridValidateOptions,
+  ): Promise<ValidationResult<D> & { source: 'jwt' | 'store' | null }>;
+  create(input: CreateSessionInput<D>): Promise<IssuedSession<D>>;
+  rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>>;
+  deletionCookies(): string[];
+}
+
+export interface RequestContextOptions<D extends SessionData = SessionData> {
+  manager: SessionManager<D>;
+  /** Needed by `csrfToken()` and `verifyCsrf()`. */
+  csrf?: CsrfProtection | null;
+  /** Validate from a session-JWT cookie, asking the store only when it is missing, expired or on strict checks. */
+  hybrid?: HybridValidator<D> | null;
+}
+
+/** Input of {@link RequestContext.login}: who authenticated; the request supplies IP and user agent. */
+export type RequestLoginInput<D extends SessionData = SessionData> = Omit<CreateSessionInput<D>, 'replaces'>;
+
+export interface RequireSessionOptions {
+  /**
+   * Hybrid mode: confirm a session that came from the JWT cookie with the store first, so a
+   * revoked session is refused at once (sensitive routes). No effect otherwise.
+   */
+  strict?: boolean;
+}
+
+/** What an adapter writes to the response after a context operation. */
+export interface ResponseHeaderUpdate {
+  /** The whole `Set-Cookie` list, replacing the response's: cookies the app set itself first, then ours. */
+  setCookie: string[];
+  /** `no-store` when the response carries one of our cookies or a CSRF token (B8). */
+  cacheControl: 'no-store' | null;
+}
+
+/** A response's current `Set-Cookie` value as frameworks report it. */
+export type SetCookieHeaderValue = string | number | readonly string[] | null | undefined;
+
+/** Created once per app by {@link createRequestContexts}; opens one context per request. */
+export interface RequestContexts<D extends SessionData = SessionData> {
+  readonly manager: SessionManager<D>;
+  readonly csrf: CsrfProtection | null;
+  readonly hybrid: HybridValidator<D> | null;
+  /**
+   * Checks the transport (500 `INSECURE_TRANSPORT` in production mode over plain http to a
+   * non-loopback host) and validates the request's cookies. Never rejects for client input.
+   * `onChange` runs after every later change of the session or the cookies (login, logout,
+   * rotate, extend, csrfToken, a strict check), so an adapter mirrors the context in one place.
+   */
+  open(input: RequestContextInput, onChange?: (context: RequestContext<D>) => void): Promise<RequestContext<D>>;
+  /** The CSRF protection, or `CONFIG_INVALID` when none was configured (fail at route definition). */
+  requireCsrf(): CsrfProtection;
+}
+
+/**
+ * Prepares request contexts for one app: checks the configuration once, then `open` runs per request.
+ *
+ * @example
+ * ```ts
+ * const contexts = createRequestContexts({ manager, csrf: createCsrfProtection({ key, allowedOrigins, manager }) })
+ * const context = await contexts.open({
+ *   cookieHeader: request.headers.get('cookie'), method: request.method, headers: request.headers,
+ *   ip, userAgent: request.headers.get('user-agent'), protocol: url.protocol, host: url.host,
+ * })
+ * if (request.method === 'POST') context.verifyCsrf(form)
+ * await context.login({ userId: user.id })
+ * const update = context.responseHeaders(null)
+ * for (const cookie of update?.setCookie ?? []) response.headers.append('set-cookie', cookie)
+ * ```
+ */
+export function createRequestContexts<D extends SessionData = SessionData>(
+  options: RequestContextOptions<D>,
+): RequestContexts<D> {
+  const { manager } = options;
+  if (!manager) throw new SessionError('CONFIG_INVALID', 'A session manager is required');
+  const csrf = options.csrf ?? null;
+  const hybrid = options.hybrid ?? null;
+  if (hybrid && hybrid.manager !== manager) {
+    throw new SessionError('CONFIG_INVALID', 'The hybrid sessions must use the same session manager');
+  }
+  const setup = { manager, csrf, hybrid };
+  return {
+    manager,
+    csrf,
+    hybrid,
+    async open(input, onChange) {
+      assertSecureTransport(input, manager.cookie.mode);
+      const signals = { ip: input.ip ?? null, userAgent: input.userAgent ?? null };
+      const result = hybrid
+        ? await hybrid.validateCookie(input.cookieHeader, signals)
+        : await manager.validateCookie(input.cookieHeader, signals);
+      return new RequestContext(setup, input, signals, result, onChange);
+    },
+    requireCsrf: () => requireCsrf(csrf),
+  };
+}
+
+/**
+ * One request's session state: the validation result, the current session, and the cookies this
+ * response must carry. Open it with {@link RequestContexts.open}.
+ */
+export class RequestContext<D extends SessionData = SessionData> {
+  private current: Session<D> | null;
+  private validation: ValidationResult<D>;
+  /** The session rests on the JWT cookie alone (hybrid mode), not on a store read. */
+  private fromJwt: boolean;
+  /** Set-Cookie values of this response by name (null: dropped again); created on first use. */
+  private cookies: Map<string, string | null> | null = null;
+  private changed = false;
+  private tokenIssued = false;
+  /** A pre-session started earlier in this response, so that two CSRF tokens agree. */
+  private preSessionId: string | null = null;
+
+  /** @internal Use {@link RequestContexts.open}. */
+  constructor(
+    private readonly setup: {
+      manager: SessionManager<D>;
+      csrf: CsrfProtection | null;
+      hybrid: HybridValidator<D> | null;
+    },
+    readonly input: RequestContextInput,
+    private readonly signals: RequestSignals,
+    result: ValidationResult<D> & { source?: 'jwt' | 'store' | null },
+    private readonly onChange?: (context: RequestContext<D>) => void,
+  ) {
+    this.validation = result;
+    this.current = result.session;
+    this.fromJwt = result.source === 'jwt';
+    if (result.cookies.length > 0) this.addCookies(result.cookies);
+  }
+
+  /** The session, or null (absent, invalid, expired, logged out, or the store is down). */
+  get session(): Session<D> | null {
+    return this.current;
+  }
+
+  /** The validation outcome behind the session (status, error); a strict check replaces it. */
+  get result(): ValidationResult<D> {
+    return this.validation;
+  }
+
+  /**
+   * The session, or the coded error a guard answers with (401 `UNAUTHENTICATED`,
+   * `SESSION_EXPIRED`, ..., 503 `STORE_UNAVAILABLE`). `strict` confirms a JWT-cookie session with the store.
+   */
+  async requireSession(options: RequireSessionOptions = {}): Promise<Session<D>> {
+    if (options.strict && this.fromJwt) await this.confirmWithStore();
+    if (this.current) return this.current;
+    throw this.validation.error ?? new SessionError('UNAUTHENTICATED');
+  }
+
+  /**
+   * As {@link requireSession}, plus 401 `REAUTH_REQUIRED` unless the user authenticated within
+   * `maxAgeMs`. Strict by default: freshness guards sensitive actions.
+   */
+  async requireFresh(maxAgeMs: number, options: RequireSessionOptions = {}): Promise<Session<D>> {
+    const session = await this.requireSession({ strict: options.strict !== false });
+    return this.setup.manager.requireFresh(session, maxAgeMs);
+  }
+
+  /**
+   * Always a new session: revokes the one the request carried (fixation), and ends the CSRF
+   * pre-session, including one started earlier in this response (D3).
+   */
+  async login(input: RequestLoginInput<D>): Promise<Session<D>> {
+    const { manager, csrf, hybrid } = this.setup;
+    const create: CreateSessionInput<D> = {
+      ...input,
+      metadata: { ...this.signals, ...input.metadata },
+      replaces: this.current?.id ?? null,
+    };
+    const issued = hybrid ? await hybrid.create(create) : await manager.create(create);
+    this.current = issued.session;
+    this.fromJwt = false;
+    if (csrf) this.dropCookie(csrf.preSessionCookieName);
+    this.addCookies(csrf ? [...issued.cookies, ...csrf.endPreSession(this.input.cookieHeader)] : issued.cookies);
+    this.onChange?.(this);
+    return issued.session;
+  }
+
+  /**
+   * Revokes the session server-side, then deletes the cookie(s), but only when a session or a
+   * session cookie was there. During a store outage it throws the store's error: claiming a
+   * logout the store could not confirm would be a lie.
+   */
+  async logout(): Promise<void> {
+    const { manager, hybrid } = this.setup;
+    if (!this.current && this.validation.status === 'unavailable') throw this.validation.error;
+    if (this.current) await manager.revoke(this.current.id, { reason: 'logout' });
+    const header = this.input.cookieHeader;
+    const held =
+      getCookieValues(header, manager.cookie.name, 1).length > 0 ||
+      (hybrid !== null && getCookieValues(header, hybrid.cookieName, 1).length > 0);
+    if (this.current || held) this.addCookies(hybrid ? hybrid.deletionCookies() : [manager.deletionCookie()]);
+    this.current = null;
+    this.fromJwt = false;
+    this.onChange?.(this);
+  }
+
+  /** New token for the same session (privilege change; `reauthenticated: true` after a password prompt). */
+  async rotate(options?: RotateOptions<D>): Promise<Session<D>> {
+    const { manager, hybrid } = this.setup;
+    const session = await this.requireSession({ strict: true });
+    const issued = hybrid ? await hybrid.rotate(session, options) : await manager.rotate(session, options);
+    this.current = issued.session;
+    this.addCookies(issued.cookies);
+    this.onChange?.(this);
+    return issued.session;
+  }
+
+  /** Pushes the idle deadline out (never past the absolute one). */
+  async extend(options?: { byMs?: number }): Promise<Session<D>> {
+    const session = await this.requireSession({ strict: true });
+    this.current = await this.setup.manager.extend(session, options);
+    this.onChange?.(this);
+    return this.current;
+  }
+
+  /**
+   * A CSRF token for forms and `x-csrf-token`: session-bound, or bound to a pre-session cookie
+   * before login (started once per response). The response becomes `no-store`.
+   */
+  csrfToken(): string {
+    const issued = requireCsrf(this.setup.csrf).token({
+      session: this.current,
+      cookieHeader: this.input.cookieHeader,
+      preSessionId: this.preSessionId,
+    });
+    this.preSessionId = issued.preSessionId;
+    // A page carrying a token is per user: never cache it.
+    this.tokenIssued = true;
+    this.changed = true;
+    if (issued.cookies.length > 0) this.addCookies(issued.cookies);
+    this.onChange?.(this);
+    return issued.token;
+  }
+
+  /**
+   * The CSRF checks for this request (403 `CSRF_REJECTED`, 415 `CONTENT_TYPE_REJECTED`, or 503
+   * when the store could not say whether the session lives). `body` is the parsed form or JSON
+   * body, if any; its token field is read from it.
+   */
+  verifyCsrf(body?: unknown, options?: CsrfCheckOptions): CsrfVerdict {
+    const protection = requireCsrf(this.setup.csrf);
+    return protection.verify(
+      {
+        method: this.input.method,
+        headers: this.input.headers,
+        cookieHeader: this.input.cookieHeader,
+        session: this.current,
+        sessionUnavailable: this.validation.status === 'unavailable',
+        formToken: typeof body === 'object' && body !== null ? Reflect.get(body, protection.fieldName) : undefined,
+        ip: this.signals.ip,
+      },
+      options,
+    );
+  }
+
+  /**
+   * Merges this context's cookies into the response's current `Set-Cookie` value: cookies the app
+   * set itself are kept, ours appear once per name. Null when nothing changed since the last call,
+   * so adapters call it after every operation and write only what it returns.
+   */
+  responseHeaders(existing: SetCookieHeaderValue): ResponseHeaderUpdate | null {
+    if (!this.changed) return null;
+    this.changed = false;
+    const managed = this.cookies ?? new Map<string, string | null>();
+    const list =
+      existing === null || existing === undefined ? [] : typeof existing === 'object' ? existing : [String(existing)];
+    const setCookie = list.filter((cookie) => !managed.has(cookieName(cookie)));
+    let ours = 0;
+    for (const cookie of managed.values()) {
+      if (cookie === null) continue;
+      setCookie.push(cookie);
+      ours++;
+    }
+    return { setCookie, cacheControl: ours > 0 || this.tokenIssued ? 'no-store' : null };
+  }
+
+  /** Replaces a JWT-cookie session with the store's answer (hybrid strict mode). */
+  private async confirmWithStore(): Promise<void> {
+    const hybrid = this.setup.hybrid as HybridValidator<D>;
+    const result = await hybrid.validateCookie(this.input.cookieHeader, this.signals, { strict: true });
+    this.validation = result;
+    this.current = result.session;
+    this.fromJwt = false;
+    if (result.cookies.length > 0) this.addCookies(result.cookies);
+    this.onChange?.(this);
+  }
+
+  private addCookies(cookies: readonly string[]): void {
+    this.cookies ??= new Map();
+    for (const cookie of cookies) this.cookies.set(cookieName(cookie), cookie);
+    this.changed = true;
+  }
+
+  private dropCookie(name: string): void {
+    this.cookies ??= new Map();
+    this.cookies.set(name, null);
+    this.changed = true;
+  }
+}
+
+function requireCsrf(csrf: CsrfProtection | null): CsrfProtection {
+  if (!csrf) throw new SessionError('CONFIG_INVALID', 'Pass the csrf option to the session adapter');
+  return csrf;
+}
+
+function cookieName(setCookie: string): string {
+  const eq = setCookie.indexOf('=');
+  return (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim();
+}
