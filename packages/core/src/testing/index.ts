@@ -18,5 +18,6 @@ export {
   type RawResponse,
   runAdapterHttpSuite,
 } from './http-lint.js';
+export { type HybridHttpSuiteOptions, type HybridSuiteSetup, runHybridHttpSuite } from './hybrid-suite.js';
 export { type InstrumentedStore, instrumentStore } from './instrument.js';
 export { runRefreshConformance } from './refresh-conformance.js';
