@@ -10,8 +10,8 @@ import {
 import { createLintedClient, instrumentStore, runAdapterHttpSuite } from '@org/session-core/testing';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sendRaw } from '../../../test-support/raw-http.js';
 import { type ExpressSessionsOptions, expressSessions } from '../src/index.js';
-import { sendRaw } from './raw-http.js';
 
 /** The suite's reference app (routes documented on runAdapterHttpSuite). */
 function referenceApp(manager: SessionManager, csrf: Omit<CsrfOptions, 'manager'>, extra: ExpressSessionsOptions = {}) {

@@ -9,8 +9,8 @@ import {
 import { createLintedClient, runAdapterHttpSuite } from '@org/session-core/testing';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sendRaw } from '../../../test-support/raw-http.js';
 import { type FastifySessionsOptions, fastifySessions } from '../src/index.js';
-import { sendRaw } from './raw-http.js';
 
 /** The suite's reference app (routes documented on runAdapterHttpSuite). */
 async function referenceApp(

@@ -1,5 +1,12 @@
+// Node-only helper shared by the adapters' tests: raw bytes on a socket, for requests fetch cannot send.
 import { connect } from 'node:net';
-import type { RawResponse } from '@org/session-core/testing';
+
+/** Same shape as `RawResponse` in @org/session-core/testing. */
+export interface RawResponse {
+  status: number;
+  head: string;
+  body: string;
+}
 
 /** Writes raw bytes to the server and reads until it closes the connection (bounded by a timeout). */
 export function sendRaw(url: string, request: Uint8Array): Promise<RawResponse> {
