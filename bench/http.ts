@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { type BenchResult, printTable, printTarget } from './lib.ts';
+import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
 
 const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? 2);
@@ -412,7 +412,50 @@ async function measureFramework(framework: Framework): Promise<void> {
   }
 }
 
+/**
+ * The adapters' whole share of a request, measured in-process with no HTTP around it: open the
+ * request context for a valid session cookie (transport check, cookie parse, token parse, store
+ * read, SHA-256, expiry and binding checks) and compute the response headers. This is the CPU our
+ * read path adds; the HTTP tables above also include how the server's batching changes with
+ * throughput.
+ */
+async function measureInProcess(): Promise<void> {
+  const { MemoryStore, SessionManager, createRequestContexts } = await import('@org/session-core');
+  const manager = new SessionManager({ store: new MemoryStore() });
+  const contexts = createRequestContexts({ manager });
+  const { token } = await manager.create({ userId: USER, data: { role: 'member' } });
+  const headers = {
+    host: '127.0.0.1:3000',
+    cookie: `theme=dark; ${manager.cookie.name}=${token}`,
+    'user-agent': 'autocannon',
+    accept: '*/*',
+  };
+  const input = {
+    cookieHeader: headers.cookie,
+    method: 'GET',
+    headers,
+    ip: '127.0.0.1',
+    userAgent: headers['user-agent'],
+    protocol: 'http',
+    host: headers.host,
+  };
+  const read = await bench('request context: open + response headers (valid session)', async () => {
+    const context = await contexts.open(input);
+    return context.responseHeaders(undefined) ?? context.session;
+  });
+  const anonymous = await bench(
+    'request context: open (no cookie)',
+    async () => (await contexts.open({ ...input, cookieHeader: undefined })).session,
+  );
+  printTable('HTTP: our read path in-process (no server, no network)', [read, anonymous]);
+  // Budgets from research/perf-baseline.md: 90% of bare throughput leaves ~14 us (Express 5) and
+  // ~3.1 us (Fastify 5) per request for the whole session read path.
+  printTarget('express: in-process read path within the 90%-of-bare budget', read.nsPerOp / 1000, 14, ' us');
+  printTarget('fastify: in-process read path within the 90%-of-bare budget', read.nsPerOp / 1000, 3.1, ' us');
+}
+
 export async function run(): Promise<void> {
+  await measureInProcess();
   const unpin = pinSelf();
   try {
     for (const framework of ['express', 'fastify'] as const) await measureFramework(framework);

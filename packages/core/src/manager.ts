@@ -254,7 +254,7 @@ export class SessionManager<D extends SessionData = SessionData> {
         session: null,
         status: 'ambiguous',
         cookies: [],
-        error: new SessionError('UNAUTHENTICATED'),
+        error: noSessionError('UNAUTHENTICATED'),
         token: null,
       };
     }
@@ -625,11 +625,27 @@ export function toSession<D extends SessionData>(record: SessionRecord<D>): Sess
 }
 
 function absent<D extends SessionData>(): ValidationResult<D> {
-  return { session: null, status: 'absent', cookies: [], error: new SessionError('UNAUTHENTICATED'), token: null };
+  return { session: null, status: 'absent', cookies: [], error: noSessionError('UNAUTHENTICATED'), token: null };
 }
 
 function fail<D extends SessionData>(status: ValidationStatus, code: SessionErrorCode): TokenCheck<D> {
-  return { status, record: null, touched: false, error: new SessionError(code) };
+  return { status, record: null, touched: false, error: noSessionError(code) };
+}
+
+const errorConstructor = Error as { stackTraceLimit?: number };
+
+/**
+ * The error a guard throws for "no session". It is built on every anonymous or stale request, and a
+ * stack trace (which says nothing about client input) costs more than the whole validation.
+ */
+function noSessionError(code: SessionErrorCode): SessionError {
+  const limit = errorConstructor.stackTraceLimit;
+  errorConstructor.stackTraceLimit = 0;
+  try {
+    return new SessionError(code);
+  } finally {
+    errorConstructor.stackTraceLimit = limit;
+  }
 }
 
 function unavailable<D extends SessionData>(error: unknown): TokenCheck<D> {
