@@ -368,13 +368,15 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
         // parseCookieHeader. Spaces there are fine.
         let tab = false;
         let eq = s + name.length;
-        while (eq < end && isWhitespace(line.charCodeAt(eq))) tab ||= line.charCodeAt(eq++) === 0x09;
+        // The index moves on every step: `tab ||= ...charCodeAt(eq++)` would stop advancing once a
+        // tab was seen (short-circuit) and spin for ever on "name<TAB><SP>=".
+        for (; eq < end && isWhitespace(line.charCodeAt(eq)); eq++) if (line.charCodeAt(eq) === 0x09) tab = true;
         if (eq < end && line.charCodeAt(eq) === 0x3d /* = */) {
           let e = end;
           while (e > eq + 1 && isWhitespace(line.charCodeAt(e - 1))) e--;
           let valueStart = eq + 1;
-          while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) {
-            tab ||= line.charCodeAt(valueStart++) === 0x09;
+          for (; valueStart < e && isWhitespace(line.charCodeAt(valueStart)); valueStart++) {
+            if (line.charCodeAt(valueStart) === 0x09) tab = true;
           }
           if (!tab && e > valueStart && name.length + (e - valueStart) <= MAX_COOKIE_NAME_VALUE_BYTES) {
             const value = line.slice(valueStart, e);
