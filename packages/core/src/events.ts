@@ -31,10 +31,15 @@ export interface SessionEvent {
   userAgent?: string | null;
 }
 
+/**
+ * An audit hook. It may be async (a database write): a returned promise that rejects is ignored
+ * like a throw. (`void` as the return type accepts any function, async ones included.)
+ */
 export type SessionEventListener = (event: SessionEvent) => void;
 
 /**
- * Calls each listener; a throwing listener never breaks authentication.
+ * Calls each listener; a throwing listener, or an async one that rejects, never breaks
+ * authentication (an unhandled rejection would end a Node process).
  *
  * @example
  * ```ts
@@ -51,10 +56,17 @@ export function createEmitter(
   return (event) => {
     for (const listener of list) {
       try {
-        listener(event);
+        const outcome: unknown = listener(event);
+        if (isThenable(outcome)) outcome.then(undefined, ignoreFailure);
       } catch {
         // Audit hooks must not decide whether a request is authenticated.
       }
     }
   };
+}
+
+function ignoreFailure(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -41,7 +41,7 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
   mode?: CookieMode;
   clock?: Clock;
   random?: RandomSource;
-  /** Audit hooks. A throwing listener is ignored. */
+  /** Audit hooks, sync or async. A listener that throws or rejects is ignored. */
   onEvent?: SessionEventListener | readonly SessionEventListener[];
   /**
    * Key for the hashed session ids in events (>= 16 bytes). Defaults to a random key per process,

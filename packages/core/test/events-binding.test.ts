@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   createEmitter,
+  createJwtVerifier,
   flagUserAgentChange,
+  generateSigningKey,
+  JwtKeySet,
   rejectUserAgentChange,
   type SessionEvent,
   systemClock,
@@ -33,6 +36,44 @@ describe('createEmitter', () => {
     ]);
     expect(() => emit(event)).not.toThrow();
     expect(seen).toEqual([1]);
+  });
+
+  it('an async listener that rejects is handled too: no unhandled rejection, the others still run', () => {
+    // A thenable that records whether anyone listens for its failure; an unhandled rejection
+    // would end a Node process (the default since Node 15).
+    let rejectionHandled = false;
+    const failedWrite: PromiseLike<void> = {
+      // biome-ignore lint/suspicious/noThenProperty: a hand-made thenable, to see the handler attached.
+      then(_onFulfilled, onRejected) {
+        rejectionHandled = typeof onRejected === 'function';
+        return failedWrite as PromiseLike<never>;
+      },
+    };
+    const seen: number[] = [];
+    const emit = createEmitter([() => failedWrite, (e) => seen.push(e.at)]);
+    expect(() => emit(event)).not.toThrow();
+    expect(rejectionHandled).toBe(true);
+    expect(seen).toEqual([1]);
+  });
+
+  it('a JWT verifier handles the failure of an async jwt.rejected hook the same way', async () => {
+    let rejectionHandled = false;
+    const failedWrite: PromiseLike<void> = {
+      // biome-ignore lint/suspicious/noThenProperty: a hand-made thenable, to see the handler attached.
+      then(_onFulfilled, onRejected) {
+        rejectionHandled = typeof onRejected === 'function';
+        return failedWrite as PromiseLike<never>;
+      },
+    };
+    const keys = new JwtKeySet({ active: await generateSigningKey('EdDSA') });
+    const verifier = createJwtVerifier({
+      keys,
+      issuer: 'https://auth.test',
+      audience: 'web',
+      onEvent: () => failedWrite,
+    });
+    await expect(verifier.verify('not.a.jwt')).rejects.toMatchObject({ code: 'JWT_MALFORMED' });
+    expect(rejectionHandled).toBe(true);
   });
 
   it('a throwing audit hook does not change an authentication result', async () => {

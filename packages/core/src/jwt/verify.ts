@@ -1,7 +1,7 @@
 import { compactVerify, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
 import { isSessionError, SessionError } from '../errors.js';
-import type { SessionEventListener } from '../events.js';
+import { createEmitter, type SessionEvent, type SessionEventListener } from '../events.js';
 import { VerifiedTokenCache } from './cache.js';
 import { type CheckedJwsHeader, fail, fromJoseError, inspectCompactJws, MAX_JWT_LENGTH } from './compact.js';
 import type { JwtKeySource } from './key-set.js';
@@ -113,7 +113,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   private readonly cache: VerifiedTokenCache<VerifiedSessionJwt<C>>;
   private readonly isSessionLive: JwtVerifierOptions['isSessionLive'];
   private readonly strictByDefault: boolean;
-  private readonly onEvent: SessionEventListener | undefined;
+  private readonly onEvent: ((event: SessionEvent) => void) | undefined;
   private readonly peekKey: (kid: string) => JwtKey | undefined;
 
   constructor(options: JwtVerifierOptions) {
@@ -144,7 +144,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     this.cache = new VerifiedTokenCache(cacheSize);
     this.isSessionLive = options.isSessionLive;
     this.strictByDefault = options.strict === true;
-    this.onEvent = options.onEvent;
+    this.onEvent = options.onEvent === undefined ? undefined : createEmitter(options.onEvent);
     this.peekKey = (kid) => this.keys.peek(kid);
   }
 
@@ -263,11 +263,8 @@ export class JwtVerifier<C extends object = Record<string, never>> {
 
   private report(error: unknown): void {
     if (!this.onEvent || !isSessionError(error)) return;
-    try {
-      this.onEvent({ type: 'jwt.rejected', at: this.clock.now(), reason: error.reason ?? error.code });
-    } catch {
-      // Audit hooks never decide authentication.
-    }
+    // The emitter ignores listeners that throw or reject: audit hooks never decide authentication.
+    this.onEvent({ type: 'jwt.rejected', at: this.clock.now(), reason: error.reason ?? error.code });
   }
 }
 
