@@ -1,6 +1,8 @@
 import { type CookieHeaderInput, EPOCH_EXPIRES, getCookieValues, serializeCookie } from './cookie.js';
 import { SessionError } from './errors.js';
+import { constantTimeEqualString } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
+import { sessionTokenBinding } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
 import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
 import { parseSessionToken } from './token.js';
@@ -35,7 +37,7 @@ export interface HybridValidationResult<D extends SessionData, C extends object>
   claims: VerifiedSessionJwt<C> | null;
 }
 
-const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time']);
+const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'sth']);
 
 /**
  * Hybrid browser sessions: next to the session-token cookie, a short-lived session-JWT cookie
@@ -116,7 +118,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     if (claims && claims.claims.sid === result.session.id) {
       return { ...result, source: 'store', claims: claims.claims };
     }
-    const issued = await this.jwt.issue(result.session);
+    const issued = await this.jwt.issue(result.session, { bindToSecret: secretOf(result.token) });
     return {
       ...result,
       cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
@@ -128,14 +130,14 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   /** Creates a session (login) and returns both cookies. */
   async create(input: CreateSessionInput<D>): Promise<IssuedSession<D>> {
     const issued = await this.manager.create(input);
-    const jwt = await this.jwt.issue(issued.session);
+    const jwt = await this.jwt.issue(issued.session, { bindToSecret: secretOf(issued.token) });
     return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
   }
 
   /** Rotates a session (privilege change, re-authentication) and re-issues both cookies. */
   async rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>> {
     const issued = await this.manager.rotate(session, options);
-    const jwt = await this.jwt.issue(issued.session);
+    const jwt = await this.jwt.issue(issued.session, { bindToSecret: secretOf(issued.token) });
     return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
   }
 
@@ -199,6 +201,11 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       return null;
     }
     if (claims.sid !== parts.id || claims.exp * 1000 <= this.manager.clock.now()) return null;
+    // The JWT counts only with the very session cookie it was issued with (its secret, not just its
+    // id): a leaked API JWT or a forged `<sid>.<anything>` cookie gets no session from this path.
+    if (typeof claims.sth !== 'string' || !constantTimeEqualString(claims.sth, sessionTokenBinding(parts.secret))) {
+      return null;
+    }
     return { claims, token };
   }
 
@@ -233,6 +240,10 @@ export function createHybridSessions<D extends SessionData = SessionData, C exte
   options: HybridSessionsOptions<D, C>,
 ): HybridSessions<D, C> {
   return new HybridSessions<D, C>(options);
+}
+
+function secretOf(token: string | null): string | undefined {
+  return token === null ? undefined : parseSessionToken(token)?.secret;
 }
 
 function customClaimsAsData<D extends SessionData, C extends object>(claims: VerifiedSessionJwt<C>): D {

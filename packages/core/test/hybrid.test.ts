@@ -249,4 +249,41 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
       expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
     }
   });
+
+  it("the JWT cookie is bound to the session cookie's secret: a forged <sid>.<anything> cookie gets nothing from it", async () => {
+    const { hybrid, probe, manager, login } = await setup();
+    const { cookies, token } = await login();
+    const jwtPair = (byName(cookies, '__Host-sjwt') as string).split(';')[0] as string;
+    const id = token.slice(0, token.indexOf('.'));
+    const forged = `${manager.cookie.name}=${id}.${'A'.repeat(43)}; ${jwtPair}`;
+    probe.reset();
+    const result = await hybrid.validateCookie(forged);
+    expect(result.session).toBeNull();
+    expect(result.source).toBe('store');
+    // It had to ask the store, which refused the forged secret.
+    expect(probe.calls.get).toBeGreaterThan(0);
+    // During an outage the forged pair stays unauthenticated instead of riding on the JWT.
+    probe.fail('error');
+    expect((await hybrid.validateCookie(forged)).session).toBeNull();
+    expect((await hybrid.validateCookie(cookieHeader(...cookies))).source).toBe('jwt');
+  });
+
+  it('a JWT issued for API use (no binding) never authenticates the cookie path by itself', async () => {
+    const { hybrid, jwt, probe, manager, login } = await setup();
+    const { cookies, session, token } = await login();
+    const apiJwt = (await jwt.issue(session)).token;
+    expect((await jwt.verify(apiJwt)).sth).toBeUndefined();
+    const header = `${manager.cookie.name}=${token}; __Host-sjwt=${apiJwt}`;
+    probe.fail('error');
+    const result = await hybrid.validateCookie(header);
+    expect(result.session).toBeNull();
+    expect(result.status).toBe('unavailable');
+    probe.fail(null);
+    // With the store back, the store path serves it and replaces the JWT cookie with a bound one.
+    const healed = await hybrid.validateCookie(header);
+    expect(healed.source).toBe('store');
+    const fresh = byName(healed.cookies, '__Host-sjwt') as string;
+    const again = await hybrid.validateCookie(cookieHeader(byName(cookies, manager.cookie.name) as string, fresh));
+    expect(again.source).toBe('jwt');
+  });
 });

@@ -1,6 +1,8 @@
 import { SignJWT } from 'jose';
+import { base64urlEncode } from '../encoding.js';
 import { SessionError } from '../errors.js';
 import { expiryStatus } from '../expiry.js';
+import { sha256 } from '../hash.js';
 import type { SessionManager, ValidationResult } from '../manager.js';
 import { randomString } from '../random.js';
 import { type RequestSignals, recordExpiresAt, type Session, type SessionData } from '../types.js';
@@ -118,8 +120,9 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
   /**
    * Signs a JWT for `session`, which the caller has just validated (or created). The JWT never
    * outlives the session's own deadline. Throws `SESSION_EXPIRED` for a session already past it.
+   * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require.
    */
-  async issue(session: Session<D>): Promise<IssuedSessionJwt<C>> {
+  async issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
     const nowMs = this.manager.clock.now();
     if (!session || typeof session.id !== 'string' || typeof session.userId !== 'string') {
       throw new SessionError('CONFIG_INVALID', 'issue() needs a session from the manager');
@@ -149,6 +152,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       nbf: iat,
       exp,
       auth_time: Math.floor(session.authenticatedAt / 1000),
+      ...(options.bindToSecret === undefined ? {} : { sth: sessionTokenBinding(options.bindToSecret) }),
     } as unknown as VerifiedSessionJwt<C>;
     const key = this.keys.active;
     const token = await new SignJWT(claims as unknown as Record<string, unknown>)
@@ -206,4 +210,13 @@ export function createSessionJwt<D extends SessionData = SessionData, C extends 
   options: SessionJwtOptions<D, C>,
 ): SessionJwt<D, C> {
   return new SessionJwt<D, C>(options);
+}
+
+/**
+ * The `sth` claim for a session token's secret: base64url of the first 16 bytes of its SHA-256.
+ * Binds a hybrid-mode JWT cookie to the session cookie it was issued with, so the JWT cannot be
+ * paired with any other value of that cookie. The hash reveals nothing usable about a 256-bit secret.
+ */
+export function sessionTokenBinding(secret: string): string {
+  return base64urlEncode(sha256(secret).subarray(0, 16));
 }

@@ -34,6 +34,11 @@ export interface SessionJwtClaims {
   exp: number;
   /** When the user last proved their identity, in seconds since the epoch. */
   auth_time?: number;
+  /**
+   * Session-token binding of hybrid-mode JWT cookies: base64url of the first 16 bytes of
+   * SHA-256 of the session token's secret. Absent from JWTs issued for API use.
+   */
+  sth?: string;
 }
 
 /** What a verification returns: the registered claims plus the app's typed custom claims. */
@@ -50,6 +55,7 @@ export const REGISTERED_CLAIMS: readonly string[] = Object.freeze([
   'nbf',
   'exp',
   'auth_time',
+  'sth',
 ]);
 
 const REQUIRED_CLAIMS = ['exp', 'nbf', 'iat', 'sub', 'sid', 'jti'];
