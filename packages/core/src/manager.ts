@@ -399,6 +399,33 @@ export class SessionManager<D extends SessionData = SessionData> {
     return count;
   }
 
+  /**
+   * Ends every session of every user (E3, ASVS 7.4.5: "log everyone out", after a breach or a key
+   * compromise) and every refresh family, through the store's `deleteAll`. Returns how many
+   * sessions were deleted and emits one `session.revoked` event (reason `revoked_everyone` unless
+   * given) naming no user. An administrative operation: it is not bounded by `storeTimeoutMs`,
+   * which is for request paths, because a large store needs many batches; each batch is still
+   * bounded by the store's own command or statement timeout, so an outage fails with
+   * `STORE_UNAVAILABLE` instead of hanging. Session JWTs already issued stay valid on lax routes
+   * until they expire (at most their TTL); strict checks refuse them at once.
+   *
+   * @example
+   * ```ts
+   * // An admin endpoint, behind its own authorization and a fresh-session check:
+   * const ended = await sessions.revokeEveryone({ reason: 'incident_2026_01' })
+   * audit.info({ action: 'revoke_everyone', ended })
+   * ```
+   */
+  async revokeEveryone(options: { reason?: string } = {}): Promise<number> {
+    // A store written against an older contract may lack it: say so rather than report an outage.
+    if (typeof this.store.deleteAll !== 'function') {
+      throw new SessionError('CONFIG_INVALID', 'The session store does not implement deleteAll');
+    }
+    const count = await this.call(() => this.store.deleteAll(), null);
+    this.emit({ type: 'session.revoked', at: this.clock.now(), reason: options.reason ?? 'revoked_everyone' });
+    return count;
+  }
+
   /** A user's live sessions, most recently seen first. */
   async list(userId: string): Promise<Session<D>[]> {
     const now = this.clock.now();
@@ -426,14 +453,16 @@ export class SessionManager<D extends SessionData = SessionData> {
   /**
    * Runs a store call with the timeout, turning anything unexpected into `STORE_UNAVAILABLE`
    * (fail closed). Store errors that already carry a code pass through. No retries.
+   * `timeoutMs` defaults to `storeTimeoutMs`; `null` sets no bound, for administrative calls that
+   * may take long and are bounded step by step by the store itself.
    *
    * @example
    * ```ts
    * const record = await sessions.call(() => sessions.store.get(id, sessions.clock.now()))
    * ```
    */
-  call<T>(operation: () => Promise<T>): Promise<T> {
-    return withTimeout(operation, this.storeTimeoutMs);
+  call<T>(operation: () => Promise<T>, timeoutMs: number | null = this.storeTimeoutMs): Promise<T> {
+    return withTimeout(operation, timeoutMs);
   }
 
   private async modify(
@@ -670,11 +699,11 @@ const storeTimeoutError = () =>
   new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
 
 /**
- * Bounds one store call by `timeoutMs`. A plain timer per call, cleared when the call settles:
- * timers run on monotonic time (a wall clock stepped back cannot stretch them), and measured on
- * Node 20 this costs less than one shared timer with a registry of pending calls.
+ * Bounds one store call by `timeoutMs` (`null`: no bound). A plain timer per call, cleared when
+ * the call settles: timers run on monotonic time (a wall clock stepped back cannot stretch them),
+ * and measured on Node 20 this costs less than one shared timer with a registry of pending calls.
  */
-function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number): Promise<T> {
+function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number | null): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled: Promise<T>;
     try {
@@ -683,7 +712,8 @@ function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number): Promise
       reject(asStoreError(error));
       return;
     }
-    const timer = setTimeout(() => reject(storeTimeoutError()), timeoutMs);
+    // clearTimeout(undefined) is a no-op, so the unbounded case shares the code below.
+    const timer = timeoutMs === null ? undefined : setTimeout(() => reject(storeTimeoutError()), timeoutMs);
     settled.then(
       (value) => {
         clearTimeout(timer);

@@ -120,6 +120,12 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     return count;
   }
 
+  async deleteAll(): Promise<number> {
+    const count = this.sessions.size;
+    this.clearAll();
+    return count;
+  }
+
   async createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void> {
     if (this.families.has(family.id)) throw new SessionError('STORE_CONFLICT', 'Refresh family id already exists');
     if (this.families.size >= this.maxRefreshFamilies) {
@@ -176,9 +182,14 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   }
 
   async close(): Promise<void> {
+    this.clearAll();
+  }
+
+  private clearAll(): void {
     this.sessions.clear();
     this.byUser.clear();
     this.families.clear();
+    this.createsSinceSweep = 0;
   }
 
   private makeRoom(now: number): void {

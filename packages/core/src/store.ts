@@ -34,6 +34,14 @@ export interface SessionStore<D extends SessionData = SessionData> {
   listByUser(userId: string, now: number): Promise<SessionRecord<D>[]>;
   /** Deletes every record of one user except `exceptId`. Returns how many were deleted. */
   deleteByUser(userId: string, exceptId?: string): Promise<number>;
+  /**
+   * Deletes every session and every refresh family this store holds, and nothing else: only
+   * what lies under its own key prefix, schema or tables, never a neighbour's data on the same
+   * server. Returns how many sessions were deleted (records past their deadline but not yet
+   * swept may be counted). An administrative operation ("log everyone out", E3), never on a
+   * request path: it may take many round trips, in batches short enough not to block requests.
+   */
+  deleteAll(): Promise<number>;
 
   /** Inserts a refresh family. Rejects with `STORE_CONFLICT` if the id already exists. */
   createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void>;

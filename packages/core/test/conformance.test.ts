@@ -1,4 +1,9 @@
 import { MemoryStore } from '../src/index.js';
 import { runStoreConformance } from '../src/testing/index.js';
 
-runStoreConformance({ name: 'MemoryStore', createStore: () => new MemoryStore() });
+runStoreConformance({
+  name: 'MemoryStore',
+  createStore: () => new MemoryStore(),
+  // Two MemoryStores never share records; the check still proves deleteAll stays in its own.
+  createIsolatedStore: () => new MemoryStore(),
+});

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createSessionManager,
   DEFAULT_STORE_TIMEOUT_MS,
@@ -391,6 +391,74 @@ describe('revoke / revokeAll / list', () => {
     expect(await sessions.revokeAll('u1')).toBe(2);
     expect(events.at(-1)).toMatchObject({ type: 'session.revoked', userId: 'u1', reason: 'revoked_all' });
     expect(await sessions.revokeAll('u1')).toBe(0);
+  });
+
+  it('revokeEveryone ends the sessions of every user, returns the count and emits one event naming nobody', async () => {
+    const { sessions, events, probe, memory } = setup();
+    const issued = [];
+    for (const userId of ['u1', 'u1', 'u2', 'u3']) issued.push(await sessions.create({ userId }));
+    events.length = 0;
+    probe.reset();
+    expect(await sessions.revokeEveryone()).toBe(4);
+    expect(probe.calls.deleteAll).toBe(1);
+    expect(probe.total()).toBe(1);
+    expect(memory.size).toBe(0);
+    expect(events).toEqual([{ type: 'session.revoked', at: sessions.clock.now(), reason: 'revoked_everyone' }]);
+    for (const { token } of issued) expect((await sessions.validateToken(token)).status).toBe('invalid');
+    for (const userId of ['u1', 'u2', 'u3']) expect(await sessions.list(userId)).toEqual([]);
+    // The store works as before, and a second call finds nothing left.
+    const after = await sessions.create({ userId: 'u1' });
+    expect((await sessions.validateToken(after.token)).status).toBe('valid');
+    expect(await sessions.revokeEveryone({ reason: 'key_compromise' })).toBe(1);
+    expect(events.at(-1)).toEqual({ type: 'session.revoked', at: sessions.clock.now(), reason: 'key_compromise' });
+    expect(await sessions.revokeEveryone()).toBe(0);
+  });
+
+  it('revokeEveryone is not cut off by the request-path storeTimeoutMs; revokeAll is', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { sessions, memory, events } = setup({ storeTimeoutMs: 50 });
+      await sessions.create({ userId: 'u1' });
+      await sessions.create({ userId: 'u2' });
+      // A large store: deletion finishes long after the request-path bound (and a per-user
+      // deletion, here, never does).
+      let release = () => {};
+      const store = Object.assign(Object.create(memory) as MemoryStore, {
+        deleteAll: () => new Promise<void>((resolve) => (release = resolve)).then(() => memory.deleteAll()),
+        deleteByUser: () => new Promise<number>(() => {}),
+      });
+      const admin = new SessionManager({
+        store,
+        clock: sessions.clock,
+        storeTimeoutMs: 50,
+        onEvent: (e) => events.push(e),
+      });
+
+      const perUser = admin.revokeAll('u1').catch((e: unknown) => e);
+      const everyone = admin.revokeEveryone();
+      vi.advanceTimersByTime(60_000);
+      expect(isSessionError(await perUser, 'STORE_UNAVAILABLE')).toBe(true);
+      release();
+      expect(await everyone).toBe(2);
+      expect(events.at(-1)).toMatchObject({ type: 'session.revoked', reason: 'revoked_everyone' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('revokeEveryone fails closed: STORE_UNAVAILABLE and no event on an outage, CONFIG_INVALID without deleteAll', async () => {
+    const { sessions, probe, events } = setup();
+    await sessions.create({ userId: 'u1' });
+    events.length = 0;
+    probe.fail('error');
+    expect(await codeOf(() => sessions.revokeEveryone())).toBe('STORE_UNAVAILABLE');
+    expect(events).toEqual([]);
+    probe.fail(null);
+
+    const legacy = new MemoryStore() as Partial<MemoryStore>;
+    legacy.deleteAll = undefined;
+    const old = new SessionManager({ store: legacy as MemoryStore });
+    expect(await codeOf(() => old.revokeEveryone())).toBe('CONFIG_INVALID');
   });
 });
 

@@ -342,6 +342,23 @@ describe('E. logout and revocation', () => {
     expect((await sessions.validateToken(theirs.token)).session?.userId).toBe('u2');
   });
 
+  it('E3: revokeEveryone ends every session of every user; replayed cookies get 401 and a deletion cookie', async () => {
+    const { sessions, events } = setup();
+    const everyone = [
+      await sessions.create({ userId: 'u1' }),
+      await sessions.create({ userId: 'u2' }),
+      await sessions.create({ userId: 'admin' }),
+    ];
+    expect(await sessions.revokeEveryone()).toBe(3);
+    for (const issued of everyone) {
+      const replay = await sessions.validateCookie(cookieHeaderFrom(issued.cookies[0]));
+      expect(replay.session).toBeNull();
+      expect(errorResponse(replay.error).status).toBe(401);
+      expect(replay.cookies).toEqual([sessions.deletionCookie()]);
+    }
+    expect(eventTypes(events)).toContain('session.revoked:revoked_everyone');
+  });
+
   it('E4: revokeAll with except ends all other sessions and keeps the current one', async () => {
     const { sessions, events } = setup();
     const current = await sessions.create({ userId: 'u1' });
@@ -423,6 +440,7 @@ describe('I. store failure', () => {
       () => sessions.rotate(issued.session),
       () => sessions.revoke(issued.session.id),
       () => sessions.revokeAll('u1'),
+      () => sessions.revokeEveryone(),
       () => sessions.list('u1'),
       () => sessions.extend(issued.session),
     ]) {

@@ -1,8 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isSessionError } from '../errors.js';
 import { hashSecret } from '../hash.js';
+import { JwtKeySet } from '../jwt/key-set.js';
+import { generateSigningKey } from '../jwt/keys.js';
+import { SessionJwt } from '../jwt/session-jwt.js';
 import { SessionManager } from '../manager.js';
-import { randomString } from '../random.js';
+import { randomBytes, randomString } from '../random.js';
+import { RefreshTokens } from '../refresh.js';
 import type { SessionStore } from '../store.js';
 import type { RefreshFamilyRecord, SessionRecord } from '../types.js';
 import { createTestClock } from './clock.js';
@@ -12,9 +16,23 @@ import { runRefreshConformance } from './refresh-conformance.js';
 export interface StoreConformanceOptions {
   /** Shown in the suite title, e.g. `RedisStore (cluster)`. */
   name: string;
-  /** Opens the store under test (called once, before the suite). */
+  /**
+   * Opens a store under test. Called twice: once for the suite, and once more for the `deleteAll`
+   * tests, which empty their store. Give each call its own key prefix, schema, tables or file, so
+   * that emptying one never wipes records that other tests (or other test files sharing the
+   * server) rely on.
+   */
   createStore: () => SessionStore | Promise<SessionStore>;
-  /** Closes it (and anything the test opened) after the suite; defaults to `store.close()`. */
+  /**
+   * Optional: opens a second, empty store on the same backing service as `store` whose data
+   * `store` must never touch (another key prefix, schema or table names). The suite checks that
+   * `deleteAll` leaves it alone; without this option that one check is skipped.
+   */
+  createIsolatedStore?: (store: SessionStore) => SessionStore | Promise<SessionStore>;
+  /**
+   * Closes one store the suite opened (and anything the test opened for it); called for each,
+   * isolated stores first. Defaults to `store.close()`.
+   */
   closeStore?: (store: SessionStore) => void | Promise<void>;
   /**
    * Start of the injected clock. Stores that expire records with the server's own TTL derive it
@@ -44,14 +62,16 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     let store: SessionStore;
     const clock = createTestClock(options.clockStart ?? Date.now());
 
+    const close = async (opened: SessionStore | undefined) => {
+      if (!opened) return;
+      if (options.closeStore) await options.closeStore(opened);
+      else await opened.close?.();
+    };
+
     beforeAll(async () => {
       store = await options.createStore();
     });
-    afterAll(async () => {
-      if (!store) return;
-      if (options.closeStore) await options.closeStore(store);
-      else await store.close?.();
-    });
+    afterAll(() => close(store));
 
     const record = (overrides: Partial<SessionRecord<Data>> = {}): SessionRecord<Data> => {
       const now = clock.now();
@@ -364,6 +384,112 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           clock.advance(-10 * MINUTE);
         }
       });
+    });
+
+    describe('E3: deleteAll ends every session of every user', () => {
+      // A store of its own: emptying the suite's store could wipe records another test relies on.
+      let target: SessionStore;
+      let neighbour: SessionStore | undefined;
+      let keys: JwtKeySet;
+
+      beforeAll(async () => {
+        target = await options.createStore();
+        keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+      });
+      afterAll(async () => {
+        await close(neighbour);
+        await close(target);
+      });
+      // Each test starts from an empty store, whatever the one before it left.
+      beforeEach(async () => {
+        await target.deleteAll();
+      });
+
+      /** Sessions with refresh families for several users, issued the way an API login does. */
+      const populate = async (users: number, perUser: number) => {
+        const manager = new SessionManager({ store: target, clock });
+        const jwt = new SessionJwt({ manager, keys, issuer: 'https://conformance.test', audience: 'api' });
+        const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
+        const userIds = Array.from({ length: users }, () => `user-${randomString(9)}`);
+        const issued = [];
+        for (const userId of userIds) {
+          for (let i = 0; i < perUser; i++) {
+            const { session, token } = await manager.create({ userId });
+            const { refreshToken } = await refresh.issue(session);
+            issued.push({ session, token, refreshToken, familyId: refreshToken.split('.')[0] as string });
+          }
+        }
+        return { manager, refresh, userIds, issued };
+      };
+
+      it('deletes the sessions and refresh families of several users; tokens issued before are dead', async () => {
+        const { manager, refresh, userIds, issued } = await populate(3, 2);
+        const revokedFamily = family({ revokedAt: clock.now() });
+        await target.createRefreshFamily(revokedFamily, clock.now());
+
+        expect(await target.deleteAll()).toBe(issued.length);
+        for (const { session, familyId, token, refreshToken } of issued) {
+          expect(await target.get(session.id, clock.now())).toBeNull();
+          expect(await target.getRefreshFamily(familyId, clock.now())).toBeNull();
+          expect((await manager.validateToken(token)).status).toBe('invalid');
+          const refreshed = await refresh.refresh(refreshToken).catch((e: unknown) => e);
+          expect(isSessionError(refreshed, 'REFRESH_INVALID')).toBe(true);
+        }
+        expect(await target.getRefreshFamily(revokedFamily.id, clock.now())).toBeNull();
+        for (const userId of userIds) expect(await target.listByUser(userId, clock.now())).toEqual([]);
+        expect(await target.deleteAll()).toBe(0);
+      });
+
+      it('works normally afterwards: create, get, update, list, validate and refresh', async () => {
+        const { manager, refresh, issued } = await populate(2, 1);
+        expect(await manager.revokeEveryone()).toBe(issued.length);
+
+        const userId = `user-${randomString(9)}`;
+        const fresh = await manager.create({ userId, data: { role: 'member' } });
+        expect(await target.get(fresh.session.id, clock.now())).toMatchObject({ id: fresh.session.id, userId });
+        expect((await manager.validateToken(fresh.token)).status).toBe('valid');
+        expect((await manager.update(fresh.session, { role: 'admin' })).data).toEqual({ role: 'admin' });
+        expect((await target.listByUser(userId, clock.now())).map((r) => r.id)).toEqual([fresh.session.id]);
+        const pair = await refresh.issue(fresh.session);
+        expect((await refresh.refresh(pair.refreshToken)).session.id).toBe(fresh.session.id);
+        for (const { token } of issued) expect((await manager.validateToken(token)).status).toBe('invalid');
+      });
+
+      const isolation = 'touches only its own data: a store with another prefix, schema or tables keeps all of its';
+      it.skipIf(!options.createIsolatedStore)(
+        options.createIsolatedStore ? isolation : `${isolation} (skipped: no createIsolatedStore option was given)`,
+        async () => {
+          neighbour = await (options.createIsolatedStore as NonNullable<typeof options.createIsolatedStore>)(target);
+          // The same ids and user on both sides: a store that ignored its namespace would delete both.
+          const userId = `user-${randomString(9)}`;
+          const shared = [record({ userId }), record({ userId })];
+          const families = [family({ userId }), family({ userId, revokedAt: clock.now() })];
+          for (const s of [target, neighbour]) {
+            for (const r of shared) await s.create(r, clock.now());
+            for (const f of families) await s.createRefreshFamily(f, clock.now());
+          }
+          await target.create(record(), clock.now());
+
+          expect(await target.deleteAll()).toBe(shared.length + 1);
+          for (const r of shared) {
+            expect(await target.get(r.id, clock.now())).toBeNull();
+            expect(await neighbour.get(r.id, clock.now())).toEqual(r);
+          }
+          for (const f of families) {
+            expect(await target.getRefreshFamily(f.id, clock.now())).toBeNull();
+            expect(await neighbour.getRefreshFamily(f.id, clock.now())).toEqual(f);
+          }
+          const listed = (await neighbour.listByUser(userId, clock.now())).map((r) => r.id).sort();
+          expect(listed).toEqual(shared.map((r) => r.id).sort());
+
+          // And the other way round: the neighbour's deleteAll leaves the target's new records.
+          const later = record({ userId });
+          await target.create(later, clock.now());
+          expect(await neighbour.deleteAll()).toBe(shared.length);
+          expect(await neighbour.get(shared[0]?.id as string, clock.now())).toBeNull();
+          expect(await target.get(later.id, clock.now())).toEqual(later);
+        },
+      );
     });
 
     runRefreshConformance(() => store, clock);

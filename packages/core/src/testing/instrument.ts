@@ -9,7 +9,7 @@ export interface InstrumentedStore<D extends SessionData = SessionData> {
   store: SessionStore<D>;
   /** Calls per method since the last reset. */
   calls: Record<StoreMethod, number>;
-  /** Calls that wrote (create, update, delete, deleteByUser, refresh writes). */
+  /** Calls that wrote (create, update, delete, deleteByUser, deleteAll, refresh writes). */
   writes(): number;
   total(): number;
   reset(): void;
@@ -27,6 +27,7 @@ const methods: StoreMethod[] = [
   'delete',
   'listByUser',
   'deleteByUser',
+  'deleteAll',
   'createRefreshFamily',
   'getRefreshFamily',
   'updateRefreshFamily',
@@ -36,6 +37,7 @@ const writeMethods = new Set<StoreMethod>([
   'update',
   'delete',
   'deleteByUser',
+  'deleteAll',
   'createRefreshFamily',
   'updateRefreshFamily',
 ]);
