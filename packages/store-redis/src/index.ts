@@ -45,6 +45,14 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
+/** Default number of keys `deleteAll` asks SCAN for (its COUNT hint) and deletes per round. */
+export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
+
+export interface RedisDeleteAllOptions {
+  /** Keys per SCAN round (the COUNT hint), deleted before the next round. Default 500. */
+  batchSize?: number;
+}
+
 /** How many sessions' index scores the store remembers between a read and the touch after it. */
 const INDEX_HINTS = 4096;
 
@@ -61,7 +69,7 @@ const connectingStates = new Set(['connecting', 'connect']);
  * - One sorted set per user (`<prefix>u:{<userId>}`), scored by a deadline at least a clock margin
  *   past each session's expiry, pruned by score on every write and list, with its own TTL.
  * - Every script and command touches one key, so nothing crosses a Cluster slot; no `KEYS`, no
- *   `SCAN`, no keyspace notifications.
+ *   keyspace notifications, and `SCAN` only in the administrative {@link RedisStore.deleteAll}.
  * - A plain read is one `GET`; a touch is usually one Lua compare-and-set.
  * - Connection loss, timeouts and refused commands reject with `SessionError('STORE_UNAVAILABLE')`.
  *
@@ -266,6 +274,47 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     return results.filter((r) => r === 1).length;
   }
 
+  /**
+   * Deletes every session, user index and refresh family under this store's prefix (E3: log
+   * everyone out) and returns how many sessions it deleted. Administrative, never on a request
+   * path: it walks the keyspace of every master with `SCAN ... MATCH <prefix>*` in rounds of
+   * `batchSize` keys (never `KEYS`), and deletes each key of this store's layout with its own
+   * `DEL` (so no command crosses a Cluster slot). Keys of other prefixes, including longer ones
+   * that start with this one, are left alone. Each round is bounded by `commandTimeoutMs`; on a
+   * failure it rejects with `STORE_UNAVAILABLE` and can simply be called again. Sessions created
+   * while it runs may survive it.
+   *
+   * @example
+   * ```ts
+   * const ended = await store.deleteAll() // or, with an event: sessions.revokeEveryone()
+   * ```
+   */
+  async deleteAll(options: RedisDeleteAllOptions = {}): Promise<number> {
+    const batchSize = options.batchSize ?? DEFAULT_DELETE_ALL_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'batchSize must be a positive integer');
+    }
+    // SCAN patterns and replies carry the client's own keyPrefix; commands add it by themselves.
+    const clientPrefix = clientKeyPrefix(this.client);
+    const pattern = `${escapeGlob(clientPrefix + this.prefix)}*`;
+    const masters = await this.run(async () => mastersOf(this.client));
+    let sessions = 0;
+    for (const node of masters) {
+      let cursor = '0';
+      do {
+        const [next, found] = await this.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', batchSize));
+        cursor = next;
+        const ours = found.map((key) => key.slice(clientPrefix.length)).filter((key) => this.ownsKey(key));
+        const deleted = await this.run(() => Promise.all(ours.map((key) => this.client.del(key))));
+        ours.forEach((key, i) => {
+          if (deleted[i] === 1 && key.startsWith(`${this.prefix}s:`)) sessions++;
+        });
+      } while (cursor !== '0');
+    }
+    this.indexHints.clear();
+    return sessions;
+  }
+
   async createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void> {
     const key = this.refreshFamilyKey(family.id);
     const ttl = relativeTtl(recordExpiresAt(family), now);
@@ -313,6 +362,15 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     } catch {
       client.disconnect();
     }
+  }
+
+  /**
+   * Whether `key` has this store's layout: `<prefix>s:{id}`, `<prefix>rf:{id}` or `<prefix>u:{userId}`.
+   * A store whose prefix merely starts with ours (`sess:` and `sess:other:`) never matches.
+   */
+  private ownsKey(key: string): boolean {
+    if (!key.startsWith(this.prefix)) return false;
+    return OWN_KEY.test(key.slice(this.prefix.length));
   }
 
   /** Raises the user index entry of `record` to its target score; returns that score. */
@@ -390,6 +448,25 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     });
     return this.ready;
   }
+}
+
+/** A key after the store's prefix: a session or family id (never braces), or a user index (any user id). */
+const OWN_KEY = /^(?:(?:s|rf):\{[^{}]*\}|u:\{[\s\S]*\})$/;
+
+/** The masters whose keyspaces together hold every key: the one server, or each Cluster master. */
+function mastersOf(client: RedisClient): Redis[] {
+  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+}
+
+/** ioredis's own `keyPrefix` option, which it adds to key arguments but not to SCAN. */
+function clientKeyPrefix(client: RedisClient): string {
+  const prefix: unknown = client.options.keyPrefix;
+  return typeof prefix === 'string' ? prefix : '';
+}
+
+/** Escapes the characters Redis glob patterns give meaning to, so a prefix matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 /** Reconnect in the background with a capped back-off; requests meanwhile fail fast. */
