@@ -10,9 +10,11 @@ export {
 } from './schema.js';
 export {
   DEFAULT_CONNECTION_TIMEOUT_MS,
+  DEFAULT_DELETE_ALL_BATCH_SIZE,
   DEFAULT_STATEMENT_TIMEOUT_MS,
   DEFAULT_SWEEP_BATCH_SIZE,
   DEFAULT_SWEEP_MAX_BATCHES,
+  type DeleteAllOptions,
   PostgresStore,
   type PostgresStoreOptions,
   type SweepOptions,

@@ -23,6 +23,7 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 1000;
 export const DEFAULT_SWEEP_BATCH_SIZE = 500;
 export const DEFAULT_SWEEP_MAX_BATCHES = 100;
+export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
 
 export interface PostgresStoreOptions extends PostgresSchemaOptions {
   /**
@@ -61,6 +62,11 @@ export interface SweepResult {
   batches: number;
   /** False when `maxBatches` stopped the sweep before the end: call again. */
   done: boolean;
+}
+
+export interface DeleteAllOptions {
+  /** Rows deleted per statement (each its own short transaction). Default 500. */
+  batchSize?: number;
 }
 
 interface Statement {
@@ -296,6 +302,42 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
     return result;
   }
 
+  /**
+   * Deletes every session and refresh family in this store's two tables (E3: log everyone out)
+   * and returns how many sessions it deleted, expired rows not yet swept included. Other tables
+   * and schemas are never touched. Administrative, never on a request path: it walks each table
+   * in primary-key order, `batchSize` rows per statement, each its own short transaction, so no
+   * lock is held for long and requests go on meanwhile (a row being updated is waited for, never
+   * skipped). Each statement is bounded by the pool's `statement_timeout`; on a failure it rejects
+   * with `STORE_UNAVAILABLE` and can simply be called again. Sessions created while it runs may
+   * survive it.
+   *
+   * @example
+   * ```ts
+   * const ended = await store.deleteAll() // or, with an event: sessions.revokeEveryone()
+   * ```
+   */
+  async deleteAll(options: DeleteAllOptions = {}): Promise<number> {
+    const batchSize = positive('batchSize', options.batchSize, DEFAULT_DELETE_ALL_BATCH_SIZE);
+    let sessions = 0;
+    for (const [first, next, counted] of [
+      [this.statements.deleteAllSessionsFirst, this.statements.deleteAllSessionsNext, true],
+      [this.statements.deleteAllFamiliesFirst, this.statements.deleteAllFamiliesNext, false],
+    ] as const) {
+      // Keyset walk: each batch starts after the last id of the one before, so no statement
+      // rescans the dead rows that earlier batches left behind.
+      let after: string | null = null;
+      for (;;) {
+        const { rows } = await (after === null ? this.run(first, [batchSize]) : this.run(next, [batchSize, after]));
+        const batch = rows[0] as { selected: number; deleted: number; last: string | null } | undefined;
+        if (counted) sessions += batch?.deleted ?? 0;
+        if (!batch || batch.last === null || batch.selected < batchSize) break;
+        after = batch.last;
+      }
+    }
+    return sessions;
+  }
+
   /** Ends the pool if the store opened it; a pool you passed in stays open. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -381,6 +423,10 @@ function buildStatements(schema: ResolvedSchema) {
     updateFamily: `UPDATE ${families} SET ${assignments(FAMILY_COLUMNS)} WHERE id = $1 AND generation = $${f + 1} AND expires_at > $${f + 2}`,
     sweepSessions: sweepText(sessions),
     sweepFamilies: sweepText(families),
+    deleteAllSessionsFirst: deleteAllText(sessions, false),
+    deleteAllSessionsNext: deleteAllText(sessions, true),
+    deleteAllFamiliesFirst: deleteAllText(families, false),
+    deleteAllFamiliesNext: deleteAllText(families, true),
   };
   return Object.fromEntries(
     Object.entries(texts).map(([key, text]) => [key, { name: `session_store_${fnv1a(text)}`, text }]),
@@ -390,6 +436,21 @@ function buildStatements(schema: ResolvedSchema) {
 function sweepText(table: string): string {
   // The outer condition repeats the inner one: a row extended between the two is kept.
   return `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`;
+}
+
+/**
+ * One batch of `deleteAll`: up to $1 rows in id order (after $2 when `after`), deleted by id.
+ * Answers how many rows the batch selected, how many it deleted (a concurrent logout may have
+ * taken some) and the batch's last id, where the next batch starts.
+ */
+function deleteAllText(table: string, after: boolean): string {
+  const range = after ? 'WHERE id > $2 ' : '';
+  return (
+    `WITH batch AS (SELECT id FROM ${table} ${range}ORDER BY id LIMIT $1), ` +
+    `gone AS (DELETE FROM ${table} WHERE id IN (SELECT id FROM batch) RETURNING 1) ` +
+    'SELECT (SELECT count(*) FROM batch)::int AS selected, (SELECT count(*) FROM gone)::int AS deleted, ' +
+    '(SELECT max(id) FROM batch) AS last'
+  );
 }
 
 /** A short, stable name per statement text, so two stores with other table names never share one. */

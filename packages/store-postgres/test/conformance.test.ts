@@ -1,37 +1,57 @@
+import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing';
-import { afterAll, beforeAll, describe } from 'vitest';
-import { PostgresStore } from '../src/index.js';
+import { afterAll, describe } from 'vitest';
+import { PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
 
 const available = await postgresAvailable();
-const schema = freshSchema('conformance');
+
+/** Table names of the isolated neighbour: the same schema as the store under test, other tables. */
+const NEIGHBOUR_TABLES = {
+  sessions: 'neighbour_sessions',
+  refreshFamilies: 'neighbour_refresh_families',
+  migrations: 'neighbour_migrations',
+};
 
 describe.skipIf(!available)('PostgresStore conformance', () => {
-  const admin = available ? adminPool() : null;
-
-  beforeAll(async () => {
-    await new PostgresStore({ pool: admin as NonNullable<typeof admin>, schema }).migrate();
-  });
+  const admin = adminPool();
+  // A pool the application owns, shared by every store of the second run below.
+  const userPool = adminPool();
   afterAll(async () => {
-    if (!admin) return;
-    await dropSchema(admin, schema);
+    await userPool.end();
     await admin.end();
   });
+
+  /**
+   * The factories of one run. Every store gets a schema of its own (dropped when the suite closes
+   * it), so the deleteAll tests empty only their own tables; the neighbour shares the schema of
+   * the store under test and differs in table names only.
+   */
+  const factories = (options: Omit<PostgresStoreOptions, 'schema' | 'tables'>) => {
+    const open = async (schema: string, tables?: PostgresStoreOptions['tables']) => {
+      const store = new PostgresStore({ ...options, schema, tables });
+      await store.migrate();
+      return store;
+    };
+    return {
+      createStore: () => open(freshSchema('conformance')),
+      createIsolatedStore: (store: SessionStore) => open((store as PostgresStore).schema.schema, NEIGHBOUR_TABLES),
+      closeStore: async (store: SessionStore) => {
+        await store.close?.();
+        await dropSchema(admin, (store as PostgresStore).schema.schema);
+      },
+    };
+  };
 
   // The pool the store opens itself, with named prepared statements (the defaults).
   runStoreConformance({
     name: 'PostgresStore (own pool, prepared statements)',
-    createStore: () => new PostgresStore({ connectionString: PG_URL, schema }),
+    ...factories({ connectionString: PG_URL }),
   });
 
   // A pool the application owns, with unnamed statements (the PgBouncer-friendly mode).
-  const userPool = adminPool();
   runStoreConformance({
     name: 'PostgresStore (user pool, unnamed statements)',
-    createStore: () => new PostgresStore({ pool: userPool, schema, preparedStatements: false }),
-    closeStore: async (store) => {
-      await store.close?.();
-      await userPool.end();
-    },
+    ...factories({ pool: userPool, preparedStatements: false }),
   });
 });

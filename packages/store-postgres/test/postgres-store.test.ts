@@ -448,6 +448,86 @@ describe.skipIf(!available)('PostgresStore', () => {
       }
     });
 
+    it('deleteAll() empties both tables in keyset batches, expired rows included, and leaves other schemas alone', async () => {
+      const other = freshSchema('delete_all');
+      const wiped = new PostgresStore({ connectionString: PG_URL, schema: other });
+      try {
+        await wiped.migrate();
+        const now = clock.now();
+        const live = Array.from({ length: 8 }, () => sessionRecord(now));
+        const expired = [1, 2].map(() => sessionRecord(now - 2 * MINUTE, { idleExpiresAt: now - MINUTE }));
+        for (const r of [...live, ...expired]) await wiped.create(r, now);
+        const bystander = sessionRecord(now);
+        await store.create(bystander, now);
+        const families = Array.from({ length: 7 }, () => ({
+          id: randomString(16),
+          sessionId: randomString(16),
+          userId: 'family-user',
+          generation: 1,
+          currentHash: hashSecret(randomString(32)),
+          previousHash: null,
+          rotatedAt: null,
+          createdAt: now,
+          lastUsedAt: now,
+          idleExpiresAt: now + MINUTE,
+          absoluteExpiresAt: now + 10 * MINUTE,
+          revokedAt: null,
+        }));
+        for (const f of families) await wiped.createRefreshFamily(f, now);
+        const count = async (table: string) =>
+          Number((await admin.query(`SELECT count(*) AS n FROM "${other}".${table}`)).rows[0].n);
+
+        // Ten sessions and seven families in batches of three: a short last batch ends each walk.
+        expect(await wiped.deleteAll({ batchSize: 3 })).toBe(10);
+        expect(await count('session_store_sessions')).toBe(0);
+        expect(await count('session_store_refresh_families')).toBe(0);
+        expect(await store.get(bystander.id, now)).toEqual(bystander);
+        // Exactly a multiple of the batch size: the walk ends on the empty batch after it.
+        for (const r of live.slice(0, 6)) await wiped.create(r, now);
+        expect(await wiped.deleteAll({ batchSize: 3 })).toBe(6);
+        expect(await wiped.deleteAll()).toBe(0);
+        const error = await errorOf(wiped.deleteAll({ batchSize: 0 }));
+        expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+      } finally {
+        await wiped.close();
+        await dropSchema(admin, other);
+      }
+    });
+
+    it('deleteAll() waits for a row another transaction holds instead of skipping it', async () => {
+      const other = freshSchema('delete_all_lock');
+      const wiped = new PostgresStore({ connectionString: PG_URL, schema: other, statementTimeoutMs: 10_000 });
+      const holder = await admin.connect();
+      try {
+        await wiped.migrate();
+        const now = clock.now();
+        const held = sessionRecord(now);
+        await wiped.create(held, now);
+        await wiped.create(sessionRecord(now), now);
+        await holder.query('BEGIN');
+        await holder.query(`SELECT id FROM "${other}".session_store_sessions WHERE id = $1 FOR UPDATE`, [held.id]);
+        const deleting = wiped.deleteAll();
+        // Bounded poll until the delete is seen waiting on the row lock; then let it through.
+        let waiting = false;
+        for (let i = 0; i < 500 && !waiting; i++) {
+          const { rows } = await admin.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+            [`%"${other}"%DELETE%`],
+          );
+          waiting = rows[0].n > 0;
+        }
+        expect(waiting).toBe(true);
+        await holder.query('COMMIT');
+        expect(await deleting).toBe(2);
+        expect(await wiped.get(held.id, now)).toBeNull();
+      } finally {
+        await holder.query('ROLLBACK').catch(() => {});
+        holder.release();
+        await wiped.close();
+        await dropSchema(admin, other);
+      }
+    });
+
     it('sweep() skips rows another transaction holds instead of waiting for them', async () => {
       const other = freshSchema('skip');
       const sweeper = new PostgresStore({ connectionString: PG_URL, schema: other });
