@@ -9,9 +9,11 @@ export {
 } from './schema.js';
 export {
   DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_DELETE_ALL_BATCH_SIZE,
   DEFAULT_SQLITE_PATH,
   DEFAULT_SWEEP_BATCH_SIZE,
   DEFAULT_SWEEP_MAX_BATCHES,
+  type DeleteAllOptions,
   SqliteStore,
   type SqliteStoreOptions,
   type SweepOptions,

@@ -25,6 +25,7 @@ export const DEFAULT_SQLITE_PATH = '.data/sessions.db';
 export const DEFAULT_BUSY_TIMEOUT_MS = 1000;
 export const DEFAULT_SWEEP_BATCH_SIZE = 500;
 export const DEFAULT_SWEEP_MAX_BATCHES = 100;
+export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
 
 export interface SqliteStoreOptions extends SqliteSchemaOptions {
   /**
@@ -63,6 +64,11 @@ export interface SweepResult {
   batches: number;
   /** False when `maxBatches` stopped the sweep before the end: call again. */
   done: boolean;
+}
+
+export interface DeleteAllOptions {
+  /** Rows deleted per statement (each its own short write transaction). Default 500. */
+  batchSize?: number;
 }
 
 const SESSION_COLUMNS = [
@@ -235,6 +241,35 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
     return result;
   }
 
+  /**
+   * Deletes every session and refresh family in this store's two tables (E3: log everyone out)
+   * and returns how many sessions it deleted, expired rows not yet swept included. Other tables in
+   * the same file are never touched. Administrative, never on a request path: `batchSize` rows per
+   * statement, each its own short write transaction, yielding to the event loop between batches
+   * so requests are served meanwhile. Sessions created while it runs may be deleted too.
+   *
+   * @example
+   * ```ts
+   * const ended = await store.deleteAll() // or, with an event: sessions.revokeEveryone()
+   * ```
+   */
+  async deleteAll(options: DeleteAllOptions = {}): Promise<number> {
+    const batchSize = positive('batchSize', options.batchSize, DEFAULT_DELETE_ALL_BATCH_SIZE);
+    let sessions = 0;
+    for (const table of ['sessions', 'refreshFamilies'] as const) {
+      // Each statement deletes from the start of the table, so a short batch means it is empty.
+      for (;;) {
+        const deleted = this.run((sql) =>
+          (table === 'sessions' ? sql.deleteAllSessions : sql.deleteAllFamilies).run(batchSize),
+        ).changes;
+        if (table === 'sessions') sessions += deleted;
+        if (deleted < batchSize) break;
+        await new Promise<void>((done) => setImmediate(done));
+      }
+    }
+    return sessions;
+  }
+
   /** Closes the database if the store opened it (WAL is checkpointed); yours stays open. Idempotent. */
   async close(): Promise<void> {
     if (this.ownsDatabase && this.database.open) this.database.close();
@@ -349,6 +384,8 @@ function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
       .join(', ');
   const sweep = (table: string) =>
     `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ? LIMIT ?)`;
+  // SQLite frees deleted rows at once, so the next batch starts at the next live row: no rescans.
+  const deleteBatch = (table: string) => `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} LIMIT ?)`;
   return {
     createSession: db.prepare(
       `INSERT INTO ${sessions} (${sessionList}) VALUES (${placeholders(SESSION_COLUMNS.length)})`,
@@ -367,6 +404,8 @@ function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
     ),
     sweepSessions: db.prepare(sweep(sessions)),
     sweepFamilies: db.prepare(sweep(families)),
+    deleteAllSessions: db.prepare(deleteBatch(sessions)),
+    deleteAllFamilies: db.prepare(deleteBatch(families)),
   };
 }
 

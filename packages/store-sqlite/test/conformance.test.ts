@@ -1,35 +1,53 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe } from 'vitest';
 import { SqliteStore } from '../src/index.js';
 
+/** Table names of the isolated neighbour: the same file as the store under test, other tables. */
+const NEIGHBOUR_TABLES = {
+  sessions: 'neighbour_sessions',
+  refreshFamilies: 'neighbour_refresh_families',
+  migrations: 'neighbour_migrations',
+};
+
 describe('SqliteStore conformance (temp file)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'session-sqlite-conformance-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // Every store the suites open gets a file of its own, so the deleteAll tests empty only theirs.
+  let files = 0;
+  const nextFile = (label: string) => join(dir, `${label}-${++files}`, 'sessions.db');
 
-  // The file the store opens itself, migrated by the constructor option.
+  // The file the store opens itself, migrated by the constructor option. The neighbour is a
+  // second connection to the same file, with other table names.
   runStoreConformance({
     name: 'SqliteStore (own file)',
-    createStore: () => new SqliteStore({ path: join(dir, 'own', 'sessions.db'), migrate: true }),
+    createStore: () => new SqliteStore({ path: nextFile('own'), migrate: true }),
+    createIsolatedStore: (store) =>
+      new SqliteStore({ path: (store as SqliteStore).database.name, tables: NEIGHBOUR_TABLES, migrate: true }),
   });
 
-  // A database the application opened, migrated on request.
-  let database: Database.Database | undefined;
+  // A database the application opened, migrated on request; the neighbour borrows it too.
+  const borrowing = async (database: Database.Database, tables?: typeof NEIGHBOUR_TABLES) => {
+    const store = new SqliteStore({ database, tables });
+    await store.migrate();
+    return store;
+  };
   runStoreConformance({
     name: 'SqliteStore (user database)',
-    createStore: async () => {
-      database = new Database(join(dir, 'user.db'));
+    createStore: () => {
+      const database = new Database(join(dir, `user-${++files}.db`));
       database.pragma('journal_mode = WAL');
-      const store = new SqliteStore({ database });
-      await store.migrate();
-      return store;
+      return borrowing(database);
     },
-    closeStore: async (store) => {
+    createIsolatedStore: (store) => borrowing((store as SqliteStore).database, NEIGHBOUR_TABLES),
+    closeStore: async (store: SessionStore) => {
       await store.close?.();
-      database?.close();
+      const { database } = store as SqliteStore;
+      if (database.open) database.close();
     },
   });
 });

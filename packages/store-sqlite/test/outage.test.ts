@@ -100,6 +100,7 @@ async function checkReadOnlyBehaviour(store: SessionStore, clock: ReturnType<typ
     ['update', () => store.update({ ...(record as NonNullable<typeof record>), version: 2 }, 1, now)],
     ['delete', () => store.delete(id)],
     ['deleteByUser', () => store.deleteByUser('anyone')],
+    ['deleteAll', () => store.deleteAll()],
     [
       'createRefreshFamily',
       () =>

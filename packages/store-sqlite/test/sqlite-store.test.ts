@@ -359,6 +359,62 @@ describe('SqliteStore', () => {
       }
     });
 
+    it('deleteAll() empties both tables in batches, expired rows included, and no other table in the file', async () => {
+      const path = freshPath();
+      const store = new SqliteStore({ path, migrate: true });
+      const neighbour = new SqliteStore({
+        path,
+        migrate: true,
+        tables: { sessions: 'other_sessions', refreshFamilies: 'other_families', migrations: 'other_migrations' },
+      });
+      try {
+        const now = clock.now();
+        const live = Array.from({ length: 8 }, () => sessionRecord(now));
+        const expired = [1, 2].map(() => sessionRecord(now - 2 * MINUTE, { idleExpiresAt: now - MINUTE }));
+        for (const r of [...live, ...expired]) await store.create(r, now);
+        for (let i = 0; i < 7; i++) await store.createRefreshFamily(family(now), now);
+        const bystander = sessionRecord(now);
+        await neighbour.create(bystander, now);
+        // A table of the application's own in the same file.
+        store.database.exec("CREATE TABLE app_users (id TEXT PRIMARY KEY); INSERT INTO app_users VALUES ('alice')");
+        const count = (table: string) => store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+
+        expect(await store.deleteAll({ batchSize: 3 })).toBe(10);
+        expect(count('session_store_sessions')).toBe(0);
+        expect(count('session_store_refresh_families')).toBe(0);
+        expect(count('app_users')).toBe(1);
+        expect(await neighbour.get(bystander.id, now)).toEqual(bystander);
+        // Exactly a multiple of the batch size: the walk ends on the empty batch after it.
+        for (const r of live.slice(0, 6)) await store.create(r, now);
+        expect(await store.deleteAll({ batchSize: 3 })).toBe(6);
+        expect(await store.deleteAll()).toBe(0);
+        const error = await store.deleteAll({ batchSize: 0 }).catch((e: unknown) => e);
+        expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+      } finally {
+        await neighbour.close();
+        await store.close();
+      }
+    });
+
+    it('serves requests between deleteAll batches (it yields to the event loop)', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      try {
+        const now = clock.now();
+        for (let i = 0; i < 50; i++) await store.create(sessionRecord(now), now);
+        const order: string[] = [];
+        const deleting = store.deleteAll({ batchSize: 10 }).then((n) => {
+          order.push('deleteAll done');
+          return n;
+        });
+        const read = store.get(randomString(16), now).then(() => order.push('read'));
+        const [deleted] = await Promise.all([deleting, read]);
+        expect(deleted).toBe(50);
+        expect(order).toEqual(['read', 'deleteAll done']);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('serves requests between sweep batches (it yields to the event loop)', async () => {
       const store = new SqliteStore({ path: freshPath(), migrate: true });
       try {
