@@ -7,27 +7,18 @@ import {
   recordExpiresAt,
   type SessionRecord,
 } from '../src/index.js';
+import { sessionRecordFixture } from '../src/testing/index.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: randomString(16),
-    secretHash: hashSecret(randomString(32)),
+const record = (overrides: Partial<SessionRecord> = {}) =>
+  sessionRecordFixture(T0, {
     userId: 'u1',
-    createdAt: T0,
-    lastSeenAt: T0,
-    idleExpiresAt: T0 + 30 * MINUTE,
-    absoluteExpiresAt: T0 + 12 * 60 * MINUTE,
-    authenticatedAt: T0,
-    persistent: false,
     data: { nested: { list: [1, 2] } },
     metadata: { userAgent: null, ip: null, label: null },
-    version: 1,
     ...overrides,
-  };
-}
+  });
 
 describe('MemoryStore', () => {
   it('refuses a non-positive or fractional bound with CONFIG_INVALID', () => {

@@ -10,7 +10,7 @@ import {
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
@@ -22,23 +22,7 @@ const MINUTE = 60_000;
 const sessionsTable = `"${schema}".session_store_sessions`;
 const familiesTable = `"${schema}".session_store_refresh_families`;
 
-function sessionRecord(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: randomString(16),
-    secretHash: hashSecret(randomString(32)),
-    userId: `user-${randomString(9)}`,
-    createdAt: now,
-    lastSeenAt: now,
-    idleExpiresAt: now + 30 * MINUTE,
-    absoluteExpiresAt: now + 12 * 60 * MINUTE,
-    authenticatedAt: now,
-    persistent: false,
-    data: {},
-    metadata: {},
-    version: 1,
-    ...overrides,
-  };
-}
+const sessionRecord = (now: number, overrides: Partial<SessionRecord> = {}) => sessionRecordFixture(now, overrides);
 
 /** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
 async function refreshSecrets(sessions: SessionManager): Promise<string[]> {

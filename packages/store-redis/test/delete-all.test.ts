@@ -1,5 +1,5 @@
-import { hashSecret, isSessionError, type RefreshFamilyRecord, randomString, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { isSessionError, randomString, SessionManager } from '@org/session-core';
+import { createTestClock, refreshFamilyFixture } from '@org/session-core/testing';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -17,26 +17,10 @@ import {
 
 const local = await localRedis();
 const cluster = redisCluster();
-const MINUTE = 60_000;
+const _MINUTE = 60_000;
 const clock = createTestClock(Date.now());
 
-function family(userId: string): RefreshFamilyRecord {
-  const now = clock.now();
-  return {
-    id: randomString(16),
-    sessionId: randomString(16),
-    userId,
-    generation: 1,
-    currentHash: hashSecret(randomString(32)),
-    previousHash: null,
-    rotatedAt: null,
-    createdAt: now,
-    lastUsedAt: now,
-    idleExpiresAt: now + 30 * MINUTE,
-    absoluteExpiresAt: now + 12 * 60 * MINUTE,
-    revokedAt: null,
-  };
-}
+const family = (userId: string) => refreshFamilyFixture(clock.now(), { userId });
 
 /** Sessions (with their user indexes) and refresh families for `users` users. */
 async function populate(store: RedisStore, users: number, perUser: number) {

@@ -1,5 +1,4 @@
 import {
-  hashSecret,
   isSessionError,
   randomString,
   recordExpiresAt,
@@ -7,7 +6,7 @@ import {
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -66,24 +65,7 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
   let redis: Redis;
   const clock = createTestClock(Date.now());
 
-  const record = (overrides: Partial<SessionRecord> = {}): SessionRecord => {
-    const now = clock.now();
-    return {
-      id: randomString(16),
-      secretHash: hashSecret(randomString(32)),
-      userId: `user-${randomString(9)}`,
-      createdAt: now,
-      lastSeenAt: now,
-      idleExpiresAt: now + 30 * MINUTE,
-      absoluteExpiresAt: now + 12 * 60 * MINUTE,
-      authenticatedAt: now,
-      persistent: false,
-      data: {},
-      metadata: {},
-      version: 1,
-      ...overrides,
-    };
-  };
+  const record = (overrides: Partial<SessionRecord> = {}) => sessionRecordFixture(clock.now(), overrides);
 
   beforeAll(() => {
     assertServices(local);

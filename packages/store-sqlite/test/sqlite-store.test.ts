@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   generateSigningKey,
-  hashSecret,
   isSessionError,
   JwtKeySet,
+  type RefreshFamilyRecord,
   RefreshTokens,
   randomBytes,
   randomString,
@@ -12,7 +12,7 @@ import {
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderMigrations, SqliteStore } from '../src/index.js';
@@ -23,41 +23,10 @@ const temp = tempDir('store');
 let fileCounter = 0;
 const freshPath = () => join(temp.dir, `db-${++fileCounter}`, 'sessions.db');
 
-function sessionRecord(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: randomString(16),
-    secretHash: hashSecret(randomString(32)),
-    userId: `user-${randomString(9)}`,
-    createdAt: now,
-    lastSeenAt: now,
-    idleExpiresAt: now + 30 * MINUTE,
-    absoluteExpiresAt: now + 12 * 60 * MINUTE,
-    authenticatedAt: now,
-    persistent: false,
-    data: {},
-    metadata: {},
-    version: 1,
-    ...overrides,
-  };
-}
+const sessionRecord = (now: number, overrides: Partial<SessionRecord> = {}) => sessionRecordFixture(now, overrides);
 
-function family(now: number, overrides: Record<string, unknown> = {}) {
-  return {
-    id: randomString(16),
-    sessionId: randomString(16),
-    userId: 'family-user',
-    generation: 1,
-    currentHash: hashSecret(randomString(32)),
-    previousHash: null,
-    rotatedAt: null,
-    createdAt: now,
-    lastUsedAt: now,
-    idleExpiresAt: now + 30 * MINUTE,
-    absoluteExpiresAt: now + 12 * 60 * MINUTE,
-    revokedAt: null,
-    ...overrides,
-  };
-}
+const family = (now: number, overrides: Partial<RefreshFamilyRecord> = {}) =>
+  refreshFamilyFixture(now, { userId: 'family-user', ...overrides });
 
 /** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
 async function refreshSecrets(sessions: SessionManager): Promise<string[]> {

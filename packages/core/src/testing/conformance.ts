@@ -10,6 +10,7 @@ import { RefreshTokens } from '../refresh.js';
 import type { SessionStore } from '../store.js';
 import type { RefreshFamilyRecord, SessionRecord } from '../types.js';
 import { createTestClock } from './clock.js';
+import { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
 import { instrumentStore } from './instrument.js';
 import { runRefreshConformance } from './refresh-conformance.js';
 
@@ -73,43 +74,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     });
     afterAll(() => close(store));
 
-    const record = (overrides: Partial<SessionRecord<Data>> = {}): SessionRecord<Data> => {
-      const now = clock.now();
-      return {
-        id: randomString(16),
-        secretHash: hashSecret(randomString(32)),
-        userId: `user-${randomString(9)}`,
-        createdAt: now,
-        lastSeenAt: now,
-        idleExpiresAt: now + 30 * MINUTE,
-        absoluteExpiresAt: now + 12 * 60 * MINUTE,
-        authenticatedAt: now,
-        persistent: false,
+    const record = (overrides: Partial<SessionRecord<Data>> = {}): SessionRecord<Data> =>
+      sessionRecordFixture<Data>(clock.now(), {
         data: { role: 'member' },
         metadata: { userAgent: 'conformance', ip: '127.0.0.1', label: null },
-        version: 1,
         ...overrides,
-      };
-    };
-
-    const family = (overrides: Partial<RefreshFamilyRecord> = {}): RefreshFamilyRecord => {
-      const now = clock.now();
-      return {
-        id: randomString(16),
-        sessionId: randomString(16),
-        userId: `user-${randomString(9)}`,
-        generation: 1,
-        currentHash: hashSecret(randomString(32)),
-        previousHash: null,
-        rotatedAt: null,
-        createdAt: now,
-        lastUsedAt: now,
-        idleExpiresAt: now + 30 * MINUTE,
-        absoluteExpiresAt: now + 12 * 60 * MINUTE,
-        revokedAt: null,
-        ...overrides,
-      };
-    };
+      });
+    const family = (overrides: Partial<RefreshFamilyRecord> = {}) => refreshFamilyFixture(clock.now(), overrides);
 
     describe('sessions', () => {
       it('returns what was created, field for field', async () => {

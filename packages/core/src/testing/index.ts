@@ -4,6 +4,7 @@
  */
 export { createTestClock, type TestClock } from './clock.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
 export {
   type AdapterHttpSuiteOptions,
   type AdapterSuiteSetup,
