@@ -142,7 +142,7 @@ export {
   type ResponseHeaderUpdate,
   type SetCookieHeaderValue,
 } from './request-context.js';
-export type { SessionStore } from './store.js';
+export { EXPIRED_RETENTION_MS, isRevokedByEpoch, type SessionStore, type UserEpoch } from './store.js';
 export {
   type GeneratedSessionToken,
   generateSessionToken,

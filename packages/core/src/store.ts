@@ -1,6 +1,43 @@
 import type { RefreshFamilyRecord, SessionData, SessionRecord } from './types.js';
 
 /**
+ * How long a store keeps a session record readable after its deadline (idle or absolute). Stores
+ * set their TTLs and sweeps to `recordExpiresAt(record) + EXPIRED_RETENTION_MS`, so that a session
+ * that expired a moment ago is reported the same way on every store: status `expired`, code
+ * `SESSION_EXPIRED`, event `session.expired` (never `unknown` on one store and `expired` on another).
+ * The manager asks `get(id, now - EXPIRED_RETENTION_MS)` and decides expiry itself with `now`.
+ */
+export const EXPIRED_RETENTION_MS = 60 * 60_000;
+
+/**
+ * A user's "valid after" epoch, written by "log out everywhere" (E3) before any session is deleted.
+ * Every session of the user whose `createdAt` is earlier than `validAfter` counts as revoked, except
+ * the one named by `keep` ("log out everywhere else"). Rotation keeps `createdAt`, so a successor
+ * created by a rotation that raced the revocation is revoked too.
+ */
+export interface UserEpoch {
+  /** Sessions created before this time (ms, the manager's clock) are revoked. */
+  validAfter: number;
+  /** The one session id the epoch spares, or null. */
+  keep: string | null;
+}
+
+/**
+ * Whether `record` is revoked by its user's epoch (the one rule every store applies).
+ *
+ * @example
+ * ```ts
+ * if (isRevokedByEpoch(record, epoch)) return null // inside a store's get()
+ * ```
+ */
+export function isRevokedByEpoch(
+  record: { id: string; createdAt: number },
+  epoch: UserEpoch | null | undefined,
+): boolean {
+  return epoch != null && record.createdAt < epoch.validAfter && record.id !== epoch.keep;
+}
+
+/**
  * The contract every session store implements. All methods are async and keyed by session id.
  * `now` is the manager's clock (ms since epoch): stores compute TTLs and filter expired records
  * with it, never with their own clock, so that one clock decides expiry everywhere.
@@ -13,7 +50,11 @@ import type { RefreshFamilyRecord, SessionData, SessionRecord } from './types.js
 export interface SessionStore<D extends SessionData = SessionData> {
   /** Inserts a new record. Rejects with `STORE_CONFLICT` if the id already exists. */
   create(record: SessionRecord<D>, now: number): Promise<void>;
-  /** The record, or null when unknown or already expired at `now`. */
+  /**
+   * The record, or null when unknown, expired at `now`, or revoked by its user's epoch
+   * ({@link isRevokedByEpoch}). Records must stay readable for {@link EXPIRED_RETENTION_MS} past
+   * their deadline: the manager reads with `now` set that far back to tell expired from unknown.
+   */
   get(id: string, now: number): Promise<SessionRecord<D> | null>;
   /**
    * Optional, for stores that hold records in this process (like `MemoryStore`): the same answer
@@ -25,15 +66,43 @@ export interface SessionStore<D extends SessionData = SessionData> {
   /**
    * Compare-and-set: replaces the record only if the stored version equals `expectedVersion`.
    * The new record carries its own (incremented) version. Returns false on a version mismatch or
-   * when the record no longer exists.
+   * when the record no longer exists. (A record revoked by its user's epoch may still be updated:
+   * `get` and `listByUser` keep hiding it.)
    */
   update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean>;
+  /**
+   * Rotation as one atomic step (D1, E3): replaces the record `oldId` with `successor` (a new id,
+   * the same user, `version` 1) if, and only if, the stored old record still has version
+   * `expectedVersion` and is live at `now`. Readers never see both records live, and never see
+   * neither once this resolves true: concurrent rotations of one session have exactly one winner,
+   * and a failure (rejection) leaves the old record in place. The successor is in the user's
+   * index before the old record is gone, so a concurrent `deleteByUser` sees one of the two.
+   * Returns false, changing nothing, when the old record is gone, changed or expired; rejects
+   * with `STORE_CONFLICT` if the successor's id exists.
+   */
+  rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean>;
   /** Deletes one record. Returns whether it existed. */
   delete(id: string): Promise<boolean>;
-  /** Live records of one user (any order). Never returns expired records. */
+  /**
+   * Live records of one user (any order): never expired ones, never ones revoked by the user's
+   * epoch. Not bounded by the manager's request timeout: a user with many sessions is read in
+   * batches, each bounded by the store's own timeout.
+   */
   listByUser(userId: string, now: number): Promise<SessionRecord<D>[]>;
-  /** Deletes every record of one user except `exceptId`. Returns how many were deleted. */
+  /**
+   * Deletes every record of one user except `exceptId`, and returns how many were deleted. Works
+   * in batches each bounded by the store's own timeout (the manager sets no overall bound), and
+   * an id leaves any per-user index only once its record is gone.
+   */
   deleteByUser(userId: string, exceptId?: string): Promise<number>;
+  /**
+   * Writes the user's epoch unless the store holds one with a later `validAfter` (epochs never move
+   * back; an equal one is replaced). Kept at least until `expiresAt` (by then every session it could
+   * revoke has expired), then dropped like any expired record.
+   */
+  setUserEpoch(userId: string, epoch: UserEpoch, expiresAt: number, now: number): Promise<void>;
+  /** The user's epoch, or null when none is held (or it passed its `expiresAt`). */
+  getUserEpoch(userId: string, now: number): Promise<UserEpoch | null>;
   /**
    * Deletes every session and every refresh family this store holds, and nothing else: only
    * what lies under its own key prefix, schema or tables, never a neighbour's data on the same
