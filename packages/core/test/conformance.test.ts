@@ -1,5 +1,5 @@
 import { MemoryStore } from '../src/index.js';
-import { runStoreConformance } from '../src/testing/index.js';
+import { runStoreConformance } from '../src/testing/vitest.js';
 
 runStoreConformance({
   name: 'MemoryStore',

@@ -7,7 +7,8 @@ import {
   MemoryStore,
   type SessionManager,
 } from '@org/session-core';
-import { createLintedClient, instrumentStore, runAdapterHttpSuite } from '@org/session-core/testing';
+import { createLintedClient, instrumentStore } from '@org/session-core/testing';
+import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { runHybridHttpSuite } from '@org/session-core/testing';
+import { runHybridHttpSuite } from '@org/session-core/testing/vitest';
 import express from 'express';
 import { expressSessions } from '../src/index.js';
 

@@ -6,7 +6,8 @@ import {
   SessionError,
   type SessionManager,
 } from '@org/session-core';
-import { createLintedClient, runAdapterHttpSuite } from '@org/session-core/testing';
+import { createLintedClient } from '@org/session-core/testing';
+import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';

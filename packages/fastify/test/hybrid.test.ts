@@ -1,4 +1,4 @@
-import { runHybridHttpSuite } from '@org/session-core/testing';
+import { runHybridHttpSuite } from '@org/session-core/testing/vitest';
 import Fastify from 'fastify';
 import { fastifySessions } from '../src/index.js';
 

@@ -1,5 +1,5 @@
 import type { SessionStore } from '@org/session-core';
-import { runStoreConformance } from '@org/session-core/testing';
+import { runStoreConformance } from '@org/session-core/testing/vitest';
 import { afterAll, describe } from 'vitest';
 import { PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';

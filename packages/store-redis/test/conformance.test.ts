@@ -1,5 +1,5 @@
 import type { SessionStore } from '@org/session-core';
-import { runStoreConformance } from '@org/session-core/testing';
+import { runStoreConformance } from '@org/session-core/testing/vitest';
 import { beforeAll, describe } from 'vitest';
 import { RedisStore } from '../src/index.js';
 import {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionStore } from '@org/session-core';
-import { runStoreConformance } from '@org/session-core/testing';
+import { runStoreConformance } from '@org/session-core/testing/vitest';
 import Database from 'better-sqlite3';
 import { afterAll, describe } from 'vitest';
 import { SqliteStore } from '../src/index.js';

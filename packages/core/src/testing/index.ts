@@ -1,13 +1,11 @@
 /**
- * Test helpers for apps and store authors: an injectable clock, a call-counting wrapper with
- * fault injection, and the store conformance suite (needs vitest, an optional peer dependency).
+ * Test helpers for apps and store authors that need no test runner: an injectable clock, record
+ * fixtures, a call-counting store wrapper with fault injection, and the HTTP response lint. The
+ * suites themselves (store conformance, adapter HTTP suites) are in `@org/session-core/testing/vitest`.
  */
 export { createTestClock, type TestClock } from './clock.js';
-export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
 export { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
 export {
-  type AdapterHttpSuiteOptions,
-  type AdapterSuiteSetup,
   createLintedClient,
   type HttpLintPolicy,
   type HttpResponseSnapshot,
@@ -16,9 +14,5 @@ export {
   type LintedResponse,
   lintHttpResponse,
   parseSetCookie,
-  type RawResponse,
-  runAdapterHttpSuite,
 } from './http-lint.js';
-export { type HybridHttpSuiteOptions, type HybridSuiteSetup, runHybridHttpSuite } from './hybrid-suite.js';
 export { type InstrumentedStore, instrumentStore } from './instrument.js';
-export { runRefreshConformance } from './refresh-conformance.js';

@@ -1,0 +1,13 @@
+/**
+ * The shared suites, registered as vitest tests (vitest is an optional peer dependency, needed only
+ * for this entry point): store conformance for every store, and the adapter HTTP suites.
+ */
+export {
+  type AdapterHttpSuiteOptions,
+  type AdapterSuiteSetup,
+  type RawResponse,
+  runAdapterHttpSuite,
+} from './adapter-suite.js';
+export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export { type HybridHttpSuiteOptions, type HybridSuiteSetup, runHybridHttpSuite } from './hybrid-suite.js';
+export { runRefreshConformance } from './refresh-conformance.js';
