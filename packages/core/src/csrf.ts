@@ -103,6 +103,16 @@ export interface CsrfCheckOptions {
    * forms, multipart, or no type at all) get `CONTENT_TYPE_REJECTED` (415).
    */
   requireJson?: boolean;
+  /**
+   * The route authenticates API clients by an `Authorization: Bearer` token, which the route itself
+   * validates (for example with `validateToken` or a JWT verifier) and refuses when invalid. A
+   * request that carries one and no `Cookie` header then needs no synchronizer token, which a
+   * non-browser client cannot hold. The origin checks still run: a browser request from another
+   * site is refused whatever its headers; only a request with no browser signal at all (no
+   * `Sec-Fetch-Site`, `Origin` or `Referer`) passes them, as a non-browser client. Default false:
+   * on every other route, login routes included, the header changes nothing.
+   */
+  bearer?: boolean;
 }
 
 /** Why a request was rejected; also the `reason` of the error and of the `csrf.rejected` event. */
@@ -120,8 +130,9 @@ export type CsrfRejectReason =
 
 export interface CsrfVerdict {
   /**
-   * `safe_method` and `bearer` (an `Authorization: Bearer` request without cookies) are not
-   * subject to CSRF; `passed` passed every check; `reported` failed one in report-only mode.
+   * `safe_method` is not subject to CSRF; `bearer` passed the origin checks on a route that takes
+   * bearer tokens (`{ bearer: true }`) with an `Authorization: Bearer` header and no cookies, so no
+   * token was needed; `passed` passed every check; `reported` failed one in report-only mode.
    */
   outcome: 'safe_method' | 'bearer' | 'passed' | 'reported';
   reason?: CsrfRejectReason;
@@ -159,7 +170,7 @@ export interface CsrfProtection {
   token(input: CsrfTokenInput): CsrfToken;
   /**
    * Checks an unsafe request: a same-origin signal (`Sec-Fetch-Site`, else `Origin`, else the
-   * `Referer`'s origin), then the token. Throws `SessionError('CSRF_REJECTED')` (or
+   * `Referer`'s origin), then the token (waived only for bearer requests on `{ bearer: true }` routes). Throws `SessionError('CSRF_REJECTED')` (or
    * `CONTENT_TYPE_REJECTED`) with a `reason`, unless in report-only mode; every failure emits a
    * `csrf.rejected` event.
    */
@@ -292,25 +303,29 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
       if (SAFE_METHODS.has(request.method)) return { outcome: 'safe_method' };
       const cookieHeader = request.cookieHeader ?? readHeaderLines(request.headers, 'cookie');
       const hasCookies = cookieHeader !== null && cookieHeader !== undefined && cookieHeader.length > 0;
-      if (!hasCookies && readBearerToken(readHeader(request.headers, 'authorization')) !== null) {
-        // No ambient credential was sent, so no other site can have forged this request.
-        return { outcome: 'bearer' };
-      }
+      // The header alone proves nothing (a preflighted cross-site fetch can set it); only a route
+      // that authenticates by the bearer token, asked without any cookie, may skip the token.
+      const bearer =
+        checkOptions.bearer === true &&
+        !hasCookies &&
+        readBearerToken(readHeader(request.headers, 'authorization')) !== null;
       const originReason = originFailure(request.headers);
-      if (originReason) return reject(request, originReason);
-      if (requireToken && !request.session && request.sessionUnavailable === true) {
+      // Browsers send Origin or Sec-Fetch-Site on every cross-origin request that sets
+      // Authorization, so a bearer request with no signal at all comes from a non-browser client.
+      if (originReason && !(bearer && originReason === 'origin_missing')) return reject(request, originReason);
+      if (requireToken && !bearer && !request.session && request.sessionUnavailable === true) {
         if (reportOnly) return { outcome: 'passed' };
         // An outage, not a forgery: no csrf.rejected event, and the client may retry.
         throw new SessionError('STORE_UNAVAILABLE', undefined, { reason: 'session_unreadable' });
       }
-      if (requireToken) {
+      if (requireToken && !bearer) {
         const tokenReason = tokenFailure(request, cookieHeader);
         if (tokenReason) return reject(request, tokenReason);
       }
       if (checkOptions.requireJson && !isJsonOrBodiless(request.headers)) {
         return reject(request, 'content_type', 'CONTENT_TYPE_REJECTED');
       }
-      return { outcome: 'passed' };
+      return { outcome: bearer ? 'bearer' : 'passed' };
     },
 
     endPreSession(cookieHeader) {

@@ -2,6 +2,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import {
+  type CsrfCheckOptions,
   type CsrfOptions,
   type CsrfProtection,
   type CsrfRequest,
@@ -39,7 +40,7 @@ function request(
 }
 
 /** The rejection reason, or the verdict's outcome when the request passed. */
-function outcome(csrf: CsrfProtection, req: CsrfRequest, options?: { requireJson?: boolean }): string {
+function outcome(csrf: CsrfProtection, req: CsrfRequest, options?: CsrfCheckOptions): string {
   try {
     return csrf.verify(req, options).outcome;
   } catch (error) {
@@ -317,20 +318,54 @@ describe('methods (H4)', () => {
 });
 
 describe('bearer requests', () => {
-  it('are exempt when they carry no cookie, and checked when they do', () => {
+  const bearerHeader = { authorization: 'Bearer abc.def.ghi' };
+
+  it('item 15: the Authorization header alone disables no check on cookie and login routes', () => {
     const csrf = protection();
-    const bearer = { authorization: 'Bearer abc.def.ghi', 'sec-fetch-site': 'cross-site' };
-    expect(outcome(csrf, { method: 'POST', session: null, headers: bearer })).toBe('bearer');
-    expect(outcome(csrf, { method: 'POST', session, headers: bearer })).toBe('bearer');
-    expect(outcome(csrf, { method: 'POST', session: null, headers: { ...bearer, cookie: 'a=b' } })).toBe(
-      'CSRF_REJECTED:cross_site',
-    );
-    expect(outcome(csrf, { method: 'POST', session: null, headers: { 'sec-fetch-site': 'cross-site' } })).toBe(
-      'CSRF_REJECTED:cross_site',
-    );
-    expect(
-      outcome(csrf, { method: 'POST', session: null, headers: { authorization: 'Basic abc', origin: ORIGIN } }),
-    ).toBe('CSRF_REJECTED:token_missing');
+    const post = (headers: Record<string, string>, bound: CsrfRequest['session'] = session) =>
+      outcome(csrf, { method: 'POST', session: bound, headers: { ...bearerHeader, ...headers } });
+    // A login POST (no session, no cookie yet) from another site: a preflighted fetch can set the header.
+    expect(post({ 'sec-fetch-site': 'cross-site' }, null)).toBe('CSRF_REJECTED:cross_site');
+    expect(post({ origin: 'https://attacker.example' }, null)).toBe('CSRF_REJECTED:origin_mismatch');
+    expect(post({ origin: 'null' })).toBe('CSRF_REJECTED:origin_null');
+    expect(post({})).toBe('CSRF_REJECTED:origin_missing');
+    // Same origin, but the route takes no bearer token: the synchronizer token is still required.
+    expect(post({ origin: ORIGIN }, null)).toBe('CSRF_REJECTED:token_missing');
+    expect(post({ 'sec-fetch-site': 'same-origin' })).toBe('CSRF_REJECTED:token_missing');
+    expect(post({ 'sec-fetch-site': 'same-origin', 'x-csrf-token': csrf.token({ session }).token })).toBe('passed');
+  });
+
+  it('item 15: a { bearer: true } route waives only the token, for a bearer request without cookies', () => {
+    const csrf = protection();
+    const api = (headers: Record<string, string>, options: CsrfCheckOptions = {}) =>
+      outcome(csrf, { method: 'POST', session: null, headers }, { bearer: true, ...options });
+    // A non-browser client sends no Origin, Sec-Fetch-Site or Referer.
+    expect(api(bearerHeader)).toBe('bearer');
+    expect(api({ ...bearerHeader, origin: ORIGIN })).toBe('bearer');
+    expect(api({ ...bearerHeader, 'sec-fetch-site': 'same-origin' })).toBe('bearer');
+    // The origin checks run regardless.
+    expect(api({ ...bearerHeader, 'sec-fetch-site': 'cross-site' })).toBe('CSRF_REJECTED:cross_site');
+    expect(api({ ...bearerHeader, 'sec-fetch-site': 'same-site' })).toBe('CSRF_REJECTED:same_site');
+    expect(api({ ...bearerHeader, origin: 'https://attacker.example' })).toBe('CSRF_REJECTED:origin_mismatch');
+    expect(api({ ...bearerHeader, origin: 'null' })).toBe('CSRF_REJECTED:origin_null');
+    expect(api({ ...bearerHeader, referer: 'https://attacker.example/' })).toBe('CSRF_REJECTED:referer_mismatch');
+    // Cookies are ambient credentials: with any of them, the token is required again.
+    expect(api({ ...bearerHeader, origin: ORIGIN, cookie: 'a=b' })).toBe('CSRF_REJECTED:token_missing');
+    // Not a bearer credential: no waiver.
+    expect(api({ authorization: 'Basic abc', origin: ORIGIN })).toBe('CSRF_REJECTED:token_missing');
+    expect(api({ authorization: 'Bearer a b' })).toBe('CSRF_REJECTED:origin_missing');
+    // The route's other checks still apply.
+    const textBody = { ...bearerHeader, 'content-type': 'text/plain', 'content-length': '2' };
+    expect(api(textBody, { requireJson: true })).toBe('CONTENT_TYPE_REJECTED:content_type');
+  });
+
+  it('item 15: report-only mode reports a cross-site bearer request on a bearer route', () => {
+    const csrf = protection({ reportOnly: true });
+    const headers = { ...bearerHeader, 'sec-fetch-site': 'cross-site' };
+    expect(csrf.verify({ method: 'POST', session: null, headers }, { bearer: true })).toEqual({
+      outcome: 'reported',
+      reason: 'cross_site',
+    });
   });
 });
 

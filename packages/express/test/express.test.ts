@@ -5,6 +5,7 @@ import {
   createSessionManager,
   isSessionError,
   MemoryStore,
+  readBearerToken,
   type SessionManager,
 } from '@org/session-core';
 import { createLintedClient, instrumentStore } from '@org/session-core/testing';
@@ -12,7 +13,7 @@ import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';
-import { type ExpressSessionsOptions, expressSessions } from '../src/index.js';
+import { type ExpressSessions, type ExpressSessionsOptions, expressSessions } from '../src/index.js';
 
 /** The suite's reference app (routes documented on runAdapterHttpSuite). */
 function referenceApp(manager: SessionManager, csrf: Omit<CsrfOptions, 'manager'>, extra: ExpressSessionsOptions = {}) {
@@ -106,9 +107,13 @@ describe('express adapter specifics', () => {
   afterEach(async () => {
     for (const server of servers.splice(0)) await server.close();
   });
-  const start = async (manager: SessionManager, configure?: (app: Express) => void, extra?: ExpressSessionsOptions) => {
-    const { app } = referenceApp(manager, csrf, extra);
-    configure?.(app);
+  const start = async (
+    manager: SessionManager,
+    configure?: (app: Express, auth: ExpressSessions) => void,
+    extra?: ExpressSessionsOptions,
+  ) => {
+    const { app, auth } = referenceApp(manager, csrf, extra);
+    configure?.(app, auth);
     const server = await listen(app);
     servers.push(server);
     return {
@@ -243,6 +248,38 @@ describe('express adapter specifics', () => {
     });
     const res = await client.request('/x/boom');
     expect({ status: res.status, body: res.json() }).toEqual({ status: 418, body: { handledBy: 'app' } });
+  });
+
+  it('item 15: an Authorization header disables no CSRF check on the login route; a bearer route still checks origins', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { client } = await start(manager, (app, auth) => {
+      // An API route that authenticates by bearer token and validates the token itself.
+      app.post('/api/notes', auth.csrf({ bearer: true }), async (req, res) => {
+        const result = await manager.validateToken(readBearerToken(req.headers.authorization));
+        if (result.session) res.json({ userId: result.session.userId });
+        else res.status(401).json({ error: { code: 'UNAUTHENTICATED' } });
+      });
+    });
+    const bearer = { authorization: 'Bearer not-a-session-token' };
+    const code = async (path: string, headers: Record<string, string>) => {
+      const res = await client.request(path, { headers, json: { userId: 'victim' } });
+      return res.status === 200 ? 200 : `${res.status} ${res.json<{ error: { code: string } }>().error.code}`;
+    };
+    // Login CSRF through a preflighted cross-site fetch that sets Authorization: refused.
+    expect(await code('/login', { ...bearer, 'sec-fetch-site': 'cross-site' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/login', { ...bearer, origin: 'https://attacker.example' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/login', { ...bearer, origin: 'https://app.example' })).toBe('403 CSRF_REJECTED');
+    expect(await manager.list('victim')).toEqual([]);
+
+    const { token } = await manager.create({ userId: 'api-user' });
+    const api = { authorization: `Bearer ${token}` };
+    expect(await code('/api/notes', api)).toBe(200);
+    expect(await code('/api/notes', { ...api, origin: 'https://app.example' })).toBe(200);
+    expect(await code('/api/notes', { ...api, 'sec-fetch-site': 'cross-site' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/api/notes', { ...api, origin: 'https://attacker.example' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/api/notes', { ...api, origin: 'https://app.example', cookie: 'theme=dark' })).toBe(
+      '403 CSRF_REJECTED',
+    );
   });
 
   it('logout during a store outage gives 503 and keeps the cookie (the session may still be alive)', async () => {

@@ -3,6 +3,7 @@ import {
   type CsrfOptions,
   createSessionManager,
   MemoryStore,
+  readBearerToken,
   SessionError,
   type SessionManager,
 } from '@org/session-core';
@@ -162,6 +163,39 @@ describe('fastify plugin specifics', () => {
 
     const plain = await listen(track(await referenceApp(manager, csrf)));
     expect((await rawRequest(plain.port, '/me', proxied)).status).toBe(500);
+  });
+
+  it('item 15: an Authorization header disables no CSRF check on the login route; a bearer route still checks origins', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const app = track(await referenceApp(manager, csrf));
+    // An API route that authenticates by bearer token and validates the token itself.
+    app.post('/api/notes', { preHandler: app.sessions.csrf({ bearer: true }) }, async (request, reply) => {
+      const result = await manager.validateToken(readBearerToken(request.headers.authorization));
+      if (!result.session) return reply.code(401).send({ error: { code: 'UNAUTHENTICATED' } });
+      return { userId: result.session.userId };
+    });
+    const { url } = await listen(app);
+    const client = createLintedClient(url, { sessionCookie: manager.cookie, preSessionCookieName: '__Host-pre' });
+    const bearer = { authorization: 'Bearer not-a-session-token' };
+    const code = async (path: string, headers: Record<string, string>) => {
+      const res = await client.request(path, { headers, json: { userId: 'victim' } });
+      return res.status === 200 ? 200 : `${res.status} ${res.json<{ error: { code: string } }>().error.code}`;
+    };
+    // Login CSRF through a preflighted cross-site fetch that sets Authorization: refused.
+    expect(await code('/login', { ...bearer, 'sec-fetch-site': 'cross-site' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/login', { ...bearer, origin: 'https://attacker.example' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/login', { ...bearer, origin: 'https://app.example' })).toBe('403 CSRF_REJECTED');
+    expect(await manager.list('victim')).toEqual([]);
+
+    const { token } = await manager.create({ userId: 'api-user' });
+    const api = { authorization: `Bearer ${token}` };
+    expect(await code('/api/notes', api)).toBe(200);
+    expect(await code('/api/notes', { ...api, origin: 'https://app.example' })).toBe(200);
+    expect(await code('/api/notes', { ...api, 'sec-fetch-site': 'cross-site' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/api/notes', { ...api, origin: 'https://attacker.example' })).toBe('403 CSRF_REJECTED');
+    expect(await code('/api/notes', { ...api, origin: 'https://app.example', cookie: 'theme=dark' })).toBe(
+      '403 CSRF_REJECTED',
+    );
   });
 
   it('respects encapsulation: a sibling scope gets no session hook or decorators', async () => {
