@@ -15,6 +15,8 @@ export type SessionErrorCode =
   | 'SESSION_LIMIT_REACHED'
   | 'CSRF_REJECTED'
   | 'CONTENT_TYPE_REJECTED'
+  // Values an app passes in (user ids, session data, metadata)
+  | 'INPUT_INVALID'
   // Session JWTs
   | 'JWT_INVALID'
   | 'JWT_MALFORMED'
@@ -60,6 +62,7 @@ export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.fr
   SESSION_LIMIT_REACHED: 409,
   CSRF_REJECTED: 403,
   CONTENT_TYPE_REJECTED: 415,
+  INPUT_INVALID: 400,
   JWT_INVALID: 401,
   JWT_MALFORMED: 401,
   JWT_ALG_REJECTED: 401,
@@ -103,6 +106,7 @@ const defaultMessages: Readonly<Record<SessionErrorCode, string>> = Object.freez
   SESSION_LIMIT_REACHED: 'Too many active sessions for this user',
   CSRF_REJECTED: 'Cross-site request rejected',
   CONTENT_TYPE_REJECTED: 'Unsupported content type',
+  INPUT_INVALID: 'A value cannot be stored with the session',
   JWT_INVALID: 'The JWT is invalid',
   JWT_MALFORMED: 'The JWT is not in the expected format',
   JWT_ALG_REJECTED: 'The JWT algorithm is not allowed',

@@ -95,6 +95,7 @@ export * from './jwt/index.js';
 export {
   type CreateSessionInput,
   createSessionManager,
+  DEFAULT_MAX_SESSIONS_PER_USER,
   DEFAULT_STORE_TIMEOUT_MS,
   type IssuedSession,
   type RotateOptions,

@@ -6,6 +6,8 @@ import {
   type CookieOptions,
   type CookiePolicy,
   getCookieValues,
+  isCookieHeaderCut,
+  MAX_COOKIE_CANDIDATES,
   resolveCookiePolicy,
   serializeDeletionCookie,
   serializeSessionCookie,
@@ -16,7 +18,8 @@ import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, needs
 import { keyedIdHash, secretMatchesHash } from './hash.js';
 import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
-import type { SessionStore } from './store.js';
+import { assertStorable } from './storable.js';
+import { EXPIRED_RETENTION_MS, type SessionStore, type UserEpoch } from './store.js';
 import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
 
@@ -24,11 +27,16 @@ import type { RequestSignals, Session, SessionData, SessionMetadata, SessionReco
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
 
 /**
- * Validation asks the store for the record as of this long ago. Stores return nothing past a
- * record's deadline, so without it a session that expired a second ago would look unknown and no
- * `session.expired` event could ever fire. The manager itself decides expiry with the current time.
+ * Default cap on one user's concurrent sessions (E6). It bounds what a single account can make the
+ * store hold, and so the cost of listing or revoking its sessions; `null` lifts it.
  */
-const EXPIRED_LOOKBACK_MS = 60 * 60_000;
+export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+
+/** Instances may disagree on the time by this much; user epochs outlive their sessions by it. */
+const EPOCH_CLOCK_MARGIN_MS = 5 * 60_000;
+
+/** How many evictions at the session limit run at once (a user far over the cap, once). */
+const EVICTION_BATCH = 50;
 
 export interface SessionManagerOptions<D extends SessionData = SessionData> {
   /** Where sessions live. `MemoryStore` for one process; Redis, PostgreSQL or SQLite otherwise. */
@@ -50,8 +58,11 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
   logKey?: Uint8Array;
   /** Compares stored and current client signals; default flags a changed user agent. */
   binding?: BindingPolicy;
-  /** Limit of concurrent sessions per user; unlimited by default. */
-  maxSessionsPerUser?: number;
+  /**
+   * Limit of concurrent sessions per user (default {@link DEFAULT_MAX_SESSIONS_PER_USER}, 100);
+   * `null` for no limit.
+   */
+  maxSessionsPerUser?: number | null;
   /** At the limit: `evict-oldest` (default) deletes the oldest session, `refuse` throws. */
   onSessionLimit?: 'evict-oldest' | 'refuse';
   /** Bound on each store call in ms (default 1000); a slower store counts as unavailable. */
@@ -148,7 +159,7 @@ export class SessionManager<D extends SessionData = SessionData> {
   readonly emit: (event: SessionEvent) => void;
   private readonly logKey: Uint8Array;
   private readonly binding: BindingPolicy;
-  private readonly maxSessionsPerUser: number | undefined;
+  private readonly maxSessionsPerUser: number | null;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
   private readonly storeTimeoutMs: number;
 
@@ -167,9 +178,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     this.logKey = options.logKey ?? randomBytes(32, this.random);
     this.binding = options.binding ?? flagUserAgentChange;
-    const max = options.maxSessionsPerUser;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-      throw new SessionError('CONFIG_INVALID', 'maxSessionsPerUser must be a positive integer');
+    const max = options.maxSessionsPerUser === undefined ? DEFAULT_MAX_SESSIONS_PER_USER : options.maxSessionsPerUser;
+    if (max !== null && (!Number.isInteger(max) || max < 1)) {
+      throw new SessionError('CONFIG_INVALID', 'maxSessionsPerUser must be a positive integer or null');
     }
     this.maxSessionsPerUser = max;
     this.onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
@@ -193,6 +204,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!input || typeof input.userId !== 'string' || input.userId.length === 0 || input.userId.length > 256) {
       throw new SessionError('CONFIG_INVALID', 'userId must be a non-empty string of at most 256 characters');
     }
+    assertStorable('userId', input.userId);
+    assertStorable('data', input.data);
+    assertStorable('metadata', input.metadata);
     const now = this.clock.now();
     if (input.replaces) await this.revoke(input.replaces, { reason: 'replaced_on_login' });
     await this.enforceSessionLimit(input.userId, now);
@@ -233,15 +247,22 @@ export class SessionManager<D extends SessionData = SessionData> {
    * Never throws for client input: absence, junk and store outages come back as a status.
    */
   async validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
-    const found = getCookieValues(cookieHeader, this.cookie.name);
+    // Distinct values (a proxy joining split headers repeats one), one more than is checked: that
+    // one tells whether more arrived than were looked at.
+    const found = getCookieValues(cookieHeader, this.cookie.name, MAX_COOKIE_CANDIDATES + 1);
     if (found.length === 0) return absent();
-    // The same value twice (a proxy joining split headers) is one candidate, not an ambiguity.
-    const candidates = found.length === 1 ? found : [...new Set(found)];
-    if (candidates.length === 1) {
-      const token = candidates[0] as string;
-      const check = this.check(token, signals);
-      return this.finish(check instanceof Promise ? await check : check, token, true);
+    if (found.length === 1) {
+      const token = found[0] as string;
+      const pending = this.check(token, signals);
+      const check = pending instanceof Promise ? await pending : pending;
+      // A dead cookie is deleted only when it is surely the one cookie of that name: past a cut
+      // header there may be another (see below).
+      return this.finish(check, token, check.status === 'valid' || !isCookieHeaderCut(cookieHeader));
     }
+    // Several values: without the __Host- prefix a sibling subdomain can plant cookies under our
+    // name (cookie tossing). A deletion cookie would then hit the user's real cookie, never the
+    // planted ones, so none is sent: only a valid session's own cookies are written.
+    const candidates = found.length > MAX_COOKIE_CANDIDATES ? found.slice(0, MAX_COOKIE_CANDIDATES) : found;
     const checks = await Promise.all(candidates.map((token) => this.check(token, signals)));
     const live = checks.flatMap((c, i) => (c.status === 'valid' ? [i] : []));
     if (live.length === 1) {
@@ -259,9 +280,9 @@ export class SessionManager<D extends SessionData = SessionData> {
       };
     }
     const unavailable = checks.find((c) => c.status === 'unavailable');
-    if (unavailable) return this.finish(unavailable, null, true);
+    if (unavailable) return this.finish(unavailable, null, false);
     const expired = checks.find((c) => c.status === 'expired');
-    return this.finish(expired ?? (checks[0] as TokenCheck<D>), null, true);
+    return this.finish(expired ?? (checks[0] as TokenCheck<D>), null, false);
   }
 
   /**
@@ -298,12 +319,12 @@ export class SessionManager<D extends SessionData = SessionData> {
    * the others get `SESSION_NOT_FOUND`.
    */
   async rotate(session: Pick<Session<D>, 'id'>, options: RotateOptions<D> = {}): Promise<IssuedSession<D>> {
+    if (options.data !== undefined) assertStorable('data', options.data);
+    if (options.metadata !== undefined) assertStorable('metadata', options.metadata);
     const now = this.clock.now();
     const old = await this.call(() => this.store.get(session.id, now));
     if (!old || expiryStatus(old, now) !== 'valid') throw new SessionError('SESSION_NOT_FOUND');
-    // Deleting first makes the old token dead before the new one exists; only one caller wins.
-    const deleted = await this.call(() => this.store.delete(old.id));
-    if (!deleted) throw new SessionError('SESSION_NOT_FOUND');
+    const epoch = await this.call(() => this.store.getUserEpoch(old.userId, now));
 
     const generated = generateSessionToken(this.random);
     const renewed = options.reauthenticated
@@ -313,13 +334,25 @@ export class SessionManager<D extends SessionData = SessionData> {
       ...renewed,
       id: generated.id,
       secretHash: generated.secretHash,
+      // Kept across rotation, so a successor is revoked by the same "log out everywhere" as its
+      // predecessor; the session a "log out everywhere else" spared passes its exemption on.
+      createdAt: spared(epoch, old.id) ? Math.max(old.createdAt, (epoch as UserEpoch).validAfter) : old.createdAt,
       // A clock that stepped back must not move lastSeenAt backwards (CL-03).
       lastSeenAt: Math.max(renewed.lastSeenAt, now),
       data: options.data ?? old.data,
       metadata: options.metadata ? normaliseMetadata(options.metadata) : old.metadata,
       version: 1,
     };
-    await this.call(() => this.store.create(record, now));
+    // One atomic step: the old token dies as the new one is born, and only one caller wins.
+    const won = await this.call(() => this.store.rotate(old.id, old.version, record, now));
+    if (!won) throw new SessionError('SESSION_NOT_FOUND');
+    // The successor was indexed before the old record went; reading it back after that sees any
+    // epoch a racing "log out everywhere" wrote before it listed the user's sessions (E3).
+    const survivor = await this.call(() => this.store.get(record.id, now));
+    if (!survivor) {
+      await this.call(() => this.store.delete(record.id)).catch(() => false);
+      throw new SessionError('SESSION_REVOKED', 'The session was revoked while it was being rotated');
+    }
     this.emit({
       type: 'session.rotated',
       at: now,
@@ -355,6 +388,7 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   /** Replaces the session's data with compare-and-set; `STORE_CONFLICT` if it changed meanwhile. */
   async update(session: Pick<Session<D>, 'id' | 'version'>, data: D): Promise<Session<D>> {
+    assertStorable('data', data);
     return this.modify(session.id, (record) => ({ ...record, data }), session.version);
   }
 
@@ -387,12 +421,27 @@ export class SessionManager<D extends SessionData = SessionData> {
     return deleted;
   }
 
-  /** Revokes every session of a user, optionally all but `except` (the current one). */
+  /**
+   * Revokes every session of a user, optionally all but `except` (the current one): "log out
+   * everywhere (else)" (E3, E4). First writes the user's epoch, which ends at once every session
+   * created before now, including a successor of a rotation racing this call; then deletes the
+   * sessions in batches (each bounded by the store's own timeout, with no overall bound). Returns
+   * how many sessions were deleted.
+   */
   async revokeAll(userId: string, options: { except?: string; reason?: string } = {}): Promise<number> {
-    const count = await this.call(() => this.store.deleteByUser(userId, options.except));
+    if (typeof userId !== 'string' || userId.length === 0) {
+      throw new SessionError('CONFIG_INVALID', 'userId must be a non-empty string');
+    }
+    const now = this.clock.now();
+    const epoch: UserEpoch = { validAfter: now, keep: options.except ?? null };
+    // Kept until every session it can revoke has expired, whatever the clock skew between instances.
+    const lifetime =
+      Math.max(this.policy.absoluteTimeoutMs, this.policy.persistentAbsoluteTimeoutMs) + EPOCH_CLOCK_MARGIN_MS;
+    await this.call(() => this.store.setUserEpoch(userId, epoch, now + lifetime, now));
+    const count = await this.call(() => this.store.deleteByUser(userId, options.except), null);
     this.emit({
       type: 'session.revoked',
-      at: this.clock.now(),
+      at: now,
       userId,
       reason: options.reason ?? (options.except ? 'revoked_others' : 'revoked_all'),
     });
@@ -429,7 +478,8 @@ export class SessionManager<D extends SessionData = SessionData> {
   /** A user's live sessions, most recently seen first. */
   async list(userId: string): Promise<Session<D>[]> {
     const now = this.clock.now();
-    const records = await this.call(() => this.store.listByUser(userId, now));
+    // Batched by the store, each batch bounded by its own timeout: no overall bound here.
+    const records = await this.call(() => this.store.listByUser(userId, now), null);
     return records
       .filter((r) => expiryStatus(r, now) === 'valid')
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
@@ -482,15 +532,19 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   private async enforceSessionLimit(userId: string, now: number): Promise<void> {
     const max = this.maxSessionsPerUser;
-    if (max === undefined) return;
+    if (max === null) return;
+    // A login is a request path: bounded like one (I2). The default cap keeps this list short.
     const live = (await this.call(() => this.store.listByUser(userId, now))).filter(
       (r) => expiryStatus(r, now) === 'valid',
     );
     if (live.length < max) return;
     if (this.onSessionLimit === 'refuse') throw new SessionError('SESSION_LIMIT_REACHED');
-    const oldestFirst = live.sort((a, b) => a.createdAt - b.createdAt);
-    for (const victim of oldestFirst.slice(0, live.length - max + 1)) {
-      if (await this.call(() => this.store.delete(victim.id))) {
+    const victims = live.sort((a, b) => a.createdAt - b.createdAt).slice(0, live.length - max + 1);
+    for (let start = 0; start < victims.length; start += EVICTION_BATCH) {
+      const batch = victims.slice(start, start + EVICTION_BATCH);
+      const deleted = await Promise.all(batch.map((victim) => this.call(() => this.store.delete(victim.id))));
+      batch.forEach((victim, i) => {
+        if (!deleted[i]) return;
         this.emit({
           type: 'session.evicted',
           at: now,
@@ -498,7 +552,7 @@ export class SessionManager<D extends SessionData = SessionData> {
           userId,
           reason: 'session_limit',
         });
-      }
+      });
     }
   }
 
@@ -513,9 +567,10 @@ export class SessionManager<D extends SessionData = SessionData> {
       return fail('malformed', 'UNAUTHENTICATED');
     }
     const now = this.clock.now();
-    // Read with a look-back so that a recently expired record still comes back and is reported
-    // as expired (event, SESSION_EXPIRED) rather than unknown; expiry is decided with `now`.
-    const readAt = now - EXPIRED_LOOKBACK_MS;
+    // Read with a look-back (stores keep records that long past their deadline, by contract) so
+    // that a recently expired record comes back and is reported as expired (event,
+    // SESSION_EXPIRED) on every store rather than unknown; expiry is decided with `now`.
+    const readAt = now - EXPIRED_RETENTION_MS;
     const store = this.store;
     if (typeof store.getSync === 'function') {
       let record: SessionRecord<D> | null;
@@ -733,4 +788,9 @@ function normaliseMetadata(metadata: SessionMetadata | undefined): SessionMetada
   const clip = (value: string | null | undefined) =>
     typeof value === 'string' ? value.slice(0, MAX_METADATA_LENGTH) : null;
   return { userAgent: clip(metadata?.userAgent), ip: clip(metadata?.ip), label: clip(metadata?.label) };
+}
+
+/** Whether `epoch` spares the session `id` ("log out everywhere else" kept it). */
+function spared(epoch: UserEpoch | null, id: string): boolean {
+  return epoch !== null && epoch.keep === id;
 }

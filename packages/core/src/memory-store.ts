@@ -1,11 +1,13 @@
 import { SessionError } from './errors.js';
-import type { SessionStore } from './store.js';
+import { EXPIRED_RETENTION_MS, isRevokedByEpoch, type SessionStore, type UserEpoch } from './store.js';
 import { type RefreshFamilyRecord, recordExpiresAt, type SessionData, type SessionRecord } from './types.js';
 
 export interface MemoryStoreOptions {
   /**
-   * Upper bound on stored sessions (default 10 000). At the bound, expired records are swept,
-   * then the least recently written session (created or touched longest ago) is evicted.
+   * Upper bound on stored sessions (default 10 000). At the bound, expired records are swept; if
+   * the store is still full, the new session's own user gives up their least recently written
+   * session, and a user with none is refused (`STORE_UNAVAILABLE`). One account logging in over
+   * and over can therefore never push other users' sessions out.
    */
   maxSessions?: number;
   /** Upper bound on refresh families (default: `maxSessions`). */
@@ -30,6 +32,7 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   private readonly sessions = new Map<string, SessionRecord<D>>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly families = new Map<string, RefreshFamilyRecord>();
+  private readonly epochs = new Map<string, { epoch: UserEpoch; expiresAt: number }>();
   // Creates since the last full sweep: at the bound a sweep (O(n)) runs at most once per n/16
   // creates, so a full store costs O(1) amortised per create instead of O(n).
   private createsSinceSweep = 0;
@@ -56,7 +59,7 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   async create(record: SessionRecord<D>, now: number): Promise<void> {
     if (this.sessions.has(record.id)) throw new SessionError('STORE_CONFLICT', 'Session id already exists');
     this.createsSinceSweep++;
-    if (this.sessions.size >= this.maxSessions) this.makeRoom(now);
+    if (this.sessions.size >= this.maxSessions) this.makeRoom(record.userId, now);
     this.put(record);
   }
 
@@ -67,12 +70,20 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   /** {@link get} without the promise: the manager's read path uses it (no I/O to wait for). */
   getSync(id: string, now: number): SessionRecord<D> | null {
     const record = this.sessions.get(id);
-    if (!record) return null;
-    if (recordExpiresAt(record) <= now) {
-      this.remove(record);
-      return null;
-    }
+    if (!record || recordExpiresAt(record) <= now) return null;
+    // Most users never had an epoch: skip the lookup while none is held.
+    if (this.epochs.size > 0 && isRevokedByEpoch(record, this.epochFor(record.userId, now))) return null;
     return record;
+  }
+
+  async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
+    if (this.sessions.has(successor.id)) throw new SessionError('STORE_CONFLICT', 'Session id already exists');
+    const current = this.sessions.get(oldId);
+    if (!current || current.version !== expectedVersion || recordExpiresAt(current) <= now) return false;
+    // Synchronous from here on: no reader can see both records, or neither.
+    this.remove(current);
+    this.put(successor);
+    return true;
   }
 
   async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
@@ -95,12 +106,12 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
     const ids = this.byUser.get(userId);
     if (!ids) return [];
+    const epoch = this.epochFor(userId, now);
     const live: SessionRecord<D>[] = [];
-    for (const id of [...ids]) {
+    for (const id of ids) {
       const record = this.sessions.get(id);
-      if (!record) continue;
-      if (recordExpiresAt(record) <= now) this.remove(record);
-      else live.push(record);
+      // Expired records stay until the retention has passed (see EXPIRED_RETENTION_MS).
+      if (record && recordExpiresAt(record) > now && !isRevokedByEpoch(record, epoch)) live.push(record);
     }
     return live;
   }
@@ -118,6 +129,16 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
       }
     }
     return count;
+  }
+
+  async setUserEpoch(userId: string, epoch: UserEpoch, expiresAt: number, now: number): Promise<void> {
+    const held = this.epochFor(userId, now);
+    if (held && held.validAfter > epoch.validAfter) return;
+    this.epochs.set(userId, { epoch: Object.freeze({ validAfter: epoch.validAfter, keep: epoch.keep }), expiresAt });
+  }
+
+  async getUserEpoch(userId: string, now: number): Promise<UserEpoch | null> {
+    return this.epochFor(userId, now);
   }
 
   async deleteAll(): Promise<number> {
@@ -156,7 +177,8 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
   }
 
   /**
-   * Drops every expired record; returns how many. Runs by itself when the store is full.
+   * Drops every record past its deadline plus the retention (`EXPIRED_RETENTION_MS`) and every
+   * epoch past its own; returns how many records. Runs by itself when the store is full.
    *
    * @example
    * ```ts
@@ -164,16 +186,22 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
    * ```
    */
   sweep(now: number): number {
+    return this.dropExpired(now - EXPIRED_RETENTION_MS, now);
+  }
+
+  /** Drops sessions and families expired at `before`, and epochs expired at `now`. */
+  private dropExpired(before: number, now: number): number {
     this.createsSinceSweep = 0;
     let removed = 0;
     for (const record of this.sessions.values()) {
-      if (recordExpiresAt(record) <= now) {
+      if (recordExpiresAt(record) <= before) {
         this.remove(record);
         removed++;
       }
     }
+    for (const [userId, held] of this.epochs) if (held.expiresAt <= now) this.epochs.delete(userId);
     for (const [id, family] of this.families) {
-      if (recordExpiresAt(family) <= now) {
+      if (recordExpiresAt(family) <= before) {
         this.families.delete(id);
         removed++;
       }
@@ -189,16 +217,41 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     this.sessions.clear();
     this.byUser.clear();
     this.families.clear();
+    this.epochs.clear();
     this.createsSinceSweep = 0;
   }
 
-  private makeRoom(now: number): void {
-    if (this.createsSinceSweep >= Math.max(1, this.maxSessions >> 4)) this.sweep(now);
-    while (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.values().next();
-      if (oldest.done) return;
-      this.remove(oldest.value);
+  private makeRoom(userId: string, now: number): void {
+    // Under pressure, records past their deadline go at once, retention or not. A full sweep is
+    // O(n): at most once per n/16 creates, unless the store would otherwise refuse.
+    let swept = false;
+    if (this.createsSinceSweep >= Math.max(1, this.maxSessions >> 4)) {
+      this.dropExpired(now, now);
+      swept = true;
     }
+    // Only the user's own sessions may make room, oldest created first.
+    const own = this.byUser.get(userId);
+    if (own) {
+      for (const id of own) {
+        if (this.sessions.size < this.maxSessions) return;
+        const record = this.sessions.get(id);
+        if (record) this.remove(record);
+      }
+    }
+    if (this.sessions.size >= this.maxSessions && !swept) this.dropExpired(now, now);
+    if (this.sessions.size >= this.maxSessions) {
+      throw new SessionError('STORE_UNAVAILABLE', 'The memory store is full', { reason: 'full' });
+    }
+  }
+
+  private epochFor(userId: string, now: number): UserEpoch | null {
+    const held = this.epochs.get(userId);
+    if (!held) return null;
+    if (held.expiresAt <= now) {
+      this.epochs.delete(userId);
+      return null;
+    }
+    return held.epoch;
   }
 
   private put(record: SessionRecord<D>): void {

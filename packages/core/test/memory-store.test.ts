@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  EXPIRED_RETENTION_MS,
   hashSecret,
   isSessionError,
   MemoryStore,
@@ -52,17 +53,32 @@ describe('MemoryStore', () => {
     for (const r of live) expect(await store.get(r.id, T0 + MINUTE)).not.toBeNull();
   });
 
-  it('is bounded: with every record live it evicts the least recently written one', async () => {
+  it("item 5: at capacity a user's own oldest session makes room, never another user's", async () => {
     const store = new MemoryStore({ maxSessions: 3 });
     const [a, b, c] = [record(), record({ userId: 'u2' }), record()];
     for (const r of [a, b, c]) await store.create(r as SessionRecord, T0);
-    // Touching a moves it to the back of the eviction order.
-    expect(await store.update({ ...(a as SessionRecord), version: 2, lastSeenAt: T0 + 1 }, 1, T0 + 1)).toBe(true);
-    await store.create(record(), T0 + 2);
+    // One account logging in again and again only ever replaces its own sessions.
+    for (let i = 1; i <= 10; i++) await store.create(record(), T0 + i);
     expect(store.size).toBe(3);
-    expect(await store.get((b as SessionRecord).id, T0 + 2)).toBeNull();
-    expect(await store.listByUser('u2', T0 + 2)).toEqual([]);
-    expect(await store.get((a as SessionRecord).id, T0 + 2)).not.toBeNull();
+    expect(await store.get((b as SessionRecord).id, T0 + 10)).not.toBeNull();
+    expect(await store.listByUser('u2', T0 + 10)).toHaveLength(1);
+    expect(await store.get((a as SessionRecord).id, T0 + 10)).toBeNull();
+  });
+
+  it('item 5: at capacity a user with no session of their own is refused (STORE_UNAVAILABLE), nobody is evicted', async () => {
+    const store = new MemoryStore({ maxSessions: 2 });
+    const [a, b] = [record(), record({ userId: 'u2' })];
+    for (const r of [a, b]) await store.create(r as SessionRecord, T0);
+    const refused = await store.create(record({ userId: 'u3' }), T0 + 1).catch((e: unknown) => e);
+    expect(isSessionError(refused, 'STORE_UNAVAILABLE')).toBe(true);
+    expect((refused as { reason?: string }).reason).toBe('full');
+    expect(await store.get((a as SessionRecord).id, T0 + 1)).not.toBeNull();
+    expect(await store.get((b as SessionRecord).id, T0 + 1)).not.toBeNull();
+    // Expired records still make room for anyone.
+    const expiring = new MemoryStore({ maxSessions: 1 });
+    await expiring.create(record({ idleExpiresAt: T0 + MINUTE }), T0);
+    await expiring.create(record({ userId: 'u3' }), T0 + MINUTE);
+    expect(await expiring.listByUser('u3', T0 + MINUTE)).toHaveLength(1);
   });
 
   it('stays within its bound under a flood of creates', async () => {
@@ -95,8 +111,10 @@ describe('MemoryStore', () => {
       },
       T0,
     );
+    // Item 16: records stay readable for the retention past their deadline, then go.
     expect(store.sweep(T0 + MINUTE - 1)).toBe(0);
-    expect(store.sweep(T0 + MINUTE)).toBe(2);
+    expect(store.sweep(T0 + MINUTE + EXPIRED_RETENTION_MS - 1)).toBe(0);
+    expect(store.sweep(T0 + MINUTE + EXPIRED_RETENTION_MS)).toBe(2);
     expect(store.size).toBe(1);
   });
 

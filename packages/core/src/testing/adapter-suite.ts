@@ -9,7 +9,6 @@ import { MemoryStore } from '../memory-store.js';
 import { MAX_COOKIE_LIFETIME_SECONDS } from '../policy.js';
 import { randomBytes, randomString } from '../random.js';
 import { createTestClock } from './clock.js';
-import { instrumentStore } from './instrument.js';
 import {
   createLintedClient,
   type HttpLintPolicy,
@@ -17,6 +16,7 @@ import {
   type LintedResponse,
   parseSetCookie,
 } from './http-lint.js';
+import { instrumentStore } from './instrument.js';
 
 /** What the suite hands the adapter's test app. */
 export interface AdapterSuiteSetup {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isSessionError } from '../errors.js';
+import type { SessionEvent } from '../events.js';
 import { hashSecret } from '../hash.js';
 import { JwtKeySet } from '../jwt/key-set.js';
 import { generateSigningKey } from '../jwt/keys.js';
@@ -7,7 +8,7 @@ import { SessionJwt } from '../jwt/session-jwt.js';
 import { SessionManager } from '../manager.js';
 import { randomBytes, randomString } from '../random.js';
 import { RefreshTokens } from '../refresh.js';
-import type { SessionStore } from '../store.js';
+import { EXPIRED_RETENTION_MS, type SessionStore } from '../store.js';
 import type { RefreshFamilyRecord, SessionRecord } from '../types.js';
 import { createTestClock } from './clock.js';
 import { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
@@ -350,10 +351,209 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         try {
           expect(await sessions.list(userId)).toHaveLength(0);
           expect(await store.listByUser(userId, clock.now())).toHaveLength(0);
-          expect((await sessions.validateToken(first.token)).status).toMatch(/expired|invalid/);
+          // Item 16: the same outcome on every store, whatever its TTL mechanism.
+          expect((await sessions.validateToken(first.token)).status).toBe('expired');
         } finally {
           clock.advance(-10 * MINUTE);
         }
+      });
+    });
+
+    describe('rotation and user epochs (hardening items 1, 3, 4, 16)', () => {
+      const manager = (s: SessionStore, extra: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) =>
+        new SessionManager({ store: s, clock, ...extra });
+      const successorOf = (old: SessionRecord<Data>) =>
+        record({ userId: old.userId, createdAt: old.createdAt, data: old.data });
+
+      it('item 3: rotate replaces the old record with the successor in one step', async () => {
+        const old = record({ userId: `user-${randomString(9)}` });
+        await store.create(old, clock.now());
+        const next = successorOf(old);
+        expect(await store.rotate(old.id, old.version, next, clock.now())).toBe(true);
+        expect(await store.get(old.id, clock.now())).toBeNull();
+        expect(await store.get(next.id, clock.now())).toEqual(next);
+        expect((await store.listByUser(old.userId, clock.now())).map((r) => r.id)).toEqual([next.id]);
+        expect(await store.delete(old.id)).toBe(false);
+      });
+
+      it('item 3: rotate refuses a stale version, an unknown or an expired record, and changes nothing', async () => {
+        const old = record({ userId: `user-${randomString(9)}`, idleExpiresAt: clock.now() + MINUTE });
+        await store.create(old, clock.now());
+        const stale = successorOf(old);
+        expect(await store.rotate(old.id, old.version + 1, stale, clock.now())).toBe(false);
+        const unknown = successorOf(old);
+        expect(await store.rotate(randomString(16), 1, unknown, clock.now())).toBe(false);
+        const late = successorOf(old);
+        expect(await store.rotate(old.id, old.version, late, clock.now() + MINUTE)).toBe(false);
+        for (const refused of [stale, unknown, late]) expect(await store.get(refused.id, clock.now())).toBeNull();
+        expect(await store.get(old.id, clock.now())).toEqual(old);
+        expect((await store.listByUser(old.userId, clock.now())).map((r) => r.id)).toEqual([old.id]);
+      });
+
+      it('item 3: rotate onto an existing id is STORE_CONFLICT and keeps both records as they were', async () => {
+        const userId = `user-${randomString(9)}`;
+        const [old, other] = [record({ userId }), record({ userId })];
+        for (const r of [old, other]) await store.create(r, clock.now());
+        const clash = { ...successorOf(old), id: other.id };
+        const error = await store.rotate(old.id, old.version, clash, clock.now()).catch((e: unknown) => e);
+        expect(isSessionError(error, 'STORE_CONFLICT')).toBe(true);
+        expect(await store.get(old.id, clock.now())).toEqual(old);
+        expect(await store.get(other.id, clock.now())).toEqual(other);
+      });
+
+      it('item 3: of 20 parallel rotations of one record exactly one wins, and only its successor exists', async () => {
+        const old = record({ userId: `user-${randomString(9)}` });
+        await store.create(old, clock.now());
+        const successors = Array.from({ length: 20 }, () => successorOf(old));
+        const won = await Promise.all(successors.map((next) => store.rotate(old.id, old.version, next, clock.now())));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const winner = successors[won.indexOf(true)] as SessionRecord<Data>;
+        for (const next of successors) {
+          expect(await store.get(next.id, clock.now())).toEqual(next === winner ? winner : null);
+        }
+        expect((await store.listByUser(old.userId, clock.now())).map((r) => r.id)).toEqual([winner.id]);
+      });
+
+      it('user epochs: only move forward, an equal one replaces, and end at their expiry', async () => {
+        const userId = `user-${randomString(9)}`;
+        const now = clock.now();
+        expect(await store.getUserEpoch(userId, now)).toBeNull();
+        await store.setUserEpoch(userId, { validAfter: now, keep: null }, now + MINUTE, now);
+        expect(await store.getUserEpoch(userId, now)).toEqual({ validAfter: now, keep: null });
+        await store.setUserEpoch(userId, { validAfter: now - 1, keep: 'older' }, now + MINUTE, now);
+        expect(await store.getUserEpoch(userId, now)).toEqual({ validAfter: now, keep: null });
+        await store.setUserEpoch(userId, { validAfter: now, keep: 'kept' }, now + MINUTE, now);
+        expect(await store.getUserEpoch(userId, now)).toEqual({ validAfter: now, keep: 'kept' });
+        await store.setUserEpoch(userId, { validAfter: now + 1, keep: null }, now + 2 * MINUTE, now);
+        expect(await store.getUserEpoch(userId, now)).toEqual({ validAfter: now + 1, keep: null });
+        expect(await store.getUserEpoch(userId, now + 2 * MINUTE)).toBeNull();
+        expect(await store.getUserEpoch(`user-${randomString(9)}`, now)).toBeNull();
+      });
+
+      it("E3: get and listByUser hide the sessions a user's epoch revokes, except the one it keeps", async () => {
+        const userId = `user-${randomString(9)}`;
+        const now = clock.now();
+        const before = record({ userId, createdAt: now - 2 });
+        const kept = record({ userId, createdAt: now - 1 });
+        const after = record({ userId, createdAt: now });
+        const neighbour = record({ userId: `user-${randomString(9)}`, createdAt: now - 2 });
+        for (const r of [before, kept, after, neighbour]) await store.create(r, now);
+        await store.setUserEpoch(userId, { validAfter: now, keep: kept.id }, now + MINUTE, now);
+        expect(await store.get(before.id, now)).toBeNull();
+        expect(await store.get(kept.id, now)).toEqual(kept);
+        expect(await store.get(after.id, now)).toEqual(after);
+        expect(await store.get(neighbour.id, now)).toEqual(neighbour);
+        if (typeof store.getSync === 'function') {
+          expect(store.getSync(before.id, now)).toBeNull();
+          expect(store.getSync(kept.id, now)).toEqual(kept);
+        }
+        const listed = (await store.listByUser(userId, now)).map((r) => r.id).sort();
+        expect(listed).toEqual([kept.id, after.id].sort());
+        // A later epoch without exemption ends the kept one too.
+        await store.setUserEpoch(userId, { validAfter: now + 1, keep: null }, now + MINUTE, now);
+        expect(await store.get(kept.id, now)).toBeNull();
+        expect((await store.listByUser(userId, now)).map((r) => r.id)).toEqual([]);
+      });
+
+      it('item 16: a record stays readable for EXPIRED_RETENTION_MS past its deadline (expired, not unknown)', async () => {
+        const r = record({ userId: `user-${randomString(9)}`, idleExpiresAt: clock.now() + MINUTE });
+        await store.create(r, clock.now());
+        const later = clock.now() + 31 * MINUTE;
+        expect(await store.get(r.id, later - EXPIRED_RETENTION_MS)).toEqual(r);
+        expect(await store.get(r.id, later)).toBeNull();
+        expect(await store.listByUser(r.userId, later)).toEqual([]);
+      });
+
+      it('item 1: a record whose data nests 1100 levels deep is listed, and deleteByUser ends it', async () => {
+        type Nested = { next?: Nested; leaf?: string };
+        const deep: Nested = { leaf: 'bottom' };
+        let top: Nested = deep;
+        for (let i = 0; i < 1100; i++) top = { next: top };
+        const r = record({ userId: `user-${randomString(9)}`, data: { role: 'member', deep: top } as Data });
+        await store.create(r, clock.now());
+        expect((await store.listByUser(r.userId, clock.now())).map((x) => x.id)).toEqual([r.id]);
+        expect(await store.deleteByUser(r.userId)).toBe(1);
+        expect(await store.get(r.id, clock.now())).toBeNull();
+        expect(await store.listByUser(r.userId, clock.now())).toEqual([]);
+      });
+
+      it('item 16: an expired session is `expired`, SESSION_EXPIRED, with a session.expired event, on every store', async () => {
+        const events: SessionEvent[] = [];
+        const sessions = manager(store, {
+          policy: { idleTimeoutMs: 10 * MINUTE, absoluteTimeoutMs: 60 * MINUTE },
+          onEvent: (e) => events.push(e),
+        });
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
+        clock.advance(11 * MINUTE);
+        try {
+          const result = await sessions.validateToken(token);
+          expect(result.status).toBe('expired');
+          expect(result.error?.code).toBe('SESSION_EXPIRED');
+          expect(events.map((e) => e.type)).toContain('session.expired');
+          expect(events.map((e) => e.type)).not.toContain('session.invalid_token');
+        } finally {
+          clock.advance(-11 * MINUTE);
+        }
+      });
+
+      it('item 3: rotations racing "log out everywhere" leave no live successor', async () => {
+        const sessions = manager(store);
+        for (let round = 0; round < 3; round++) {
+          const userId = `user-${randomString(9)}`;
+          const issued = await Promise.all(Array.from({ length: 40 }, () => sessions.create({ userId })));
+          const rotations = issued.map((i) => sessions.rotate(i.session).then((r) => r.token));
+          const revoked = sessions.revokeAll(userId);
+          const settled = await Promise.allSettled([...rotations, revoked]);
+          for (const outcome of settled) {
+            if (outcome.status === 'rejected') {
+              expect(isSessionError(outcome.reason, 'SESSION_NOT_FOUND', 'SESSION_REVOKED')).toBe(true);
+            }
+          }
+          const tokens = [
+            ...issued.map((i) => i.token),
+            ...settled.slice(0, -1).flatMap((o) => (o.status === 'fulfilled' ? [o.value as string] : [])),
+          ];
+          for (const token of tokens) expect((await sessions.validateToken(token)).session).toBeNull();
+          expect(await sessions.list(userId)).toEqual([]);
+        }
+      });
+
+      it('E4: "log out everywhere else" spares the current session through its later rotations, until the next revokeAll', async () => {
+        const sessions = manager(store);
+        const userId = `user-${randomString(9)}`;
+        const current = await sessions.create({ userId });
+        const other = await sessions.create({ userId });
+        expect(await sessions.revokeAll(userId, { except: current.session.id })).toBe(1);
+        expect((await sessions.validateToken(other.token)).session).toBeNull();
+        const rotated = await sessions.rotate(current.session, { reauthenticated: true });
+        expect((await sessions.validateToken(rotated.token)).session?.userId).toBe(userId);
+        const again = await sessions.rotate(rotated.session);
+        expect((await sessions.validateToken(again.token)).session?.userId).toBe(userId);
+        // A login right after "log out everywhere" is not ended by it.
+        const fresh = await sessions.create({ userId });
+        expect((await sessions.validateToken(fresh.token)).status).toBe('valid');
+        clock.advance(1);
+        try {
+          await sessions.revokeAll(userId);
+          expect((await sessions.validateToken(again.token)).session).toBeNull();
+          expect((await sessions.validateToken(fresh.token)).session).toBeNull();
+          expect(await sessions.list(userId)).toEqual([]);
+        } finally {
+          clock.advance(-1);
+        }
+      });
+
+      it('item 4: list and revokeAll handle a user with 1200 sessions', async () => {
+        const sessions = manager(store);
+        const userId = `user-${randomString(9)}`;
+        const records = Array.from({ length: 1200 }, () => record({ userId }));
+        for (let i = 0; i < records.length; i += 100) {
+          await Promise.all(records.slice(i, i + 100).map((r) => store.create(r, clock.now())));
+        }
+        expect(await sessions.list(userId)).toHaveLength(1200);
+        expect(await sessions.revokeAll(userId)).toBe(1200);
+        expect(await sessions.list(userId)).toEqual([]);
+        expect(await store.get((records[0] as SessionRecord<Data>).id, clock.now())).toBeNull();
       });
     });
 

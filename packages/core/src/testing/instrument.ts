@@ -2,14 +2,14 @@ import { SessionError } from '../errors.js';
 import type { SessionStore } from '../store.js';
 import type { SessionData } from '../types.js';
 
-type StoreMethod = Exclude<keyof SessionStore, 'close'>;
+type StoreMethod = Exclude<keyof SessionStore, 'close' | 'getSync'>;
 
 export interface InstrumentedStore<D extends SessionData = SessionData> {
   /** The wrapped store: every call goes to the real one underneath. */
   store: SessionStore<D>;
   /** Calls per method since the last reset. */
   calls: Record<StoreMethod, number>;
-  /** Calls that wrote (create, update, delete, deleteByUser, deleteAll, refresh writes). */
+  /** Calls that wrote (create, update, rotate, delete, deleteByUser, setUserEpoch, deleteAll, refresh writes). */
   writes(): number;
   total(): number;
   reset(): void;
@@ -24,9 +24,12 @@ const methods: StoreMethod[] = [
   'create',
   'get',
   'update',
+  'rotate',
   'delete',
   'listByUser',
   'deleteByUser',
+  'setUserEpoch',
+  'getUserEpoch',
   'deleteAll',
   'createRefreshFamily',
   'getRefreshFamily',
@@ -35,8 +38,10 @@ const methods: StoreMethod[] = [
 const writeMethods = new Set<StoreMethod>([
   'create',
   'update',
+  'rotate',
   'delete',
   'deleteByUser',
+  'setUserEpoch',
   'deleteAll',
   'createRefreshFamily',
   'updateRefreshFamily',
