@@ -4,6 +4,7 @@ import { SessionError } from './errors.js';
  * A lone UTF-16 surrogate or a NUL character. Neither survives every store: PostgreSQL's jsonb and
  * text refuse both, and Redis's Lua JSON decoder fails on escaped lone surrogates.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**

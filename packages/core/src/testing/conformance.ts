@@ -543,6 +543,33 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       });
 
+      it('item 2: values no store can hold are refused with INPUT_INVALID before any store call; rotate keeps the session', async () => {
+        const probe = instrumentStore(store);
+        const sessions = manager(probe.store);
+        const userId = `user-${randomString(9)}`;
+        const issued = await sessions.create({ userId, data: { role: 'member' } });
+        probe.reset();
+        const attempts: Array<() => Promise<unknown>> = [
+          () => sessions.create({ userId: 'lone\ud800' }),
+          () => sessions.create({ userId: 'nul\u0000' }),
+          () => sessions.create({ userId, metadata: { label: '\ud800' } }),
+          () => sessions.create({ userId, data: { role: 'member', nested: { list: [], text: 'a\u0000b' } } }),
+          () => sessions.create({ userId, data: { ['key\udc00']: 1 } as unknown as Data }),
+          () => sessions.update(issued.session, { role: 'x\udfff' }),
+          () => sessions.rotate(issued.session, { data: { role: '\u0000' } }),
+          () => sessions.rotate(issued.session, { metadata: { userAgent: 'agent\ud83d' } }),
+        ];
+        for (const attempt of attempts) {
+          const error = await attempt().catch((e: unknown) => e);
+          expect(isSessionError(error, 'INPUT_INVALID')).toBe(true);
+        }
+        expect(probe.total()).toBe(0);
+        expect((await sessions.validateToken(issued.token)).session?.data).toEqual({ role: 'member' });
+        // A well-formed surrogate pair (an emoji) is fine everywhere.
+        const emoji = await sessions.create({ userId, metadata: { label: 'Phone \ud83d\udcf1' } });
+        expect((await sessions.validateToken(emoji.token)).session?.metadata.label).toBe('Phone 📱');
+      });
+
       it('item 4: list and revokeAll handle a user with 1200 sessions', async () => {
         const sessions = manager(store);
         const userId = `user-${randomString(9)}`;
