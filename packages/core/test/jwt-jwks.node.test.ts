@@ -230,7 +230,7 @@ describe('JWKS over a real HTTP server on loopback', () => {
     expect(server.requests).not.toContain('/.well-known/other.json');
   });
 
-  it('JWKS entries with private or symmetric members, another use, a clashing alg or a duplicate kid are ignored', async () => {
+  it('JWKS entries with private or symmetric members, another use or key_ops, a clashing alg or a duplicate kid are ignored', async () => {
     await reset();
     const signing = await generateSigningKey('EdDSA', { extractable: true, kid: 'leaky' });
     const privateJwk = await exportSigningJwk(signing);
@@ -240,6 +240,8 @@ describe('JWKS over a real HTTP server on loopback', () => {
         { ...publicJwk, d: privateJwk.d },
         { kty: 'oct', kid: 'hmac', k: 'AAAA', alg: 'HS256' },
         { ...publicJwk, kid: 'enc-key', use: 'enc' },
+        { ...publicJwk, kid: 'enc-ops', key_ops: ['encrypt'] },
+        { ...publicJwk, kid: 'sign-ops', key_ops: ['sign', 'verify'] },
         { ...publicJwk, kid: 'wrong-alg', alg: 'ES256' },
         { ...publicJwk, kid: 'twice' },
         { ...publicJwk, kid: 'twice' },
@@ -250,7 +252,7 @@ describe('JWKS over a real HTTP server on loopback', () => {
     const { verifier, remote } = downstream();
     const now = Math.floor(clock.now() / 1000);
     const claims = { iss: ISSUER, aud: AUDIENCE, sub: 'u', sid: 's', jti: 'j', iat: now, nbf: now, exp: now + 60 };
-    for (const kid of ['leaky', 'hmac', 'enc-key', 'wrong-alg', 'twice']) {
+    for (const kid of ['leaky', 'hmac', 'enc-key', 'enc-ops', 'sign-ops', 'wrong-alg', 'twice']) {
       const token = await signRaw({ alg: 'EdDSA', kid, typ: 'session+jwt' }, claims, signing);
       expect(await codeOf(verifier.verify(token))).toBe('JWT_KID_UNKNOWN');
     }

@@ -225,3 +225,88 @@ describe('key sets and the public JWKS', () => {
     expect(await codeOfCall(() => keys.add(hs))).toBe('CONFIG_INVALID');
   });
 });
+
+describe('item 10: every key form passes the same checks', () => {
+  const hmac = (bytes: Uint8Array, extractable: boolean, usages: KeyUsage[] = ['sign', 'verify']) =>
+    crypto.subtle.importKey(
+      'raw',
+      bytes as Uint8Array<ArrayBuffer>,
+      { name: 'HMAC', hash: 'SHA-256' },
+      extractable,
+      usages,
+    );
+
+  it('item 10: weak HS256 bytes wrapped in an extractable CryptoKey are KEY_WEAK, as bytes and JWKs are', async () => {
+    const passphrase = utf8('correct horse battery staple, and then some more');
+    for (const weakBytes of [new Uint8Array(32), passphrase]) {
+      expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: weakBytes }))).toBe('KEY_WEAK');
+      expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: { kty: 'oct', k: b64(weakBytes) } }))).toBe(
+        'KEY_WEAK',
+      );
+      expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: await hmac(weakBytes, true) }))).toBe('KEY_WEAK');
+    }
+    // A non-extractable key can only be judged by its length.
+    expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: await hmac(randomKey(31), false) }))).toBe(
+      'KEY_WEAK',
+    );
+    for (const extractable of [true, false]) {
+      const key = await importJwtKey({ alg: 'HS256', kid: 'k', key: await hmac(randomKey(32), extractable) });
+      expect(key.signingKey).toBe(key.verificationKey);
+    }
+  });
+
+  it('item 10: a JWK whose key_ops or use do not allow verification is refused (Wycheproof JWS case 356)', async () => {
+    const es = await generateSigningKey('ES256', { extractable: true });
+    const publicJwk = { ...(es.publicJwk as NonNullable<typeof es.publicJwk>) } as Record<string, unknown>;
+    delete publicJwk.use;
+    const privateJwk = await exportSigningJwk(es);
+    const secret = { kty: 'oct', k: b64(randomKey()) };
+    const refused: Array<[JwtAlgorithm, Record<string, unknown>]> = [
+      ['ES256', { ...publicJwk, key_ops: ['encrypt'] }],
+      ['ES256', { ...publicJwk, key_ops: ['sign'] }],
+      ['ES256', { ...publicJwk, key_ops: ['deriveBits'] }],
+      ['ES256', { ...publicJwk, key_ops: ['verify', 'deriveBits'] }],
+      ['ES256', { ...publicJwk, key_ops: ['verify', 'verify'] }],
+      ['ES256', { ...publicJwk, key_ops: 'verify' }],
+      ['ES256', { ...publicJwk, use: 'enc' }],
+      ['ES256', { ...privateJwk, key_ops: ['verify'] }],
+      ['ES256', { ...privateJwk, key_ops: ['sign', 'encrypt'] }],
+      ['HS256', { ...secret, key_ops: ['encrypt'] }],
+      ['HS256', { ...secret, key_ops: ['sign'] }],
+      ['HS256', { ...secret, use: 'enc' }],
+    ];
+    for (const [alg, key] of refused) {
+      expect(await codeOf(importJwtKey({ alg, kid: 'k', key: key as never }))).toBe('CONFIG_INVALID');
+    }
+    // What the JWK allows is what the key does.
+    expect((await importJwtKey({ alg: 'ES256', key: { ...publicJwk, key_ops: ['verify'] } as never })).kid).toBe(
+      es.kid,
+    );
+    expect((await importJwtKey({ alg: 'ES256', key: { ...privateJwk, key_ops: ['sign'] } })).signingKey).not.toBeNull();
+    const verifyOnly = await importJwtKey({ alg: 'HS256', kid: 'k', key: { ...secret, key_ops: ['verify'] } });
+    expect(verifyOnly.signingKey).toBeNull();
+    expect(verifyOnly.verificationKey.usages).toEqual(['verify']);
+    const both = await importJwtKey({ alg: 'HS256', kid: 'k', key: { ...secret, key_ops: ['sign', 'verify'] } });
+    expect(both.signingKey).not.toBeNull();
+  });
+
+  it('item 10: a CryptoKey whose usages do not allow verification (or signing, for a pair) is refused', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' };
+    const unusable = await crypto.subtle.importKey('jwk', jwk, ecdsa, true, []);
+    expect(await codeOf(importJwtKey({ alg: 'ES256', key: unusable }))).toBe('CONFIG_INVALID');
+    const verifying = await crypto.subtle.importKey('jwk', jwk, ecdsa, true, ['verify']);
+    expect(
+      await codeOf(importJwtKey({ alg: 'ES256', key: { privateKey: pair.privateKey, publicKey: unusable } })),
+    ).toBe('CONFIG_INVALID');
+    expect((await importJwtKey({ alg: 'ES256', key: verifying })).signingKey).toBeNull();
+    const signOnly = await hmac(randomKey(), false, ['sign']);
+    expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: signOnly }))).toBe('CONFIG_INVALID');
+    const verifyOnly = await importJwtKey({ alg: 'HS256', kid: 'k', key: await hmac(randomKey(), false, ['verify']) });
+    expect(verifyOnly.signingKey).toBeNull();
+  });
+});

@@ -52,7 +52,8 @@ export interface JwtKey {
  * - HS256: 32+ random bytes (`Uint8Array`), an HMAC SHA-256 `CryptoKey` of 256+ bits, or an `oct` JWK;
  * - EdDSA / ES256: a JWK (private with `d` to sign, public to verify), a `CryptoKeyPair`, or a public `CryptoKey`.
  *
- * Strings are never accepted: a string is a password, not a key (`KEY_WEAK`).
+ * Strings are never accepted: a string is a password, not a key (`KEY_WEAK`). A JWK's `use` and
+ * `key_ops`, and a `CryptoKey`'s `usages`, must allow what the key is imported for.
  */
 export type JwtKeyMaterial = Uint8Array | CryptoKey | CryptoKeyPair | JWK;
 
@@ -95,7 +96,7 @@ export async function generateSigningKey(alg: JwtAlgorithm, options: GenerateSig
   const extractable = options.extractable === true;
   if (alg === 'HS256') {
     const secret = randomBytes(MIN_HMAC_KEY_BYTES);
-    const key = await importHmacKey(secret, extractable);
+    const key = await importHmacKey(secret, extractable, ['sign', 'verify']);
     secret.fill(0);
     return freezeKey({
       kid: checkKid(options.kid ?? randomString(16)),
@@ -110,9 +111,11 @@ export async function generateSigningKey(alg: JwtAlgorithm, options: GenerateSig
 }
 
 /**
- * Imports key material for one algorithm, checking that it fits: curve and key type match `alg`,
- * HS256 secrets are at least 32 random-looking bytes (`KEY_WEAK` otherwise), a JWK's own `alg`
- * and `use` agree. Throws `CONFIG_INVALID` for anything that does not fit.
+ * Imports key material for one algorithm, checking that it fits: curve and key type match `alg`;
+ * HS256 secrets are at least 32 random-looking bytes in every form (`KEY_WEAK` otherwise; a
+ * non-extractable `CryptoKey` can only be judged by its length); a JWK's own `alg`, `use` and
+ * `key_ops`, and a `CryptoKey`'s `usages`, allow verifying (and signing, for private and secret
+ * keys that are to sign). Throws `CONFIG_INVALID` for anything that does not fit.
  *
  * @example
  * ```ts
@@ -220,43 +223,36 @@ function weak(reason: string): SessionError {
   );
 }
 
-async function importHmacKey(secret: Uint8Array, extractable: boolean): Promise<CryptoKey> {
+async function importHmacKey(secret: Uint8Array, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey> {
   return crypto.subtle.importKey(
     'raw',
     secret as Uint8Array<ArrayBuffer>,
     { name: 'HMAC', hash: 'SHA-256' },
     extractable,
-    ['sign', 'verify'],
+    usages,
   );
 }
 
+/** Refuses HMAC key bytes that look like a password or are too short; the caller's copy is left as is. */
+function assertStrongSecret(secret: Uint8Array): void {
+  if (isWeakHmacSecret(secret)) throw weak(secret.length < MIN_HMAC_KEY_BYTES ? 'short_key' : 'text_key');
+}
+
 async function importHmac(material: JwtKeyMaterial, kidOption: string | undefined): Promise<JwtKey> {
+  if (isCryptoKey(material)) return importHmacCryptoKey(material, kidOption);
   let secret: Uint8Array;
   let kid = kidOption;
+  let canSign = true;
   if (material instanceof Uint8Array) {
     secret = material;
-  } else if (isCryptoKey(material)) {
-    const algorithm = material.algorithm as HmacKeyAlgorithm;
-    if (algorithm.name !== 'HMAC' || algorithm.hash?.name !== 'SHA-256') {
-      throw new SessionError('CONFIG_INVALID', 'An HS256 CryptoKey must be an HMAC key with SHA-256');
-    }
-    if (!(algorithm.length >= MIN_HMAC_KEY_BYTES * 8)) throw weak('short_key');
-    if (!material.usages.includes('verify')) {
-      throw new SessionError('CONFIG_INVALID', 'An HS256 CryptoKey must allow "verify"');
-    }
-    const canSign = material.usages.includes('sign');
-    return freezeKey({
-      kid: checkKid(kid),
-      alg: 'HS256',
-      signingKey: canSign ? material : null,
-      verificationKey: material,
-      publicJwk: null,
-    });
   } else if (isJwk(material)) {
     if (material.kty !== 'oct' || typeof material.k !== 'string') {
       throw new SessionError('CONFIG_INVALID', 'An HS256 JWK must have kty "oct" and a "k" member');
     }
     checkJwkUse(material, 'HS256');
+    const ops = jwkOperations(material);
+    if (ops && !ops.has('verify')) throw purpose('The JWK\'s key_ops do not include "verify"');
+    canSign = ops === null || ops.has('sign');
     const decoded = base64urlDecode(material.k);
     if (!decoded) throw new SessionError('CONFIG_INVALID', 'The JWK "k" member is not base64url');
     secret = decoded;
@@ -264,18 +260,91 @@ async function importHmac(material: JwtKeyMaterial, kidOption: string | undefine
   } else {
     throw new SessionError('CONFIG_INVALID', 'An HS256 key must be bytes, an HMAC CryptoKey or an oct JWK');
   }
-  if (isWeakHmacSecret(secret)) throw weak(secret.length < MIN_HMAC_KEY_BYTES ? 'short_key' : 'text_key');
-  const key = await importHmacKey(secret, false);
-  return freezeKey({ kid: checkKid(kid), alg: 'HS256', signingKey: key, verificationKey: key, publicJwk: null });
+  assertStrongSecret(secret);
+  const key = await importHmacKey(secret, false, canSign ? ['sign', 'verify'] : ['verify']);
+  return freezeKey({
+    kid: checkKid(kid),
+    alg: 'HS256',
+    signingKey: canSign ? key : null,
+    verificationKey: key,
+    publicJwk: null,
+  });
+}
+
+async function importHmacCryptoKey(material: CryptoKey, kid: string | undefined): Promise<JwtKey> {
+  const algorithm = material.algorithm as HmacKeyAlgorithm;
+  if (algorithm.name !== 'HMAC' || algorithm.hash?.name !== 'SHA-256') {
+    throw new SessionError('CONFIG_INVALID', 'An HS256 CryptoKey must be an HMAC key with SHA-256');
+  }
+  if (!(algorithm.length >= MIN_HMAC_KEY_BYTES * 8)) throw weak('short_key');
+  if (!material.usages.includes('verify')) {
+    throw new SessionError('CONFIG_INVALID', 'An HS256 CryptoKey must allow "verify"');
+  }
+  // The same bar as for bytes and JWKs, wherever the key lets us look at its bytes.
+  if (material.extractable) {
+    const secret = new Uint8Array(await crypto.subtle.exportKey('raw', material));
+    try {
+      assertStrongSecret(secret);
+    } finally {
+      secret.fill(0);
+    }
+  }
+  return freezeKey({
+    kid: checkKid(kid),
+    alg: 'HS256',
+    signingKey: material.usages.includes('sign') ? material : null,
+    verificationKey: material,
+    publicJwk: null,
+  });
 }
 
 function checkJwkUse(jwk: JWK, alg: JwtAlgorithm): void {
   if (jwk.alg !== undefined && jwk.alg !== alg) {
     throw new SessionError('CONFIG_INVALID', `The JWK is bound to another algorithm than ${alg}`);
   }
-  if (jwk.use !== undefined && jwk.use !== 'sig') {
-    throw new SessionError('CONFIG_INVALID', 'The JWK is not meant for signatures (use is not "sig")');
+  if (jwk.use !== undefined && jwk.use !== 'sig')
+    throw purpose('The JWK is not meant for signatures (use is not "sig")');
+}
+
+function purpose(message: string): SessionError {
+  return new SessionError('CONFIG_INVALID', message, { reason: 'key_purpose' });
+}
+
+/**
+ * The operations a JWK's `key_ops` allow (RFC 7517 section 4.3), or null when it has none. A key
+ * that signs JWS may allow `sign` and `verify` and nothing else: the member must be an array of
+ * distinct strings from those two, or the key is refused whatever the operation asked.
+ */
+function jwkOperations(jwk: { key_ops?: unknown }): ReadonlySet<string> | null {
+  const ops = jwk.key_ops;
+  if (ops === undefined) return null;
+  if (!Array.isArray(ops) || new Set(ops).size !== ops.length || ops.some((op) => op !== 'sign' && op !== 'verify')) {
+    throw purpose('The JWK\'s key_ops must list "sign" and/or "verify" only, each once');
   }
+  return new Set(ops as string[]);
+}
+
+/**
+ * Whether a public JWK may verify signatures: `use`, if present, is `sig`, and `key_ops`, if
+ * present, is exactly `["verify"]` (a public key cannot sign).
+ *
+ * @example
+ * ```ts
+ * jwkAllowsVerification({ kty: 'EC', crv: 'P-256', x, y, key_ops: ['encrypt'] }) // false
+ * ```
+ */
+export function jwkAllowsVerification(jwk: { use?: unknown; key_ops?: unknown }): boolean {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  try {
+    const ops = jwkOperations(jwk);
+    return ops === null || (ops.has('verify') && !ops.has('sign'));
+  } catch {
+    return false;
+  }
+}
+
+function checkUsage(key: CryptoKey, usage: 'sign' | 'verify'): void {
+  if (!key.usages.includes(usage)) throw purpose(`The CryptoKey does not allow "${usage}"`);
 }
 
 function checkCurve(alg: 'EdDSA' | 'ES256', key: CryptoKey): void {
@@ -299,6 +368,7 @@ async function importAsymmetric(
         'Pass a private key as a CryptoKeyPair or a private JWK, so its public half can be published',
       );
     }
+    checkUsage(material, 'verify');
     const publicJwk = await toPublicJwk(alg, await exportJWK(material), kid);
     return freezeKey({ kid: publicJwk.kid, alg, signingKey: null, verificationKey: material, publicJwk });
   }
@@ -310,10 +380,17 @@ async function importAsymmetric(
     throw new SessionError('CONFIG_INVALID', `An ${alg} JWK must have kty "${expected.kty}" and crv "${expected.crv}"`);
   }
   checkJwkUse(material, alg);
+  const ops = jwkOperations(material);
+  const isPrivate = typeof material.d === 'string';
+  // A private JWK is imported to sign (its public half verifies); a public one only verifies.
+  if (ops && isPrivate && !ops.has('sign')) throw purpose('The private JWK\'s key_ops do not include "sign"');
+  if (ops && !isPrivate && (!ops.has('verify') || ops.has('sign'))) {
+    throw purpose('A public JWK\'s key_ops must be ["verify"]');
+  }
   const publicJwk = await toPublicJwk(alg, material, kid ?? material.kid);
   const verificationKey = await importPublic(alg, publicJwk);
   let signingKey: CryptoKey | null = null;
-  if (typeof material.d === 'string') {
+  if (isPrivate) {
     const { kid: _kid, use: _use, key_ops: _ops, alg: _alg, ...rest } = material;
     const imported = await importJWK(rest, alg, { extractable: material.ext === true });
     if (!isCryptoKey(imported)) throw new SessionError('CONFIG_INVALID', 'Could not import the private JWK');
@@ -339,6 +416,8 @@ async function keyFromPair(alg: 'EdDSA' | 'ES256', pair: CryptoKeyPair, kid: str
   if (pair.privateKey.type !== 'private' || pair.publicKey.type !== 'public') {
     throw new SessionError('CONFIG_INVALID', 'The key pair is not a private and a public key');
   }
+  checkUsage(pair.privateKey, 'sign');
+  checkUsage(pair.publicKey, 'verify');
   const publicJwk = await toPublicJwk(alg, await exportJWK(pair.publicKey), kid);
   return freezeKey({
     kid: publicJwk.kid,

@@ -2,7 +2,14 @@ import { type Clock, systemClock } from '../clock.js';
 import { SessionError } from '../errors.js';
 import { isLoopbackHost } from '../http.js';
 import type { JwtKeySource } from './key-set.js';
-import { hasPrivateMembers, importJwtKey, type JwtAlgorithm, type JwtKey, KID_PATTERN } from './keys.js';
+import {
+  hasPrivateMembers,
+  importJwtKey,
+  type JwtAlgorithm,
+  type JwtKey,
+  jwkAllowsVerification,
+  KID_PATTERN,
+} from './keys.js';
 
 export interface RemoteJwksOptions {
   /** The JWKS URL. `https:` only, except loopback hosts or with `allowHttp`. */
@@ -172,7 +179,7 @@ export class RemoteJwks implements JwtKeySource {
     const kid = jwk.kid;
     if (typeof kid !== 'string' || !KID_PATTERN.test(kid) || counts.get(kid) !== 1) return null;
     if (hasPrivateMembers(jwk)) return null;
-    if (jwk.use !== undefined && jwk.use !== 'sig') return null;
+    if (!jwkAllowsVerification(jwk)) return null;
     const alg: 'EdDSA' | 'ES256' | null =
       jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : null;
     if (alg === null || !this.algorithms.has(alg)) return null;
