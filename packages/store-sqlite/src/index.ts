@@ -13,6 +13,7 @@ export {
   DEFAULT_SQLITE_PATH,
   DEFAULT_SWEEP_BATCH_SIZE,
   DEFAULT_SWEEP_MAX_BATCHES,
+  DEFAULT_USER_BATCH_SIZE,
   type DeleteAllOptions,
   SqliteStore,
   type SqliteStoreOptions,

@@ -9,6 +9,8 @@ export interface SqliteTableNames {
   refreshFamilies: string;
   /** Bookkeeping of applied migrations. Default `session_store_migrations`. */
   migrations: string;
+  /** Per-user revocation epochs ("log out everywhere"). Default `session_store_user_epochs`. */
+  userEpochs: string;
 }
 
 export interface SqliteSchemaOptions {
@@ -25,10 +27,11 @@ export const DEFAULT_TABLES: Readonly<SqliteTableNames> = Object.freeze({
   sessions: 'session_store_sessions',
   refreshFamilies: 'session_store_refresh_families',
   migrations: 'session_store_migrations',
+  userEpochs: 'session_store_user_epochs',
 });
 
 /** Migration files shipped in `sql/`, applied in this order. */
-export const MIGRATIONS: readonly string[] = Object.freeze(['001_init']);
+export const MIGRATIONS: readonly string[] = Object.freeze(['001_init', '002_user_epochs']);
 
 // Lower-case only, so quoted and unquoted spellings mean the same table, and short enough for the
 // index-name suffixes.
@@ -57,11 +60,12 @@ export function resolveTables(options: SqliteSchemaOptions = {}): ResolvedTables
       options.tables?.refreshFamilies ?? DEFAULT_TABLES.refreshFamilies,
     ),
     migrations: checkIdentifier('tables.migrations', options.tables?.migrations ?? DEFAULT_TABLES.migrations),
+    userEpochs: checkIdentifier('tables.userEpochs', options.tables?.userEpochs ?? DEFAULT_TABLES.userEpochs),
   };
-  if (new Set(Object.values(tables)).size !== 3) {
+  if (new Set(Object.values(tables)).size !== 4) {
     throw new SessionError(
       'CONFIG_INVALID',
-      'The sessions, refresh families and migrations tables need distinct names',
+      'The sessions, refresh families, migrations and user epochs tables need distinct names',
     );
   }
   return {
@@ -70,6 +74,7 @@ export function resolveTables(options: SqliteSchemaOptions = {}): ResolvedTables
       sessions: quoteIdentifier(tables.sessions),
       refreshFamilies: quoteIdentifier(tables.refreshFamilies),
       migrations: quoteIdentifier(tables.migrations),
+      userEpochs: quoteIdentifier(tables.userEpochs),
     },
   };
 }
@@ -84,6 +89,9 @@ export function renderTemplate(template: string, resolved: ResolvedTables): stri
     sessions_expiry_index: `${tables.sessions}_expiry_idx`,
     refresh_families_session_index: `${tables.refreshFamilies}_session_idx`,
     refresh_families_expiry_index: `${tables.refreshFamilies}_expiry_idx`,
+    sessions_user_id_index: `${tables.sessions}_user_id_idx`,
+    user_epochs: tables.userEpochs,
+    user_epochs_expiry_index: `${tables.userEpochs}_expiry_idx`,
   };
   return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = values[key];

@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  EXPIRED_RETENTION_MS,
   type RefreshFamilyRecord,
   recordExpiresAt,
   type SessionData,
   SessionError,
   type SessionRecord,
   type SessionStore,
+  type UserEpoch,
 } from '@org/session-core';
 import Database from 'better-sqlite3';
 import { toStoreError } from './errors.js';
@@ -26,6 +28,8 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 1000;
 export const DEFAULT_SWEEP_BATCH_SIZE = 500;
 export const DEFAULT_SWEEP_MAX_BATCHES = 100;
 export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
+/** Rows per statement when `listByUser` and `deleteByUser` walk one user's sessions. */
+export const DEFAULT_USER_BATCH_SIZE = 500;
 
 export interface SqliteStoreOptions extends SqliteSchemaOptions {
   /**
@@ -46,10 +50,20 @@ export interface SqliteStoreOptions extends SqliteSchemaOptions {
    * `normal` is faster in WAL mode but may lose the last commits on power loss (not on a crash).
    */
   synchronous?: 'full' | 'normal';
+  /**
+   * Rows per statement when `listByUser` and `deleteByUser` walk one user's sessions. Default 500.
+   * Between batches the store yields to the event loop, so a user with tens of thousands of
+   * sessions never holds up other requests for more than one batch.
+   */
+  userBatchSize?: number;
 }
 
 export interface SweepOptions {
-  /** The manager's clock: rows whose deadline is at or before it are deleted. Default `Date.now()`. */
+  /**
+   * The manager's clock. Default `Date.now()`. Sessions and refresh families are deleted once
+   * their deadline lies `EXPIRED_RETENTION_MS` (1 h) or more before it, user epochs once their
+   * `expires_at` is at or before it.
+   */
   now?: number;
   /** Rows deleted per statement (each its own short write transaction). Default 500. */
   batchSize?: number;
@@ -60,7 +74,8 @@ export interface SweepOptions {
 export interface SweepResult {
   sessions: number;
   refreshFamilies: number;
-  /** Statements run, over both tables. */
+  userEpochs: number;
+  /** Statements run, over the three tables. */
   batches: number;
   /** False when `maxBatches` stopped the sweep before the end: call again. */
   done: boolean;
@@ -103,6 +118,8 @@ const FAMILY_COLUMNS = [
   'expires_at',
 ] as const;
 
+const USER_EPOCH_COLUMNS = ['user_id', 'valid_after', 'keep_id', 'expires_at'] as const;
+
 type Statements = ReturnType<typeof prepareStatements>;
 type Row = Record<string, unknown>;
 
@@ -130,6 +147,8 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
   /** Whether `close()` closes {@link database}. */
   readonly ownsDatabase: boolean;
   readonly tables: ResolvedTables;
+  /** Rows per statement of `listByUser` and `deleteByUser`. */
+  readonly userBatchSize: number;
   private statements: Statements | null = null;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -137,6 +156,7 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
       throw new SessionError('CONFIG_INVALID', 'Options must be an object');
     }
     this.tables = resolveTables(options);
+    this.userBatchSize = positive('userBatchSize', options.userBatchSize, DEFAULT_USER_BATCH_SIZE);
     if (options.database) {
       if (options.path !== undefined || options.readonly !== undefined || options.busyTimeoutMs !== undefined) {
         throw new SessionError('CONFIG_INVALID', 'Pass either database or path/readonly/busyTimeoutMs, not both');
@@ -170,8 +190,9 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
     this.run((sql) => sql.createSession.run(sessionValues(record)));
   }
 
+  /** One statement: the row, unless it is expired at `now` or revoked by its user's epoch. */
   async get(id: string, now: number): Promise<SessionRecord<D> | null> {
-    const row = this.run((sql) => sql.getSession.get(id, now) as Row | undefined);
+    const row = this.run((sql) => sql.getSession.get({ id, now }) as Row | undefined);
     return row ? toSessionRecord<D>(row) : null;
   }
 
@@ -184,13 +205,67 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
     return this.run((sql) => sql.deleteSession.run(id).changes === 1);
   }
 
-  async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
-    const rows = this.run((sql) => sql.listByUser.all(userId, now) as Row[]);
-    return rows.map((row) => toSessionRecord<D>(row));
+  /**
+   * Atomic rotation in one `BEGIN IMMEDIATE` transaction: deletes `oldId` if it still has
+   * `expectedVersion` and is live at `now`, then inserts `successor`. If the insert fails (the id
+   * exists: `STORE_CONFLICT`; or any other error) the transaction rolls back and the old record
+   * stays. A successor id that exists is `STORE_CONFLICT` even when there was nothing to rotate. Another connection (another process) rotating the same session waits for the write
+   * lock and then finds the version changed: exactly one rotation wins.
+   */
+  async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
+    const values = sessionValues(successor);
+    return this.run((sql) => sql.rotate.immediate({ id: oldId, version: expectedVersion, now }, values));
   }
 
+  /**
+   * The user's live sessions, read in pages of `userBatchSize` rows in id order, yielding to the
+   * event loop between pages. Each page is one statement that also applies the user's epoch. The
+   * pages are not one snapshot: a session created or rotated during the walk may be missed.
+   */
+  async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
+    const records: SessionRecord<D>[] = [];
+    const limit = this.userBatchSize;
+    // Ids are non-empty, so every id sorts after ''. The cursor is the last row read, live or
+    // not, so a page never rereads rows that an earlier page skipped.
+    let after = '';
+    for (;;) {
+      const rows = this.run((sql) => sql.listByUser.all({ userId, now, after, limit }) as Row[]);
+      for (const row of rows) if (row.visible === 1) records.push(toSessionRecord<D>(row));
+      if (rows.length < limit) return records;
+      after = rows[rows.length - 1]?.id as string;
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Deletes the user's sessions (expired ones included) but `exceptId`, `userBatchSize` rows per
+   * statement, each its own short write transaction, yielding to the event loop between them.
+   * Sessions of the user created while it runs may be deleted too.
+   */
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
-    return this.run((sql) => sql.deleteByUser.run(userId, exceptId ?? null).changes);
+    const limit = this.userBatchSize;
+    let deleted = 0;
+    for (;;) {
+      // Deleted rows are gone from the index, so each statement starts at the user's first row left.
+      const changes = this.run((sql) => sql.deleteByUser.run({ userId, exceptId: exceptId ?? null, limit }).changes);
+      deleted += changes;
+      if (changes < limit) return deleted;
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Upserts the user's epoch unless the stored one has a later `validAfter` and is still held at
+   * `now` (an equal `validAfter` replaces it, `keep` and `expiresAt` included).
+   */
+  async setUserEpoch(userId: string, epoch: UserEpoch, expiresAt: number, now: number): Promise<void> {
+    const values = { userId, validAfter: epoch.validAfter, keep: epoch.keep ?? null, expiresAt, now };
+    this.run((sql) => sql.setUserEpoch.run(values));
+  }
+
+  async getUserEpoch(userId: string, now: number): Promise<UserEpoch | null> {
+    const row = this.run((sql) => sql.getUserEpoch.get(userId, now) as Row | undefined);
+    return row ? { validAfter: row.valid_after as number, keep: row.keep_id as string | null } : null;
   }
 
   async createRefreshFamily(family: RefreshFamilyRecord, _now: number): Promise<void> {
@@ -208,10 +283,12 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
   }
 
   /**
-   * Deletes expired sessions and refresh families in small batches, each its own short write
-   * transaction, yielding to the event loop between batches so requests are served meanwhile. Run
-   * it from a timer every few minutes; reads already ignore expired rows, so sweeping only reclaims
-   * space.
+   * Deletes expired rows in small batches, each its own short write transaction, yielding to the
+   * event loop between batches so requests are served meanwhile. Sessions and refresh families
+   * are kept `EXPIRED_RETENTION_MS` (1 h) past their deadline, so the manager, which reads that far
+   * back, reports a session that expired a moment ago as expired rather than unknown; user epochs
+   * go once their `expires_at` has passed. Run it from a timer every few minutes; reads already
+   * ignore expired rows, so sweeping only reclaims space.
    *
    * @example
    * ```ts
@@ -222,29 +299,33 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
     const now = options.now ?? Date.now();
     const batchSize = positive('batchSize', options.batchSize, DEFAULT_SWEEP_BATCH_SIZE);
     const maxBatches = positive('maxBatches', options.maxBatches, DEFAULT_SWEEP_MAX_BATCHES);
-    const result: SweepResult = { sessions: 0, refreshFamilies: 0, batches: 0, done: true };
-    for (const key of ['sessions', 'refreshFamilies'] as const) {
+    const result: SweepResult = { sessions: 0, refreshFamilies: 0, userEpochs: 0, batches: 0, done: true };
+    const retained = now - EXPIRED_RETENTION_MS;
+    const plan = [
+      ['sessions', retained],
+      ['refreshFamilies', retained],
+      ['userEpochs', now],
+    ] as const;
+    for (const [key, deadline] of plan) {
       for (let batch = 0; ; batch++) {
         if (batch === maxBatches) {
           result.done = false;
           break;
         }
-        const deleted = this.run((sql) =>
-          (key === 'sessions' ? sql.sweepSessions : sql.sweepFamilies).run(now, batchSize),
-        ).changes;
+        const deleted = this.run((sql) => sql.sweep[key].run(deadline, batchSize)).changes;
         result.batches++;
         result[key] += deleted;
         if (deleted < batchSize) break;
-        await new Promise<void>((done) => setImmediate(done));
+        await yieldToEventLoop();
       }
     }
     return result;
   }
 
   /**
-   * Deletes every session and refresh family in this store's two tables (E3: log everyone out)
-   * and returns how many sessions it deleted, expired rows not yet swept included. Other tables in
-   * the same file are never touched. Administrative, never on a request path: `batchSize` rows per
+   * Deletes every session, refresh family and user epoch in this store's tables (E3: log everyone
+   * out) and returns how many sessions it deleted, expired rows not yet swept included. Other
+   * tables in the same file are never touched. Administrative, never on a request path: `batchSize` rows per
    * statement, each its own short write transaction, yielding to the event loop between batches
    * so requests are served meanwhile. Sessions created while it runs may be deleted too.
    *
@@ -256,15 +337,13 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
   async deleteAll(options: DeleteAllOptions = {}): Promise<number> {
     const batchSize = positive('batchSize', options.batchSize, DEFAULT_DELETE_ALL_BATCH_SIZE);
     let sessions = 0;
-    for (const table of ['sessions', 'refreshFamilies'] as const) {
+    for (const table of ['sessions', 'refreshFamilies', 'userEpochs'] as const) {
       // Each statement deletes from the start of the table, so a short batch means it is empty.
       for (;;) {
-        const deleted = this.run((sql) =>
-          (table === 'sessions' ? sql.deleteAllSessions : sql.deleteAllFamilies).run(batchSize),
-        ).changes;
+        const deleted = this.run((sql) => sql.deleteAll[table].run(batchSize)).changes;
         if (table === 'sessions') sessions += deleted;
         if (deleted < batchSize) break;
-        await new Promise<void>((done) => setImmediate(done));
+        await yieldToEventLoop();
       }
     }
     return sessions;
@@ -320,6 +399,7 @@ export class SqliteStore<D extends SessionData = SessionData> implements Session
     for (const [table, columns] of [
       [this.tables.tables.sessions, SESSION_COLUMNS],
       [this.tables.tables.refreshFamilies, FAMILY_COLUMNS],
+      [this.tables.tables.userEpochs, USER_EPOCH_COLUMNS],
     ] as const) {
       const present = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
       if (!present) continue;
@@ -362,6 +442,10 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   }
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((done) => setImmediate(done));
+}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
   if (!Number.isInteger(result) || result <= 0) {
@@ -373,7 +457,9 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
   const sessions = quoted.sessions;
   const families = quoted.refreshFamilies;
+  const epochs = quoted.userEpochs;
   const sessionList = SESSION_COLUMNS.join(', ');
+  const sessionColumns = SESSION_COLUMNS.map((column) => `s.${column}`).join(', ');
   const familyList = FAMILY_COLUMNS.join(', ');
   const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
   // Every column but the id, in INSERT order; see updateValues for the parameters.
@@ -382,30 +468,74 @@ function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
       .slice(1)
       .map((column) => `${column} = ?`)
       .join(', ');
+  // The user's epoch held at @now, if any (a LEFT JOIN: a user without one has NULLs here).
+  const withEpoch = `${sessions} AS s LEFT JOIN ${epochs} AS e ON e.user_id = s.user_id AND e.expires_at > @now`;
+  // Live at @now and not revoked by the epoch: isRevokedByEpoch of core, in SQL.
+  const visible = `s.expires_at > @now AND (e.user_id IS NULL OR s.created_at >= e.valid_after OR s.id IS e.keep_id)`;
   const sweep = (table: string) =>
     `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ? LIMIT ?)`;
   // SQLite frees deleted rows at once, so the next batch starts at the next live row: no rescans.
   const deleteBatch = (table: string) => `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} LIMIT ?)`;
+  const createSession = db.prepare(
+    `INSERT INTO ${sessions} (${sessionList}) VALUES (${placeholders(SESSION_COLUMNS.length)})`,
+  );
+  const sessionExists = db.prepare(`SELECT 1 FROM ${sessions} WHERE id = ?`);
+  const deleteLiveVersion = db.prepare(
+    `DELETE FROM ${sessions} WHERE id = @id AND version = @version AND expires_at > @now`,
+  );
   return {
-    createSession: db.prepare(
-      `INSERT INTO ${sessions} (${sessionList}) VALUES (${placeholders(SESSION_COLUMNS.length)})`,
-    ),
-    getSession: db.prepare(`SELECT ${sessionList} FROM ${sessions} WHERE id = ? AND expires_at > ?`),
+    createSession,
+    getSession: db.prepare(`SELECT ${sessionColumns} FROM ${withEpoch} WHERE s.id = @id AND ${visible}`),
     updateSession: db.prepare(
       `UPDATE ${sessions} SET ${assignments(SESSION_COLUMNS)} WHERE id = ? AND version = ? AND expires_at > ?`,
     ),
+    // A failing insert (a duplicate id, a full disk) throws, and the transaction rolls the delete
+    // back. When nothing is rotated, a successor id already taken is still the caller's error, as
+    // on every store.
+    rotate: db.transaction((old: { id: string; version: number; now: number }, successor: unknown[]) => {
+      if (deleteLiveVersion.run(old).changes === 1) {
+        createSession.run(successor);
+        return true;
+      }
+      if (sessionExists.get(successor[0]) !== undefined) {
+        throw new SessionError('STORE_CONFLICT', 'The id already exists');
+      }
+      return false;
+    }),
     deleteSession: db.prepare(`DELETE FROM ${sessions} WHERE id = ?`),
-    listByUser: db.prepare(`SELECT ${sessionList} FROM ${sessions} WHERE user_id = ? AND expires_at > ?`),
-    deleteByUser: db.prepare(`DELETE FROM ${sessions} WHERE user_id = ? AND id IS NOT ?`),
+    // One page of the user's rows in id order (the (user_id, id) index), each with whether it is
+    // visible, so the caller can continue after the last row read even when that row is hidden.
+    listByUser: db.prepare(
+      `SELECT ${sessionColumns}, (${visible}) AS visible FROM ${withEpoch}
+       WHERE s.user_id = @userId AND s.id > @after ORDER BY s.id LIMIT @limit`,
+    ),
+    deleteByUser: db.prepare(
+      `DELETE FROM ${sessions} WHERE rowid IN
+         (SELECT rowid FROM ${sessions} WHERE user_id = @userId AND id IS NOT @exceptId LIMIT @limit)`,
+    ),
+    // Epochs never move back: a stored one with a later valid_after wins unless it has expired.
+    setUserEpoch: db.prepare(
+      `INSERT INTO ${epochs} (user_id, valid_after, keep_id, expires_at) VALUES (@userId, @validAfter, @keep, @expiresAt)
+       ON CONFLICT (user_id) DO UPDATE SET
+         valid_after = excluded.valid_after, keep_id = excluded.keep_id, expires_at = excluded.expires_at
+       WHERE excluded.valid_after >= ${epochs}.valid_after OR ${epochs}.expires_at <= @now`,
+    ),
+    getUserEpoch: db.prepare(`SELECT valid_after, keep_id FROM ${epochs} WHERE user_id = ? AND expires_at > ?`),
     createFamily: db.prepare(`INSERT INTO ${families} (${familyList}) VALUES (${placeholders(FAMILY_COLUMNS.length)})`),
     getFamily: db.prepare(`SELECT ${familyList} FROM ${families} WHERE id = ? AND expires_at > ?`),
     updateFamily: db.prepare(
       `UPDATE ${families} SET ${assignments(FAMILY_COLUMNS)} WHERE id = ? AND generation = ? AND expires_at > ?`,
     ),
-    sweepSessions: db.prepare(sweep(sessions)),
-    sweepFamilies: db.prepare(sweep(families)),
-    deleteAllSessions: db.prepare(deleteBatch(sessions)),
-    deleteAllFamilies: db.prepare(deleteBatch(families)),
+    sweep: {
+      sessions: db.prepare(sweep(sessions)),
+      refreshFamilies: db.prepare(sweep(families)),
+      userEpochs: db.prepare(sweep(epochs)),
+    },
+    deleteAll: {
+      sessions: db.prepare(deleteBatch(sessions)),
+      refreshFamilies: db.prepare(deleteBatch(families)),
+      userEpochs: db.prepare(deleteBatch(epochs)),
+    },
   };
 }
 

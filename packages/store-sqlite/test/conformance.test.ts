@@ -12,6 +12,7 @@ const NEIGHBOUR_TABLES = {
   sessions: 'neighbour_sessions',
   refreshFamilies: 'neighbour_refresh_families',
   migrations: 'neighbour_migrations',
+  userEpochs: 'neighbour_user_epochs',
 };
 
 describe('SqliteStore conformance (temp file)', () => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  EXPIRED_RETENTION_MS,
   generateSigningKey,
   isSessionError,
   JwtKeySet,
@@ -66,12 +67,13 @@ describe('SqliteStore', () => {
         const error = await errorOf(store.get(randomString(16), clock.now()));
         expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as { reason?: string }).reason).toBe('schema');
-        expect(await store.migrate()).toEqual(['001_init']);
+        expect(await store.migrate()).toEqual(['001_init', '002_user_epochs']);
         expect(await store.migrate()).toEqual([]);
         expect(tables()).toEqual([
           'session_store_migrations',
           'session_store_refresh_families',
           'session_store_sessions',
+          'session_store_user_epochs',
         ]);
         expect(await store.get(randomString(16), clock.now())).toBeNull();
       } finally {
@@ -107,7 +109,9 @@ describe('SqliteStore', () => {
           'session_store_refresh_families_expiry_idx',
           'session_store_refresh_families_session_idx',
           'session_store_sessions_expiry_idx',
+          'session_store_sessions_user_id_idx',
           'session_store_sessions_user_idx',
+          'session_store_user_epochs_expiry_idx',
         ]);
         const plan = (sql: string) =>
           (store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
@@ -129,23 +133,46 @@ describe('SqliteStore', () => {
       const store = new SqliteStore({
         path: freshPath(),
         migrate: true,
-        tables: { sessions: 'web_sessions', refreshFamilies: 'web_refresh', migrations: 'web_migrations' },
+        tables: {
+          sessions: 'web_sessions',
+          refreshFamilies: 'web_refresh',
+          migrations: 'web_migrations',
+          userEpochs: 'web_epochs',
+        },
       });
       try {
         const r = sessionRecord(clock.now());
         await store.create(r, clock.now());
         expect(store.database.prepare('SELECT count(*) FROM web_sessions').pluck().get()).toBe(1);
+        await store.setUserEpoch(
+          r.userId,
+          { validAfter: r.createdAt + 1, keep: null },
+          clock.now() + MINUTE,
+          clock.now(),
+        );
+        expect(store.database.prepare('SELECT count(*) FROM web_epochs').pluck().get()).toBe(1);
+        expect(await store.get(r.id, clock.now())).toBeNull();
       } finally {
         await store.close();
       }
+      expect(() => new SqliteStore({ path: ':memory:', tables: { userEpochs: 'session_store_sessions' } })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
       for (const bad of ['Sessions', 'a"b', 'x; DROP TABLE users', '1abc', '', 'sqlite_master', 'a'.repeat(41)]) {
         expect(() => new SqliteStore({ path: ':memory:', tables: { sessions: bad } })).toThrow(
           expect.objectContaining({ code: 'CONFIG_INVALID' }),
         );
+        expect(() => new SqliteStore({ path: ':memory:', tables: { userEpochs: bad } })).toThrow(
+          expect.objectContaining({ code: 'CONFIG_INVALID' }),
+        );
       }
-      const [migration] = renderMigrations({ tables: { sessions: 'web_sessions' } });
+      const rendered = renderMigrations({ tables: { sessions: 'web_sessions', userEpochs: 'web_epochs' } });
+      const [migration, epochs] = rendered;
       expect(migration?.sql).toContain('CREATE TABLE IF NOT EXISTS "web_sessions"');
-      expect(migration?.sql).not.toMatch(/\{\{/);
+      expect(epochs?.name).toBe('002_user_epochs');
+      expect(epochs?.sql).toContain('CREATE TABLE IF NOT EXISTS "web_epochs"');
+      expect(epochs?.sql).toContain('ON "web_sessions" (user_id, id)');
+      for (const { sql } of rendered) expect(sql).not.toMatch(/\{\{/);
     });
 
     it('refuses to adopt an existing table of another shape, and rolls the migration back', async () => {
@@ -301,7 +328,7 @@ describe('SqliteStore', () => {
       try {
         const now = clock.now();
         const userId = 'sweep-user';
-        const live = [1, 2].map(() => sessionRecord(now, { userId }));
+        const live = [1, 2].map(() => sessionRecord(now, { userId, idleExpiresAt: null }));
         const dying = Array.from({ length: 7 }, () => sessionRecord(now, { userId, idleExpiresAt: now + MINUTE }));
         for (const r of [...live, ...dying]) await store.create(r, now);
         const f = family(now, { idleExpiresAt: now + MINUTE });
@@ -314,27 +341,45 @@ describe('SqliteStore', () => {
         const count = (table: string) => store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
         expect(count('session_store_sessions')).toBe(9);
 
-        const partial = await store.sweep({ now: later, batchSize: 3, maxBatches: 1 });
-        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, batches: 2, done: false });
+        // Expired rows stay for the retention past their deadline.
+        const early = await store.sweep({ now: later + EXPIRED_RETENTION_MS - 1, batchSize: 3 });
+        expect(early).toEqual({ sessions: 0, refreshFamilies: 0, userEpochs: 0, batches: 3, done: true });
+        expect(count('session_store_sessions')).toBe(9);
+        expect(count('session_store_refresh_families')).toBe(1);
+
+        const past = later + EXPIRED_RETENTION_MS;
+        const partial = await store.sweep({ now: past, batchSize: 3, maxBatches: 1 });
+        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, userEpochs: 0, batches: 3, done: false });
         expect(count('session_store_sessions')).toBe(6);
 
-        const rest = await store.sweep({ now: later, batchSize: 3 });
-        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, batches: 3, done: true });
+        const rest = await store.sweep({ now: past, batchSize: 3 });
+        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, batches: 4, done: true });
         expect(count('session_store_sessions')).toBe(2);
         expect(count('session_store_refresh_families')).toBe(0);
-        expect(await store.sweep({ now: later })).toEqual({ sessions: 0, refreshFamilies: 0, batches: 2, done: true });
+        expect(await store.sweep({ now: past })).toEqual({
+          sessions: 0,
+          refreshFamilies: 0,
+          userEpochs: 0,
+          batches: 3,
+          done: true,
+        });
       } finally {
         await store.close();
       }
     });
 
-    it('deleteAll() empties both tables in batches, expired rows included, and no other table in the file', async () => {
+    it('deleteAll() empties its three tables in batches, expired rows included, and no other table in the file', async () => {
       const path = freshPath();
       const store = new SqliteStore({ path, migrate: true });
       const neighbour = new SqliteStore({
         path,
         migrate: true,
-        tables: { sessions: 'other_sessions', refreshFamilies: 'other_families', migrations: 'other_migrations' },
+        tables: {
+          sessions: 'other_sessions',
+          refreshFamilies: 'other_families',
+          migrations: 'other_migrations',
+          userEpochs: 'other_epochs',
+        },
       });
       try {
         const now = clock.now();
@@ -342,8 +387,13 @@ describe('SqliteStore', () => {
         const expired = [1, 2].map(() => sessionRecord(now - 2 * MINUTE, { idleExpiresAt: now - MINUTE }));
         for (const r of [...live, ...expired]) await store.create(r, now);
         for (let i = 0; i < 7; i++) await store.createRefreshFamily(family(now), now);
+        for (let i = 0; i < 4; i++) {
+          await store.setUserEpoch(`user-${i}`, { validAfter: now - 1, keep: null }, now + MINUTE, now);
+        }
         const bystander = sessionRecord(now);
         await neighbour.create(bystander, now);
+        const neighbourEpoch = { validAfter: now - 1, keep: null };
+        await neighbour.setUserEpoch('user-0', neighbourEpoch, now + MINUTE, now);
         // A table of the application's own in the same file.
         store.database.exec("CREATE TABLE app_users (id TEXT PRIMARY KEY); INSERT INTO app_users VALUES ('alice')");
         const count = (table: string) => store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
@@ -351,8 +401,10 @@ describe('SqliteStore', () => {
         expect(await store.deleteAll({ batchSize: 3 })).toBe(10);
         expect(count('session_store_sessions')).toBe(0);
         expect(count('session_store_refresh_families')).toBe(0);
+        expect(count('session_store_user_epochs')).toBe(0);
         expect(count('app_users')).toBe(1);
         expect(await neighbour.get(bystander.id, now)).toEqual(bystander);
+        expect(await neighbour.getUserEpoch('user-0', now)).toEqual(neighbourEpoch);
         // Exactly a multiple of the batch size: the walk ends on the empty batch after it.
         for (const r of live.slice(0, 6)) await store.create(r, now);
         expect(await store.deleteAll({ batchSize: 3 })).toBe(6);
@@ -388,15 +440,15 @@ describe('SqliteStore', () => {
       const store = new SqliteStore({ path: freshPath(), migrate: true });
       try {
         const now = clock.now();
-        const keep = sessionRecord(now);
+        const keep = sessionRecord(now, { idleExpiresAt: null });
         await store.create(keep, now);
         for (let i = 0; i < 50; i++) await store.create(sessionRecord(now, { idleExpiresAt: now + 1 }), now);
         const order: string[] = [];
-        const sweeping = store.sweep({ now: now + 1, batchSize: 10 }).then((r) => {
+        const sweeping = store.sweep({ now: now + 1 + EXPIRED_RETENTION_MS, batchSize: 10 }).then((r) => {
           order.push('sweep done');
           return r;
         });
-        const read = store.get(keep.id, now + 1).then((r) => {
+        const read = store.get(keep.id, now + 1 + EXPIRED_RETENTION_MS).then((r) => {
           order.push('read');
           return r;
         });
