@@ -6,6 +6,12 @@ const DAY = 24 * HOUR;
 
 /** Browsers cap cookie lifetimes at 400 days (RFC 6265bis section 5.5). */
 export const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;
+/**
+ * Longest `persistentAbsoluteTimeoutMs`: the 400 days a browser keeps a cookie. A session the
+ * server honoured for longer would outlive the cookie of its own browser, and live on only for
+ * someone who copied the token.
+ */
+const MAX_PERSISTENT_ABSOLUTE_TIMEOUT_MS = MAX_COOKIE_LIFETIME_SECONDS * 1000;
 
 /** Timeouts of one session policy, all in milliseconds. */
 export interface SessionPolicy {
@@ -20,7 +26,10 @@ export interface SessionPolicy {
    * timeout is therefore up to one touch interval shorter than `idleTimeoutMs`.
    */
   readonly touchIntervalMs: number;
-  /** Lifetime of "remember me" (persistent) sessions; defaults to `absoluteTimeoutMs`. */
+  /**
+   * Lifetime of "remember me" (persistent) sessions; defaults to `absoluteTimeoutMs`. At most 400
+   * days, the longest a browser keeps a cookie (`MAX_COOKIE_LIFETIME_SECONDS`).
+   */
   readonly persistentAbsoluteTimeoutMs: number;
 }
 
@@ -58,8 +67,9 @@ export const MAX_DEFAULT_TOUCH_INTERVAL_MS = 5 * MINUTE;
 
 /**
  * Builds a validated policy from a preset name or options. Throws `CONFIG_INVALID` for
- * non-positive or non-finite durations, an idle timeout longer than the absolute one, or a
- * touch interval not shorter than the idle timeout.
+ * non-positive or non-finite durations, an idle timeout longer than the absolute one, no idle
+ * timeout (`null`) on a preset other than `aal1`, a touch interval not shorter than the idle
+ * timeout, or a persistent lifetime over 400 days.
  *
  * @example
  * ```ts
@@ -82,7 +92,15 @@ export function resolvePolicy(input: PolicyPresetName | SessionPolicyOptions | u
   const idle = options.idleTimeoutMs === undefined ? preset.idleTimeoutMs : options.idleTimeoutMs;
   const absolute = options.absoluteTimeoutMs ?? preset.absoluteTimeoutMs;
   assertDuration('absoluteTimeoutMs', absolute);
-  if (idle !== null) {
+  if (idle === null) {
+    // 63B-4 leaves the inactivity timeout optional (MAY) at AAL1 only (2.1.3); AAL2 and AAL3 set one.
+    if (presetName !== 'aal1') {
+      throw new SessionError(
+        'CONFIG_INVALID',
+        'idleTimeoutMs: null (no idle timeout) is allowed with preset aal1 only',
+      );
+    }
+  } else {
     assertDuration('idleTimeoutMs', idle);
     if (idle > absolute) throw new SessionError('CONFIG_INVALID', 'idleTimeoutMs must not exceed absoluteTimeoutMs');
   }
@@ -93,6 +111,12 @@ export function resolvePolicy(input: PolicyPresetName | SessionPolicyOptions | u
   }
   const persistent = options.persistentAbsoluteTimeoutMs ?? absolute;
   assertDuration('persistentAbsoluteTimeoutMs', persistent);
+  if (persistent > MAX_PERSISTENT_ABSOLUTE_TIMEOUT_MS) {
+    throw new SessionError(
+      'CONFIG_INVALID',
+      'persistentAbsoluteTimeoutMs (default: absoluteTimeoutMs) must not exceed 400 days, the longest a browser keeps a cookie',
+    );
+  }
 
   return Object.freeze({
     preset: customised ? 'custom' : presetName,

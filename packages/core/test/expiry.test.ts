@@ -31,7 +31,7 @@ describe('initialExpiry', () => {
     });
     const short = resolvePolicy({ idleTimeoutMs: HOUR, absoluteTimeoutMs: HOUR });
     expect(initialExpiry(T0, short).idleExpiresAt).toBe(T0 + HOUR);
-    expect(initialExpiry(T0, resolvePolicy({ idleTimeoutMs: null })).idleExpiresAt).toBeNull();
+    expect(initialExpiry(T0, resolvePolicy({ preset: 'aal1', idleTimeoutMs: null })).idleExpiresAt).toBeNull();
   });
 
   it('uses the persistent lifetime for "remember me" sessions', () => {
@@ -206,6 +206,8 @@ describe('expiry math over every clock sequence (property)', () => {
       const idle = idleShare === null ? null : Math.max(2, Math.floor(absolute * idleShare));
       const base = idle ?? absolute;
       return resolvePolicy({
+        // aal1: the only preset that allows no idle timeout; every value is overridden anyway.
+        preset: 'aal1',
         absoluteTimeoutMs: absolute,
         idleTimeoutMs: idle,
         touchIntervalMs: touchShare === undefined ? undefined : Math.floor((base - 1) * touchShare),

@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type PolicyPresetName, policyPresets, resolvePolicy } from '../src/index.js';
+import {
+  isSessionError,
+  type PolicyPresetName,
+  policyPresets,
+  resolvePolicy,
+  type SessionPolicyOptions,
+} from '../src/index.js';
 
 const policyDoc = readFileSync(fileURLToPath(new URL('../../../docs/policy.md', import.meta.url)), 'utf8');
 
@@ -42,6 +48,17 @@ function presetRows() {
     });
 }
 
+/** Whether resolvePolicy accepts the options; any refusal must be CONFIG_INVALID. */
+function accepts(options: SessionPolicyOptions): boolean {
+  try {
+    resolvePolicy(options);
+    return true;
+  } catch (error) {
+    expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+    return false;
+  }
+}
+
 describe('docs/policy.md', () => {
   it('C5: the presets table equals the exported policyPresets, default and touch intervals included', () => {
     const rows = presetRows();
@@ -66,6 +83,24 @@ describe('docs/policy.md', () => {
     expect(failure).toContain('never retried');
     expect(failure).toContain('`STORE_UNAVAILABLE` error (HTTP 503)');
     expect(failure).toContain('CRYPTO_UNAVAILABLE');
+  });
+
+  it('item 19: the rules name the presets that may go without an idle timeout and the persistent cap, as enforced', () => {
+    const rules = policyDoc.split('Rules every policy must satisfy')[1]?.split('\n## ')[0] ?? '';
+    const idleOff = /no idle timeout \(`idleTimeoutMs: null`\) only with preset ((?:`aal\d`(?:, | and | or )?)+)/.exec(
+      rules,
+    );
+    expect(idleOff, 'the idle-timeout rule').not.toBeNull();
+    const documented = [...(idleOff?.[1] ?? '').matchAll(/`(aal\d)`/g)].map((m) => m[1]);
+    for (const preset of Object.keys(policyPresets) as PolicyPresetName[]) {
+      const accepted = accepts({ preset, idleTimeoutMs: null });
+      expect(accepted, `idleTimeoutMs: null with ${preset}`).toBe(documented.includes(preset));
+    }
+    const cap = /`persistentAbsoluteTimeoutMs`[^;]*? at most (\d+) days/.exec(rules);
+    expect(cap, 'the persistent cap').not.toBeNull();
+    const capMs = Number(cap?.[1]) * (unitMs.days as number);
+    expect(accepts({ persistentAbsoluteTimeoutMs: capMs })).toBe(true);
+    expect(accepts({ persistentAbsoluteTimeoutMs: capMs + 1 })).toBe(false);
   });
 
   it('parses durations the way the table writes them', () => {

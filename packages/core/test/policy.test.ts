@@ -54,7 +54,9 @@ describe('resolvePolicy', () => {
     expect(resolvePolicy('aal3').touchIntervalMs).toBe(150_000);
     expect(resolvePolicy('aal1').touchIntervalMs).toBe(MAX_DEFAULT_TOUCH_INTERVAL_MS);
     expect(resolvePolicy({ idleTimeoutMs: 60_000, absoluteTimeoutMs: HOUR }).touchIntervalMs).toBe(10_000);
-    expect(resolvePolicy({ idleTimeoutMs: null, absoluteTimeoutMs: 6 * MINUTE }).touchIntervalMs).toBe(MINUTE);
+    expect(resolvePolicy({ preset: 'aal1', idleTimeoutMs: null, absoluteTimeoutMs: 6 * MINUTE }).touchIntervalMs).toBe(
+      MINUTE,
+    );
   });
 
   it('takes a preset by name or with overrides, and marks overridden policies as custom', () => {
@@ -72,6 +74,36 @@ describe('resolvePolicy', () => {
   it('allows no idle timeout and a touch interval of 0 (write on every read) when asked', () => {
     expect(resolvePolicy({ preset: 'aal1', idleTimeoutMs: null }).idleTimeoutMs).toBeNull();
     expect(resolvePolicy({ touchIntervalMs: 0 }).touchIntervalMs).toBe(0);
+  });
+
+  it('item 19: no idle timeout (idleTimeoutMs: null) is allowed at AAL1 only', () => {
+    expect(resolvePolicy({ preset: 'aal1', idleTimeoutMs: null }).idleTimeoutMs).toBeNull();
+    for (const options of [
+      { preset: 'aal2', idleTimeoutMs: null },
+      { preset: 'aal3', idleTimeoutMs: null },
+      // No preset means the default, aal2.
+      { idleTimeoutMs: null },
+      { idleTimeoutMs: null, absoluteTimeoutMs: 6 * MINUTE },
+    ] satisfies SessionPolicyOptions[]) {
+      expect(isSessionError(configError(options), 'CONFIG_INVALID'), JSON.stringify(options)).toBe(true);
+    }
+  });
+
+  it('item 19: persistentAbsoluteTimeoutMs is capped at 400 days, the browser cookie cap', () => {
+    expect(resolvePolicy({ persistentAbsoluteTimeoutMs: 400 * DAY }).persistentAbsoluteTimeoutMs).toBe(400 * DAY);
+    expect(resolvePolicy({ preset: 'aal1', idleTimeoutMs: null, absoluteTimeoutMs: 400 * DAY })).toMatchObject({
+      absoluteTimeoutMs: 400 * DAY,
+      persistentAbsoluteTimeoutMs: 400 * DAY,
+    });
+    for (const options of [
+      { persistentAbsoluteTimeoutMs: 400 * DAY + 1 },
+      { persistentAbsoluteTimeoutMs: 500 * DAY },
+      { persistentAbsoluteTimeoutMs: Number.MAX_SAFE_INTEGER },
+      // The default persistent lifetime is the absolute one, so that is capped too.
+      { preset: 'aal1', absoluteTimeoutMs: 401 * DAY },
+    ] satisfies SessionPolicyOptions[]) {
+      expect(isSessionError(configError(options), 'CONFIG_INVALID'), JSON.stringify(options)).toBe(true);
+    }
   });
 
   it('returns a frozen object', () => {
@@ -109,6 +141,7 @@ describe('resolvePolicy', () => {
       fc.property(
         fc.record(
           {
+            preset: fc.constantFrom('aal1' as const, 'aal2' as const, 'aal3' as const),
             idleTimeoutMs: fc.oneof(duration, fc.constant(null)),
             absoluteTimeoutMs: duration,
             touchIntervalMs: fc.integer({ min: -10, max: 400 * DAY }),
