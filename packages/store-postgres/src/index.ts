@@ -14,6 +14,7 @@ export {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   DEFAULT_SWEEP_BATCH_SIZE,
   DEFAULT_SWEEP_MAX_BATCHES,
+  DEFAULT_USER_BATCH_SIZE,
   type DeleteAllOptions,
   PostgresStore,
   type PostgresStoreOptions,

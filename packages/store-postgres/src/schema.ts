@@ -7,6 +7,8 @@ export interface PostgresTableNames {
   sessions: string;
   /** Default `session_store_refresh_families`. */
   refreshFamilies: string;
+  /** Per-user "valid after" epochs ("log out everywhere"). Default `session_store_user_epochs`. */
+  userEpochs: string;
   /** Bookkeeping of applied migrations. Default `session_store_migrations`. */
   migrations: string;
 }
@@ -29,11 +31,12 @@ export const DEFAULT_SCHEMA = 'public';
 export const DEFAULT_TABLES: Readonly<PostgresTableNames> = Object.freeze({
   sessions: 'session_store_sessions',
   refreshFamilies: 'session_store_refresh_families',
+  userEpochs: 'session_store_user_epochs',
   migrations: 'session_store_migrations',
 });
 
 /** Migration files shipped in `sql/`, applied in this order. */
-export const MIGRATIONS: readonly string[] = Object.freeze(['001_init']);
+export const MIGRATIONS: readonly string[] = Object.freeze(['001_init', '002_user_epochs']);
 
 // Lower-case only, so quoted and unquoted spellings mean the same table; 40 characters leave room
 // for the index-name suffixes within PostgreSQL's 63-byte identifier limit.
@@ -62,12 +65,13 @@ export function resolveSchema(options: PostgresSchemaOptions = {}): ResolvedSche
       'tables.refreshFamilies',
       options.tables?.refreshFamilies ?? DEFAULT_TABLES.refreshFamilies,
     ),
+    userEpochs: checkIdentifier('tables.userEpochs', options.tables?.userEpochs ?? DEFAULT_TABLES.userEpochs),
     migrations: checkIdentifier('tables.migrations', options.tables?.migrations ?? DEFAULT_TABLES.migrations),
   };
-  if (new Set(Object.values(tables)).size !== 3) {
+  if (new Set(Object.values(tables)).size !== Object.keys(tables).length) {
     throw new SessionError(
       'CONFIG_INVALID',
-      'The sessions, refresh families and migrations tables need distinct names',
+      'The sessions, refresh families, user epochs and migrations tables need distinct names',
     );
   }
   const qualify = (table: string) => `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
@@ -77,6 +81,7 @@ export function resolveSchema(options: PostgresSchemaOptions = {}): ResolvedSche
     qualified: {
       sessions: qualify(tables.sessions),
       refreshFamilies: qualify(tables.refreshFamilies),
+      userEpochs: qualify(tables.userEpochs),
       migrations: qualify(tables.migrations),
     },
   };
@@ -89,10 +94,13 @@ export function renderTemplate(template: string, resolved: ResolvedSchema): stri
     schema,
     sessions: tables.sessions,
     refresh_families: tables.refreshFamilies,
+    user_epochs: tables.userEpochs,
     sessions_user_index: `${tables.sessions}_user_idx`,
+    sessions_user_id_index: `${tables.sessions}_user_id_idx`,
     sessions_expiry_index: `${tables.sessions}_expiry_idx`,
     refresh_families_session_index: `${tables.refreshFamilies}_session_idx`,
     refresh_families_expiry_index: `${tables.refreshFamilies}_expiry_idx`,
+    user_epochs_expiry_index: `${tables.userEpochs}_expiry_idx`,
   };
   return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = values[key];

@@ -1,4 +1,5 @@
 import {
+  EXPIRED_RETENTION_MS,
   generateSigningKey,
   hashSecret,
   isSessionError,
@@ -69,7 +70,7 @@ describe.skipIf(!available)('PostgresStore', () => {
         expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as { reason?: string }).reason).toBe('schema');
         expect(await exists()).toBe(0);
-        expect(await lazy.migrate()).toEqual(['001_init']);
+        expect(await lazy.migrate()).toEqual(['001_init', '002_user_epochs']);
         expect(await lazy.get(randomString(16), clock.now())).toBeNull();
       } finally {
         await lazy.close();
@@ -82,17 +83,17 @@ describe.skipIf(!available)('PostgresStore', () => {
       const stores = Array.from({ length: 3 }, () => new PostgresStore({ connectionString: PG_URL, schema: other }));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat()).toEqual(['001_init']);
+        expect(applied.flat()).toEqual(['001_init', '002_user_epochs']);
         expect(await stores[0]?.migrate()).toEqual([]);
         const { rows } = await admin.query(`SELECT name FROM "${other}".session_store_migrations`);
-        expect(rows).toEqual([{ name: '001_init' }]);
+        expect(rows.map((r) => r.name).sort()).toEqual(['001_init', '002_user_epochs']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
         await dropSchema(admin, other);
       }
     });
 
-    it('creates the primary keys and the user and expiry indexes', async () => {
+    it('creates the primary keys and the user and expiry indexes, and the epochs table', async () => {
       const { rows } = await admin.query<{ indexdef: string }>(
         'SELECT indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname',
         [schema],
@@ -106,6 +107,9 @@ describe.skipIf(!available)('PostgresStore', () => {
           expect.stringMatching(/UNIQUE INDEX session_store_refresh_families_pkey .* \(id\)/),
           expect.stringMatching(/INDEX session_store_refresh_families_session_idx .* \(session_id\)/),
           expect.stringMatching(/INDEX session_store_refresh_families_expiry_idx .* \(expires_at\)/),
+          expect.stringMatching(/INDEX session_store_sessions_user_id_idx .* \(user_id, id\)/),
+          expect.stringMatching(/UNIQUE INDEX session_store_user_epochs_pkey .* \(user_id\)/),
+          expect.stringMatching(/INDEX session_store_user_epochs_expiry_idx .* \(expires_at\)/),
         ]),
       );
     });
@@ -115,7 +119,12 @@ describe.skipIf(!available)('PostgresStore', () => {
       const custom = new PostgresStore({
         connectionString: PG_URL,
         schema: other,
-        tables: { sessions: 'web_sessions', refreshFamilies: 'web_refresh', migrations: 'web_migrations' },
+        tables: {
+          sessions: 'web_sessions',
+          refreshFamilies: 'web_refresh',
+          userEpochs: 'web_epochs',
+          migrations: 'web_migrations',
+        },
       });
       try {
         await custom.migrate();
@@ -123,7 +132,7 @@ describe.skipIf(!available)('PostgresStore', () => {
           'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
           [other],
         );
-        expect(rows.map((r) => r.table_name)).toEqual(['web_migrations', 'web_refresh', 'web_sessions']);
+        expect(rows.map((r) => r.table_name)).toEqual(['web_epochs', 'web_migrations', 'web_refresh', 'web_sessions']);
         const r = sessionRecord(clock.now());
         await custom.create(r, clock.now());
         expect(await custom.get(r.id, clock.now())).toEqual(r);
@@ -170,12 +179,19 @@ describe.skipIf(!available)('PostgresStore', () => {
       }
     });
 
-    it('ships the migration as SQL the user can apply with their own tool', async () => {
-      const [migration] = await renderMigrations({ schema: 'auth', tables: { sessions: 'web_sessions' } });
-      expect(migration?.name).toBe('001_init');
-      expect(migration?.sql).toContain('CREATE TABLE IF NOT EXISTS "auth"."web_sessions"');
-      expect(migration?.sql).toContain('CREATE INDEX IF NOT EXISTS "web_sessions_user_idx"');
-      expect(migration?.sql).not.toMatch(/\{\{/);
+    it('ships the migrations as SQL the user can apply with their own tool', async () => {
+      const [first, second, ...more] = await renderMigrations({
+        schema: 'auth',
+        tables: { sessions: 'web_sessions', userEpochs: 'web_epochs' },
+      });
+      expect(more).toEqual([]);
+      expect(first?.name).toBe('001_init');
+      expect(first?.sql).toContain('CREATE TABLE IF NOT EXISTS "auth"."web_sessions"');
+      expect(first?.sql).toContain('CREATE INDEX IF NOT EXISTS "web_sessions_user_idx"');
+      expect(second?.name).toBe('002_user_epochs');
+      expect(second?.sql).toContain('CREATE TABLE IF NOT EXISTS "auth"."web_epochs"');
+      expect(second?.sql).toContain('CREATE INDEX IF NOT EXISTS "web_sessions_user_id_idx" ON "auth"."web_sessions"');
+      for (const migration of [first, second]) expect(migration?.sql).not.toMatch(/\{\{/);
     });
 
     it('gives the pool it opens a 1000 ms statement timeout', async () => {
@@ -403,27 +419,32 @@ describe.skipIf(!available)('PostgresStore', () => {
         };
         await sweeper.createRefreshFamily(family, now);
 
-        const later = now + MINUTE;
-        expect((await sweeper.listByUser(userId, later)).map((r) => r.id).sort()).toEqual(live.map((r) => r.id).sort());
-        expect(await sweeper.get(dying[0]?.id as string, later)).toBeNull();
-        expect(await sweeper.getRefreshFamily(family.id, later)).toBeNull();
+        const expiry = now + MINUTE;
+        expect((await sweeper.listByUser(userId, expiry)).map((r) => r.id).sort()).toEqual(
+          live.map((r) => r.id).sort(),
+        );
+        expect(await sweeper.get(dying[0]?.id as string, expiry)).toBeNull();
+        expect(await sweeper.getRefreshFamily(family.id, expiry)).toBeNull();
+        // Swept only once the retention has passed as well.
+        const later = expiry + EXPIRED_RETENTION_MS;
         const count = async (table: string) =>
           Number((await admin.query(`SELECT count(*) AS n FROM "${other}".${table}`)).rows[0].n);
         expect(await count('session_store_sessions')).toBe(9);
 
         const partial = await sweeper.sweep({ now: later, batchSize: 3, maxBatches: 1 });
-        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, batches: 2, done: false });
+        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, userEpochs: 0, batches: 3, done: false });
         expect(await count('session_store_sessions')).toBe(6);
 
         const rest = await sweeper.sweep({ now: later, batchSize: 3 });
-        // 4 expired sessions left: batches of 3 and 1; then one (empty) batch of families.
-        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, batches: 3, done: true });
+        // 4 expired sessions left: batches of 3 and 1; then one (empty) batch of families and of epochs.
+        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, batches: 4, done: true });
         expect(await count('session_store_sessions')).toBe(2);
         expect(await count('session_store_refresh_families')).toBe(0);
         expect(await sweeper.sweep({ now: later })).toEqual({
           sessions: 0,
           refreshFamilies: 0,
-          batches: 2,
+          userEpochs: 0,
+          batches: 3,
           done: true,
         });
       } finally {
@@ -526,9 +547,9 @@ describe.skipIf(!available)('PostgresStore', () => {
         await holder.query('BEGIN');
         await holder.query(`SELECT id FROM "${other}".session_store_sessions WHERE id = $1 FOR UPDATE`, [held.id]);
         // With the default 1000 ms statement timeout, waiting for the lock would fail the sweep.
-        expect(await sweeper.sweep({ now: now + 1 })).toMatchObject({ sessions: 1, done: true });
+        expect(await sweeper.sweep({ now: now + 1 + EXPIRED_RETENTION_MS })).toMatchObject({ sessions: 1, done: true });
         await holder.query('COMMIT');
-        expect(await sweeper.sweep({ now: now + 1 })).toMatchObject({ sessions: 1, done: true });
+        expect(await sweeper.sweep({ now: now + 1 + EXPIRED_RETENTION_MS })).toMatchObject({ sessions: 1, done: true });
       } finally {
         holder.release();
         await sweeper.close();
