@@ -5,9 +5,12 @@ import { MAX_COOKIE_LIFETIME_SECONDS } from './policy.js';
 export const MAX_COOKIE_NAME_VALUE_BYTES = 4096;
 /** RFC 6265bis section 5.6: browsers ignore attribute values longer than this. */
 export const MAX_COOKIE_ATTRIBUTE_BYTES = 1024;
-/** Cookie headers longer than this are read only up to here (servers reject far less anyway). */
+/**
+ * Cookie headers longer than this are read only up to here (servers reject far less anyway). The
+ * pair that crosses this limit is dropped whole, never returned cut short.
+ */
 export const MAX_COOKIE_HEADER_LENGTH = 64 * 1024;
-/** How many same-name candidates are considered at most (cookie tossing, CK-09). */
+/** How many distinct same-name values are checked at most (cookie tossing, CK-09). */
 export const MAX_COOKIE_CANDIDATES = 4;
 /** `Expires` value of a deletion cookie. */
 export const EPOCH_EXPIRES = 'Thu, 01 Jan 1970 00:00:00 GMT';
@@ -39,6 +42,13 @@ export interface CookieOptions {
   domain?: string;
   /** CHIPS partitioned cookie (for embedded, third-party contexts). Default false. */
   partitioned?: boolean;
+  /**
+   * In production mode a session cookie whose name does not start with `__Host-` (a `domain`, a
+   * `path` other than `/`, or a custom name) gets a warning on the console when the policy is
+   * built: a sibling subdomain, or anyone on a plain-http page of one, can plant cookies under
+   * that name (cookie tossing) and keep users signed out. Set `true` once you accept that risk.
+   */
+  allowWithoutHostPrefix?: boolean;
 }
 
 /** A validated cookie policy: data, not scattered flags. */
@@ -112,7 +122,22 @@ export function resolveCookiePolicy(options: CookieOptions = {}, mode: CookieMod
   } catch (error) {
     throw new SessionError('CONFIG_INVALID', (error as Error).message);
   }
+  if (secure && options.allowWithoutHostPrefix !== true) warnWithoutHostPrefix(name);
   return policy;
+}
+
+/** Names already warned about: a manager built per request must not flood the log. */
+const warnedNames = new Set<string>();
+
+function warnWithoutHostPrefix(name: string): void {
+  // Browsers match prefixes case-insensitively, as checkPrefixRules does.
+  if (name.slice(0, 7).toLowerCase() === '__host-' || warnedNames.has(name)) return;
+  warnedNames.add(name);
+  console.warn(
+    `[@org/session-core] The session cookie "${name}" has no __Host- prefix, so a sibling subdomain ` +
+      'can plant cookies under its name (cookie tossing) and keep users signed out. Use the default ' +
+      '__Host-sid (no domain, path "/") if you can; set cookie.allowWithoutHostPrefix: true to accept the risk.',
+  );
 }
 
 /**
@@ -299,9 +324,11 @@ export type CookieHeaderInput = string | readonly string[] | null | undefined;
 
 /**
  * Parses a `Cookie` request header strictly into name/value pairs, in order. Names are exact-case;
- * values are neither percent-decoded nor unquoted. Pairs without `=`, with an empty name, with
- * control or non-ASCII characters, or whose name and value exceed 4096 bytes are skipped. Never
- * throws; runs in time linear in the input, which is read up to 64 KiB.
+ * values are neither percent-decoded nor unquoted. Spaces and tabs around a name or a value are
+ * optional whitespace and trimmed (RFC 6265bis section 5.6). Pairs without `=`, with an empty name,
+ * with control or non-ASCII characters inside the name or value, or whose name and value exceed
+ * 4096 bytes are skipped. Never throws, whatever it is given; runs in time linear in the input,
+ * which is read up to 64 KiB: a pair crossing that limit is dropped, never returned cut short.
  *
  * @example
  * ```ts
@@ -311,7 +338,7 @@ export type CookieHeaderInput = string | readonly string[] | null | undefined;
 export function parseCookieHeader(header: CookieHeaderInput): Array<[name: string, value: string]> {
   const pairs: Array<[string, string]> = [];
   scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
-    if (isVisibleAscii(line, nameStart, valueEnd)) {
+    if (isVisibleAscii(line, nameStart, nameEnd) && isVisibleAscii(line, valueStart, valueEnd)) {
       pairs.push([line.slice(nameStart, nameEnd), line.slice(valueStart, valueEnd)]);
     }
     return true;
@@ -320,17 +347,19 @@ export function parseCookieHeader(header: CookieHeaderInput): Array<[name: strin
 }
 
 /**
- * The values of cookie `name` (exact case), at most `limit` of them, skipping empty ones. Same
- * rules as {@link parseCookieHeader}.
+ * The distinct values of cookie `name` (exact case) in order of first appearance, at most `limit`
+ * of them, skipping empty ones. Same rules as {@link parseCookieHeader}. Duplicates are removed
+ * before the limit applies, so repeating one value cannot push another out; ask for one more than
+ * you will check to learn whether more values arrived than were checked.
  *
  * @example
  * ```ts
- * getCookieValues('__Host-sid=a; __host-sid=b; __Host-sid=c', '__Host-sid') // ['a', 'c']
+ * getCookieValues('__Host-sid=a; __host-sid=b; __Host-sid=a; __Host-sid=c', '__Host-sid') // ['a', 'c']
  * ```
  */
 export function getCookieValues(header: CookieHeaderInput, name: string, limit = MAX_COOKIE_CANDIDATES): string[] {
   const values: string[] = [];
-  if (limit < 1 || header === null || header === undefined) return values;
+  if (!(limit >= 1) || header === null || header === undefined) return values;
   if (name !== lastTokenName && !isCookieName(name)) {
     // Names outside the token grammar take the general path (same answers, just slower).
     scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
@@ -338,9 +367,11 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
         valueEnd > valueStart &&
         nameEnd - nameStart === name.length &&
         line.startsWith(name, nameStart) &&
-        isVisibleAscii(line, nameStart, valueEnd)
+        isVisibleAscii(line, nameStart, nameEnd) &&
+        isVisibleAscii(line, valueStart, valueEnd)
       ) {
-        values.push(line.slice(valueStart, valueEnd));
+        const value = line.slice(valueStart, valueEnd);
+        if (!values.includes(value)) values.push(value);
       }
       return values.length < limit;
     });
@@ -350,13 +381,13 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
   lastTokenName = name;
   // The request hot path: segments that do not start with `name` are skipped without being read.
   let budget = MAX_COOKIE_HEADER_LENGTH;
-  const lines = typeof header === 'string' ? null : header;
+  const lines = typeof header === 'string' ? null : Array.isArray(header) ? (header as readonly unknown[]) : [];
   const count = lines === null ? 1 : lines.length;
   for (let index = 0; index < count; index++) {
-    const raw = lines === null ? (header as string) : lines[index];
+    const raw = lines === null ? header : lines[index];
     if (typeof raw !== 'string' || budget <= 0) return values;
-    const line = raw.length > budget ? raw.slice(0, budget) : raw;
-    budget -= line.length;
+    const line = raw.length > budget ? completePairs(raw, budget) : raw;
+    budget -= raw.length;
     let start = 0;
     while (start < line.length) {
       let end = line.indexOf(';', start);
@@ -364,23 +395,18 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
       let s = start;
       while (s < end && isWhitespace(line.charCodeAt(s))) s++;
       if (line.startsWith(name, s)) {
-        // A tab inside the pair (around "=") is a control character: the pair is skipped, as in
-        // parseCookieHeader. Spaces there are fine.
-        let tab = false;
+        // Spaces and tabs are optional whitespace around "=" (a token name holds neither).
         let eq = s + name.length;
-        // The index moves on every step: `tab ||= ...charCodeAt(eq++)` would stop advancing once a
-        // tab was seen (short-circuit) and spin for ever on "name<TAB><SP>=".
-        for (; eq < end && isWhitespace(line.charCodeAt(eq)); eq++) if (line.charCodeAt(eq) === 0x09) tab = true;
+        while (eq < end && isWhitespace(line.charCodeAt(eq))) eq++;
         if (eq < end && line.charCodeAt(eq) === 0x3d /* = */) {
           let e = end;
           while (e > eq + 1 && isWhitespace(line.charCodeAt(e - 1))) e--;
           let valueStart = eq + 1;
-          for (; valueStart < e && isWhitespace(line.charCodeAt(valueStart)); valueStart++) {
-            if (line.charCodeAt(valueStart) === 0x09) tab = true;
-          }
-          if (!tab && e > valueStart && name.length + (e - valueStart) <= MAX_COOKIE_NAME_VALUE_BYTES) {
+          while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
+          if (e > valueStart && name.length + (e - valueStart) <= MAX_COOKIE_NAME_VALUE_BYTES) {
             const value = line.slice(valueStart, e);
-            if (VISIBLE_ASCII.test(value)) {
+            // At most `limit` entries: `includes` stays cheaper than a Set here.
+            if (VISIBLE_ASCII.test(value) && !values.includes(value)) {
               values.push(value);
               if (values.length >= limit) return values;
             }
@@ -393,22 +419,46 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
   return values;
 }
 
+/**
+ * Whether the `Cookie` header is longer than {@link MAX_COOKIE_HEADER_LENGTH}, so that pairs past
+ * the limit were never read: a caller then cannot tell that its cookie is absent or unique.
+ */
+export function isCookieHeaderCut(header: CookieHeaderInput): boolean {
+  if (typeof header === 'string') return header.length > MAX_COOKIE_HEADER_LENGTH;
+  if (!Array.isArray(header)) return false;
+  let total = 0;
+  for (const line of header as readonly unknown[]) {
+    if (typeof line !== 'string') return false;
+    total += line.length;
+    if (total > MAX_COOKIE_HEADER_LENGTH) return true;
+  }
+  return false;
+}
+
 let lastTokenName = '__Host-sid';
 
 // Printable ASCII only; a native pattern is several times faster than a character loop here.
 const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
 
+/**
+ * The part of `line` before the last ";" within `budget` characters: the pair crossing the limit
+ * is dropped whole (a token cut short would read as malformed and get the cookie deleted).
+ */
+function completePairs(line: string, budget: number): string {
+  return line.slice(0, Math.max(0, line.lastIndexOf(';', budget)));
+}
+
 /** Receives one well-formed pair as offsets into `line`; returns false to stop the scan. */
 type PairVisitor = (line: string, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean;
 
 function scanCookiePairs(header: CookieHeaderInput, visit: PairVisitor): void {
-  if (header === null || header === undefined) return;
-  const lines = typeof header === 'string' ? [header] : header;
+  // Typed callers pass a string or a list of strings; anything else (42, {}, true) has no pairs.
+  const lines: readonly unknown[] = typeof header === 'string' ? [header] : Array.isArray(header) ? header : [];
   let budget = MAX_COOKIE_HEADER_LENGTH;
   for (const raw of lines) {
     if (typeof raw !== 'string' || budget <= 0) return;
-    const line = raw.length > budget ? raw.slice(0, budget) : raw;
-    budget -= line.length;
+    const line = raw.length > budget ? completePairs(raw, budget) : raw;
+    budget -= raw.length;
     let start = 0;
     while (start < line.length) {
       let end = line.indexOf(';', start);

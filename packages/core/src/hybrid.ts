@@ -1,4 +1,10 @@
-import { type CookieHeaderInput, EPOCH_EXPIRES, getCookieValues, serializeCookie } from './cookie.js';
+import {
+  type CookieHeaderInput,
+  EPOCH_EXPIRES,
+  getCookieValues,
+  isCookieHeaderCut,
+  serializeCookie,
+} from './cookie.js';
 import { SessionError } from './errors.js';
 import { constantTimeEqualString } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
@@ -94,7 +100,8 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     signals: RequestSignals = {},
     options: HybridValidateOptions = {},
   ): Promise<HybridValidationResult<D, C>> {
-    const jwtValues = getCookieValues(cookieHeader, this.cookieName);
+    // Two distinct values are enough to know the JWT cookie is not unique (see verifiedClaims).
+    const jwtValues = getCookieValues(cookieHeader, this.cookieName, 2);
     const claims = jwtValues.length === 1 ? await this.verifiedClaims(jwtValues[0] as string, cookieHeader) : null;
     if (claims && !options.strict) {
       return {
@@ -110,8 +117,11 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
 
     const result = await this.manager.validateCookie(cookieHeader, signals);
     if (!result.session) {
-      // A dead session takes its JWT cookie with it, but an outage deletes nothing.
-      const keep = result.status === 'unavailable' || result.status === 'ambiguous' || jwtValues.length === 0;
+      // A dead session takes its JWT cookie with it. Whenever the manager keeps the session cookie
+      // (an outage, several same-name cookies that may have been planted, a header cut at 64 KiB),
+      // the JWT cookie stays too; and a cut header may hide the session cookie itself.
+      const sessionCookieKept = result.status !== 'absent' && result.cookies.length === 0;
+      const keep = jwtValues.length === 0 || sessionCookieKept || isCookieHeaderCut(cookieHeader);
       const cookies = keep ? result.cookies : [...result.cookies, this.deletionCookie()];
       return { ...result, cookies, source: 'store', claims: null };
     }
@@ -189,7 +199,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     jwt: string,
     cookieHeader: CookieHeaderInput,
   ): Promise<{ claims: VerifiedSessionJwt<C>; token: string } | null> {
-    const sessionValues = getCookieValues(cookieHeader, this.manager.cookie.name);
+    const sessionValues = getCookieValues(cookieHeader, this.manager.cookie.name, 2);
     if (sessionValues.length !== 1) return null;
     const token = sessionValues[0] as string;
     const parts = parseSessionToken(token);

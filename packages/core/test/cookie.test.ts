@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type CookieAttributes,
   EPOCH_EXPIRES,
@@ -375,7 +375,8 @@ describe('parseCookieHeader / getCookieValues', () => {
           const expected = pairs
             .filter(([name, value]) => name === '__Host-sid' && value !== '')
             .map(([, value]) => value);
-          expect(values).toEqual(expected.slice(0, limit));
+          // Distinct values, in order of first appearance, then the limit.
+          expect(values).toEqual([...new Set(expected)].slice(0, limit));
         },
       ),
       { numRuns: 1000 },
@@ -411,18 +412,23 @@ describe('parseCookieHeader / getCookieValues', () => {
           const expected = parseCookieHeader(input)
             .filter(([pairName, value]) => pairName === name && value !== '')
             .map(([, value]) => value);
-          expect(getCookieValues(input, name, limit)).toEqual(expected.slice(0, limit));
+          expect(getCookieValues(input, name, limit)).toEqual([...new Set(expected)].slice(0, limit));
         },
       ),
       { numRuns: 2000 },
     );
   });
 
-  it('CK-05: a tab next to other whitespace around "=" skips the pair and ends the scan (no busy loop)', () => {
-    for (const header of ['__Host-sid\t =x', '__Host-sid=\t x', '__Host-sid \t\t= x', `__Host-sid=\t ${good}`]) {
-      expect(getCookieValues(header, '__Host-sid'), JSON.stringify(header)).toEqual([]);
+  it('CK-05: tabs mixed with spaces around "=" are trimmed like spaces, and the scan ends (no busy loop)', () => {
+    for (const [header, value] of [
+      ['__Host-sid\t =x', 'x'],
+      ['__Host-sid=\t x', 'x'],
+      ['__Host-sid \t\t= x', 'x'],
+      [`__Host-sid=\t ${good}`, good],
+    ]) {
+      expect(getCookieValues(header, '__Host-sid'), JSON.stringify(header)).toEqual([value]);
     }
-    expect(getCookieValues(`__Host-sid\t =junk; __Host-sid=${good}`, '__Host-sid')).toEqual([good]);
+    expect(getCookieValues(`__Host-sid\t =junk; __Host-sid=${good}`, '__Host-sid')).toEqual(['junk', good]);
     expect(getCookieValues(`__Host-sid = ${good}`, '__Host-sid')).toEqual([good]);
   });
 
@@ -438,5 +444,125 @@ describe('parseCookieHeader / getCookieValues', () => {
       expect(getCookieValues(`${header}`, '__Host-sid')).toEqual([]);
     }
     expect(getCookieValues(`${'a;'.repeat(16 * 1024)}__Host-sid=${good}`, '__Host-sid')).toEqual([good]);
+  });
+});
+
+describe('hardening item 6: same-name cookies (cookie tossing)', () => {
+  const real = generateSessionToken().token;
+
+  it('item 6: duplicates are removed before the limit, so repeated junk cannot push the real value out', () => {
+    const tossed = `${'__Host-sid=junk; '.repeat(4)}__Host-sid=${real}`;
+    expect(getCookieValues(tossed, '__Host-sid')).toEqual(['junk', real]);
+    expect(getCookieValues(['__Host-sid=junk', '__Host-sid=junk', `__Host-sid=${real}`], '__Host-sid')).toEqual([
+      'junk',
+      real,
+    ]);
+    // Names outside the token grammar take the general path: same rule.
+    expect(getCookieValues('a b=1; a b=1; a b=1; a b=1; a b=2', 'a b')).toEqual(['1', '2']);
+    expect(parseCookieHeader('a=1; a=1')).toEqual([
+      ['a', '1'],
+      ['a', '1'],
+    ]);
+  });
+
+  it('item 6: asking for one more than the limit tells that more distinct values arrived', () => {
+    const five = Array.from({ length: 5 }, (_, i) => `__Host-sid=v${i}`).join('; ');
+    expect(getCookieValues(five, '__Host-sid', MAX_COOKIE_CANDIDATES + 1)).toHaveLength(MAX_COOKIE_CANDIDATES + 1);
+    expect(getCookieValues(`${five}; ${five}`, '__Host-sid', 6)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+  });
+
+  describe('item 6: a production session cookie without __Host- is warned about once', () => {
+    const warnings: string[] = [];
+    afterEach(() => {
+      vi.restoreAllMocks();
+      warnings.length = 0;
+    });
+    // A spy that still calls the real console.warn: it only records what was written.
+    const watch = () => vi.spyOn(console, 'warn').mockName('console.warn');
+
+    it('warns for a Domain, a Path or a custom name in production, naming the cookie and the opt-out', () => {
+      const warn = watch();
+      resolveCookiePolicy({ domain: 'item6.example', name: '__Secure-item6a' });
+      resolveCookiePolicy({ path: '/item6', name: '__Secure-item6b' });
+      resolveCookiePolicy({ name: 'item6c' });
+      warnings.push(...warn.mock.calls.map((call) => String(call[0])));
+      expect(warnings).toHaveLength(3);
+      expect(warnings[0]).toContain('"__Secure-item6a" has no __Host- prefix');
+      expect(warnings[2]).toContain('cookie.allowWithoutHostPrefix: true');
+      // Once per name: a manager built per request does not flood the log.
+      resolveCookiePolicy({ name: 'item6c' });
+      expect(warn).toHaveBeenCalledTimes(3);
+    });
+
+    it('stays quiet for __Host- names, in development mode, and when the risk is accepted', () => {
+      const warn = watch();
+      resolveCookiePolicy();
+      resolveCookiePolicy({ name: '__Host-item6' });
+      resolveCookiePolicy({ name: 'item6d' }, 'development');
+      resolveCookiePolicy({ name: 'item6e', allowWithoutHostPrefix: true });
+      expect(warn).not.toHaveBeenCalled();
+      // The opt-out is configuration, not part of the resolved policy.
+      expect(resolveCookiePolicy({ name: 'item6e', allowWithoutHostPrefix: true })).not.toHaveProperty(
+        'allowWithoutHostPrefix',
+      );
+    });
+  });
+});
+
+describe('hardening item 7: Cookie headers over 64 KiB', () => {
+  const token = generateSessionToken().token;
+
+  it('item 7: the pair crossing the 64 KiB cut is dropped whole, never returned cut short', () => {
+    // 13 100 small pairs end 36 characters before the limit: the cut falls inside the token.
+    const pad = Array.from({ length: 13_100 }, () => 'p=1').join('; ');
+    const header = `${pad}; __Host-sid=${token}`;
+    expect(header.length).toBeGreaterThan(MAX_COOKIE_HEADER_LENGTH);
+    expect(header.indexOf(token)).toBeLessThan(MAX_COOKIE_HEADER_LENGTH);
+    expect(getCookieValues(header, '__Host-sid')).toEqual([]);
+    const pairs = parseCookieHeader(header);
+    expect(pairs).toHaveLength(13_100);
+    expect(pairs.at(-1)).toEqual(['p', '1']);
+    // Split over header lines, the same.
+    expect(getCookieValues([pad, `__Host-sid=${token}`], '__Host-sid')).toEqual([]);
+    expect(parseCookieHeader([pad, `__Host-sid=${token}`])).toHaveLength(13_100);
+    // Complete pairs before the cut are still read.
+    const early = `__Host-sid=${token}; big=${'x'.repeat(MAX_COOKIE_HEADER_LENGTH)}; tail=${'y'.repeat(64)}`;
+    expect(getCookieValues(early, '__Host-sid')).toEqual([token]);
+    expect(parseCookieHeader(early).map(([name]) => name)).toEqual(['__Host-sid']);
+  });
+
+  it('item 7: a pair ending exactly at the limit is complete and read', () => {
+    const pair = `__Host-sid=${token}`;
+    const header = `${'a=1; '.repeat(2000)}${'b'.repeat(MAX_COOKIE_HEADER_LENGTH - 10_000 - pair.length - 4)}=1; ${pair}`;
+    expect(header.length).toBe(MAX_COOKIE_HEADER_LENGTH);
+    expect(getCookieValues(header, '__Host-sid')).toEqual([token]);
+    expect(getCookieValues(`${header};more=1`, '__Host-sid')).toEqual([token]);
+    expect(getCookieValues(`${header}x`, '__Host-sid')).toEqual([]);
+  });
+});
+
+describe('hardening item 8: parser input and whitespace', () => {
+  it('item 8: parseCookieHeader and getCookieValues never throw for values of the wrong type', () => {
+    for (const input of [42, {}, true, false, 0, Symbol('x'), () => 'a=1', { length: 2, 0: 'a=1' }, new Map()]) {
+      const header = input as unknown as string;
+      expect(parseCookieHeader(header), String(typeof input)).toEqual([]);
+      expect(getCookieValues(header, 'a'), String(typeof input)).toEqual([]);
+      expect(getCookieValues(header, 'a b'), String(typeof input)).toEqual([]);
+    }
+  });
+
+  it('item 8: a tab next to "=" is optional whitespace like a space (RFC 6265bis WSP), for both parsers', () => {
+    for (const header of ['sid\t=1', 'sid=\t1', 'sid\t=\t1', 'sid \t=\t 1', '\tsid=1\t', 'sid = 1']) {
+      expect(parseCookieHeader(header), JSON.stringify(header)).toEqual([['sid', '1']]);
+      expect(getCookieValues(header, 'sid'), JSON.stringify(header)).toEqual(['1']);
+    }
+    expect(getCookieValues('a b\t=\t1', 'a b')).toEqual(['1']);
+  });
+
+  it('item 8: stricter on purpose: a tab or control character inside a name or value still skips the pair', () => {
+    for (const header of ['s\tid=1', 'sid=1\t2', 'sid=1\u00002', 'sid=\u00011', 'sid\u0001=1']) {
+      expect(parseCookieHeader(header), JSON.stringify(header)).toEqual([]);
+      expect(getCookieValues(header, 'sid'), JSON.stringify(header)).toEqual([]);
+    }
   });
 });

@@ -262,3 +262,95 @@ describe('manager with a non-default cookie name', () => {
     expect(sessions).toBeInstanceOf(SessionManager);
   });
 });
+
+describe('hardening item 6: cookie tossing on names without __Host-', () => {
+  // A name a sibling subdomain can plant cookies under: Domain set, so __Secure-sid.
+  const tossable = () => setup({ cookie: { domain: 'app.example', allowWithoutHostPrefix: true } });
+
+  it('item 6: four identical junk cookies ahead of the real one: the real session is found', async () => {
+    const { sessions, probe } = tossable();
+    const issued = await sessions.create({ userId: 'victim' });
+    probe.reset();
+    const result = await sessions.validateCookie(`${'__Secure-sid=junk; '.repeat(4)}__Secure-sid=${issued.token}`);
+    expect(result).toMatchObject({ status: 'valid', cookies: [] });
+    expect(result.session?.userId).toBe('victim');
+    expect(probe.calls.get).toBe(1);
+  });
+
+  it('item 6: more distinct same-name cookies than are checked: no session, and no deletion cookie', async () => {
+    const { sessions, probe } = tossable();
+    const issued = await sessions.create({ userId: 'victim' });
+    const planted = Array.from({ length: 4 }, () => `__Secure-sid=${generateSessionToken().token}`).join('; ');
+    probe.reset();
+    const result = await sessions.validateCookie(`${planted}; __Secure-sid=${issued.token}`);
+    expect(result.session).toBeNull();
+    expect(result.cookies).toEqual([]);
+    expect(probe.calls.get).toBe(4);
+    // Junk the parser rejects at once is just as harmless.
+    const junk = await sessions.validateCookie(
+      `__Secure-sid=a; __Secure-sid=b; __Secure-sid=c; __Secure-sid=d; __Secure-sid=${issued.token}`,
+    );
+    expect(junk).toMatchObject({ session: null, status: 'malformed', cookies: [] });
+    // The victim's cookie was never deleted: without the planted ones it still works.
+    expect((await sessions.validateCookie(`__Secure-sid=${issued.token}`)).status).toBe('valid');
+  });
+
+  it('item 6: several candidates and none live: no deletion cookie (it would hit the real cookie, not the planted one)', async () => {
+    const { sessions, clock } = tossable();
+    const old = await sessions.create({ userId: 'victim' });
+    clock.advance(2 * 24 * 60 * 60_000);
+    for (const header of [
+      '__Secure-sid=junk; __Secure-sid=other',
+      `__Secure-sid=junk; __Secure-sid=${old.token}`,
+      `__Secure-sid=${generateSessionToken().token}; __Secure-sid=${old.token}`,
+    ]) {
+      const result = await sessions.validateCookie(header);
+      expect(result.session, header).toBeNull();
+      expect(result.cookies, header).toEqual([]);
+    }
+    // One dead cookie alone is still cleared.
+    expect((await sessions.validateCookie(`__Secure-sid=${old.token}`)).cookies).toEqual([sessions.deletionCookie()]);
+    expect((await sessions.validateCookie('__Secure-sid=junk')).cookies).toEqual([sessions.deletionCookie()]);
+  });
+
+  it("item 6: one planted live session next to the victim's is ambiguous: neither is used, nothing is deleted", async () => {
+    const { sessions } = tossable();
+    const victim = await sessions.create({ userId: 'victim' });
+    const attacker = await sessions.create({ userId: 'attacker' });
+    const result = await sessions.validateCookie(`__Secure-sid=${attacker.token}; __Secure-sid=${victim.token}`);
+    expect(result).toMatchObject({ session: null, status: 'ambiguous', cookies: [] });
+  });
+});
+
+describe('hardening item 7: a Cookie header over 64 KiB', () => {
+  /** Small pairs that end 36 characters before the 64 KiB limit. */
+  const pad = Array.from({ length: 13_100 }, () => 'p=1').join('; ');
+
+  it('item 7: a live token crossing the cut is not read cut short: no "malformed", no deletion cookie', async () => {
+    const { sessions, probe } = setup();
+    const issued = await sessions.create({ userId: 'u1' });
+    probe.reset();
+    const result = await sessions.validateCookie(`${pad}; __Host-sid=${issued.token}`);
+    expect(result).toMatchObject({ session: null, status: 'absent', cookies: [] });
+    expect(probe.total()).toBe(0);
+    // Split over two header lines, the same.
+    expect(await sessions.validateCookie([pad, `__Host-sid=${issued.token}`])).toMatchObject({
+      status: 'absent',
+      cookies: [],
+    });
+  });
+
+  it('item 7: a dead cookie before the cut is not deleted: the live one may lie past it', async () => {
+    const { sessions } = setup();
+    const issued = await sessions.create({ userId: 'u1' });
+    const big = `__Host-sid=junk; ${pad}; __Host-sid=${issued.token}`;
+    expect(await sessions.validateCookie(big)).toMatchObject({ session: null, status: 'malformed', cookies: [] });
+    expect(await sessions.validateCookie(['__Host-sid=junk', pad, `__Host-sid=${issued.token}`])).toMatchObject({
+      status: 'malformed',
+      cookies: [],
+    });
+    // A live token before the cut still works, and a short header's dead cookie is still cleared.
+    expect((await sessions.validateCookie(`__Host-sid=${issued.token}; ${pad}; more=1`)).status).toBe('valid');
+    expect((await sessions.validateCookie('__Host-sid=junk')).cookies).toEqual([sessions.deletionCookie()]);
+  });
+});

@@ -287,3 +287,38 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     expect(again.source).toBe('jwt');
   });
 });
+
+describe('hardening items 6 and 7 in hybrid mode', () => {
+  const tossable = { cookie: { domain: 'app.example', allowWithoutHostPrefix: true } };
+
+  it('item 6: planted same-name session cookies delete neither cookie; identical duplicates still validate from the JWT', async () => {
+    const { hybrid, manager, login } = await setup(tossable);
+    const { cookies } = await login();
+    const jwtPair = (byName(cookies, '__Secure-sjwt') as string).split(';')[0] as string;
+    const sessionPair = (byName(cookies, manager.cookie.name) as string).split(';')[0] as string;
+    expect(manager.cookie.name).toBe('__Secure-sid');
+
+    // The same cookie twice (a proxy joining split headers) is one value: the JWT path still works.
+    const doubled = await hybrid.validateCookie(`${sessionPair}; ${jwtPair}; ${sessionPair}`);
+    expect(doubled).toMatchObject({ status: 'valid', source: 'jwt', cookies: [] });
+
+    // Distinct junk ahead of the real cookie: no session for this request, but nothing is deleted.
+    const planted = `${['a', 'b', 'c', 'd'].map((v) => `__Secure-sid=${v}`).join('; ')}; ${sessionPair}; ${jwtPair}`;
+    const tossed = await hybrid.validateCookie(planted);
+    expect(tossed).toMatchObject({ session: null, cookies: [] });
+    const two = await hybrid.validateCookie(`__Secure-sid=junk; __Secure-sid=other; ${jwtPair}`);
+    expect(two).toMatchObject({ session: null, cookies: [] });
+  });
+
+  it('item 7: a header cut at 64 KiB before the session cookie deletes no JWT cookie', async () => {
+    const { hybrid, manager, login } = await setup();
+    const { cookies } = await login();
+    const jwtPair = (byName(cookies, '__Host-sjwt') as string).split(';')[0] as string;
+    const sessionPair = (byName(cookies, manager.cookie.name) as string).split(';')[0] as string;
+    const pad = Array.from({ length: 13_200 }, () => 'p=1').join('; ');
+    const result = await hybrid.validateCookie(`${jwtPair}; ${pad}; ${sessionPair}`);
+    expect(result).toMatchObject({ session: null, status: 'absent', cookies: [] });
+    // A JWT cookie without its session cookie in a short header is still deleted.
+    expect((await hybrid.validateCookie(jwtPair)).cookies).toHaveLength(1);
+  });
+});
