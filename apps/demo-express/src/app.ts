@@ -2,9 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, readBearerToken, SessionError } from '@org/session-core';
 import { expressSessions } from '@org/session-express';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import type { DemoConfig } from './shared/config.js';
-import { demoErrorReply } from './shared/errors.js';
+import type { DemoConfig } from 'demo-shared/config';
+import { demoErrorReply } from 'demo-shared/errors';
 import {
   clientMetadata,
   createDemoServices,
@@ -15,8 +14,8 @@ import {
   safeReturnPath,
   securityHeaders,
   sessionViews,
-} from './shared/services.js';
-import type { User } from './shared/users.js';
+} from 'demo-shared/services';
+import type { User } from 'demo-shared/users';
 import {
   accountPage,
   jwtPage,
@@ -27,7 +26,8 @@ import {
   sessionsPage,
   signupPage,
   stylesheet,
-} from './shared/views.js';
+} from 'demo-shared/views';
+import express, { type NextFunction, type Request, type Response } from 'express';
 
 const loginNotices: Record<string, string> = {
   expired: 'Your session expired. Log in again.',

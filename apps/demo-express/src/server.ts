@@ -1,6 +1,6 @@
+import { readConfig } from 'demo-shared/config';
+import { formatDuration } from 'demo-shared/views';
 import { startExpressDemo } from './app.js';
-import { readConfig } from './shared/config.js';
-import { formatDuration } from './shared/views.js';
 
 const config = readConfig(process.env);
 const demo = await startExpressDemo(config);

@@ -11,10 +11,10 @@ import {
   serializeCookie,
   serializeSessionCookie,
 } from '@org/session-core';
+import { browserCookie, launchChromium, skipBrowserSuites } from 'demo-shared/test-support/browser';
+import { listenOnLoopback, type RunningServer } from 'demo-shared/test-support/http-server';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { browserCookie, launchChromium, skipBrowserSuites } from './support/browser.js';
-import { listenOnLoopback, type RunningServer } from './support/http-server.js';
 
 // Shaped like a real token (<22-char id>.<43-char secret>), but only ever used on this test server.
 const TOKEN = `${'A'.repeat(22)}.${'b'.repeat(43)}`;

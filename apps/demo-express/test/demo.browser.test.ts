@@ -4,12 +4,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { createTestClock } from '@org/session-core/testing';
+import { browserCookie, launchChromium, skipBrowserSuites } from 'demo-shared/test-support/browser';
+import { listenOnLoopback, type RunningServer } from 'demo-shared/test-support/http-server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDemo } from '../src/app.js';
-import { browserCookie, launchChromium, skipBrowserSuites } from './support/browser.js';
 import { bootDemo, makeDataDir, removeDataDir } from './support/demo.js';
-import { listenOnLoopback, type RunningServer } from './support/http-server.js';
 
 const MINUTE = 60_000;
 const PASSWORD = 'correct horse battery';

@@ -4,9 +4,9 @@
  */
 import { request as httpRequest } from 'node:http';
 import { createTestClock } from '@org/session-core/testing';
+import { DemoClient } from 'demo-shared/test-support/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDemo } from '../src/app.js';
-import { DemoClient } from './support/client.js';
 import { bootDemo, makeDataDir, removeDataDir } from './support/demo.js';
 
 const MINUTE = 60_000;

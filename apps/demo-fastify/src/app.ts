@@ -1,8 +1,8 @@
 import formBody from '@fastify/formbody';
 import { type Clock, readBearerToken, SessionError } from '@org/session-core';
 import { fastifySessions } from '@org/session-fastify';
-import type { DemoConfig } from 'demo-express/shared/config';
-import { demoErrorReply } from 'demo-express/shared/errors';
+import type { DemoConfig } from 'demo-shared/config';
+import { demoErrorReply } from 'demo-shared/errors';
 import {
   clientMetadata,
   createDemoServices,
@@ -13,8 +13,8 @@ import {
   safeReturnPath,
   securityHeaders,
   sessionViews,
-} from 'demo-express/shared/services';
-import type { User } from 'demo-express/shared/users';
+} from 'demo-shared/services';
+import type { User } from 'demo-shared/users';
 import {
   accountPage,
   jwtPage,
@@ -25,7 +25,7 @@ import {
   sessionsPage,
   signupPage,
   stylesheet,
-} from 'demo-express/shared/views';
+} from 'demo-shared/views';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 type Form = Record<string, string | undefined>;

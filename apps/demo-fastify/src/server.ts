@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { readConfig } from 'demo-express/shared/config';
-import { formatDuration } from 'demo-express/shared/views';
+import { readConfig } from 'demo-shared/config';
+import { formatDuration } from 'demo-shared/views';
 import { startFastifyDemo } from './app.js';
 
 // Its own data folder and port, so it can run next to the Express demo.

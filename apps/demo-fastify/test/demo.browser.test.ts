@@ -1,6 +1,6 @@
 /** The Fastify demo in Debian's Chromium: sign up, log in from a second browser, log out. */
-import { browserCookie, launchChromium, skipBrowserSuites } from 'demo-express/test-support/browser';
-import { makeDataDir, removeDataDir } from 'demo-express/test-support/demo';
+import { browserCookie, launchChromium, skipBrowserSuites } from 'demo-shared/test-support/browser';
+import { makeDataDir, removeDataDir } from 'demo-shared/test-support/data-dir';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningFastifyDemo } from '../src/app.js';

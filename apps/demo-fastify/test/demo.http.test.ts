@@ -1,10 +1,10 @@
 /**
  * The Fastify demo over real HTTP on loopback, with the same header check on every response as
- * the Express demo (demo-express/test/support/header-lint.ts).
+ * the Express demo (demo-shared/test-support/header-lint.ts).
  */
 import { createTestClock } from '@org/session-core/testing';
-import { DemoClient } from 'demo-express/test-support/client';
-import { makeDataDir, removeDataDir } from 'demo-express/test-support/demo';
+import { DemoClient } from 'demo-shared/test-support/client';
+import { makeDataDir, removeDataDir } from 'demo-shared/test-support/data-dir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningFastifyDemo } from '../src/app.js';
 import { bootFastifyDemo } from './support/demo.js';

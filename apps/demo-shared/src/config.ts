@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 export interface DemoConfig {
   port: number;
@@ -16,8 +16,8 @@ export interface DemoConfig {
 
 const MINUTE = 60_000;
 
-/** The demo's own `.data/` folder, wherever the process was started from. */
-export const defaultDataDir = fileURLToPath(new URL('../../.data/', import.meta.url));
+/** `.data/` in the folder the demo was started from (`pnpm demo` starts it in its app's folder). */
+export const defaultDataDir = join(process.cwd(), '.data');
 
 /**
  * Reads the demo's settings from environment variables, with the library's `aal2` defaults

@@ -1,9 +1,9 @@
 /** The demo's own building blocks: password hashing, settings, escaping, device labels. */
 import { describe, expect, it } from 'vitest';
-import { readConfig } from '../src/shared/config.js';
-import { deviceLabel } from '../src/shared/device.js';
-import { escapeHtml, html } from '../src/shared/html.js';
-import { hashPassword, verifyPassword } from '../src/shared/passwords.js';
+import { readConfig } from '../src/config.js';
+import { deviceLabel } from '../src/device.js';
+import { escapeHtml, html } from '../src/html.js';
+import { hashPassword, verifyPassword } from '../src/passwords.js';
 
 describe('passwords (scrypt)', () => {
   it('stores a self-describing scrypt hash with a fresh salt per hash, and verifies it', async () => {

@@ -1,18 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Clock } from '@org/session-core';
+import { type DemoConfig, readConfig } from 'demo-shared/config';
 import { type RunningDemo, startExpressDemo } from '../../src/app.js';
-import { type DemoConfig, readConfig } from '../../src/shared/config.js';
 
-/** A fresh data folder for one test file, removed by the caller with `removeDataDir`. */
-export function makeDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'demo-express-'));
-}
-
-export function removeDataDir(dataDir: string): void {
-  rmSync(dataDir, { recursive: true, force: true });
-}
+export { makeDataDir, removeDataDir } from 'demo-shared/test-support/data-dir';
 
 /**
  * Boots the real demo on 127.0.0.1 on an ephemeral port, with the given data folder, settings and

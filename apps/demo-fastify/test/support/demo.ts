@@ -1,5 +1,5 @@
 import type { Clock } from '@org/session-core';
-import { type DemoConfig, readConfig } from 'demo-express/shared/config';
+import { type DemoConfig, readConfig } from 'demo-shared/config';
 import { type RunningFastifyDemo, startFastifyDemo } from '../../src/app.js';
 
 /** Boots the real Fastify demo on 127.0.0.1 on an ephemeral port, on its own data folder. */

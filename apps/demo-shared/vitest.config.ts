@@ -1,0 +1,5 @@
+import { project } from '../../vitest.shared.ts';
+
+export default project({
+  test: { name: 'demo-shared' },
+});
