@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { hashSecret, randomString, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
 import { startInstance, tempDir } from './helpers.js';
@@ -41,6 +41,30 @@ describe('SqliteStore across processes sharing one file', () => {
         const rotated = await sessions.validateToken(winners[0]?.token as string);
         expect(rotated.session?.data).toEqual({ role: 'member' });
         expect(await sessions.list(issued.session.userId)).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'item 3: parallel store.rotate calls on one session from separate processes have exactly one winner',
+    async () => {
+      const path = join(temp.dir, 'store-rotate.db');
+      const store = new SqliteStore({ path, migrate: true });
+      try {
+        const now = clock.now();
+        const old = sessionRecordFixture(now, { data: { role: 'member' } });
+        await store.create(old, now);
+        const results = await race(() => ['store-rotate', path, String(now), old.id]);
+        const winners = results.filter((r) => r.won === true);
+        expect(winners).toHaveLength(1);
+        for (const r of results) expect(r.code).toBeUndefined(); // the losers got false, not an error
+        expect(await store.get(old.id, now)).toBeNull();
+        const listed = await store.listByUser(old.userId, now);
+        expect(listed.map((r) => r.id)).toEqual([winners[0]?.id]);
+        expect(listed[0]).toMatchObject({ userId: old.userId, createdAt: old.createdAt, data: { role: 'member' } });
       } finally {
         await store.close();
       }

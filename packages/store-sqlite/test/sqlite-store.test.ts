@@ -9,6 +9,7 @@ import {
   RefreshTokens,
   randomBytes,
   randomString,
+  recordExpiresAt,
   SessionJwt,
   SessionManager,
   type SessionRecord,
@@ -173,6 +174,75 @@ describe('SqliteStore', () => {
       expect(epochs?.sql).toContain('CREATE TABLE IF NOT EXISTS "web_epochs"');
       expect(epochs?.sql).toContain('ON "web_sessions" (user_id, id)');
       for (const { sql } of rendered) expect(sql).not.toMatch(/\{\{/);
+    });
+
+    it('migration 002 applies to a file that has 001 only, keeping its sessions; by migrate() or by your own tool', async () => {
+      const [init, epochs] = renderMigrations();
+      /** A file as the release before 002 left it: 001 applied and recorded, one session in it. */
+      const fileWith001 = (r: SessionRecord) => {
+        const path = join(temp.dir, `only-001-${++fileCounter}.db`);
+        const db = new Database(path);
+        db.pragma('journal_mode = WAL');
+        db.exec(
+          'CREATE TABLE session_store_migrations (name TEXT NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
+        );
+        db.exec(init?.sql as string);
+        db.prepare("INSERT INTO session_store_migrations VALUES ('001_init', 1)").run();
+        db.prepare(
+          `INSERT INTO session_store_sessions (id, secret_hash, user_id, created_at, last_seen_at, idle_expires_at,
+             absolute_expires_at, expires_at, authenticated_at, persistent, data, metadata, version)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          r.id,
+          r.secretHash,
+          r.userId,
+          r.createdAt,
+          r.lastSeenAt,
+          r.idleExpiresAt,
+          r.absoluteExpiresAt,
+          recordExpiresAt(r),
+          r.authenticatedAt,
+          r.persistent ? 1 : 0,
+          JSON.stringify(r.data),
+          JSON.stringify(r.metadata),
+          r.version,
+        );
+        db.close();
+        return path;
+      };
+      const now = clock.now();
+
+      const kept = sessionRecord(now, { data: { role: 'member' } });
+      const store = new SqliteStore({ path: fileWith001(kept) });
+      try {
+        // Until 002 has run, every call fails closed and says why.
+        const error = await errorOf(store.get(kept.id, now));
+        expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+        expect((error as { reason?: string }).reason).toBe('schema');
+        expect(await store.migrate()).toEqual(['002_user_epochs']);
+        expect(await store.migrate()).toEqual([]);
+        expect(await store.get(kept.id, now)).toEqual(kept);
+        expect(await store.listByUser(kept.userId, now)).toEqual([kept]);
+        await store.setUserEpoch(kept.userId, { validAfter: now + 1, keep: null }, now + MINUTE, now);
+        expect(await store.get(kept.id, now)).toBeNull();
+      } finally {
+        await store.close();
+      }
+
+      // Your own migration tool runs the rendered SQL (twice here: every statement is idempotent).
+      const other = sessionRecord(now);
+      const database = new Database(fileWith001(other));
+      try {
+        database.exec(epochs?.sql as string);
+        database.exec(epochs?.sql as string);
+        const borrowed = new SqliteStore({ database });
+        expect(await borrowed.get(other.id, now)).toEqual(other);
+        const successor = sessionRecord(now, { userId: other.userId, createdAt: other.createdAt });
+        expect(await borrowed.rotate(other.id, other.version, successor, now)).toBe(true);
+        expect(await borrowed.listByUser(other.userId, now)).toEqual([successor]);
+      } finally {
+        database.close();
+      }
     });
 
     it('refuses to adopt an existing table of another shape, and rolls the migration back', async () => {
@@ -364,6 +434,40 @@ describe('SqliteStore', () => {
           done: true,
         });
       } finally {
+        await store.close();
+      }
+    });
+
+    it('item 16: sweep() leaves a just-expired session for the retention (the manager reports it expired), then deletes it', async () => {
+      const store = new SqliteStore({ path: freshPath(), migrate: true });
+      const sessions = new SessionManager({
+        store,
+        clock,
+        policy: { idleTimeoutMs: 10 * MINUTE, absoluteTimeoutMs: 60 * MINUTE },
+      });
+      const start = clock.now();
+      const count = () => store.database.prepare('SELECT count(*) FROM session_store_sessions').pluck().get();
+      try {
+        const first = await sessions.create({ userId: `user-${randomString(9)}` });
+        const second = await sessions.create({ userId: first.session.userId });
+        const deadline = recordExpiresAt(second.session);
+        clock.set(deadline + MINUTE);
+        expect((await store.sweep({ now: clock.now() })).sessions).toBe(0);
+        expect(count()).toBe(2);
+        const result = await sessions.validateToken(first.token);
+        expect(result.status).toBe('expired');
+        expect(result.error?.code).toBe('SESSION_EXPIRED');
+
+        // The last moment of the retention: still in the file.
+        clock.set(deadline + EXPIRED_RETENTION_MS - 1);
+        expect((await store.sweep({ now: clock.now() })).sessions).toBe(0);
+        expect(await store.get(second.session.id, clock.now() - EXPIRED_RETENTION_MS)).not.toBeNull();
+        clock.set(deadline + EXPIRED_RETENTION_MS);
+        expect((await store.sweep({ now: clock.now() })).sessions).toBe(1);
+        expect(count()).toBe(0);
+        expect((await sessions.validateToken(second.token)).status).toBe('invalid');
+      } finally {
+        clock.set(start);
         await store.close();
       }
     });
