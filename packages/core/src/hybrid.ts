@@ -8,7 +8,7 @@ import {
 import { SessionError } from './errors.js';
 import { constantTimeEqualString } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
-import { sessionTokenBinding } from './jwt/session-jwt.js';
+import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES, sessionTokenBinding } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
 import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
 import { parseSessionToken } from './token.js';
@@ -128,7 +128,11 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     if (claims && claims.claims.sid === result.session.id) {
       return { ...result, source: 'store', claims: claims.claims };
     }
-    const issued = await this.jwt.issue(result.session, { bindToSecret: secretOf(result.token) });
+    const issued = await this.jwt
+      .issue(result.session, { bindToSecret: secretOf(result.token) })
+      .catch(noJwtNearDeadline);
+    // In the session's last seconds (within the clock tolerance) no JWT is issued: the store answers.
+    if (!issued) return { ...result, source: 'store', claims: null };
     return {
       ...result,
       cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
@@ -140,15 +144,13 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   /** Creates a session (login) and returns both cookies. */
   async create(input: CreateSessionInput<D>): Promise<IssuedSession<D>> {
     const issued = await this.manager.create(input);
-    const jwt = await this.jwt.issue(issued.session, { bindToSecret: secretOf(issued.token) });
-    return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
+    return this.withJwtCookie(issued);
   }
 
   /** Rotates a session (privilege change, re-authentication) and re-issues both cookies. */
   async rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>> {
     const issued = await this.manager.rotate(session, options);
-    const jwt = await this.jwt.issue(issued.session, { bindToSecret: secretOf(issued.token) });
-    return { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] };
+    return this.withJwtCookie(issued);
   }
 
   /** Revokes a session (logout) and returns the cookies that delete both. */
@@ -174,6 +176,12 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       sameSite: policy.sameSite,
       partitioned: policy.partitioned,
     });
+  }
+
+  /** Adds the JWT cookie to a login or rotation, unless the session ends within the clock tolerance. */
+  private async withJwtCookie(issued: IssuedSession<D>): Promise<IssuedSession<D>> {
+    const jwt = await this.jwt.issue(issued.session, { bindToSecret: secretOf(issued.token) }).catch(noJwtNearDeadline);
+    return jwt ? { ...issued, cookies: [...issued.cookies, this.jwtCookie(jwt.token, jwt.expiresIn)] } : issued;
   }
 
   private deletionCookie(): string {
@@ -256,8 +264,15 @@ function secretOf(token: string | null): string | undefined {
   return token === null ? undefined : parseSessionToken(token)?.secret;
 }
 
+/**
+ * The custom claims as a plain object. Members are defined, never assigned, and prototype names
+ * (refused at issue) are skipped: a `__proto__` claim can never become the data's prototype.
+ */
 function customClaimsAsData<D extends SessionData, C extends object>(claims: VerifiedSessionJwt<C>): D {
   const data: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(claims)) if (!REGISTERED.has(name)) data[name] = value;
+  for (const [name, value] of Object.entries(claims)) {
+    if (REGISTERED.has(name) || PROTOTYPE_CLAIM_NAMES.has(name)) continue;
+    Object.defineProperty(data, name, { value, enumerable: true, writable: true, configurable: true });
+  }
   return data as D;
 }

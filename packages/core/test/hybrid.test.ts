@@ -6,11 +6,13 @@ import {
   generateSigningKey,
   JwtKeySet,
   MemoryStore,
+  parseSessionToken,
   SessionManager,
   type SessionManagerOptions,
 } from '../src/index.js';
+import { sessionTokenBinding } from '../src/jwt/session-jwt.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
-import { AUDIENCE, ISSUER } from './jwt-support.js';
+import { AUDIENCE, ISSUER, signRaw } from './jwt-support.js';
 
 type Data = { role: string; secretNote?: string };
 
@@ -320,5 +322,56 @@ describe('hardening items 6 and 7 in hybrid mode', () => {
     expect(result).toMatchObject({ session: null, status: 'absent', cookies: [] });
     // A JWT cookie without its session cookie in a short header is still deleted.
     expect((await hybrid.validateCookie(jwtPair)).cookies).toHaveLength(1);
+  });
+});
+
+describe('hardening items 11 and 12 in hybrid mode', () => {
+  it('item 11: __proto__, constructor and prototype are refused as custom claim names, so no JWT carries them', async () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const clock = createTestClock();
+      const manager = new SessionManager<Data>({ store: new MemoryStore<Data>(), clock });
+      const jwt = createSessionJwt({
+        manager,
+        keys: new JwtKeySet({ active: await generateSigningKey('EdDSA') }),
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        // JSON.parse makes an own member of that name, as claims read from a config or a database would.
+        claims: (session) => JSON.parse(`{"role":"${session.data.role}","${name}":{"isAdmin":true}}`),
+      });
+      const hybrid = createHybridSessions({ jwt });
+      const error = await hybrid.create({ userId: 'user-1', data: { role: 'editor' } }).catch((e: unknown) => e);
+      expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+    }
+  });
+
+  it('item 11: a JWT that carries __proto__ anyway gives session.data no new prototype on the JWT path', async () => {
+    const { hybrid, jwt, manager, clock, login } = await setup();
+    const { cookies, session, token } = await login();
+    const key = jwt.keys.active;
+    const now = Math.floor(clock.now() / 1000);
+    const binding = sessionTokenBinding(parseSessionToken(token)?.secret as string);
+    const claims = { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', sid: session.id, jti: 'j', iat: now, nbf: now };
+    const payload = JSON.stringify({ ...claims, exp: now + 300, auth_time: now, sth: binding, role: 'editor' });
+    const hostile = `${payload.slice(0, -1)},"__proto__":{"isAdmin":true},"constructor":{"name":"Admin"}}`;
+    const forged = await signRaw({ alg: key.alg, kid: key.kid, typ: 'session+jwt' }, hostile, key);
+    const sessionCookie = cookieHeader(byName(cookies, manager.cookie.name) as string);
+
+    const result = await hybrid.validateCookie(`${sessionCookie}; __Host-sjwt=${forged}`);
+    expect(result.source).toBe('jwt');
+    const data = result.session?.data as Record<string, unknown>;
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(data.isAdmin).toBeUndefined();
+    expect(data.constructor).toBe(Object);
+    expect(Object.keys(data)).toEqual(['role']);
+  });
+
+  it('item 12: within the clock tolerance of the deadline the store answers and no JWT cookie is issued', async () => {
+    const { hybrid, clock, login } = await setup({ policy: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 600_000 } });
+    const { cookies, session } = await login();
+    clock.advance(580_000);
+    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    expect(result).toMatchObject({ status: 'valid', source: 'store', claims: null });
+    expect(result.session?.id).toBe(session.id);
+    expect(byName(result.cookies, '__Host-sjwt')).toBeUndefined();
   });
 });

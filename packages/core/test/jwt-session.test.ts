@@ -77,9 +77,41 @@ describe('issuing session JWTs', () => {
       policy: { idleTimeoutMs: 120_000, absoluteTimeoutMs: 600_000, touchIntervalMs: 0 },
     });
     const { session } = await short.create({ userId: 'u', data: { role: 'r', email: 'e' } });
-    expect((await jwts.issue(session)).expiresIn).toBe(120);
+    // The idle deadline, less the 30 s clock tolerance (item 12).
+    expect((await jwts.issue(session)).expiresIn).toBe(90);
     clock.advance(120_000);
     expect(await codeOf(jwts.issue(session))).toBe('SESSION_EXPIRED');
+  });
+
+  it("item 12: exp is at most the session's deadline minus the clock tolerance, so no lax verify outlives the session", async () => {
+    const { jwts, manager, clock } = await setup();
+    const short = new SessionManager<Data>({
+      store: manager.store,
+      clock,
+      policy: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 600_000, touchIntervalMs: 0 },
+    });
+    const { session, token } = await short.create({ userId: 'u', data: { role: 'r', email: 'e' } });
+    const deadline = session.absoluteExpiresAt;
+    clock.advance(500_000);
+    const issued = await jwts.issue(session);
+    expect(jwts.verifier.clockToleranceSeconds).toBe(30);
+    expect(issued.claims.exp).toBe(Math.floor(deadline / 1000) - 30);
+    expect(issued.expiresIn).toBe(70);
+
+    // Accepted up to exp plus the tolerance, which is the session's deadline, and not after it.
+    clock.set(deadline - 1000);
+    expect((await jwts.verify(issued.token)).sid).toBe(session.id);
+    clock.set(deadline);
+    expect(await codeOf(jwts.verify(issued.token))).toBe('JWT_EXPIRED');
+    clock.set(deadline + 29_000);
+    expect(await codeOf(jwts.verify(issued.token))).toBe('JWT_EXPIRED');
+
+    // Within the tolerance of the deadline no JWT is issued; authenticate answers without one.
+    clock.set(deadline - 20_000);
+    expect(await codeOf(jwts.issue(session))).toBe('SESSION_EXPIRED');
+    const result = await jwts.authenticate(token);
+    expect(result.status).toBe('valid');
+    expect(result.jwt).toBeNull();
   });
 
   it('custom claims may not override registered claims', async () => {

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { base64urlEncode } from '../encoding.js';
-import { SessionError } from '../errors.js';
+import { isSessionError, SessionError } from '../errors.js';
 import { expiryStatus } from '../expiry.js';
 import { sha256 } from '../hash.js';
 import type { SessionManager, ValidationResult } from '../manager.js';
@@ -21,6 +21,13 @@ import {
 
 /** Longest accepted JWT lifetime: a session JWT is short-lived by design (F13). */
 export const MAX_JWT_TTL_SECONDS = 3600;
+
+/**
+ * Custom claim names refused at {@link SessionJwt.issue}: as members of a plain object they would
+ * reach `Object.prototype` (`data.__proto__ = x` replaces an object's prototype), so claims with
+ * these names never become session data.
+ */
+export const PROTOTYPE_CLAIM_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface SessionJwtOptions<D extends SessionData, C extends object> {
   /** The sessions the JWTs stand for: issuing and strict checks ask its store. */
@@ -118,8 +125,10 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
   }
 
   /**
-   * Signs a JWT for `session`, which the caller has just validated (or created). The JWT never
-   * outlives the session's own deadline. Throws `SESSION_EXPIRED` for a session already past it.
+   * Signs a JWT for `session`, which the caller has just validated (or created). Its `exp` is at
+   * most the session's deadline minus the clock tolerance, since verifiers accept a token up to
+   * the tolerance past `exp`: no verification outlives the session. Throws `SESSION_EXPIRED` for a
+   * session past its deadline or within the tolerance of it (reason `ends_within_tolerance`).
    * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require.
    */
   async issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
@@ -129,8 +138,13 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
     }
     if (expiryStatus(session, nowMs) !== 'valid') throw new SessionError('SESSION_EXPIRED');
     const iat = Math.floor(nowMs / 1000);
-    const exp = Math.min(iat + this.ttlSeconds, Math.floor(recordExpiresAt(session) / 1000));
-    if (exp <= iat) throw new SessionError('SESSION_EXPIRED');
+    const lastExp = Math.floor(recordExpiresAt(session) / 1000) - this.verifier.clockToleranceSeconds;
+    const exp = Math.min(iat + this.ttlSeconds, lastExp);
+    if (exp <= iat) {
+      throw new SessionError('SESSION_EXPIRED', 'The session ends within the clock tolerance: no JWT is issued', {
+        reason: 'ends_within_tolerance',
+      });
+    }
 
     const custom = this.customClaims ? this.customClaims(session) : undefined;
     if (custom !== undefined && (typeof custom !== 'object' || custom === null || Array.isArray(custom))) {
@@ -139,6 +153,9 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
     for (const name of Object.keys(custom ?? {})) {
       if (REGISTERED_CLAIMS.includes(name)) {
         throw new SessionError('CONFIG_INVALID', `Custom claim "${name}" would override a registered claim`);
+      }
+      if (PROTOTYPE_CLAIM_NAMES.has(name)) {
+        throw new SessionError('CONFIG_INVALID', `Custom claim "${name}" is refused: it names a prototype member`);
       }
     }
     const claims = {
@@ -165,8 +182,9 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
 
   /**
    * "Authenticate" with a session token: validates it against the store and, only while the
-   * session is live, returns a fresh JWT with the result. Never throws for client input; a store
-   * outage comes back as status `unavailable` with no JWT.
+   * session is live, returns a fresh JWT with the result (none within the clock tolerance of the
+   * session's deadline). Never throws for client input; a store outage comes back as status
+   * `unavailable` with no JWT.
    */
   async authenticate(
     sessionToken: string | null | undefined,
@@ -174,7 +192,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
   ): Promise<AuthenticatedSession<D, C>> {
     const result = await this.manager.validateToken(sessionToken, signals);
     if (!result.session) return { ...result, jwt: null };
-    return { ...result, jwt: await this.issue(result.session) };
+    return { ...result, jwt: await this.issue(result.session).catch(noJwtNearDeadline) };
   }
 
   /**
@@ -210,6 +228,21 @@ export function createSessionJwt<D extends SessionData = SessionData, C extends 
   options: SessionJwtOptions<D, C>,
 ): SessionJwt<D, C> {
   return new SessionJwt<D, C>(options);
+}
+
+/**
+ * For callers of {@link SessionJwt.issue} with a session they have just validated: `SESSION_EXPIRED`
+ * there means the session ends within the clock tolerance, so the answer is "no JWT" rather than
+ * an error. Anything else is rethrown.
+ *
+ * @example
+ * ```ts
+ * const issued = await jwts.issue(session).catch(noJwtNearDeadline) // null in the session's last seconds
+ * ```
+ */
+export function noJwtNearDeadline(error: unknown): null {
+  if (isSessionError(error, 'SESSION_EXPIRED')) return null;
+  throw error;
 }
 
 /**
