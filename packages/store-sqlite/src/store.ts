@@ -39,7 +39,7 @@ export interface SqliteStoreOptions extends SqliteSchemaOptions {
   path?: string;
   /** A better-sqlite3 database you own: the store uses it and never closes it or changes its settings. */
   database?: Database.Database;
-  /** Apply the shipped migration in the constructor (idempotent). Default false: call `migrate()` yourself. */
+  /** Apply the shipped migrations in the constructor (idempotent). Default false: call `migrate()` yourself. */
   migrate?: boolean;
   /** Busy timeout of the database the store opens. Default 1000 ms. The wait blocks the event loop. */
   busyTimeoutMs?: number;
@@ -127,9 +127,10 @@ type Row = Record<string, unknown>;
  * A session store in one SQLite file through better-sqlite3: the embedded, persistent default.
  * WAL mode lets reads go on while a write is in progress; sessions survive a process restart.
  * The driver is synchronous: each call runs to completion (microseconds on a local file) and the
- * async methods only wrap it to fit the store contract. Updates are compare-and-set; expiry uses the
- * `now` the manager passes, never SQLite's clock; a locked, read-only or closed database rejects
- * with `STORE_UNAVAILABLE`.
+ * async methods only wrap it to fit the store contract. Updates are compare-and-set, a rotation is
+ * one transaction, and reads apply the user's revocation epoch in the same statement; expiry uses
+ * the `now` the manager passes, never SQLite's clock; a locked, read-only or closed database
+ * rejects with `STORE_UNAVAILABLE`.
  *
  * @example
  * ```ts
