@@ -126,3 +126,27 @@ export class TcpRelay {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+/** One statement a pool sent, as {@link observedPool} saw it: its text and how many rows it returned. */
+export interface ObservedStatement {
+  text: string;
+  rows: number;
+}
+
+/**
+ * A real pool that records every statement sent through `pool.query` (the only way the store
+ * queries outside `migrate()`) and the rows it returned. Nothing is faked: each statement runs on
+ * the server as usual.
+ */
+export function observedPool(config: pg.PoolConfig): { pool: pg.Pool; statements: ObservedStatement[] } {
+  const pool = new pg.Pool(config);
+  pool.on('error', () => {});
+  const statements: ObservedStatement[] = [];
+  const query = pool.query.bind(pool) as (config: pg.QueryConfig) => Promise<pg.QueryResult>;
+  pool.query = ((config: pg.QueryConfig) =>
+    query(config).then((result) => {
+      statements.push({ text: config.text, rows: result.rows.length });
+      return result;
+    })) as typeof pool.query;
+  return { pool, statements };
+}
