@@ -3,6 +3,7 @@ import { utf8 } from '../src/encoding.js';
 import type { SessionErrorCode } from '../src/errors.js';
 import { hmacSha256 } from '../src/hash.js';
 import {
+  DEFAULT_JWT_ALGORITHM,
   exportSigningJwk,
   generateSigningKey,
   importJwtKey,
@@ -308,5 +309,18 @@ describe('item 10: every key form passes the same checks', () => {
     expect(await codeOf(importJwtKey({ alg: 'HS256', kid: 'k', key: signOnly }))).toBe('CONFIG_INVALID');
     const verifyOnly = await importJwtKey({ alg: 'HS256', kid: 'k', key: await hmac(randomKey(), false, ['verify']) });
     expect(verifyOnly.signingKey).toBeNull();
+  });
+});
+
+describe('item 14: ES256 by default, EdDSA on request', () => {
+  it('item 14: generateSigningKey() makes an ES256 key (jsonwebtoken 9 cannot verify EdDSA); EdDSA stays available', async () => {
+    expect(DEFAULT_JWT_ALGORITHM).toBe('ES256');
+    const key = await generateSigningKey();
+    expect(key.alg).toBe('ES256');
+    expect(key.publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: key.kid });
+    const named = await generateSigningKey(undefined, { kid: 'next' });
+    expect([named.alg, named.kid]).toEqual(['ES256', 'next']);
+    const keys = new JwtKeySet({ active: key, verifyOnly: [await generateSigningKey('EdDSA')] });
+    expect([...keys.algorithms].sort()).toEqual(['ES256', 'EdDSA']);
   });
 });

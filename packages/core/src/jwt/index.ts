@@ -6,6 +6,7 @@
 export { type CheckedJwsHeader, type CompactJwsRules, inspectCompactJws, MAX_JWT_LENGTH } from './compact.js';
 export { JwtKeySet, type JwtKeySetOptions, type JwtKeySource } from './key-set.js';
 export {
+  DEFAULT_JWT_ALGORITHM,
   exportSigningJwk,
   type GenerateSigningKeyOptions,
   generateSigningKey,

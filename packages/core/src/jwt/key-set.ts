@@ -31,8 +31,8 @@ export interface JwtKeySource {
  *
  * @example
  * ```ts
- * const keys = new JwtKeySet({ active: await generateSigningKey('EdDSA') })
- * keys.rotate(await generateSigningKey('EdDSA'))
+ * const keys = new JwtKeySet({ active: await generateSigningKey() }) // ES256
+ * keys.rotate(await generateSigningKey())
  * app.get('/.well-known/jwks.json', (_req, res) => res.json(keys.exportJwks()))
  * ```
  */

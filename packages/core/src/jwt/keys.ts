@@ -4,8 +4,8 @@ import { SessionError } from '../errors.js';
 import { randomBytes, randomString } from '../random.js';
 
 /**
- * The algorithms a session JWT may use: EdDSA (Ed25519) or ES256 when other services verify with
- * a public JWKS, HS256 when one service both issues and verifies (F1).
+ * The algorithms a session JWT may use: ES256 (the default) or EdDSA (Ed25519) when other services
+ * verify with a public JWKS, HS256 when one service both issues and verifies (F1).
  */
 export type JwtAlgorithm = 'EdDSA' | 'ES256' | 'HS256';
 
@@ -16,6 +16,12 @@ export const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** HS256 keys must carry at least 256 bits (F3, RFC 7518 section 3.2). */
 export const MIN_HMAC_KEY_BYTES = 32;
+
+/**
+ * What {@link generateSigningKey} makes when no algorithm is named: ES256, which every mainstream
+ * JWT verifier accepts (jsonwebtoken 9, for one, cannot verify EdDSA). See docs/jwt.md.
+ */
+export const DEFAULT_JWT_ALGORITHM = 'ES256' satisfies JwtAlgorithm;
 
 /** A public key as published in a JWKS: never a private or symmetric member. */
 export interface PublicJwk {
@@ -83,15 +89,19 @@ const curves = { EdDSA: { kty: 'OKP', crv: 'Ed25519' }, ES256: { kty: 'EC', crv:
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const;
 
 /**
- * Generates a new signing key for `alg`, imported and ready to use.
+ * Generates a new signing key for `alg` (default ES256, {@link DEFAULT_JWT_ALGORITHM}), imported
+ * and ready to use. Choose EdDSA only when every verifier of your tokens supports it.
  *
  * @example
  * ```ts
- * const key = await generateSigningKey('EdDSA')
+ * const key = await generateSigningKey() // ES256
  * const keys = new JwtKeySet({ active: key })
  * ```
  */
-export async function generateSigningKey(alg: JwtAlgorithm, options: GenerateSigningKeyOptions = {}): Promise<JwtKey> {
+export async function generateSigningKey(
+  alg: JwtAlgorithm = DEFAULT_JWT_ALGORITHM,
+  options: GenerateSigningKeyOptions = {},
+): Promise<JwtKey> {
   assertAlgorithm(alg);
   const extractable = options.extractable === true;
   if (alg === 'HS256') {
@@ -142,7 +152,7 @@ export async function importJwtKey(input: JwtKeyInput): Promise<JwtKey> {
  *
  * @example
  * ```ts
- * const key = await generateSigningKey('EdDSA', { extractable: true })
+ * const key = await generateSigningKey('ES256', { extractable: true })
  * await secrets.put('jwt-signing-key', JSON.stringify(await exportSigningJwk(key)))
  * ```
  */

@@ -76,7 +76,7 @@ export interface AuthenticatedSession<D extends SessionData, C extends object> e
  *
  * @example
  * ```ts
- * const keys = new JwtKeySet({ active: await generateSigningKey('EdDSA') })
+ * const keys = new JwtKeySet({ active: await generateSigningKey() }) // ES256
  * const jwts = createSessionJwt({ manager, keys, issuer: 'https://auth.example.com', audience: 'api' })
  * const { jwt } = await jwts.authenticate(sessionToken)      // null unless the session is live
  * const claims = await jwts.verify(jwt.token)                // cached after the first call
