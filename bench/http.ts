@@ -438,6 +438,7 @@ async function measureInProcess(): Promise<void> {
     userAgent: headers['user-agent'],
     protocol: 'http',
     host: headers.host,
+    peerAddress: '127.0.0.1',
   };
   const read = await bench('request context: open + response headers (valid session)', async () => {
     const context = await contexts.open(input);

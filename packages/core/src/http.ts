@@ -100,22 +100,68 @@ function stripPort(host: string): string {
 }
 
 /**
- * Production never serves sessions over plain http, except to loopback hosts (which browsers treat
- * as secure). `protocol` must already reflect a trusted proxy's `X-Forwarded-Proto`. Throws
- * `INSECURE_TRANSPORT` otherwise; development mode allows anything, by explicit choice.
+ * Whether a peer (socket) address is a loopback address: 127.0.0.0/8, `::1`, or an IPv4 loopback
+ * address mapped into IPv6 (`::ffff:127.0.0.1`). Use the address of the connection itself, never
+ * one taken from `X-Forwarded-For` or another header a client can write.
  *
  * @example
  * ```ts
- * assertSecureTransport({ protocol: url.protocol, host: url.host }, sessions.cookie.mode)
+ * isLoopbackAddress(req.socket.remoteAddress) // true for a client on this machine
+ * isLoopbackAddress('203.0.113.7') // false
  * ```
  */
-export function assertSecureTransport(
-  request: { protocol: string; host: string | null | undefined },
-  mode: CookieMode,
-): void {
+export function isLoopbackAddress(address: string | null | undefined): boolean {
+  if (typeof address !== 'string' || address.length > 45) return false;
+  const lower = address.toLowerCase();
+  if (lower === '::1' || lower === '0:0:0:0:0:0:0:1') return true;
+  const v4 = lower.startsWith('::ffff:')
+    ? lower.slice(7)
+    : lower.startsWith('0:0:0:0:0:ffff:')
+      ? lower.slice(15)
+      : lower;
+  const match = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v4);
+  return match?.slice(1).every((part) => Number(part) <= 255) === true;
+}
+
+/** What {@link assertSecureTransport} looks at; adapters fill it from the connection. */
+export interface TransportInput {
+  /** `http` or `https` (a trailing ":" is fine), as a trusted proxy's `X-Forwarded-Proto` says. */
+  protocol: string;
+  /** The `Host`, as the framework's proxy settings see it. */
+  host: string | null | undefined;
+  /** The address of the connected peer (the socket), not a forwarded one; absent when unknown. */
+  peerAddress?: string | null | undefined;
+}
+
+export interface TransportOptions {
+  /**
+   * Lets a loopback `Host` alone allow plain http in production mode, for runtimes that cannot
+   * tell the peer's address (some local dev servers). Anyone can send `Host: localhost`, so never
+   * set it where the server is reachable from another machine. Default false.
+   */
+  trustLoopbackHost?: boolean;
+}
+
+/**
+ * Production never serves sessions over plain http, except to a browser on this very machine:
+ * the connection must come from a loopback address (`peerAddress`) and the `Host` must be a
+ * loopback host (browsers treat only those as secure contexts, and a local reverse proxy that
+ * serves the public over http must not pass for one). A `Host` header alone never suffices, unless
+ * `trustLoopbackHost` says so. `protocol` must already reflect a trusted proxy's
+ * `X-Forwarded-Proto`. Throws `INSECURE_TRANSPORT` otherwise; development mode allows anything,
+ * by explicit choice.
+ *
+ * @example
+ * ```ts
+ * assertSecureTransport({ protocol: req.protocol, host: req.host, peerAddress: req.socket.remoteAddress }, sessions.cookie.mode)
+ * ```
+ */
+export function assertSecureTransport(request: TransportInput, mode: CookieMode, options: TransportOptions = {}): void {
   if (mode === 'development') return;
   const protocol = request.protocol.toLowerCase().replace(/:$/, '');
-  if (protocol === 'https' || isLoopbackHost(request.host)) return;
+  if (protocol === 'https') return;
+  const local = options.trustLoopbackHost === true || isLoopbackAddress(request.peerAddress);
+  if (local && isLoopbackHost(request.host)) return;
   throw new SessionError(
     'INSECURE_TRANSPORT',
     'Sessions are not served over plain http in production mode; use https, a trusted proxy, or mode "development"',

@@ -81,8 +81,11 @@ export {
   type ErrorBody,
   type ErrorResponse,
   errorResponse,
+  isLoopbackAddress,
   isLoopbackHost,
   readBearerToken,
+  type TransportInput,
+  type TransportOptions,
 } from './http.js';
 export {
   createHybridSessions,

@@ -29,6 +29,12 @@ export interface RequestContextInput {
   protocol: string;
   /** The `Host` as the framework's proxy settings see it. */
   host: string | null | undefined;
+  /**
+   * The address of the connected peer, from the socket (`req.socket.remoteAddress`), never from a
+   * header. Plain http in production mode needs it to be a loopback address: a `Host: localhost`
+   * header alone proves nothing. Leave it out where the runtime cannot tell (see `trustLoopbackHost`).
+   */
+  peerAddress?: string | null;
 }
 
 /**
@@ -54,6 +60,13 @@ export interface RequestContextOptions<D extends SessionData = SessionData> {
   csrf?: CsrfProtection | null;
   /** Validate from a session-JWT cookie, asking the store only when it is missing, expired or on strict checks. */
   hybrid?: HybridValidator<D> | null;
+  /**
+   * Production mode over plain http is allowed only when the peer's socket address and the `Host`
+   * are both loopback. `true` lets a loopback `Host` alone do, for runtimes that give no peer
+   * address (some local dev servers); anyone can send `Host: localhost`, so never set it where the
+   * server is reachable from another machine. Default false.
+   */
+  trustLoopbackHost?: boolean;
 }
 
 /** Input of {@link RequestContext.login}: who authenticated; the request supplies IP and user agent. */
@@ -84,8 +97,8 @@ export interface RequestContexts<D extends SessionData = SessionData> {
   readonly csrf: CsrfProtection | null;
   readonly hybrid: HybridValidator<D> | null;
   /**
-   * Checks the transport (500 `INSECURE_TRANSPORT` in production mode over plain http to a
-   * non-loopback host) and validates the request's cookies. Never rejects for client input.
+   * Checks the transport (500 `INSECURE_TRANSPORT` in production mode over plain http, unless
+   * both the peer address and the `Host` are loopback) and validates the request's cookies. Never rejects for client input.
    * `onChange` runs after every later change of the session or the cookies (login, logout,
    * rotate, extend, csrfToken, a strict check), so an adapter mirrors the context in one place.
    */
@@ -102,7 +115,7 @@ export interface RequestContexts<D extends SessionData = SessionData> {
  * const contexts = createRequestContexts({ manager, csrf: createCsrfProtection({ key, allowedOrigins, manager }) })
  * const context = await contexts.open({
  *   cookieHeader: request.headers.get('cookie'), method: request.method, headers: request.headers,
- *   ip, userAgent: request.headers.get('user-agent'), protocol: url.protocol, host: url.host,
+ *   ip, userAgent: request.headers.get('user-agent'), protocol: url.protocol, host: url.host, peerAddress,
  * })
  * if (request.method === 'POST') context.verifyCsrf(form)
  * await context.login({ userId: user.id })
@@ -121,12 +134,13 @@ export function createRequestContexts<D extends SessionData = SessionData>(
     throw new SessionError('CONFIG_INVALID', 'The hybrid sessions must use the same session manager');
   }
   const setup = { manager, csrf, hybrid };
+  const transport = { trustLoopbackHost: options.trustLoopbackHost === true };
   return {
     manager,
     csrf,
     hybrid,
     async open(input, onChange) {
-      assertSecureTransport(input, manager.cookie.mode);
+      assertSecureTransport(input, manager.cookie.mode, transport);
       const signals = { ip: input.ip ?? null, userAgent: input.userAgent ?? null };
       const result = hybrid
         ? await hybrid.validateCookie(input.cookieHeader, signals)

@@ -6,6 +6,7 @@ import {
   errorCodes,
   errorResponse,
   errorStatus,
+  isLoopbackAddress,
   isLoopbackHost,
   isSessionError,
   readBearerToken,
@@ -171,9 +172,42 @@ describe('isLoopbackHost / assertSecureTransport', () => {
     }
   });
 
+  it('item 9: isLoopbackAddress knows 127.0.0.0/8, ::1 and IPv4-mapped loopback, nothing else', () => {
+    for (const address of [
+      '127.0.0.1',
+      '127.255.255.254',
+      '127.0.0.53',
+      '::1',
+      '::ffff:127.0.0.1',
+      '::FFFF:127.1.2.3',
+    ]) {
+      expect(isLoopbackAddress(address), address).toBe(true);
+    }
+    for (const address of [
+      '128.0.0.1',
+      '10.0.0.1',
+      '127.0.0.256',
+      '127.0.0',
+      '127.0.0.1.5',
+      ' 127.0.0.1',
+      '::2',
+      '::ffff:10.0.0.1',
+      '[::1]',
+      'localhost',
+      '',
+      null,
+      undefined,
+      42 as unknown as string,
+    ]) {
+      expect(isLoopbackAddress(address), String(address)).toBe(false);
+    }
+  });
+
   it('production allows https and loopback http, refuses other http; development allows all', () => {
     expect(() => assertSecureTransport({ protocol: 'HTTPS:', host: 'example.com' }, 'production')).not.toThrow();
-    expect(() => assertSecureTransport({ protocol: 'http:', host: '[::1]:3000' }, 'production')).not.toThrow();
+    expect(() =>
+      assertSecureTransport({ protocol: 'http:', host: '[::1]:3000', peerAddress: '::1' }, 'production'),
+    ).not.toThrow();
     expect(() => assertSecureTransport({ protocol: 'http:', host: 'example.com' }, 'production')).toThrow(
       expect.objectContaining({ code: 'INSECURE_TRANSPORT' }),
     );

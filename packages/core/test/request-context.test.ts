@@ -87,9 +87,50 @@ describe('request context: transport and validation', () => {
     const error = await open({ protocol: 'http', host: 'app.example.com', cookie: `${SID}=x.y` }).catch((e) => e);
     expect(isSessionError(error, 'INSECURE_TRANSPORT')).toBe(true);
     expect(probe.total()).toBe(0);
-    expect((await open({ protocol: 'http', host: 'localhost:3000' })).session).toBeNull();
+    expect((await open({ protocol: 'http', host: 'localhost:3000', peerAddress: '127.0.0.1' })).session).toBeNull();
     const development = await setup({ mode: 'development' });
     expect((await development.open({ protocol: 'http', host: 'app.example.com' })).result.status).toBe('absent');
+  });
+
+  it('item 9: Host: localhost from a peer that is not loopback is refused with INSECURE_TRANSPORT, before any store call', async () => {
+    const { open, probe, manager } = await setup();
+    const issued = await manager.create({ userId: 'u1' });
+    probe.reset();
+    for (const peerAddress of ['203.0.113.7', '::ffff:203.0.113.7', '2001:db8::1', '10.0.0.1', null, undefined]) {
+      for (const host of ['localhost', 'localhost:3000', '127.0.0.1:3000', '[::1]:3000', 'app.localhost']) {
+        const error = await open({ protocol: 'http', host, peerAddress, cookie: `${SID}=${issued.token}` }).catch(
+          (e) => e,
+        );
+        expect(isSessionError(error, 'INSECURE_TRANSPORT'), `${host} from ${peerAddress}`).toBe(true);
+      }
+    }
+    expect(probe.total()).toBe(0);
+  });
+
+  it('item 9: plain http needs both a loopback peer and a loopback Host; https needs neither', async () => {
+    const { open, manager } = await setup();
+    const issued = await manager.create({ userId: 'u1' });
+    const cookie = `${SID}=${issued.token}`;
+    for (const peerAddress of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      const context = await open({ protocol: 'http', host: 'localhost:3000', peerAddress, cookie });
+      expect(context.session?.userId, peerAddress).toBe('u1');
+    }
+    // A reverse proxy on this machine serving the public over http: the peer is loopback, the Host is not.
+    const proxied = await open({ protocol: 'http', host: 'app.example.com', peerAddress: '127.0.0.1', cookie }).catch(
+      (e) => e,
+    );
+    expect(isSessionError(proxied, 'INSECURE_TRANSPORT')).toBe(true);
+    const secure = await open({ protocol: 'https', host: 'app.example.com', peerAddress: '203.0.113.7', cookie });
+    expect(secure.session?.userId).toBe('u1');
+  });
+
+  it('item 9: trustLoopbackHost lets a loopback Host alone do (runtimes without a peer address), nothing more', async () => {
+    const { manager } = await setup();
+    const contexts = createRequestContexts({ manager, trustLoopbackHost: true });
+    const input = { cookieHeader: undefined, method: 'GET', headers: {}, protocol: 'http' };
+    expect((await contexts.open({ ...input, host: 'localhost:8787' })).result.status).toBe('absent');
+    const error = await contexts.open({ ...input, host: 'app.example.com', peerAddress: '127.0.0.1' }).catch((e) => e);
+    expect(isSessionError(error, 'INSECURE_TRANSPORT')).toBe(true);
   });
 
   it('no cookie: no session, no store call, nothing to write', async () => {

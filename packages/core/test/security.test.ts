@@ -219,12 +219,30 @@ describe('B. cookie policy', () => {
     expect(errorResponse(new SessionError('UNAUTHENTICATED')).headers).toContainEqual(['cache-control', 'no-store']);
   });
 
+  it('hardening item 9: a Host header alone never unlocks plain http: the peer address must be loopback too', () => {
+    const refused = expect.objectContaining({ code: 'INSECURE_TRANSPORT' });
+    for (const host of ['localhost', 'localhost:3000', '127.0.0.1', '[::1]:8080', 'app.localhost']) {
+      expect(() => assertSecureTransport({ protocol: 'http', host }, 'production'), host).toThrow(refused);
+      const remote = { protocol: 'http', host, peerAddress: '198.51.100.4' };
+      expect(() => assertSecureTransport(remote, 'production'), host).toThrow(refused);
+      const local = { protocol: 'http', host, peerAddress: '::ffff:127.0.0.1' };
+      expect(() => assertSecureTransport(local, 'production'), host).not.toThrow();
+    }
+    // Named configuration, for runtimes that give no peer address.
+    const trusted = { trustLoopbackHost: true };
+    expect(() => assertSecureTransport({ protocol: 'http', host: 'localhost' }, 'production', trusted)).not.toThrow();
+    expect(() => assertSecureTransport({ protocol: 'http', host: 'app.example' }, 'production', trusted)).toThrow(
+      refused,
+    );
+  });
+
   it('B9: production refuses plain http except on loopback; development is an explicit named mode', () => {
     expect(() => assertSecureTransport({ protocol: 'http', host: 'app.example.com' }, 'production')).toThrow(
       expect.objectContaining({ code: 'INSECURE_TRANSPORT', status: 500 }),
     );
     expect(() => assertSecureTransport({ protocol: 'https:', host: 'app.example.com' }, 'production')).not.toThrow();
-    expect(() => assertSecureTransport({ protocol: 'http', host: 'localhost:3000' }, 'production')).not.toThrow();
+    const local = { protocol: 'http', host: 'localhost:3000', peerAddress: '127.0.0.1' };
+    expect(() => assertSecureTransport(local, 'production')).not.toThrow();
     expect(() => assertSecureTransport({ protocol: 'http', host: '192.168.1.20:3000' }, 'development')).not.toThrow();
     const { sessions } = setup();
     expect(sessions.cookie.mode).toBe('production');

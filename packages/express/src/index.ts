@@ -87,7 +87,8 @@ type WithContext<D extends SessionData> = { [contextKey]?: RequestContext<D> };
 
 /**
  * Express 5 adapter: hands core the raw `Cookie` header, method, headers, `req.ip` and
- * `req.protocol` (as `trust proxy` sees them) and applies core's outputs. Every decision is core's.
+ * `req.protocol` (as `trust proxy` sees them), the socket's peer address, and applies core's
+ * outputs. Every decision is core's.
  *
  * @example
  * ```ts
@@ -155,6 +156,8 @@ export function expressSessions<D extends SessionData = RegisteredData>(
           userAgent: req.get('user-agent') ?? null,
           protocol: req.protocol,
           host: req.host,
+          // The socket's own peer, not `req.ip`: trust proxy settings and headers cannot change it.
+          peerAddress: req.socket.remoteAddress ?? null,
         };
         context = await contexts.open(input, (changed) => sync(req, res, changed));
       } catch (error) {

@@ -130,6 +130,8 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
       userAgent: request.headers['user-agent'] ?? null,
       protocol: request.protocol,
       host: request.host,
+      // The socket's own peer, not `request.ip`: trustProxy and headers cannot change it.
+      peerAddress: request.raw.socket?.remoteAddress ?? null,
     };
     const context = await contexts.open(input, (changed) => sync(request, reply, changed));
     (request as unknown as WithContext)[kContext] = context;
