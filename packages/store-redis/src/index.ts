@@ -1,4 +1,6 @@
 import {
+  EXPIRED_RETENTION_MS,
+  isRevokedByEpoch,
   isSessionError,
   type RefreshFamilyRecord,
   recordExpiresAt,
@@ -6,15 +8,24 @@ import {
   SessionError,
   type SessionRecord,
   type SessionStore,
+  type UserEpoch,
 } from '@org/session-core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import {
+  createFamily,
+  createSession,
   deleteIfOwned,
-  familyCompareAndSet,
+  deleteSession,
   indexAdd,
+  indexNext,
   indexPrune,
   type LuaScript,
-  sessionCompareAndSet,
+  rotateInPlace,
+  rotateOld,
+  rotationOutcome,
+  setUserEpoch,
+  updateFamily,
+  updateSession,
 } from './scripts.js';
 
 /** An ioredis client for a single Redis server or for a Redis Cluster. */
@@ -43,7 +54,16 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Bound on each store operation in ms (default 1000); a slower server counts as unavailable. */
   commandTimeoutMs?: number;
+  /**
+   * Sessions per round in `listByUser` and `deleteByUser` (default 500). Each round is bounded by
+   * `commandTimeoutMs` on its own, so a user with tens of thousands of sessions is listed and
+   * revoked in many short rounds rather than one long call.
+   */
+  userBatchSize?: number;
 }
+
+/** Default number of sessions `listByUser` and `deleteByUser` handle per round. */
+export const DEFAULT_USER_BATCH_SIZE = 500;
 
 /** Default number of keys `deleteAll` asks SCAN for (its COUNT hint) and deletes per round. */
 export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
@@ -53,8 +73,17 @@ export interface RedisDeleteAllOptions {
   batchSize?: number;
 }
 
-/** How many sessions' index scores the store remembers between a read and the touch after it. */
-const INDEX_HINTS = 4096;
+/** How many sessions' owners and index scores the store remembers between one read and the next. */
+const HINTS = 8192;
+
+/**
+ * How long a rotation mark (`<prefix>t:{<oldId>}`) says "done" after a rotation: long enough for
+ * the check that follows a rotation whose answer was lost, which runs right after it.
+ */
+const ROTATION_MARK_MS = 60_000;
+
+/** Extra rounds `deleteByUser` allows itself for sessions that appear while it runs (rotations). */
+const EXTRA_REVOCATION_ROUNDS = 16;
 
 /** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */
 const downStates = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -64,13 +93,18 @@ const connectingStates = new Set(['connecting', 'connect']);
 /**
  * A session store on Redis or Redis Cluster.
  *
- * - One key per session (`<prefix>s:{<id>}`) and per refresh family (`<prefix>rf:{<id>}`), with a
- *   Redis TTL of (record expiry - now) by the manager's clock (CL-04).
- * - One sorted set per user (`<prefix>u:{<userId>}`), scored by a deadline at least a clock margin
- *   past each session's expiry, pruned by score on every write and list, with its own TTL.
- * - Every script and command touches one key, so nothing crosses a Cluster slot; no `KEYS`, no
+ * - One hash per session (`<prefix>s:{<id>}`) with the fields its scripts need (owner, version,
+ *   createdAt, expiresAt, indexedUntil) beside the record as JSON, which no script ever decodes;
+ *   one hash per refresh family (`<prefix>rf:{<id>}`). Redis TTLs are the record's deadline plus
+ *   {@link EXPIRED_RETENTION_MS} - now, by the manager's clock (CL-04), so an expired session is
+ *   reported as expired, not unknown, for an hour.
+ * - Per user, on one slot: a sorted set of session ids (`<prefix>u:{<user>}`), scored by a deadline
+ *   at least a clock margin past each session's expiry, and the "valid after" epoch written by
+ *   "log out everywhere" (`<prefix>ue:{<user>}`).
+ * - Every script touches keys of one slot (a single-server rotation aside); no `KEYS`, no
  *   keyspace notifications, and `SCAN` only in the administrative {@link RedisStore.deleteAll}.
- * - A plain read is one `GET`; a touch is usually one Lua compare-and-set.
+ * - A plain read is two commands: the record and the user's epoch, in one round trip once the
+ *   store has seen the session (two otherwise). A touch is usually one Lua compare-and-set.
  * - Connection loss, timeouts and refused commands reject with `SessionError('STORE_UNAVAILABLE')`.
  *
  * @example
@@ -91,10 +125,14 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   readonly ownsClient: boolean;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
+  readonly userBatchSize: number;
   private ready: Promise<void> | null = null;
   private closed = false;
-  /** Session id -> a score its index entry is known to hold (a hint; the scripts decide). */
-  private readonly indexHints = new Map<string, number>();
+  /**
+   * Session id -> its user and a score its index entry is known to hold. Hints only: a read
+   * checks the user against the record, and the scripts decide about the index.
+   */
+  private readonly hints = new Map<string, { userId: string; indexedUntil: number }>();
 
   constructor(options: RedisStoreOptions) {
     const sources = [options?.client, options?.url, options?.cluster].filter((s) => s !== undefined);
@@ -105,10 +143,15 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'commandTimeoutMs must be a positive number');
     }
+    const batch = options.userBatchSize ?? DEFAULT_USER_BATCH_SIZE;
+    if (!Number.isInteger(batch) || batch <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'userBatchSize must be a positive integer');
+    }
     const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     if (typeof prefix !== 'string') throw new SessionError('CONFIG_INVALID', 'prefix must be a string');
     this.prefix = prefix;
     this.commandTimeoutMs = timeout;
+    this.userBatchSize = batch;
 
     if (options.client) {
       this.client = options.client;
@@ -156,7 +199,12 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
   /** Key of one user's index (a sorted set of session ids, each scored by its `indexedUntil`). */
   userIndexKey(userId: string): string {
-    return `${this.prefix}u:{${userId}}`;
+    return this.indexKeyOf(userTag(userId));
+  }
+
+  /** Key of one user's epoch (a hash), on the same slot as the user's index. */
+  userEpochKey(userId: string): string {
+    return this.epochKeyOf(userTag(userId));
   }
 
   /** Key of one refresh-token family record. */
@@ -164,124 +212,234 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     return `${this.prefix}rf:{${id}}`;
   }
 
+  /** Key of the mark a rotation of session `id` leaves for a minute, on that session's slot. */
+  rotationMarkKey(id: string): string {
+    return `${this.prefix}t:{${id}}`;
+  }
+
   async create(record: SessionRecord<D>, now: number): Promise<void> {
     const key = this.sessionKey(record.id);
-    const ttl = relativeTtl(recordExpiresAt(record), now);
+    const ttl = retainedTtl(recordExpiresAt(record), now);
     const indexedUntil = indexTarget(record);
     await this.run(async () => {
       if (ttl <= 0) {
-        // Already expired on arrival: nothing to keep, but an existing id is still a conflict.
+        // Past its deadline and the retention on arrival: nothing to keep, but a taken id is still a conflict.
         if ((await this.client.exists(key)) === 1) throw conflict('Session id already exists');
         return;
       }
-      const envelope = sessionEnvelope(indexedUntil, JSON.stringify(record));
-      if ((await this.client.set(key, envelope, 'PX', ttl, 'NX')) === null) {
+      if ((await this.script(createSession, [key], [ttl, ...sessionFields(record, indexedUntil)])) !== 1) {
         throw conflict('Session id already exists');
       }
     });
     if (ttl <= 0) return;
     // Indexed after the record exists, so a concurrent list never prunes a session being created.
     try {
-      await this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, indexedUntil]));
+      await this.run(() => this.addToIndex(record, indexedUntil, now));
     } catch (error) {
       // An unindexed session would escape "log out everywhere": undo it. The token was never handed
       // out (create fails), so even if this undo fails too, the leftover is unusable until its TTL.
       await this.run(() => this.client.del(key)).catch(() => 0);
       throw error;
     }
-    this.remember(record.id, indexedUntil);
+    this.remember(record.id, record.userId, indexedUntil);
   }
 
   async get(id: string, now: number): Promise<SessionRecord<D> | null> {
-    const raw = await this.run(() => this.client.get(this.sessionKey(id)));
-    const envelope = openSessionEnvelope<D>(raw, id, now);
-    if (!envelope) return null;
-    this.remember(id, envelope.indexedUntil);
-    return envelope.session;
+    const key = this.sessionKey(id);
+    const hint = this.hints.get(id);
+    // A session read before on this instance: its user's epoch is read alongside the record, in
+    // the same round trip (the epoch lives on the user's slot, so it cannot share a script).
+    const [fields, guessed] = await this.run(() =>
+      Promise.all([
+        this.client.hmget(key, 'record', 'indexedUntil'),
+        hint ? this.readEpoch(hint.userId) : Promise.resolve(null),
+      ]),
+    );
+    const record = openRecord<D>(fields[0] ?? null, id);
+    if (!record || recordExpiresAt(record) <= now) return null;
+    const epochFields =
+      hint && hint.userId === record.userId ? guessed : await this.run(() => this.readEpoch(record.userId));
+    const indexedUntil = Number(fields[1]);
+    if (Number.isFinite(indexedUntil)) this.remember(id, record.userId, indexedUntil);
+    return isRevokedByEpoch(record, openEpoch(epochFields, now)) ? null : record;
   }
 
   async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
     const key = this.sessionKey(record.id);
-    const expiresAt = recordExpiresAt(record);
-    const ttl = relativeTtl(expiresAt, now);
-    const json = JSON.stringify(record);
+    const ttl = retainedTtl(recordExpiresAt(record), now);
+    const [owner, ...fields] = sessionFields(record, 0);
     const attempt = (raised: number | '') =>
       this.run(() =>
-        this.script(sessionCompareAndSet, key, [expectedVersion, now, json, ttl, mustCover, raised, record.userId]),
+        this.script(
+          updateSession,
+          [key],
+          [expectedVersion, now, ttl, mustCover, raised, owner, fields[0], fields[1], fields[2], fields[4]],
+        ),
       );
     // Most touches stay within what the index already holds: one script, one round trip. When the
     // new deadline passes it, the index is raised first, and only then does the record move.
     const mustCover = indexFloor(record);
-    const known = this.indexHints.get(record.id);
+    const known = this.hints.get(record.id);
     let raised: number | '' = '';
-    if (ttl > 0 && known !== undefined && mustCover > known) raised = await this.raiseIndex(record, now);
+    if (ttl > 0 && known?.userId === record.userId && mustCover > known.indexedUntil) {
+      raised = await this.raiseIndex(record, now);
+    }
     let outcome = await attempt(raised);
     if (outcome === NEEDS_INDEX && raised === '') outcome = await attempt(await this.raiseIndex(record, now));
     if (typeof outcome !== 'number' || outcome <= 0) return false;
-    if (ttl > 0) this.remember(record.id, outcome);
-    else this.indexHints.delete(record.id);
+    if (ttl > 0) this.remember(record.id, record.userId, outcome);
+    else this.hints.delete(record.id);
     return true;
+  }
+
+  async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
+    const rotated = this.client.isCluster
+      ? await this.rotateAcrossSlots(oldId, expectedVersion, successor, now)
+      : await this.rotateInOneStep(oldId, expectedVersion, successor, now);
+    this.hints.delete(oldId);
+    if (rotated) this.remember(successor.id, successor.userId, indexTarget(successor));
+    return rotated;
   }
 
   async delete(id: string): Promise<boolean> {
-    const raw = await this.run(() => this.client.getdel(this.sessionKey(id)));
-    this.indexHints.delete(id);
-    if (raw === null) return false;
-    const userId = parseJson<{ session?: { userId?: unknown } }>(raw)?.session?.userId;
-    // The session is gone either way; a missed index removal is pruned by the next list.
-    if (typeof userId === 'string') {
-      await this.run(() => this.client.zrem(this.userIndexKey(userId), id)).catch(() => 0);
+    const outcome = await this.run(() => this.script(deleteSession, [this.sessionKey(id)], []));
+    this.hints.delete(id);
+    if (!Array.isArray(outcome)) return false;
+    const owner: unknown = outcome[1];
+    // The key is gone; now its index entry may go. A missed removal is pruned by the next list.
+    if (typeof owner === 'string' && owner !== '') {
+      await this.run(() => this.client.zrem(this.indexKeyOf(owner), id)).catch(() => 0);
     }
     return true;
   }
 
+  /**
+   * Live sessions of one user, neither expired at `now` nor revoked by the user's epoch. The index
+   * is read with `ZSCAN` and the records in rounds of `userBatchSize`, each round bounded by
+   * `commandTimeoutMs`. Entries whose key is gone (or now belongs to another user) are pruned;
+   * an entry whose record cannot be read is not listed but stays, for a revocation to delete.
+   */
   async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
-    const indexKey = this.userIndexKey(userId);
-    const entries = await this.run(() => this.client.zrange(indexKey, 0, -1, 'WITHSCORES'));
-    const candidates: string[] = [];
-    let expiredEntries = 0;
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      if (Number(entries[i + 1]) > now) candidates.push(entries[i] as string);
-      else expiredEntries++;
-    }
-    const raws = await this.run(() => Promise.all(candidates.map((id) => this.client.get(this.sessionKey(id)))));
+    const tag = userTag(userId);
+    const indexKey = this.indexKeyOf(tag);
+    const seen = new Set<string>();
     const live: SessionRecord<D>[] = [];
     const gone: string[] = [];
-    candidates.forEach((id, i) => {
-      const session = parseJson<{ session?: SessionRecord<D> }>(raws[i] ?? null)?.session;
-      // Deleted, unreadable or re-owned: the entry no longer belongs here. An entry whose session
-      // merely looks expired by this clock stays until its score passes (other instances may
-      // run a little behind).
-      if (!session || session.id !== id || session.userId !== userId) gone.push(id);
-      else if (isLive(session, id, now)) live.push(session);
-    });
-    if (gone.length > 0 || expiredEntries > 0) {
-      await this.run(() => this.script(indexPrune, indexKey, [now, ...gone]));
+    let epoch: UserEpoch | null = null;
+    let stale = false;
+    let cursor = '0';
+    let first = true;
+    do {
+      const scan = () => this.client.zscan(indexKey, cursor, 'COUNT', this.userBatchSize);
+      let page: [string, string[]];
+      if (first) {
+        // The epoch lives on the index's slot: read in the same round trip as the first page.
+        const [epochFields, firstPage] = await this.run(() =>
+          Promise.all([this.client.hmget(this.epochKeyOf(tag), ...EPOCH_FIELDS), scan()]),
+        );
+        epoch = openEpoch(epochFields, now);
+        page = firstPage;
+        first = false;
+      } else {
+        page = await this.run(scan);
+      }
+      cursor = page[0];
+      const candidates: string[] = [];
+      const entries = page[1];
+      for (let i = 0; i + 1 < entries.length; i += 2) {
+        const id = entries[i] as string;
+        if (seen.has(id)) continue; // ZSCAN may return an entry twice
+        seen.add(id);
+        const score = Number(entries[i + 1]);
+        // At or before `now`, the session has expired (the score covers its deadline); once its
+        // key has expired too (retention), so may the entry.
+        if (score <= now - EXPIRED_RETENTION_MS) stale = true;
+        if (score > now) candidates.push(id);
+      }
+      if (candidates.length === 0) continue;
+      const rows = await this.run(() =>
+        Promise.all(candidates.map((id) => this.client.hmget(this.sessionKey(id), 'owner', 'record'))),
+      );
+      candidates.forEach((id, i) => {
+        const [owner, raw] = rows[i] ?? [null, null];
+        if ((owner === null && raw === null) || (owner != null && owner !== tag)) {
+          gone.push(id); // the key is gone, or is another user's session now
+          return;
+        }
+        const record = openRecord<D>(raw ?? null, id);
+        // An entry whose session merely looks expired by this clock stays until its score passes
+        // (other instances may run a little behind); an unreadable one stays for a revocation.
+        if (!record || record.userId !== userId) return;
+        if (recordExpiresAt(record) > now && !isRevokedByEpoch(record, epoch)) live.push(record);
+      });
+    } while (cursor !== '0');
+    if (gone.length > 0 || stale) {
+      for (let start = 0; start === 0 || start < gone.length; start += this.userBatchSize) {
+        const ids = gone.slice(start, start + this.userBatchSize);
+        await this.run(() => this.script(indexPrune, [indexKey], [now, EXPIRED_RETENTION_MS, ...ids]));
+      }
     }
     return live;
   }
 
+  /**
+   * Deletes every session of one user but `exceptId`, in rounds of `userBatchSize`, each bounded
+   * by `commandTimeoutMs`: one script on the index removes the ids the last round dealt with and
+   * hands out the next ones, then one script per session deletes it unless it provably belongs to
+   * someone else. An id leaves the index only once its key is gone (or is another user's). Entries
+   * are taken whatever their score: a revocation does not trust the index's idea of expiry. A
+   * session that joins the index meanwhile (the successor of a racing rotation) is taken too.
+   */
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
-    const indexKey = this.userIndexKey(userId);
-    // Every entry, whatever its score: a revocation must not trust the index's idea of expiry.
-    const ids = (await this.run(() => this.client.zrange(indexKey, 0, -1))).filter((id) => id !== exceptId);
-    if (ids.length === 0) return 0;
-    const results = await this.run(() =>
-      Promise.all(ids.map((id) => this.script(deleteIfOwned, this.sessionKey(id), [userId]))),
+    const tag = userTag(userId);
+    const indexKey = this.indexKeyOf(tag);
+    const batch = this.userBatchSize;
+    let handled: string[] = [];
+    let deleted = 0;
+    let rounds = 0;
+    for (let round = 0; ; round++) {
+      const reply = (await this.run(() => this.script(indexNext, [indexKey], [batch + 1, ...handled]))) as [
+        number,
+        string[],
+      ];
+      // Bounded even if sessions keep arriving: what was there at the start, and some to spare for
+      // the successors of racing rotations (the epoch, written before, hides any that remain).
+      if (round === 0) rounds = Math.ceil(reply[0] / batch) + EXTRA_REVOCATION_ROUNDS;
+      const ids = reply[1].filter((id) => id !== exceptId).slice(0, batch);
+      if (ids.length === 0 || round >= rounds) break;
+      const outcomes = await this.run(() =>
+        Promise.all(ids.map((id) => this.script(deleteIfOwned, [this.sessionKey(id)], [tag]))),
+      );
+      for (const [i, id] of ids.entries()) {
+        if (outcomes[i] === 1) deleted++;
+        this.hints.delete(id);
+      }
+      handled = ids;
+    }
+    return deleted;
+  }
+
+  async setUserEpoch(userId: string, epoch: UserEpoch, expiresAt: number, now: number): Promise<void> {
+    const ttl = retainedTtl(expiresAt, now);
+    const keep = epoch.keep ?? '';
+    const hasKeep = epoch.keep == null ? '0' : '1';
+    await this.run(() =>
+      this.script(setUserEpoch, [this.userEpochKey(userId)], [epoch.validAfter, keep, hasKeep, expiresAt, ttl]),
     );
-    for (const id of ids) this.indexHints.delete(id);
-    await this.run(() => this.client.zrem(indexKey, ...ids));
-    return results.filter((r) => r === 1).length;
+  }
+
+  async getUserEpoch(userId: string, now: number): Promise<UserEpoch | null> {
+    return openEpoch(await this.run(() => this.readEpoch(userId)), now);
   }
 
   /**
-   * Deletes every session, user index and refresh family under this store's prefix (E3: log
-   * everyone out) and returns how many sessions it deleted. Administrative, never on a request
-   * path: it walks the keyspace of every master with `SCAN ... MATCH <prefix>*` in rounds of
-   * `batchSize` keys (never `KEYS`), and deletes each key of this store's layout with its own
-   * `DEL` (so no command crosses a Cluster slot). Keys of other prefixes, including longer ones
-   * that start with this one, are left alone. Each round is bounded by `commandTimeoutMs`; on a
-   * failure it rejects with `STORE_UNAVAILABLE` and can simply be called again. Sessions created
+   * Deletes every session, user index, user epoch, rotation mark and refresh family under this
+   * store's prefix (E3: log everyone out) and returns how many sessions it deleted. Administrative,
+   * never on a request path: it walks the keyspace of every master with `SCAN ... MATCH <prefix>*`
+   * in rounds of `batchSize` keys (never `KEYS`), and deletes each key of this store's layout with
+   * its own `DEL` (so no command crosses a Cluster slot). Keys of other prefixes, including longer
+   * ones that start with this one, are left alone. Each round is bounded by `commandTimeoutMs`; on
+   * a failure it rejects with `STORE_UNAVAILABLE` and can simply be called again. Sessions created
    * while it runs may survive it.
    *
    * @example
@@ -311,37 +469,38 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
         });
       } while (cursor !== '0');
     }
-    this.indexHints.clear();
+    this.hints.clear();
     return sessions;
   }
 
   async createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void> {
     const key = this.refreshFamilyKey(family.id);
-    const ttl = relativeTtl(recordExpiresAt(family), now);
+    const expiresAt = recordExpiresAt(family);
+    const ttl = retainedTtl(expiresAt, now);
     await this.run(async () => {
       if (ttl <= 0) {
         if ((await this.client.exists(key)) === 1) throw conflict('Refresh family id already exists');
         return;
       }
-      if ((await this.client.set(key, JSON.stringify(family), 'PX', ttl, 'NX')) === null) {
+      const json = JSON.stringify(family);
+      if ((await this.script(createFamily, [key], [ttl, family.generation, expiresAt, json])) !== 1) {
         throw conflict('Refresh family id already exists');
       }
     });
   }
 
   async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
-    const raw = await this.run(() => this.client.get(this.refreshFamilyKey(id)));
+    const raw = await this.run(() => this.client.hget(this.refreshFamilyKey(id), 'record'));
     const family = parseJson<RefreshFamilyRecord>(raw);
-    return family && isLive(family, id, now) ? family : null;
+    return family && family.id === id && isUsable(family) && recordExpiresAt(family) > now ? family : null;
   }
 
   async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
-    const ttl = relativeTtl(recordExpiresAt(family), now);
+    const expiresAt = recordExpiresAt(family);
+    const ttl = retainedTtl(expiresAt, now);
     const key = this.refreshFamilyKey(family.id);
-    const outcome = await this.run(() =>
-      this.script(familyCompareAndSet, key, [expectedGeneration, now, JSON.stringify(family), ttl]),
-    );
-    return outcome === 1;
+    const args = [expectedGeneration, now, ttl, family.generation, expiresAt, JSON.stringify(family)];
+    return (await this.run(() => this.script(updateFamily, [key], args))) === 1;
   }
 
   /** Ends the connection if the store opened it; a client you passed in is left open. */
@@ -365,8 +524,113 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   }
 
   /**
-   * Whether `key` has this store's layout: `<prefix>s:{id}`, `<prefix>rf:{id}` or `<prefix>u:{userId}`.
-   * A store whose prefix merely starts with ours (`sess:` and `sess:other:`) never matches.
+   * A rotation on a single server: one script checks the old record, writes and indexes the
+   * successor, and deletes and unindexes the old record, atomically. Readers never see both
+   * records or neither.
+   */
+  private async rotateInOneStep(
+    oldId: string,
+    expectedVersion: number,
+    successor: SessionRecord<D>,
+    now: number,
+  ): Promise<boolean> {
+    const oldKey = this.sessionKey(oldId);
+    const markKey = this.rotationMarkKey(oldId);
+    const [owner, version, createdAt, expiresAt, indexedUntil, json] = sessionFields(successor, indexTarget(successor));
+    const keys = [oldKey, markKey, this.sessionKey(successor.id), this.indexKeyOf(owner)];
+    const ttl = retainedTtl(recordExpiresAt(successor), now);
+    const args = [expectedVersion, now, owner, successor.id, ROTATION_MARK_MS, ttl];
+    args.push(version, createdAt, expiresAt, indexedUntil, json, oldId, EXPIRED_RETENTION_MS);
+    let outcome: unknown;
+    try {
+      outcome = await this.run(() => this.script(rotateInPlace, keys, args));
+    } catch (error) {
+      // No answer: the script ran entirely or not at all. Ask which, and fence it if it did not.
+      if ((await this.settleRotation(oldKey, markKey, successor.id, error)) === 1) return true;
+      throw error;
+    }
+    if (outcome === -2) throw conflict('Session id already exists');
+    return outcome === 1;
+  }
+
+  /**
+   * A rotation across slots (Redis Cluster), where no script can see both records: the successor
+   * is created and indexed first, then one script on the old record's slot deletes it if it is
+   * live, at the expected version and of the same user, and marks the rotation done. Until then
+   * the old record stays, so a failure never leaves the user without a session, and a concurrent
+   * `deleteByUser` (which runs after the epoch is written) always finds one of the two in the
+   * index. A refused compare-and-set deletes the successor again.
+   */
+  private async rotateAcrossSlots(
+    oldId: string,
+    expectedVersion: number,
+    successor: SessionRecord<D>,
+    now: number,
+  ): Promise<boolean> {
+    const owner = userTag(successor.userId);
+    const successorKey = this.sessionKey(successor.id);
+    const oldKey = this.sessionKey(oldId);
+    const markKey = this.rotationMarkKey(oldId);
+    await this.create(successor, now);
+    const removeSuccessor = async () => {
+      await this.run(() => this.client.del(successorKey));
+      await this.run(() => this.client.zrem(this.indexKeyOf(owner), successor.id));
+      this.hints.delete(successor.id);
+    };
+    let outcome: unknown;
+    try {
+      const args = [expectedVersion, now, owner, successor.id, ROTATION_MARK_MS];
+      outcome = await this.run(() => this.script(rotateOld, [oldKey, markKey], args));
+    } catch (error) {
+      outcome = await this.settleRotation(oldKey, markKey, successor.id, error).catch(() => null);
+      if (outcome !== 1) {
+        await removeSuccessor().catch(() => undefined);
+        throw error;
+      }
+    }
+    if (outcome !== 1) {
+      await removeSuccessor();
+      return false;
+    }
+    // The old key is gone; now its index entry may go. A missed removal is pruned by the next list.
+    await this.run(() => this.client.zrem(this.indexKeyOf(owner), oldId)).catch(() => 0);
+    return true;
+  }
+
+  /**
+   * After the last step of a rotation got no answer: 1 when it took effect; otherwise fences it so
+   * that it never will, and answers 0. Rejects with `cause` when the server cannot say either.
+   */
+  private async settleRotation(oldKey: string, markKey: string, successorId: string, cause: unknown) {
+    if (isSessionError(cause) && (cause as SessionError).reason === 'refused') return 0;
+    const outcome = await this.run(() =>
+      this.script(rotationOutcome, [oldKey, markKey], [successorId, ROTATION_MARK_MS]),
+    ).catch(() => {
+      throw cause;
+    });
+    return outcome === 1 ? 1 : 0;
+  }
+
+  private indexKeyOf(tag: string): string {
+    return `${this.prefix}u:{${tag}}`;
+  }
+
+  private epochKeyOf(tag: string): string {
+    return `${this.prefix}ue:{${tag}}`;
+  }
+
+  private readEpoch(userId: string): Promise<(string | null)[]> {
+    return this.client.hmget(this.userEpochKey(userId), ...EPOCH_FIELDS);
+  }
+
+  private addToIndex(record: SessionRecord<D>, score: number, now: number): Promise<unknown> {
+    return this.script(indexAdd, [this.userIndexKey(record.userId)], [now, EXPIRED_RETENTION_MS, record.id, score]);
+  }
+
+  /**
+   * Whether `key` has this store's layout: `<prefix>s:{id}`, `<prefix>rf:{id}`, `<prefix>t:{id}`,
+   * `<prefix>u:{user}` or `<prefix>ue:{user}`. A store whose prefix merely starts with ours
+   * (`sess:` and `sess:other:`) never matches.
    */
   private ownsKey(key: string): boolean {
     if (!key.startsWith(this.prefix)) return false;
@@ -376,29 +640,30 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   /** Raises the user index entry of `record` to its target score; returns that score. */
   private async raiseIndex(record: SessionRecord<D>, now: number): Promise<number> {
     const target = indexTarget(record);
-    await this.run(() => this.script(indexAdd, this.userIndexKey(record.userId), [now, record.id, target]));
+    await this.run(() => this.addToIndex(record, target, now));
     return target;
   }
 
-  /** Remembers a lower bound of a session's index score (scores only ever rise). */
-  private remember(id: string, indexedUntil: number): void {
-    const known = this.indexHints.get(id);
-    if (known !== undefined && known >= indexedUntil) return;
-    if (known !== undefined) this.indexHints.delete(id);
-    else if (this.indexHints.size >= INDEX_HINTS) {
-      const oldest = this.indexHints.keys().next();
-      if (!oldest.done) this.indexHints.delete(oldest.value);
+  /** Remembers a session's user and a lower bound of its index score (scores only ever rise). */
+  private remember(id: string, userId: string, indexedUntil: number): void {
+    const known = this.hints.get(id);
+    if (known !== undefined) this.hints.delete(id);
+    else if (this.hints.size >= HINTS) {
+      const oldest = this.hints.keys().next();
+      if (!oldest.done) this.hints.delete(oldest.value);
     }
-    this.indexHints.set(id, indexedUntil);
+    const floor = known?.userId === userId ? Math.max(known.indexedUntil, indexedUntil) : indexedUntil;
+    // Re-inserted: the map stays in order of use, and the least recently used goes first.
+    this.hints.set(id, { userId, indexedUntil: floor });
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
-  private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+  private async script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.client.evalsha(script.sha, 1, key, ...args);
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script.source, 1, key, ...args);
+      return this.client.eval(script.source, keys.length, ...keys, ...args);
     }
   }
 
@@ -450,8 +715,33 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   }
 }
 
-/** A key after the store's prefix: a session or family id (never braces), or a user index (any user id). */
-const OWN_KEY = /^(?:(?:s|rf):\{[^{}]*\}|u:\{[\s\S]*\})$/;
+/**
+ * A key after the store's prefix: a session, family or rotation mark by id (never braces), or a
+ * user index or epoch by user tag (never braces either, see {@link userTag}).
+ */
+const OWN_KEY = /^(?:s|rf|t|u|ue):\{[^{}]*\}$/;
+
+/** The fields of a user epoch hash, in the order {@link openEpoch} reads them. */
+const EPOCH_FIELDS = ['validAfter', 'keep', 'expiresAt'] as const;
+
+/** A UTF-16 code unit that is half of a surrogate pair without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * How a user id appears in key names and in the `owner` field: the id itself when it is non-empty,
+ * free of `{` and `}` (so the whole id is the hash tag, and the index and epoch share a slot) and
+ * well-formed UTF-16 (so it reaches Redis unchanged: UTF-8 turns every lone surrogate into the
+ * same three bytes, which would let distinct users share keys); otherwise `~` and the hex of each
+ * UTF-16 code unit. Plain tags never start with `~`, so no two user ids share a tag.
+ */
+function userTag(userId: string): string {
+  if (userId.length > 0 && !userId.startsWith('~') && !/[{}]/.test(userId) && !LONE_SURROGATE.test(userId)) {
+    return userId;
+  }
+  let tag = '~';
+  for (let i = 0; i < userId.length; i++) tag += userId.charCodeAt(i).toString(16).padStart(4, '0');
+  return tag;
+}
 
 /** The masters whose keyspaces together hold every key: the one server, or each Cluster master. */
 function mastersOf(client: RedisClient): Redis[] {
@@ -478,9 +768,12 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
-/** Milliseconds the record has left by the manager's clock (never Redis's own: CL-04). */
-function relativeTtl(expiresAt: number, now: number): number {
-  return Math.ceil(expiresAt - now);
+/**
+ * How long Redis keeps a record: until its deadline plus {@link EXPIRED_RETENTION_MS}, in ms from
+ * `now` by the manager's clock (never Redis's own: CL-04).
+ */
+function retainedTtl(expiresAt: number, now: number): number {
+  return Math.ceil(expiresAt + EXPIRED_RETENTION_MS - now);
 }
 
 /** Answer of the session compare-and-set script when the index must be raised first. */
@@ -516,19 +809,33 @@ function indexTarget(record: SessionRecord): number {
   return Math.ceil(Math.min(record.absoluteExpiresAt, recordExpiresAt(record) + spanOf(record)));
 }
 
-function sessionEnvelope(indexedUntil: number, recordJson: string): string {
-  return `{"indexedUntil":${indexedUntil},"session":${recordJson}}`;
+/**
+ * The fields of a session hash after its TTL, in the order the scripts take them: owner (the user's
+ * tag), version, createdAt, expiresAt, indexedUntil and the record as JSON.
+ */
+function sessionFields(record: SessionRecord, indexedUntil: number): [string, number, number, number, number, string] {
+  return [
+    userTag(record.userId),
+    record.version,
+    record.createdAt,
+    recordExpiresAt(record),
+    indexedUntil,
+    JSON.stringify(record),
+  ];
 }
 
-function openSessionEnvelope<D extends SessionData>(
-  raw: string | null,
-  id: string,
-  now: number,
-): { indexedUntil: number; session: SessionRecord<D> } | null {
-  const envelope = parseJson<{ indexedUntil?: unknown; session?: SessionRecord<D> }>(raw);
-  const session = envelope?.session;
-  if (!session || typeof envelope.indexedUntil !== 'number' || !isLive(session, id, now)) return null;
-  return { indexedUntil: envelope.indexedUntil, session };
+/** The record in a session hash's `record` field, if it is one and the one asked for. */
+function openRecord<D extends SessionData>(raw: string | null, id: string): SessionRecord<D> | null {
+  const record = parseJson<SessionRecord<D>>(raw);
+  return record && record.id === id && typeof record.userId === 'string' && isUsable(record) ? record : null;
+}
+
+/** A user's epoch from the fields of its hash, if one is held at `now`. */
+function openEpoch(fields: (string | null)[] | null, now: number): UserEpoch | null {
+  const [validAfter, keep, expiresAt] = fields ?? [];
+  if (validAfter == null || expiresAt == null) return null;
+  const epoch = { validAfter: Number(validAfter), keep: keep ?? null };
+  return Number.isFinite(epoch.validAfter) && Number(expiresAt) > now ? epoch : null;
 }
 
 function parseJson<T>(raw: string | null): T | null {
@@ -541,15 +848,10 @@ function parseJson<T>(raw: string | null): T | null {
   }
 }
 
-/** Whether a stored record is the one asked for and still live at `now` (by the manager's clock). */
-function isLive(
-  record: { id?: unknown; idleExpiresAt: number | null; absoluteExpiresAt: number },
-  id: string,
-  now: number,
-): boolean {
-  if (typeof record !== 'object' || record === null) return false;
-  if (record.id !== id || typeof record.absoluteExpiresAt !== 'number') return false;
-  return recordExpiresAt(record) > now;
+/** Whether a stored record has the deadlines expiry is computed from. */
+function isUsable(record: { idleExpiresAt?: unknown; absoluteExpiresAt?: unknown }): boolean {
+  const idle = record.idleExpiresAt;
+  return typeof record.absoluteExpiresAt === 'number' && (idle === null || typeof idle === 'number');
 }
 
 function conflict(message: string): SessionError {

@@ -6,120 +6,287 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-function lua(source: string): LuaScript {
+function lua(...parts: string[]): LuaScript {
+  const source = parts.join('\n');
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-// Every script below touches exactly one key (KEYS[1]), so each runs on one Redis Cluster slot.
-// Times are the manager's clock in ms (ARGV); relative TTLs are computed from them (CL-04).
+// Times are the manager's clock in ms (ARGV); relative TTLs are computed from them (CL-04). Every
+// key a script touches is declared in KEYS, and the keys of one script share a hash tag, so each
+// script runs on one Redis Cluster slot (only `rotateInPlace`, used on a single server, spans more).
 //
-// A session key holds an envelope: {"indexedUntil":<ms>,"session":<record>}. `indexedUntil` is a
-// score the user index is known to hold for this session (the index was raised to it before the
-// envelope said so), and it stays a margin above the record's expiry. Pruning the index by score
-// can therefore never drop a live session, and most touches need no index write at all.
+// A session key is a hash. The fields the scripts need have fields of their own: `owner` (the
+// user's tag, see `userTag` in index.ts), `version`, `createdAt`, `expiresAt` (the earliest
+// deadline), `indexedUntil` (a score the user index is known to hold for this session, kept above
+// `expiresAt`) and `record` (the session as JSON). No script ever decodes `record`: application
+// data (labels, data, user ids) can hold anything JSON can, lone surrogates and deep nesting
+// included, and a revocation must never depend on it.
+
+/** Writes every field of a session hash and its TTL. */
+const WRITE_SESSION = `
+local function writeSession(key, ttl, owner, version, createdAt, expiresAt, indexedUntil, record)
+  redis.call('HSET', key, 'owner', owner, 'version', version, 'createdAt', createdAt,
+    'expiresAt', expiresAt, 'indexedUntil', indexedUntil, 'record', record)
+  redis.call('PEXPIRE', key, ttl)
+end`;
 
 /**
- * Compare-and-set of a session envelope on `version`. Refuses (0) when the record is gone, the
- * version differs or the stored record has already expired at `now`. Answers -1, writing
- * nothing, when the new record needs more than the index is known to hold: the caller raises it
- * and calls again with the raised score. A new record that is already expired (ttl <= 0) deletes
- * the key (1). Otherwise writes the record and answers the `indexedUntil` it kept.
- * ARGV: expected version, now, new record JSON, ttl ms, score the index must hold at least,
- * raised score or '', user id.
+ * Adds (or raises) one member of a user index, a sorted set scored by each session's
+ * `indexedUntil`. Members whose score is more than the retention (`keep`) in the past are pruned:
+ * their keys have expired by then. The key's own TTL follows the highest score plus the retention,
+ * so the index never outlives its sessions and never needs keyspace notifications. ZADD GT only
+ * ever raises a score (Redis 6.2+).
  */
-export const sessionCompareAndSet = lua(`
-local stored = redis.call('GET', KEYS[1])
-if not stored then return 0 end
-local ok, envelope = pcall(cjson.decode, stored)
-if not ok or type(envelope) ~= 'table' or type(envelope.session) ~= 'table' then return 0 end
-local current = envelope.session
-if tonumber(current.version) ~= tonumber(ARGV[1]) then return 0 end
-local expiresAt = tonumber(current.absoluteExpiresAt)
-if not expiresAt then return 0 end
-local idle = current.idleExpiresAt
-if type(idle) == 'number' and idle < expiresAt then expiresAt = idle end
-if expiresAt <= tonumber(ARGV[2]) then return 0 end
-local ttl = tonumber(ARGV[4])
+const INDEX_ADD = `
+local function indexAdd(key, now, keep, id, score)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - keep))
+  if score > now - keep then
+    redis.call('ZADD', key, 'GT', string.format('%d', score), id)
+  end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then
+    redis.call('PEXPIRE', key, string.format('%d', math.ceil(tonumber(last[2]) + keep - now)))
+  end
+end`;
+
+/**
+ * The compare-and-set a rotation applies to the old record: live at `now`, at the expected
+ * version, owned by the successor's user. A rotation mark (a hash next to the old key, on its slot)
+ * records the outcome per successor: `done` once the old record is gone for it, `fenced` once the
+ * caller has given up on it (see `rotationOutcome`), so that a late or resent copy of the same
+ * rotation never acts after its caller was told it failed. Returns 0 (refused) or nil (go ahead).
+ */
+const ROTATION_CHECK = `
+local function rotationCheck(oldKey, markKey, successorId, expectedVersion, now, owner)
+  if redis.call('HEXISTS', markKey, successorId) == 1 then return 0 end
+  local f = redis.call('HMGET', oldKey, 'version', 'expiresAt', 'owner')
+  if not f[1] or tonumber(f[1]) ~= tonumber(expectedVersion) then return 0 end
+  local expiresAt = tonumber(f[2])
+  if not expiresAt or expiresAt <= tonumber(now) then return 0 end
+  if f[3] ~= owner then return 0 end
+  return nil
+end
+local function markDone(markKey, successorId, ttl)
+  redis.call('HSET', markKey, successorId, 'done')
+  redis.call('PEXPIRE', markKey, ttl)
+end`;
+
+/**
+ * Inserts a session hash unless the key exists. ARGV: ttl ms, owner, version, createdAt,
+ * expiresAt, indexedUntil, record JSON. Returns 1, or 0 when the id is taken.
+ */
+export const createSession = lua(
+  WRITE_SESSION,
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+writeSession(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return 1`,
+);
+
+/**
+ * Compare-and-set of a session on `version`. Refuses (0) when the record is gone, the version
+ * differs or the stored record has expired at `now`. Answers -1, writing nothing, when the new
+ * record needs more than the index is known to hold: the caller raises it and calls again with
+ * the raised score. A new record past its deadline and its retention (ttl <= 0) deletes the key
+ * (1). Otherwise writes the record and answers the `indexedUntil` it kept.
+ * ARGV: expected version, now, ttl ms, score the index must hold at least, raised score or '',
+ * then the new owner, version, createdAt, expiresAt and record JSON.
+ */
+export const updateSession = lua(
+  WRITE_SESSION,
+  `
+local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil')
+if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
+local expiresAt = tonumber(f[2])
+if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
+local ttl = tonumber(ARGV[3])
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return 1
 end
-local indexed = tonumber(envelope.indexedUntil) or 0
+local indexed = tonumber(f[4]) or 0
 -- A record moving to another user starts over in that user's index.
-if current.userId ~= ARGV[7] then indexed = 0 end
-local raised = tonumber(ARGV[6])
+if f[3] ~= ARGV[6] then indexed = 0 end
+local raised = tonumber(ARGV[5])
 if raised and raised > indexed then indexed = raised end
-if tonumber(ARGV[5]) > indexed then return -1 end
-redis.call('SET', KEYS[1], string.format('{"indexedUntil":%d,"session":%s}', indexed, ARGV[3]), 'PX', ttl)
-return indexed
-`);
+if tonumber(ARGV[4]) > indexed then return -1 end
+writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', indexed), ARGV[10])
+return indexed`,
+);
 
 /**
- * Compare-and-set of a refresh-family record on `generation`, with the same refusals as above.
- * ARGV: expected generation, now, new JSON value, ttl ms. Returns 1 or 0.
+ * Deletes one session key, whatever it holds, and answers {1, owner} ('' when the owner cannot
+ * be read), or 0 when there was no key.
  */
-export const familyCompareAndSet = lua(`
-local stored = redis.call('GET', KEYS[1])
-if not stored then return 0 end
-local ok, current = pcall(cjson.decode, stored)
-if not ok or type(current) ~= 'table' then return 0 end
-if tonumber(current.generation) ~= tonumber(ARGV[1]) then return 0 end
-local expiresAt = tonumber(current.absoluteExpiresAt)
-if not expiresAt then return 0 end
-local idle = current.idleExpiresAt
-if type(idle) == 'number' and idle < expiresAt then expiresAt = idle end
-if expiresAt <= tonumber(ARGV[2]) then return 0 end
-local ttl = tonumber(ARGV[4])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1
-`);
+export const deleteSession = lua(`
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return 0 end
+local owner = false
+if kind == 'hash' then owner = redis.call('HGET', KEYS[1], 'owner') end
+redis.call('DEL', KEYS[1])
+return {1, owner or ''}`);
 
 /**
- * Adds (or raises) one member of a per-user index, a sorted set scored by each session's
- * `indexedUntil` (its expiry plus headroom).
- * Prunes members whose score has passed, and keeps the key's own TTL at the highest score, so the
- * index never outlives its sessions and never needs keyspace notifications.
- * ARGV: now, session id, expiry. ZADD GT only ever raises a score (Redis 6.2+).
+ * Deletes a session key for a revocation unless it provably belongs to someone else: a stale or
+ * forged index entry never deletes another user's session, and a key whose owner cannot be read
+ * (damaged, or not a hash) is deleted rather than skipped. ARGV: owner.
+ * Returns 1 (deleted), 0 (no key) or -1 (another owner's session, left alone).
  */
-export const indexAdd = lua(`
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if tonumber(ARGV[3]) > now then
-  redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+export const deleteIfOwned = lua(`
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return 0 end
+if kind == 'hash' then
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if owner and owner ~= ARGV[1] then return -1 end
 end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then
-  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now))
-end
-return 1
-`);
+redis.call('DEL', KEYS[1])
+return 1`);
+
+/** {@link INDEX_ADD} on KEYS[1]. ARGV: now, retention ms, session id, score. */
+export const indexAdd = lua(
+  INDEX_ADD,
+  `
+indexAdd(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))
+return 1`,
+);
 
 /**
- * Removes members whose score has passed and the given ids (sessions found gone or re-owned).
- * ARGV: now, ids... Returns the number of members left.
+ * Removes members whose score is more than the retention in the past, and the given ids (sessions
+ * whose key is gone or belongs to another user now). ARGV: now, retention ms, ids...
+ * Returns the number of members left.
  */
 export const indexPrune = lua(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', tonumber(ARGV[1]) - tonumber(ARGV[2])))
+for i = 3, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
+return redis.call('ZCARD', KEYS[1])`);
+
+/**
+ * One round of a revocation: removes the ids the previous round dealt with (their keys are gone,
+ * or are another user's), then answers {members left, the first `count` members}.
+ * ARGV: count, ids...
+ */
+export const indexNext = lua(`
 for i = 2, #ARGV do
   redis.call('ZREM', KEYS[1], ARGV[i])
 end
-return redis.call('ZCARD', KEYS[1])
-`);
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)}`);
 
 /**
- * Deletes a session envelope only if its record belongs to the given user, so a stale index entry can
- * never delete someone else's session. ARGV: user id. Returns 1 (deleted), 0 (gone), -1 (other owner).
+ * The last step of a rotation across slots (Redis Cluster): the successor exists and is indexed;
+ * this deletes the old record if it passes the rotation check, and marks the rotation done.
+ * KEYS: old session key, rotation mark. ARGV: expected version, now, owner, successor id, mark ttl.
+ * Returns 1 (the old record is gone for this successor) or 0 (refused: nothing changed).
  */
-export const deleteIfOwned = lua(`
-local stored = redis.call('GET', KEYS[1])
-if not stored then return 0 end
-local ok, envelope = pcall(cjson.decode, stored)
-if not ok or type(envelope) ~= 'table' or type(envelope.session) ~= 'table' then return -1 end
-if envelope.session.userId ~= ARGV[1] then return -1 end
+export const rotateOld = lua(
+  ROTATION_CHECK,
+  `
+local checked = rotationCheck(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3])
+if checked then return checked end
 redis.call('DEL', KEYS[1])
-return 1
-`);
+markDone(KEYS[2], ARGV[4], ARGV[5])
+return 1`,
+);
+
+/**
+ * A whole rotation in one atomic step, on a single server: checks the old record, writes the
+ * successor and indexes it, deletes the old record and unindexes it.
+ * KEYS: old session key, rotation mark, successor key, user index.
+ * ARGV: expected version, now, owner, successor id, mark ttl, successor ttl, then the successor's
+ * version, createdAt, expiresAt, indexedUntil and record JSON, then the old id and the retention.
+ * Returns 1 (rotated), 0 (refused: nothing changed) or -2 (the successor's id is taken: nothing
+ * changed).
+ */
+export const rotateInPlace = lua(
+  WRITE_SESSION,
+  INDEX_ADD,
+  ROTATION_CHECK,
+  `
+if redis.call('EXISTS', KEYS[3]) == 1 then return -2 end
+local checked = rotationCheck(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3])
+if checked then return checked end
+local now = tonumber(ARGV[2])
+local keep = tonumber(ARGV[13])
+-- The index first: a refused command (a damaged index key) stops the script before any write
+-- (Redis does not roll a script back). Nothing after it can be refused, so no half rotation.
+if tonumber(ARGV[6]) > 0 then
+  indexAdd(KEYS[4], now, keep, ARGV[4], tonumber(ARGV[10]))
+  writeSession(KEYS[3], ARGV[6], ARGV[3], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[4], ARGV[12])
+markDone(KEYS[2], ARGV[4], ARGV[5])
+return 1`,
+);
+
+/**
+ * After a rotation's last step failed without an answer (a timeout, a dropped connection): tells
+ * whether it took effect, and if not, fences it so that it never will (a late or resent copy then
+ * refuses). KEYS: old session key, rotation mark. ARGV: successor id, minimum mark ttl.
+ * Returns 1 (done) or 0 (not done, and now never will be).
+ */
+export const rotationOutcome = lua(`
+local mark = redis.call('HGET', KEYS[2], ARGV[1])
+if mark == 'done' then return 1 end
+redis.call('HSET', KEYS[2], ARGV[1], 'fenced')
+local ttl = math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1]))
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 0`);
+
+/**
+ * Writes a user's epoch unless a later one is held (an equal one is replaced). Whichever epoch
+ * stays is kept at least until the later of both expiries (plus the retention, by the key's TTL).
+ * ARGV: validAfter, keep ('' for none), whether there is a keep ('1' or '0'), expiresAt, ttl ms.
+ * Returns 1 (written) or 0 (a later epoch is held).
+ */
+export const setUserEpoch = lua(`
+local f = redis.call('HMGET', KEYS[1], 'validAfter', 'expiresAt')
+local held = tonumber(f[1])
+local heldUntil = tonumber(f[2])
+local expiresAt = tonumber(ARGV[4])
+local ttl = math.max(tonumber(ARGV[5]), redis.call('PTTL', KEYS[1]))
+local written = 1
+if held and held > tonumber(ARGV[1]) then
+  written = 0
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'validAfter', ARGV[1])
+  if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'keep', ARGV[2]) end
+end
+if heldUntil and heldUntil > expiresAt then expiresAt = heldUntil end
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return written
+end
+redis.call('HSET', KEYS[1], 'expiresAt', string.format('%d', expiresAt))
+redis.call('PEXPIRE', KEYS[1], ttl)
+return written`);
+
+/**
+ * Inserts a refresh-family hash unless the key exists. ARGV: ttl ms, generation, expiresAt, JSON.
+ * Returns 1, or 0 when the id is taken.
+ */
+export const createFamily = lua(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'generation', ARGV[2], 'expiresAt', ARGV[3], 'record', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`);
+
+/**
+ * Compare-and-set of a refresh family on `generation`, with the same refusals as
+ * {@link updateSession}. ARGV: expected generation, now, ttl ms, generation, expiresAt, JSON.
+ * Returns 1 or 0.
+ */
+export const updateFamily = lua(`
+local f = redis.call('HMGET', KEYS[1], 'generation', 'expiresAt')
+if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
+local expiresAt = tonumber(f[2])
+if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
+if tonumber(ARGV[3]) <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], 'generation', ARGV[4], 'expiresAt', ARGV[5], 'record', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`);

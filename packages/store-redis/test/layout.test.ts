@@ -1,4 +1,6 @@
 import {
+  EXPIRED_RETENTION_MS,
+  generateSessionToken,
   isSessionError,
   randomString,
   recordExpiresAt,
@@ -15,6 +17,7 @@ import { assertServices, dropUnder, LOCAL_URL, localRedis, skipWithout, uniquePr
 
 const local = await localRedis();
 const MINUTE = 60_000;
+const RETAINED = EXPIRED_RETENTION_MS;
 
 describe('configuration', () => {
   it('needs exactly one of client, url or cluster', () => {
@@ -30,9 +33,11 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses a non-positive timeout, a non-redis URL and an empty cluster', () => {
+  it('refuses a non-positive timeout or user batch size, a non-redis URL and an empty cluster', () => {
     for (const options of [
       { url: LOCAL_URL, commandTimeoutMs: 0 },
+      { url: LOCAL_URL, userBatchSize: 0 },
+      { url: LOCAL_URL, userBatchSize: 2.5 },
       { url: 'http://127.0.0.1:6379' },
       { cluster: { nodes: [] } },
     ]) {
@@ -80,15 +85,41 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     redis.disconnect();
   });
 
-  it('keeps one key per session and a sorted set per user, each with its own hash tag', async () => {
-    const r = record();
+  it('keeps one hash per session and a sorted set per user, each with its own hash tag', async () => {
+    const r = record({ data: { note: 'json only in its own field' } });
     await store.create(r, clock.now());
     expect(store.sessionKey(r.id)).toBe(`${store.prefix}s:{${r.id}}`);
     expect(store.userIndexKey(r.userId)).toBe(`${store.prefix}u:{${r.userId}}`);
+    expect(store.userEpochKey(r.userId)).toBe(`${store.prefix}ue:{${r.userId}}`);
     // The index holds the session until its expiry plus one idle span (the headroom for touches).
     const indexedUntil = recordExpiresAt(r) + 30 * MINUTE;
-    expect(JSON.parse((await redis.get(store.sessionKey(r.id))) as string)).toEqual({ indexedUntil, session: r });
+    // What the scripts read has a field of its own; the record is JSON that no script decodes.
+    expect(await redis.hgetall(store.sessionKey(r.id))).toEqual({
+      owner: r.userId,
+      version: '1',
+      createdAt: String(r.createdAt),
+      expiresAt: String(recordExpiresAt(r)),
+      indexedUntil: String(indexedUntil),
+      record: JSON.stringify(r),
+    });
     expect(await redis.zrange(store.userIndexKey(r.userId), 0, -1, 'WITHSCORES')).toEqual([r.id, String(indexedUntil)]);
+  });
+
+  it('writes a user id that is not plain text as a tag of its own, so it cannot share keys with another', async () => {
+    for (const [userId, tag] of [
+      ['a{b}', '~0061007b0062007d'],
+      ['~x', '~007e0078'],
+      ['x\ud800', '~0078d800'],
+      ['', '~'],
+    ]) {
+      expect(store.userIndexKey(userId as string)).toBe(`${store.prefix}u:{${tag}}`);
+      expect(store.userEpochKey(userId as string)).toBe(`${store.prefix}ue:{${tag}}`);
+    }
+    const r = record({ userId: 'team{42}' });
+    await store.create(r, clock.now());
+    expect(await redis.hget(store.sessionKey(r.id), 'owner')).toBe('~007400650061006d007b00340032007d');
+    expect((await store.listByUser('team{42}', clock.now())).map((x) => x.id)).toEqual([r.id]);
+    expect(await store.deleteByUser('team{42}')).toBe(1);
   });
 
   it('CL-04: TTLs are relative to the manager clock, whatever Redis thinks the time is', async () => {
@@ -101,19 +132,20 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
       absoluteExpiresAt: now + 12 * 60 * MINUTE,
     });
     await store.create(r, now);
+    // The deadline plus the retention (item 16); the index's highest score plus the retention.
     const sessionTtl = await redis.pttl(store.sessionKey(r.id));
-    expect(sessionTtl).toBeGreaterThan(30 * MINUTE - 5000);
-    expect(sessionTtl).toBeLessThanOrEqual(30 * MINUTE);
+    expect(sessionTtl).toBeGreaterThan(30 * MINUTE + RETAINED - 5000);
+    expect(sessionTtl).toBeLessThanOrEqual(30 * MINUTE + RETAINED);
     const indexTtl = await redis.pttl(store.userIndexKey(r.userId));
-    expect(indexTtl).toBeGreaterThan(60 * MINUTE - 5000);
-    expect(indexTtl).toBeLessThanOrEqual(60 * MINUTE);
+    expect(indexTtl).toBeGreaterThan(60 * MINUTE + RETAINED - 5000);
+    expect(indexTtl).toBeLessThanOrEqual(60 * MINUTE + RETAINED);
     expect(await store.get(r.id, now)).toEqual(r);
 
     // A touch 20 minutes later (by the app's clock) moves the record's TTL to the new deadline.
     const later = now + 20 * MINUTE;
     const touched = { ...r, lastSeenAt: later, idleExpiresAt: later + 30 * MINUTE, version: 2 };
     expect(await store.update(touched, 1, later)).toBe(true);
-    expect(await redis.pttl(store.sessionKey(r.id))).toBeGreaterThan(30 * MINUTE - 5000);
+    expect(await redis.pttl(store.sessionKey(r.id))).toBeGreaterThan(30 * MINUTE + RETAINED - 5000);
   });
 
   it('a touch writes the index only when the new deadline nears what the index holds', async () => {
@@ -142,14 +174,17 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     const other = new RedisStore({ client: redis, prefix: store.prefix });
     expect(await other.update(touchAt(lastMoment, 4), 3, lastMoment)).toBe(true);
     expect(await score()).toBe(lastMoment + 60 * MINUTE);
-    const envelope = JSON.parse((await redis.get(store.sessionKey(r.id))) as string);
-    expect(envelope).toEqual({ indexedUntil: lastMoment + 60 * MINUTE, session: touchAt(lastMoment, 4) });
+    expect(await redis.hmget(store.sessionKey(r.id), 'indexedUntil', 'version', 'record')).toEqual([
+      String(lastMoment + 60 * MINUTE),
+      '4',
+      JSON.stringify(touchAt(lastMoment, 4)),
+    ]);
     // A stale writer still loses.
     expect(await store.update(touchAt(lastMoment + MINUTE, 4), 3, lastMoment + MINUTE)).toBe(false);
     expect((await store.get(r.id, lastMoment + MINUTE))?.version).toBe(4);
   });
 
-  it('the user index sheds dead entries on the next write, by score, without any wait', async () => {
+  it('the user index sheds dead entries on the next write, by score, once their keys have gone', async () => {
     const userId = `user-${randomString(9)}`;
     const short = record({ userId, idleExpiresAt: clock.now() + MINUTE });
     const long = record({ userId });
@@ -157,11 +192,17 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     await store.create(long, clock.now());
     expect(await redis.zcard(store.userIndexKey(userId))).toBe(2);
 
-    // The short one is dead after 1 minute and leaves the index one idle span later.
-    const later = clock.now() + 2 * MINUTE;
-    const third = record({ userId, createdAt: later, lastSeenAt: later, idleExpiresAt: later + MINUTE });
-    await store.create(third, later);
-    expect((await redis.zrange(store.userIndexKey(userId), 0, -1)).sort()).toEqual([long.id, third.id].sort());
+    // The short one is dead after 1 minute; its key stays for the retention, and so does its
+    // entry (one idle span more): an id leaves the index only once its key has gone.
+    const add = async (at: number) => {
+      const r = record({ userId, createdAt: at, lastSeenAt: at, idleExpiresAt: at + MINUTE });
+      await store.create(r, at);
+      return r.id;
+    };
+    const third = await add(clock.now() + 2 * MINUTE);
+    expect(await redis.zcard(store.userIndexKey(userId))).toBe(3);
+    const fourth = await add(clock.now() + 2 * MINUTE + RETAINED);
+    expect((await redis.zrange(store.userIndexKey(userId), 0, -1)).sort()).toEqual([long.id, third, fourth].sort());
   });
 
   it('a delete removes the index entry; a list prunes entries whose session is gone', async () => {
@@ -193,10 +234,23 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     expect(await redis.exists(store.userIndexKey(attacker.userId))).toBe(0);
   });
 
-  it('an update to an already-expired deadline deletes the record', async () => {
+  it('deleteByUser works in rounds of userBatchSize, keeps the one spared, and empties the index behind it', async () => {
+    const small = new RedisStore({ client: redis, prefix: store.prefix, userBatchSize: 3 });
+    const userId = `user-${randomString(9)}`;
+    const all = Array.from({ length: 11 }, () => record({ userId }));
+    for (const r of all) await small.create(r, clock.now());
+    const keep = all[5] as SessionRecord;
+    expect((await small.listByUser(userId, clock.now())).length).toBe(11);
+    expect(await small.deleteByUser(userId, keep.id)).toBe(10);
+    expect(await redis.zrange(small.userIndexKey(userId), 0, -1)).toEqual([keep.id]);
+    expect((await small.listByUser(userId, clock.now())).map((r) => r.id)).toEqual([keep.id]);
+    for (const r of all) expect(await redis.exists(small.sessionKey(r.id))).toBe(r === keep ? 1 : 0);
+  });
+
+  it('an update to a deadline more than the retention in the past deletes the record', async () => {
     const r = record();
     await store.create(r, clock.now());
-    const dead = { ...r, idleExpiresAt: clock.now() - 1, version: 2 };
+    const dead = { ...r, idleExpiresAt: clock.now() - RETAINED - 1, version: 2 };
     expect(await store.update(dead, 1, clock.now())).toBe(true);
     expect(await redis.exists(store.sessionKey(r.id))).toBe(0);
   });
@@ -212,26 +266,25 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
 
   it('expiry with an injected clock and real TTLs: expired sessions disappear and the user index shrinks', async () => {
     const realClock = createTestClock(Date.now());
-    const sessions = new SessionManager({
-      store,
-      clock: realClock,
-      policy: { idleTimeoutMs: 700, absoluteTimeoutMs: 60 * MINUTE },
-    });
+    const sessions = new SessionManager({ store, clock: realClock });
     const userId = `user-${randomString(9)}`;
-    const issued = await Promise.all([sessions.create({ userId }), sessions.create({ userId })]);
+    // Sessions whose idle deadline passed almost a retention ago: 0.7 s of it is left.
+    const start = realClock.now() - RETAINED;
+    const issued = [generateSessionToken(), generateSessionToken()];
+    for (const { id, secretHash } of issued) {
+      const r = record({ id, secretHash, userId, createdAt: start, lastSeenAt: start, idleExpiresAt: start + 700 });
+      await store.create(r, realClock.now());
+    }
     const indexKey = store.userIndexKey(userId);
     expect(await redis.zcard(indexKey)).toBe(2);
 
     // Redis drops the records (0.7 s) and the index (one more idle span) by itself: real TTLs,
     // a bounded wait under 3 s.
-    const gone = await waitFor(
-      async () => (await redis.exists(indexKey, ...issued.map((s) => store.sessionKey(s.session.id)))) === 0,
-      30,
-      100,
-    );
+    const keys = [indexKey, ...issued.map(({ id }) => store.sessionKey(id))];
+    const gone = await waitFor(async () => (await redis.exists(...keys)) === 0, 30, 100);
     expect(gone).toBe(true);
     realClock.set(Date.now());
-    for (const s of issued) expect((await sessions.validateToken(s.token)).session).toBeNull();
+    for (const { token } of issued) expect((await sessions.validateToken(token)).status).toBe('invalid');
     expect(await sessions.list(userId)).toEqual([]);
   });
 

@@ -1,8 +1,9 @@
 import { isSessionError, randomString, type SessionError, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
+import { rotateInPlace, rotationOutcome } from '../src/scripts.js';
 import { commandStats, type RedisServer, startRedisServer, statsDelta, waitFor } from './servers.js';
 import { assertServices, redisBinary, skipWithout, uniquePrefix } from './support.js';
 
@@ -72,9 +73,12 @@ describe.skipIf(skipWithout(binary))('ST-01: a dedicated redis-server is killed 
       ['get', () => store.get(issued.session.id, now)],
       ['create', () => store.create({ ...record, id: randomString(16), version: 1 }, now)],
       ['update', () => store.update(record, 1, now)],
+      ['rotate', () => store.rotate(issued.session.id, 1, { ...record, id: randomString(16), version: 1 }, now)],
       ['delete', () => store.delete(issued.session.id)],
       ['listByUser', () => store.listByUser(issued.session.userId, now)],
       ['deleteByUser', () => store.deleteByUser(issued.session.userId)],
+      ['setUserEpoch', () => store.setUserEpoch(issued.session.userId, { validAfter: now, keep: null }, now, now)],
+      ['getUserEpoch', () => store.getUserEpoch(issued.session.userId, now)],
       ['createRefreshFamily', () => store.createRefreshFamily(family, now)],
       ['getRefreshFamily', () => store.getRefreshFamily(family.id, now)],
       ['updateRefreshFamily', () => store.updateRefreshFamily({ ...family, generation: 2 }, 1, now)],
@@ -171,7 +175,48 @@ describe.skipIf(skipWithout(binary))('ST-02: CLIENT PAUSE 3000 ALL', () => {
     // INFO waits for the pause to end; by then each paused command has run exactly once.
     const delta = statsDelta(before, await commandStats(admin));
     delta.delete('client|pause');
-    expect(Object.fromEntries(delta)).toEqual({ get: 2 });
+    // Each read is the record and its user's epoch, sent together.
+    expect(Object.fromEntries(delta)).toEqual({ hmget: 4 });
     expect((await sessions.validateToken(issued.token)).status).toBe('valid');
+  });
+});
+
+describe.skipIf(skipWithout(binary))('item 3: a rotation whose answer is lost (CLIENT PAUSE 1500 ALL)', () => {
+  let server: RedisServer;
+  let store: RedisStore;
+  let admin: Redis;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    server = await startRedisServer();
+    store = new RedisStore({ url: server.url, prefix: uniquePrefix('rotate-pause') });
+    admin = new Redis(server.url);
+    // Cached beforehand, so that each script below is one EVALSHA.
+    for (const script of [rotateInPlace, rotationOutcome]) await admin.script('LOAD', script.source);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    admin?.disconnect();
+    await server?.destroy();
+  });
+
+  it('asks the server after the timeout and answers true when the rotation ran, without a second rotation', async () => {
+    const now = clock.now();
+    const old = sessionRecordFixture(now);
+    await store.create(old, now);
+    const next = sessionRecordFixture(now, { userId: old.userId, createdAt: old.createdAt });
+    const before = await commandStats(admin);
+
+    // The rotation's answer misses its 1000 ms bound; the question that follows it is answered
+    // once the pause ends, after the rotation itself has run (one connection: in order).
+    await admin.client('PAUSE', 1500, 'ALL');
+    expect(await store.rotate(old.id, 1, next, now)).toBe(true);
+    const delta = statsDelta(before, await commandStats(admin));
+    expect(delta.get('evalsha')).toBe(2);
+    expect(await store.get(old.id, now)).toBeNull();
+    expect(await store.get(next.id, now)).toEqual(next);
+    expect((await store.listByUser(old.userId, now)).map((r) => r.id)).toEqual([next.id]);
   });
 });

@@ -72,13 +72,23 @@ export async function keysUnder(client: Redis | Cluster, prefix: string): Promis
   return keys;
 }
 
-/** Every key under `prefix` with its raw contents (strings as is, sorted sets as members and scores). */
+/**
+ * Every key under `prefix` with its raw contents: strings as they are, sorted sets as members and
+ * scores, hashes as fields and values, each separated by a space.
+ */
 export async function dumpUnder(client: Redis | Cluster, prefix: string): Promise<Map<string, string>> {
   const dump = new Map<string, string>();
   for (const key of await keysUnder(client, prefix)) {
     const type = await client.type(key);
     if (type === 'string') dump.set(key, (await client.get(key)) ?? '');
     else if (type === 'zset') dump.set(key, (await client.zrange(key, 0, -1, 'WITHSCORES')).join(' '));
+    else if (type === 'hash')
+      dump.set(
+        key,
+        Object.entries(await client.hgetall(key))
+          .flat()
+          .join(' '),
+      );
     else dump.set(key, `<${type}>`);
   }
   return dump;
