@@ -11,6 +11,13 @@ import {
   KID_PATTERN,
 } from './keys.js';
 
+/**
+ * Default minimum age of the last JWKS fetch before a token naming an unknown `kid` triggers
+ * another: short enough that a key published by `JwtKeySet.rotate` is picked up within seconds,
+ * long enough that forged `kid`s cannot make a verifier storm the auth server.
+ */
+const DEFAULT_JWKS_COOLDOWN_MS = 5_000;
+
 export interface RemoteJwksOptions {
   /** The JWKS URL. `https:` only, except loopback hosts or with `allowHttp`. */
   url: string | URL;
@@ -18,7 +25,11 @@ export interface RemoteJwksOptions {
   algorithms?: readonly ('EdDSA' | 'ES256')[];
   /** A fetched set is used for this long before it is fetched again (default 10 min). */
   cacheMaxAgeMs?: number;
-  /** An unknown `kid` triggers a refetch at most once per this interval (default 30 s). */
+  /**
+   * A token naming an unknown `kid` triggers a refetch when the last fetch is at least this old
+   * (default 5 s); younger than that, the token is refused without a fetch. Concurrent tokens
+   * share one fetch, so a flood of forged `kid`s costs at most one fetch per interval.
+   */
   cooldownMs?: number;
   /** After a failed fetch, no new attempt for this long (default 5 s): no storm on an outage. */
   failureBackoffMs?: number;
@@ -34,8 +45,8 @@ export interface RemoteJwksOptions {
 
 /**
  * A JWKS fetched over HTTP(S) for a downstream verifier: fetched on first use, cached, refetched
- * when stale or when a token names an unknown `kid` (at most once per cooldown), never following
- * redirects. Only public EdDSA/ES256 keys with a valid `kid` are taken from it; entries with
+ * when stale or when a token names an unknown `kid` and the last fetch is at least `cooldownMs`
+ * (5 s) old, never following redirects. Concurrent tokens share one fetch. Only public EdDSA/ES256 keys with a valid `kid` are taken from it; entries with
  * private or symmetric members, other key types, or a `kid` used twice are ignored. An unreachable
  * or broken endpoint gives `JWKS_UNAVAILABLE` (503): verification fails closed.
  *
@@ -83,7 +94,7 @@ export class RemoteJwks implements JwtKeySource {
     }
     this.algorithms = new Set(algorithms);
     this.cacheMaxAgeMs = duration('cacheMaxAgeMs', options.cacheMaxAgeMs, 10 * 60_000);
-    this.cooldownMs = duration('cooldownMs', options.cooldownMs, 30_000);
+    this.cooldownMs = duration('cooldownMs', options.cooldownMs, DEFAULT_JWKS_COOLDOWN_MS);
     this.failureBackoffMs = duration('failureBackoffMs', options.failureBackoffMs, 5_000);
     this.timeoutMs = duration('timeoutMs', options.timeoutMs, 5_000);
     this.maxBytes = duration('maxBytes', options.maxBytes, 64 * 1024);
@@ -99,12 +110,16 @@ export class RemoteJwks implements JwtKeySource {
     return this.keys.get(kid);
   }
 
+  /**
+   * The key for `kid`, fetching the set first when it is stale, or again when `kid` is unknown and
+   * the last fetch is at least `cooldownMs` old (a fetch under way is joined, never duplicated).
+   */
   async resolve(kid: string): Promise<JwtKey> {
     const now = this.clock.now();
     if (now - this.fetchedAt >= this.cacheMaxAgeMs) await this.reload();
     let key = this.keys.get(kid);
     if (key) return key;
-    if (this.clock.now() - this.fetchedAt >= this.cooldownMs) {
+    if (this.inflight || this.clock.now() - this.fetchedAt >= this.cooldownMs) {
       await this.reload();
       key = this.keys.get(kid);
       if (key) return key;
