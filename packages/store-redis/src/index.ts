@@ -601,7 +601,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    * After the last step of a rotation got no answer: 1 when it took effect; otherwise fences it so
    * that it never will, and answers 0. Rejects with `cause` when the server cannot say either.
    */
-  private async settleRotation(oldKey: string, markKey: string, successorId: string, cause: unknown) {
+  private async settleRotation(oldKey: string, markKey: string, successorId: string, cause: unknown): Promise<0 | 1> {
     if (isSessionError(cause) && (cause as SessionError).reason === 'refused') return 0;
     const outcome = await this.run(() =>
       this.script(rotationOutcome, [oldKey, markKey], [successorId, ROTATION_MARK_MS]),
