@@ -312,8 +312,9 @@ function checkJwkUse(jwk: JWK, alg: JwtAlgorithm): void {
   if (jwk.alg !== undefined && jwk.alg !== alg) {
     throw new SessionError('CONFIG_INVALID', `The JWK is bound to another algorithm than ${alg}`);
   }
-  if (jwk.use !== undefined && jwk.use !== 'sig')
+  if (jwk.use !== undefined && jwk.use !== 'sig') {
     throw purpose('The JWK is not meant for signatures (use is not "sig")');
+  }
 }
 
 function purpose(message: string): SessionError {
