@@ -343,8 +343,10 @@ export class SessionManager<D extends SessionData = SessionData> {
       metadata: options.metadata ? normaliseMetadata(options.metadata) : old.metadata,
       version: 1,
     };
-    // One atomic step: the old token dies as the new one is born, and only one caller wins.
-    const won = await this.call(() => this.store.rotate(old.id, old.version, record, now));
+    // One atomic step: the old token dies as the new one is born, and only one caller wins. Bounded
+    // at twice the request timeout, so that a store's own timeout (which can still find out whether
+    // the step ran) answers first: giving up earlier could leave the user with neither token.
+    const won = await this.call(() => this.store.rotate(old.id, old.version, record, now), 2 * this.storeTimeoutMs);
     if (!won) throw new SessionError('SESSION_NOT_FOUND');
     // The successor was indexed before the old record went; reading it back after that sees any
     // epoch a racing "log out everywhere" wrote before it listed the user's sessions (E3).
