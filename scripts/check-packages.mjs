@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Packaging gate for every published package: publint --strict, are-the-types-wrong, and a consumer
 // smoke test that packs the packages, installs the tarballs into a fresh project and loads each
-// entry point through both `import` and `require`. Run after `pnpm build`.
+// entry point through both `import` and `require`; then, with every peer and its types installed,
+// a strict typecheck of every entry point's published declarations (node16 ESM and CJS, bundler).
+// Run after `pnpm build`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
+const rootManifest = readJson(join(root, 'package.json'));
 const packagesDir = join(root, 'packages');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
@@ -85,11 +88,11 @@ try {
   const entries = packages.flatMap(({ manifest }) =>
     Object.keys(manifest.exports ?? { '.': null })
       .filter((key) => key !== './package.json')
-      .map((key) => (key === '.' ? manifest.name : `${manifest.name}/${key.slice(2)}`))
-      // The suites entry imports vitest, an optional peer the consumer does not install; attw checks
-      // it above. `./testing` itself must load without vitest.
-      .filter((entry) => !entry.endsWith('/testing/vitest')),
+      .map((key) => (key === '.' ? manifest.name : `${manifest.name}/${key.slice(2)}`)),
   );
+  // The suites entry imports vitest, an optional peer not installed yet; the typecheck below covers
+  // it. `./testing` itself must load without vitest.
+  const runtimeEntries = entries.filter((entry) => !entry.endsWith('/testing/vitest'));
   // Beyond loading: a whole session round trip through the packed core, from ESM and from CJS.
   const roundTrip = `const s = createSessionManager({ store: new MemoryStore() });
     const { cookies } = await s.create({ userId: 'u1' });
@@ -116,7 +119,7 @@ try {
       app,
     );
   });
-  for (const entry of entries) {
+  for (const entry of runtimeEntries) {
     step(`consumer: import('${entry}')`, () => {
       run(
         'node',
@@ -136,8 +139,85 @@ try {
       );
     });
   }
+
+  // Strict typecheck of the published declarations, as a TypeScript user with skipLibCheck off
+  // sees them. Every peer is installed now, optional ones included (vitest, @types/*), and
+  // @types/node as in any Node project. A declaration that fails under --strict, or an augmentation
+  // that resolves a name to the framework's own type, fails here.
+  const typePackages = { '@types/node': rootManifest.devDependencies['@types/node'] };
+  for (const { manifest } of packages) {
+    for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+      if (!peer.startsWith('@org/')) typePackages[peer] ??= manifest.devDependencies?.[peer] ?? range;
+    }
+  }
+  step('consumer: npm install of every peer and its types', () => {
+    const specs = Object.entries(typePackages).map(([name, range]) => `${name}@${range}`);
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], app);
+  });
+  writeFileSync(join(app, 'consumer.mts'), consumerSource(entries));
+  writeFileSync(join(app, 'consumer.cts'), consumerSource(entries));
+  writeFileSync(join(app, 'consumer.ts'), consumerSource(entries));
+  const strict = {
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    target: 'ES2022',
+    esModuleInterop: true,
+    forceConsistentCasingInFileNames: true,
+  };
+  // Node resolution from an ES module (`import` condition, .d.ts) and from a CommonJS one (`require`
+  // condition, .d.cts), in separate programs as apps are (one program holding both would see each
+  // augmentation twice). `module: node20` models the Node our engines field asks for, which can
+  // require() an ES module such as jose; its resolution is node16's.
+  const node = { ...strict, module: 'node20', moduleResolution: 'node16' };
+  const configs = {
+    'node16 (ESM)': { compilerOptions: node, files: ['consumer.mts'] },
+    'node16 (CJS)': { compilerOptions: node, files: ['consumer.cts'] },
+    bundler: { compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler' }, files: ['consumer.ts'] },
+  };
+  for (const [name, config] of Object.entries(configs)) {
+    const file = `tsconfig.${name.replace(/\W+/g, '-')}.json`;
+    writeFileSync(join(app, file), JSON.stringify(config, null, 2));
+    step(`consumer: tsc --strict, skipLibCheck false, moduleResolution ${name}`, () => {
+      run(bin('tsc'), ['-p', file], app);
+    });
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * A consumer module that imports every entry point and checks that what the adapters add to the
+ * frameworks' types is typed. A broken augmentation makes the property `any` (an error type, which
+ * even generic `IsAny` checks accept), so each property must refuse a number, and a validation
+ * result must be what `sessionResult` holds.
+ */
+function consumerSource(entryPoints) {
+  const names = entryPoints.map((_, i) => `entry${i}`);
+  const lines = entryPoints.map((entry, i) => `import * as ${names[i]} from '${entry}';`);
+  lines.push(`export const modules = [${names.join(', ')}];`);
+  const result = "import('@org/session-core').ValidationResult<import('@org/session-core').SessionData> | null";
+  const typed = (label, type, expected) => {
+    lines.push(`// @ts-expect-error: unused when ${type} is any`, `export const ${label}Refuses: ${type} = 42;`);
+    if (expected) {
+      lines.push(
+        `export const ${label}Holds: ${type} = null as unknown as ${expected};`,
+        `export const ${label}Is: ${expected} = null as unknown as ${type};`,
+      );
+    }
+  };
+  if (entryPoints.includes('@org/session-fastify')) {
+    lines.push("import type { FastifyInstance, FastifyRequest } from 'fastify';");
+    typed('fastifyResult', "FastifyRequest['sessionResult']", result);
+    typed('fastifySession', "FastifyRequest['session']");
+    typed('fastifySessions', "FastifyInstance['sessions']");
+  }
+  if (entryPoints.includes('@org/session-express')) {
+    lines.push("import type { Request } from 'express';");
+    typed('expressResult', "Request['sessionResult']", result);
+    typed('expressSession', "Request['session']");
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 console.log(
