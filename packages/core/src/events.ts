@@ -1,35 +1,147 @@
-/** Lifecycle and security events, for audit logs, alerts and rate limiting. */
-export type SessionEventType =
-  | 'session.created'
-  | 'session.rotated'
-  | 'session.extended'
-  | 'session.revoked'
-  | 'session.expired'
-  | 'session.evicted'
-  | 'session.invalid_token'
-  | 'session.anomaly'
-  | 'refresh.rotated'
-  | 'refresh.reuse_detected'
-  | 'csrf.rejected'
-  | 'jwt.rejected';
+import type { CsrfRejectReason } from './csrf.js';
 
 /**
- * One event. It never carries a token, secret or JWT: sessions are named by `sidHash`, a keyed
- * hash of the session id (first 16 hex chars of HMAC-SHA256(logKey, id)).
+ * Every event, by its `type`: each entry lists exactly the fields that event carries. No event
+ * carries a token, secret or JWT: a session is named by `sidHash`, a keyed hash of its id (first
+ * 16 hex chars of HMAC-SHA256(logKey, id)), which can be logged and correlated but not replayed.
+ * `at` is milliseconds since the epoch, from the manager's clock. `ip` and `userAgent` are the
+ * request's (or, for `session.created`, the stored metadata's), `null` when unknown.
+ *
+ * @example
+ * ```ts
+ * function onRotation(event: SessionEventMap['session.rotated']) {
+ *   audit.link(event.previousSidHash, event.sidHash)
+ * }
+ * ```
  */
-export interface SessionEvent {
-  type: SessionEventType;
-  /** Milliseconds since the epoch, from the manager's clock. */
-  at: number;
-  sidHash?: string;
-  /** For `session.rotated`: the keyed hash of the id that was replaced. */
-  previousSidHash?: string;
-  userId?: string;
-  /** A short machine-readable reason, e.g. `idle_expired`, `malformed`, `user_agent_changed`. */
-  reason?: string;
-  ip?: string | null;
-  userAgent?: string | null;
+export interface SessionEventMap {
+  /** A new session (login). */
+  'session.created': {
+    type: 'session.created';
+    at: number;
+    sidHash: string;
+    userId: string;
+    ip: string | null;
+    userAgent: string | null;
+  };
+  /** A new id for the same session; the old token stopped working in the same step. */
+  'session.rotated': {
+    type: 'session.rotated';
+    at: number;
+    sidHash: string;
+    /** The keyed hash of the id that was replaced. */
+    previousSidHash: string;
+    userId: string;
+    /** `reauthenticated` when the rotation followed a fresh authentication (`reauthenticated: true`). */
+    reason: 'rotated' | 'reauthenticated';
+  };
+  /** An explicit extension of the idle deadline (`extend`); routine touches emit nothing. */
+  'session.extended': {
+    type: 'session.extended';
+    at: number;
+    sidHash: string;
+    userId: string;
+  };
+  /**
+   * Sessions ended on purpose. One session: `sidHash` and `userId` (reason `revoked`, `logout`,
+   * `replaced_on_login`, `refresh_reuse` or the caller's). Every session of a user: `userId` only
+   * (`revoked_all`, `revoked_others` or the caller's). Every session of every user: neither
+   * (`revoked_everyone` or the caller's).
+   */
+  'session.revoked': {
+    type: 'session.revoked';
+    at: number;
+    sidHash?: string;
+    userId?: string;
+    reason: string;
+  };
+  /** The oldest sessions of a user, deleted to keep them within `maxSessionsPerUser`. */
+  'session.evicted': {
+    type: 'session.evicted';
+    at: number;
+    sidHash: string;
+    userId: string;
+    reason: 'session_limit';
+  };
+  /** A request presented a session past its idle or absolute deadline; the record is deleted. */
+  'session.expired': {
+    type: 'session.expired';
+    at: number;
+    sidHash: string;
+    userId: string;
+    reason: 'idle_expired' | 'absolute_expired';
+  };
+  /**
+   * A session token that proves nothing: not of the token's shape, an unknown id, a wrong secret,
+   * or more than one live same-name cookie. It names no session, since none was proven.
+   */
+  'session.invalid_token': {
+    type: 'session.invalid_token';
+    at: number;
+    reason: 'malformed' | 'unknown' | 'secret_mismatch' | 'ambiguous';
+    ip: string | null;
+  };
+  /** The binding policy flagged or rejected a request (`reason` is the policy's, `binding` if it gave none). */
+  'session.anomaly': {
+    type: 'session.anomaly';
+    at: number;
+    sidHash: string;
+    userId: string;
+    reason: string;
+    ip: string | null;
+    userAgent: string | null;
+  };
+  /** A refresh token was exchanged for its successor. */
+  'refresh.rotated': {
+    type: 'refresh.rotated';
+    at: number;
+    sidHash: string;
+    userId: string;
+  };
+  /** A refresh token was presented again after rotation: the family and its session are revoked. */
+  'refresh.reuse_detected': {
+    type: 'refresh.reuse_detected';
+    at: number;
+    sidHash: string;
+    userId: string;
+    /** `after_grace`: the previous token, past the grace window; `older_generation`: an older one. */
+    reason: 'after_grace' | 'older_generation';
+  };
+  /**
+   * An unsafe request failed the CSRF checks (in report-only mode the reason is prefixed with
+   * `report_only:` and the request went through). `sidHash` and `userId` when it carried a session.
+   */
+  'csrf.rejected': {
+    type: 'csrf.rejected';
+    at: number;
+    sidHash?: string;
+    userId?: string;
+    reason: CsrfRejectReason | `report_only:${CsrfRejectReason}`;
+    ip: string | null;
+  };
+  /** A JWT failed verification: `reason` is the error's reason, or its code when it has none. */
+  'jwt.rejected': {
+    type: 'jwt.rejected';
+    at: number;
+    reason: string;
+  };
 }
+
+/** The `type` of each event. */
+export type SessionEventType = keyof SessionEventMap;
+
+/**
+ * One event: a union on `type`, so checking the type gives that event's fields.
+ *
+ * @example
+ * ```ts
+ * onEvent: (event) => {
+ *   if (event.type === 'session.rotated') log(event.previousSidHash, '->', event.sidHash)
+ *   if (event.type === 'refresh.reuse_detected') alert(event.userId, event.reason)
+ * }
+ * ```
+ */
+export type SessionEvent = SessionEventMap[SessionEventType];
 
 /**
  * An audit hook. It may be async (a database write): a returned promise that rejects is ignored
@@ -44,7 +156,7 @@ export type SessionEventListener = (event: SessionEvent) => void;
  * @example
  * ```ts
  * const emit = createEmitter([auditLog, alerts])
- * emit({ type: 'session.revoked', at: Date.now(), userId })
+ * emit({ type: 'session.revoked', at: Date.now(), userId, reason: 'revoked_all' })
  * ```
  */
 export function createEmitter(

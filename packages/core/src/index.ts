@@ -54,7 +54,13 @@ export {
   type SessionErrorOptions,
   toSessionError,
 } from './errors.js';
-export { createEmitter, type SessionEvent, type SessionEventListener, type SessionEventType } from './events.js';
+export {
+  createEmitter,
+  type SessionEvent,
+  type SessionEventListener,
+  type SessionEventMap,
+  type SessionEventType,
+} from './events.js';
 export {
   cookieMaxAge,
   type ExpiryState,

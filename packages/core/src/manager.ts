@@ -231,8 +231,8 @@ export class SessionManager<D extends SessionData = SessionData> {
       at: now,
       sidHash: this.sidHash(record.id),
       userId: record.userId,
-      ip: record.metadata.ip,
-      userAgent: record.metadata.userAgent,
+      ip: record.metadata.ip ?? null,
+      userAgent: record.metadata.userAgent ?? null,
     });
     return {
       session: toSession(record),

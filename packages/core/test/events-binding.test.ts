@@ -11,7 +11,14 @@ import {
 } from '../src/index.js';
 import { setup } from './helpers/setup.js';
 
-const event: SessionEvent = { type: 'session.created', at: 1 };
+const event: SessionEvent = {
+  type: 'session.created',
+  at: 1,
+  sidHash: '0123456789abcdef',
+  userId: 'u1',
+  ip: null,
+  userAgent: null,
+};
 
 describe('createEmitter', () => {
   it('calls one listener or each of a list, in order', () => {

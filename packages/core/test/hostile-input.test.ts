@@ -183,7 +183,7 @@ describe('forged secrets and foreign tokens', () => {
     }
     expect(probe.calls.get).toBe(20);
     expect(probe.writes()).toBe(0);
-    expect(events.filter((e) => e.reason === 'secret_mismatch')).toHaveLength(20);
+    expect(events.filter((e) => e.type === 'session.invalid_token' && e.reason === 'secret_mismatch')).toHaveLength(20);
     expect((await sessions.validateToken(issued.token)).status).toBe('valid');
   });
 

@@ -63,7 +63,7 @@ describe('validation through MemoryStore.getSync', () => {
     const expired = await sessions.validateCookie(`__Host-sid=${a.token}`);
     expect(expired.status).toBe('expired');
     expect(isSessionError(expired.error, 'SESSION_EXPIRED')).toBe(true);
-    expect(events.map((e) => e.reason).filter(Boolean)).toEqual([
+    expect(events.map((e) => ('reason' in e ? e.reason : undefined)).filter(Boolean)).toEqual([
       'malformed',
       'unknown',
       'secret_mismatch',

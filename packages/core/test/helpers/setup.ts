@@ -38,5 +38,5 @@ export function cookieHeaderFrom(setCookie: string | undefined): string {
 }
 
 export function eventTypes(events: SessionEvent[]): string[] {
-  return events.map((e) => (e.reason ? `${e.type}:${e.reason}` : e.type));
+  return events.map((e) => ('reason' in e && e.reason ? `${e.type}:${e.reason}` : e.type));
 }
