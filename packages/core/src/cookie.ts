@@ -25,21 +25,42 @@ export type SameSite = 'lax' | 'strict' | 'none';
  */
 export type CookieMode = 'production' | 'development';
 
-export interface CookieOptions {
-  /**
-   * Cookie name without prefix logic applied by you: defaults to `__Host-sid` in production and
-   * `sid` in development. A custom name starting with `__Host-` must satisfy its rules.
-   */
-  name?: string;
+/** The characters of a string, as a union. */
+type CharsOf<S extends string, Found extends string = never> = S extends `${infer C}${infer Rest}`
+  ? CharsOf<Rest, Found | C>
+  : Found;
+
+/** The characters of a cookie name: an RFC 9110 token (ALPHA / DIGIT / "!#$%&'*+-.^_`|~"). */
+type CookieNameChar = CharsOf<"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~">;
+
+/**
+ * The prefix, one character at a time; browsers match it case-insensitively (RFC 6265bis section
+ * 5.7), so `__host-` counts too.
+ */
+type HostPrefixSteps = ['_', '_', 'H' | 'h', 'O' | 'o', 'S' | 's', 'T' | 't', '-'];
+
+/**
+ * The strings that leave the steps at some character: every name that does not start with them,
+ * except a name that is itself a beginning of the prefix (`_`, `__`, `__Host`), which no one
+ * picks. Template literal types have no negation, so this spells it out (about 2,400 patterns).
+ */
+type NotStartingWith<Steps extends readonly string[], Done extends string = ''> = Steps extends readonly [
+  infer Next extends string,
+  ...infer Rest extends readonly string[],
+]
+  ? `${Done}${Exclude<CookieNameChar, Next>}${string}` | NotStartingWith<Rest, `${Done}${Next}`>
+  : never;
+
+/**
+ * A cookie name known not to start with `__Host-` in any case: `__Secure-sid`, `app_sid`, ...
+ * A name typed only as `string` is not one, since it could be `__Host-` anything. (`& string`
+ * only makes TypeScript print this name in messages rather than the patterns.)
+ */
+export type CookieNameWithoutHostPrefix = NotStartingWith<HostPrefixSteps> & string;
+
+interface CookieOptionsBase {
   /** Default `lax`. `none` requires `Secure` (production mode) and an explicit choice. */
   sameSite?: SameSite;
-  /** Default `/`. Anything else rules out the `__Host-` prefix. */
-  path?: string;
-  /**
-   * Share the cookie with subdomains. Off by default (host-only). Setting it requires a name that
-   * does not start with `__Host-` (use `__Secure-`), as browsers would drop it.
-   */
-  domain?: string;
   /** CHIPS partitioned cookie (for embedded, third-party contexts). Default false. */
   partitioned?: boolean;
   /**
@@ -50,6 +71,49 @@ export interface CookieOptions {
    */
   allowWithoutHostPrefix?: boolean;
 }
+
+/**
+ * A host-only cookie at `Path=/`: any name, `__Host-` ones included (the default, `__Host-sid` in
+ * production and `sid` in development).
+ */
+export interface HostOnlyCookieOptions extends CookieOptionsBase {
+  /** Defaults to `__Host-sid` in production and `sid` in development. */
+  name?: string;
+  /** `/`, the default: the only path a `__Host-` cookie may have. */
+  path?: '/';
+  /** Not set: the cookie goes back only to the host that set it. */
+  domain?: undefined;
+}
+
+/**
+ * A cookie shared with subdomains (`domain`) or limited to a path: its name must not start with
+ * `__Host-`, as browsers would drop it (`__Secure-sid` is the default here in production, `sid`
+ * in development).
+ */
+export interface ScopedCookieOptions extends CookieOptionsBase {
+  /** Defaults to `__Secure-sid` in production and `sid` in development. */
+  name?: CookieNameWithoutHostPrefix;
+  /** Default `/`. Must start with `/`. */
+  path?: string;
+  /** Share the cookie with subdomains. Off by default (host-only). */
+  domain?: string;
+}
+
+/**
+ * The session cookie's options. The `__Host-` prefix rules are in the type: a name starting with
+ * `__Host-` allows no `domain` and only the path `/`, so
+ * `{ name: '__Host-sid', domain: 'example.com' }` does not compile (use `__Secure-sid`); the same
+ * rules are checked at run time (`CONFIG_INVALID`) for JavaScript callers. A `domain` or another
+ * path needs a name whose type shows it has no `__Host-` prefix: a string literal, or a
+ * {@link CookieNameWithoutHostPrefix}.
+ *
+ * @example
+ * ```ts
+ * const hostOnly: CookieOptions = { sameSite: 'strict' }                         // __Host-sid
+ * const shared: CookieOptions = { name: '__Secure-sid', domain: 'example.com' }  // subdomains too
+ * ```
+ */
+export type CookieOptions = HostOnlyCookieOptions | ScopedCookieOptions;
 
 /** A validated cookie policy: data, not scattered flags. */
 export interface CookiePolicy {

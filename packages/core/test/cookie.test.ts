@@ -82,7 +82,9 @@ describe('resolveCookiePolicy', () => {
   });
 
   it('B1: refuses a __Host- name with a Domain, another Path or without Secure (any letter case)', () => {
+    // @ts-expect-error the type refuses it too (cookie-types.test.ts); this is the JavaScript caller's check
     expect(codeOf(() => resolveCookiePolicy({ name: '__Host-sid', domain: 'example.com' }))).toBe('CONFIG_INVALID');
+    // @ts-expect-error as above
     expect(codeOf(() => resolveCookiePolicy({ name: '__Host-sid', path: '/app' }))).toBe('CONFIG_INVALID');
     expect(codeOf(() => resolveCookiePolicy({ name: '__host-sid' }, 'development'))).toBe('CONFIG_INVALID');
     expect(codeOf(() => resolveCookiePolicy({ name: '__SECURE-sid' }, 'development'))).toBe('CONFIG_INVALID');
