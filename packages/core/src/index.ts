@@ -155,7 +155,14 @@ export {
   type ResponseHeaderUpdate,
   type SetCookieHeaderValue,
 } from './request-context.js';
-export { EXPIRED_RETENTION_MS, isRevokedByEpoch, type SessionStore, type UserEpoch } from './store.js';
+export {
+  EXPIRED_RETENTION_MS,
+  isRefreshFamilyStore,
+  isRevokedByEpoch,
+  type RefreshFamilyStore,
+  type SessionStore,
+  type UserEpoch,
+} from './store.js';
 export {
   type GeneratedSessionToken,
   generateSessionToken,

@@ -1,5 +1,11 @@
 import { SessionError } from './errors.js';
-import { EXPIRED_RETENTION_MS, isRevokedByEpoch, type SessionStore, type UserEpoch } from './store.js';
+import {
+  EXPIRED_RETENTION_MS,
+  isRevokedByEpoch,
+  type RefreshFamilyStore,
+  type SessionStore,
+  type UserEpoch,
+} from './store.js';
 import { type RefreshFamilyRecord, recordExpiresAt, type SessionData, type SessionRecord } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -14,6 +20,9 @@ export interface MemoryStoreOptions {
   maxRefreshFamilies?: number;
 }
 
+// Set by MemoryStore's static block: the one way into its private maps (see dumpMemoryStore).
+let readContents: (store: MemoryStore) => Record<string, unknown>;
+
 /**
  * An in-process store, bounded in size. It is honest about what it is: sessions live in this
  * process only, vanish on restart and are not shared between instances. Use it for tests, demos
@@ -26,7 +35,16 @@ export interface MemoryStoreOptions {
  * const sessions = createSessionManager({ store: new MemoryStore({ maxSessions: 1000 }) })
  * ```
  */
-export class MemoryStore<D extends SessionData = SessionData> implements SessionStore<D> {
+export class MemoryStore<D extends SessionData = SessionData> implements SessionStore<D>, RefreshFamilyStore {
+  static {
+    readContents = (store) => ({
+      sessions: [...store.sessions],
+      byUser: [...store.byUser].map(([userId, ids]) => [userId, [...ids]]),
+      families: [...store.families],
+      epochs: [...store.epochs],
+    });
+  }
+
   readonly maxSessions: number;
   readonly maxRefreshFamilies: number;
   private readonly sessions = new Map<string, SessionRecord<D>>();
@@ -276,6 +294,21 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     ids.delete(record.id);
     if (ids.size === 0) this.byUser.delete(record.userId);
   }
+}
+
+/**
+ * Testing hook, not exported from the package: everything `store` holds (its sessions, its
+ * per-user index, refresh families and user epochs, expired ones not yet swept included) as JSON.
+ * The store conformance suite's `dumpRaw` for `MemoryStore`, so that its secret-at-rest check (A5)
+ * reads what is really stored rather than what `get` chooses to return.
+ *
+ * @example
+ * ```ts
+ * runStoreConformance({ name: 'MemoryStore', createStore, dumpRaw: (s) => dumpMemoryStore(s as MemoryStore) })
+ * ```
+ */
+export function dumpMemoryStore(store: MemoryStore<SessionData>): string {
+  return JSON.stringify(readContents(store));
 }
 
 function freeze<T>(value: T): T {

@@ -38,16 +38,29 @@ export function isRevokedByEpoch(
 }
 
 /**
- * The contract every session store implements. All methods are async and keyed by session id.
+ * The contract every session store implements: sessions, per-user epochs, rotation and
+ * `deleteAll`. All methods but {@link SessionStore.getSync} are async and keyed by session id.
  * `now` is the manager's clock (ms since epoch): stores compute TTLs and filter expired records
  * with it, never with their own clock, so that one clock decides expiry everywhere.
  *
  * Failures to reach the backing service must reject with a `SessionError` whose code is
  * `STORE_UNAVAILABLE`; the manager then fails closed (no session), never open.
  *
- * Run `runStoreConformance` from `@org/session-core/testing` against your store to check it.
+ * Refresh-token families are the other half of the contract, {@link RefreshFamilyStore}: a store
+ * may implement both (every store we ship does), and {@link isRefreshFamilyStore} tells which.
+ * For now `SessionStore` still extends it, until refresh tokens check for it with that guard;
+ * then a store of sessions alone will be a `SessionStore` too.
+ *
+ * Run `runStoreConformance` from `@org/session-core/testing/vitest` against your store to check it.
+ *
+ * @example
+ * ```ts
+ * class MyStore implements SessionStore, RefreshFamilyStore {
+ *   // ...
+ * }
+ * ```
  */
-export interface SessionStore<D extends SessionData = SessionData> {
+export interface SessionStore<D extends SessionData = SessionData> extends RefreshFamilyStore {
   /** Inserts a new record. Rejects with `STORE_CONFLICT` if the id already exists. */
   create(record: SessionRecord<D>, now: number): Promise<void>;
   /**
@@ -57,10 +70,10 @@ export interface SessionStore<D extends SessionData = SessionData> {
    */
   get(id: string, now: number): Promise<SessionRecord<D> | null>;
   /**
-   * Optional, for stores that hold records in this process (like `MemoryStore`): the same answer
-   * as {@link get}, synchronously. The manager then validates without an event-loop round trip and
-   * without a timeout, which could not interrupt synchronous code anyway. Stores that do I/O must
-   * not offer it.
+   * Optional fast path, for stores that hold records in this process (like `MemoryStore`): the
+   * same answer as {@link get}, synchronously. The manager then validates without an event-loop
+   * round trip and without a timeout, which could not interrupt synchronous code anyway. Stores
+   * that do I/O must not offer it: a store without it loses nothing but this shortcut.
    */
   getSync?(id: string, now: number): SessionRecord<D> | null;
   /**
@@ -104,21 +117,53 @@ export interface SessionStore<D extends SessionData = SessionData> {
   /** The user's epoch, or null when none is held (or it passed its `expiresAt`). */
   getUserEpoch(userId: string, now: number): Promise<UserEpoch | null>;
   /**
-   * Deletes every session and every refresh family this store holds, and nothing else: only
-   * what lies under its own key prefix, schema or tables, never a neighbour's data on the same
-   * server. Returns how many sessions were deleted (records past their deadline but not yet
-   * swept may be counted). An administrative operation ("log everyone out", E3), never on a
-   * request path: it may take many round trips, in batches short enough not to block requests.
+   * Deletes every session this store holds (and, in a store that is a {@link RefreshFamilyStore}
+   * too, every refresh family), and nothing else: only what lies under its own key prefix, schema
+   * or tables, never a neighbour's data on the same server. Returns how many sessions were deleted
+   * (records past their deadline but not yet swept may be counted). An administrative operation
+   * ("log everyone out", E3), never on a request path: it may take many round trips, in batches
+   * short enough not to block requests.
    */
   deleteAll(): Promise<number>;
 
+  /** Releases what the store itself opened (never a client the user passed in). */
+  close?(): Promise<void>;
+}
+
+/**
+ * The store half that rotating refresh tokens (API and mobile mode) need: one record per refresh
+ * family, compare-and-set on its generation. Same rules as {@link SessionStore}: `now` is the
+ * manager's clock, and an unreachable backing service rejects with `STORE_UNAVAILABLE`. A store
+ * that holds sessions too deletes its families in `deleteAll`.
+ *
+ * @example
+ * ```ts
+ * if (isRefreshFamilyStore(store)) await store.getRefreshFamily(familyId, Date.now())
+ * ```
+ */
+export interface RefreshFamilyStore {
   /** Inserts a refresh family. Rejects with `STORE_CONFLICT` if the id already exists. */
   createRefreshFamily(family: RefreshFamilyRecord, now: number): Promise<void>;
   /** The family, or null when unknown or expired at `now`. Revoked families are returned. */
   getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null>;
-  /** Compare-and-set on `generation`, as {@link update} does on `version`. */
+  /** Compare-and-set on `generation`, as {@link SessionStore.update} does on `version`. */
   updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean>;
+}
 
-  /** Releases what the store itself opened (never a client the user passed in). */
-  close?(): Promise<void>;
+/**
+ * Whether `store` implements {@link RefreshFamilyStore} (all three methods), checked at run time
+ * so that a store written in JavaScript is judged by what it has, not by what it declares.
+ *
+ * @example
+ * ```ts
+ * if (!isRefreshFamilyStore(store)) throw new Error('refresh tokens need a RefreshFamilyStore')
+ * ```
+ */
+export function isRefreshFamilyStore<S extends object>(store: S): store is S & RefreshFamilyStore {
+  const candidate = store as Partial<RefreshFamilyStore>;
+  return (
+    typeof candidate.createRefreshFamily === 'function' &&
+    typeof candidate.getRefreshFamily === 'function' &&
+    typeof candidate.updateRefreshFamily === 'function'
+  );
 }

@@ -8,18 +8,24 @@ import { SessionJwt } from '../jwt/session-jwt.js';
 import { SessionManager } from '../manager.js';
 import { randomBytes, randomString } from '../random.js';
 import { RefreshTokens } from '../refresh.js';
-import type { SessionStore } from '../store.js';
+import { isRefreshFamilyStore, type SessionStore } from '../store.js';
 import type { TestClock } from './clock.js';
 import { instrumentStore } from './instrument.js';
 
 const SECOND = 1000;
+
+/** In the titles of the cases that need a `RefreshFamilyStore`. */
+export const REFRESH_ONLY = '(RefreshFamilyStore only; skipped otherwise)';
+/** The note of each such case when it is skipped. */
+export const NOT_REFRESH_STORE = 'the store does not implement RefreshFamilyStore';
 
 /**
  * Registers the refresh-token cases of the security checklist (section 2.4, RT-01 to RT-09, and
  * rows G1-G6) as vitest tests against one store. `runStoreConformance` calls it, so every store
  * runs it against its real backing service; it can also be called on its own.
  *
- * The clock is moved inside each test and put back after it.
+ * The clock is moved inside each test and put back after it. For a store that implements
+ * sessions only (not `RefreshFamilyStore`), every case is skipped, and its title says so.
  *
  * @example
  * ```ts
@@ -28,15 +34,17 @@ const SECOND = 1000;
  * ```
  */
 export function runRefreshConformance(getStore: () => SessionStore, clock: TestClock): void {
-  describe('refresh tokens (RT-01..RT-09)', () => {
+  describe(`refresh tokens (RT-01..RT-09) ${REFRESH_ONLY}`, () => {
     let keys: JwtKeySet;
     let startedAt = 0;
 
     beforeAll(async () => {
       keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
     });
-    beforeEach(() => {
+    beforeEach((context) => {
+      // First: afterEach puts the clock back to this even when the case is skipped.
       startedAt = clock.now();
+      if (!isRefreshFamilyStore(getStore())) context.skip(NOT_REFRESH_STORE);
     });
     afterEach(() => {
       clock.set(startedAt);
