@@ -14,7 +14,7 @@ import {
   type SessionData,
   SessionError,
   type SessionManager,
-  type ValidationResult as SessionValidationResult,
+  type ValidationResult,
 } from '@org/session-core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -30,6 +30,13 @@ export type RegisteredData = Register extends { data: infer D }
     ? D
     : SessionData
   : SessionData;
+
+/**
+ * `request.sessionResult`. Inside `declare module 'fastify'` the name `ValidationResult` means
+ * Fastify's own, non-generic type, and the declaration bundler turns an aliased import back into
+ * that name; a type of our own declared out here keeps the two apart in the published `.d.ts`.
+ */
+type SessionValidationResult<D extends SessionData> = ValidationResult<D>;
 
 declare module 'fastify' {
   interface FastifyRequest {
