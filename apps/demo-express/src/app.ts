@@ -159,7 +159,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
       sessionsPage({
         csrfToken: auth.csrfToken(req, res),
         email: user.email,
-        sessions: await sessionViews(manager, user.id, req.session.id),
+        sessions: await sessionViews(services, user.id, req.session.id),
         policy: services.expiryPolicy,
         now: clock.now(),
         notice,
@@ -170,12 +170,12 @@ export function createExpressDemo(services: DemoServices): express.Express {
   app.post('/sessions/revoke', async (req, res) => {
     const user = await signedIn(req, res);
     if (!user || !req.session) return;
-    const current = manager.sidHash(req.session.id);
+    const current = services.sessionHandle(req.session.id);
     if (form(req, 'session') === current) {
       await auth.logout(req, res);
       return res.redirect(303, '/login?reason=logged-out');
     }
-    if (!(await revokeByHandle(manager, user.id, form(req, 'session')))) {
+    if (!(await revokeByHandle(services, user.id, form(req, 'session')))) {
       res.status(404).send(
         messagePage({
           title: 'No such session',

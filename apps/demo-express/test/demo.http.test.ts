@@ -452,7 +452,7 @@ describe('store outage (fail closed)', () => {
       await client.post('/signup', { email: 'outage@example.com', password: PASSWORD });
       await client.get('/sessions');
       const token = client.sessionToken;
-      await outage.services.manager.store.close?.();
+      await outage.services.manager.close();
 
       const page = await client.get('/sessions');
       expect(page.status).toBe(503);

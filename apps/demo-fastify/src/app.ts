@@ -147,7 +147,7 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
         : done === 'others'
           ? 'Every other session is logged out.'
           : null;
-    const sessions = await sessionViews(manager, user.id, request.session.id);
+    const sessions = await sessionViews(services, user.id, request.session.id);
     const csrfToken = auth.csrfToken(request, reply);
     const page = sessionsPage({
       csrfToken,
@@ -164,11 +164,11 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     const user = await signedIn(request, reply);
     if (!user || !request.session) return reply;
     const handle = form(request).session;
-    if (handle === manager.sidHash(request.session.id)) {
+    if (handle === services.sessionHandle(request.session.id)) {
       await auth.logout(request, reply);
       return reply.redirect('/login?reason=logged-out', 303);
     }
-    if (!(await revokeByHandle(manager, user.id, handle))) {
+    if (!(await revokeByHandle(services, user.id, handle))) {
       const page = messagePage({
         title: 'No such session',
         message: 'That session does not exist or is already gone.',

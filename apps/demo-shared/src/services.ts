@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import {
   type Clock,
@@ -32,6 +33,12 @@ export interface DemoServices {
   /** Where browsers reach the demo (`http://localhost:<port>`): the JWT issuer too. */
   origin: string;
   manager: SessionManager<DemoSessionData>;
+  /**
+   * The handle that names a session on the sessions page: the first 16 hex chars of
+   * HMAC-SHA256(logKey, id), the same `sidHash` the library's events carry, so a row of the page
+   * and a line of the audit log name a session alike, without showing any part of its token.
+   */
+  sessionHandle(id: string): string;
   /** For the adapters' CSRF protection: the demo's key and the origins it is reached at. */
   csrfOptions: Omit<CsrfOptions, 'manager'>;
   /** Issues and verifies the session JWTs of the JSON API (EdDSA, JWKS at /.well-known/jwks.json). */
@@ -85,6 +92,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
     config,
     origin: options.allowedOrigins[0] as string,
     manager,
+    sessionHandle: (id) => createHmac('sha256', secrets.logKey).update(id).digest('hex').slice(0, 16),
     csrfOptions: { key: secrets.csrfKey, allowedOrigins: options.allowedOrigins },
     jwts,
     users,
@@ -112,13 +120,13 @@ export function clientMetadata(userAgent: string | undefined | null, ip: string 
  * keyed hash of the session id, so the page never shows any part of a token.
  */
 export async function sessionViews(
-  manager: SessionManager<DemoSessionData>,
+  { manager, sessionHandle }: Pick<DemoServices, 'manager' | 'sessionHandle'>,
   userId: string,
   currentSessionId: string,
 ): Promise<SessionView[]> {
   const sessions = await manager.list(userId);
   return sessions.map((session) => ({
-    handle: manager.sidHash(session.id),
+    handle: sessionHandle(session.id),
     device: session.metadata.label ?? deviceLabel(session.metadata.userAgent),
     userAgent: session.metadata.userAgent ?? null,
     ip: session.metadata.ip ?? null,
@@ -138,13 +146,13 @@ export async function sessionViews(
  * never be named.
  */
 export async function revokeByHandle(
-  manager: SessionManager<DemoSessionData>,
+  { manager, sessionHandle }: Pick<DemoServices, 'manager' | 'sessionHandle'>,
   userId: string,
   handle: unknown,
 ): Promise<boolean> {
   if (typeof handle !== 'string' || handle.length === 0) return false;
   const sessions = await manager.list(userId);
-  const target = sessions.find((session) => manager.sidHash(session.id) === handle);
+  const target = sessions.find((session) => sessionHandle(session.id) === handle);
   if (!target) return false;
   return manager.revoke(target.id, { userId, reason: 'revoked_by_user' });
 }

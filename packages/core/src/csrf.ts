@@ -13,6 +13,7 @@ import { constantTimeEqualString, hmacSha256 } from './hash.js';
 import { readBearerToken } from './http.js';
 import type { SessionManager } from './manager.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
+import { runtimeOf } from './runtime.js';
 
 /** Header that carries the synchronizer token on unsafe requests. */
 export const CSRF_HEADER_NAME = 'x-csrf-token';
@@ -66,10 +67,11 @@ export interface CsrfOptions {
    */
   preSessionCookieName?: string;
   /**
-   * The session manager: rejections are emitted through its `emit` (naming the session by its
-   * keyed hash), and its clock, random source and cookie mode are reused.
+   * The session manager: rejections are emitted as its events (naming the session by its keyed
+   * hash), and its clock, random source and cookie mode are reused.
    */
-  manager?: Pick<SessionManager, 'emit' | 'sidHash' | 'clock' | 'random' | 'cookie'>;
+  // biome-ignore lint/suspicious/noExplicitAny: a manager of any session data type.
+  manager?: SessionManager<any>;
   /** Cookie mode when no manager is given; default `production`. */
   mode?: CookieMode;
   clock?: Clock;
@@ -205,10 +207,10 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
     throw new SessionError('CONFIG_INVALID', `The CSRF key must be at least ${MIN_CSRF_KEY_BYTES} random bytes`);
   }
   const allowedOrigins = new Set(parseAllowedOrigins(options.allowedOrigins));
-  const manager = options.manager;
-  const mode = manager?.cookie.mode ?? options.mode ?? 'production';
-  const clock = manager?.clock ?? options.clock ?? systemClock;
-  const random = manager?.random ?? options.random ?? webRandom;
+  const runtime = options.manager ? runtimeOf(options.manager) : null;
+  const mode = runtime?.cookie.mode ?? options.mode ?? 'production';
+  const clock = runtime?.clock ?? options.clock ?? systemClock;
+  const random = runtime?.random ?? options.random ?? webRandom;
   const trustSameSite = options.trustSameSite === true;
   const requireToken = options.requireToken !== false;
   const reportOnly = options.reportOnly === true;
@@ -237,11 +239,11 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
     reason: CsrfRejectReason,
     code: SessionErrorCode = 'CSRF_REJECTED',
   ): CsrfVerdict => {
-    manager?.emit({
+    runtime?.emit({
       type: 'csrf.rejected',
       at: clock.now(),
       reason: reportOnly ? `report_only:${reason}` : reason,
-      sidHash: request.session ? manager.sidHash(request.session.id) : undefined,
+      sidHash: request.session ? runtime.sidHash(request.session.id) : undefined,
       userId: request.session?.userId,
       ip: request.ip ?? null,
     });

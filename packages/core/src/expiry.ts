@@ -20,8 +20,20 @@ export type ExpiryStatus = 'valid' | 'idle_expired' | 'absolute_expired';
  */
 export function initialExpiry(now: number, policy: SessionPolicy, persistent = false): ExpiryState {
   const absoluteExpiresAt = now + (persistent ? policy.persistentAbsoluteTimeoutMs : policy.absoluteTimeoutMs);
-  const idleExpiresAt = policy.idleTimeoutMs === null ? null : Math.min(now + policy.idleTimeoutMs, absoluteExpiresAt);
-  return { lastSeenAt: now, idleExpiresAt, absoluteExpiresAt };
+  return { lastSeenAt: now, idleExpiresAt: idleDeadline(now, absoluteExpiresAt, policy), absoluteExpiresAt };
+}
+
+/**
+ * The idle deadline that activity at `now` sets: one idle timeout later, never past the absolute
+ * deadline; null when the policy has no idle timeout. Sessions and refresh families share it.
+ *
+ * @example
+ * ```ts
+ * idleDeadline(now, now + 12 * 3_600_000, resolvePolicy('aal2')) // now + 30 min
+ * ```
+ */
+export function idleDeadline(now: number, absoluteExpiresAt: number, policy: SessionPolicy): number | null {
+  return policy.idleTimeoutMs === null ? null : Math.min(now + policy.idleTimeoutMs, absoluteExpiresAt);
 }
 
 /**
@@ -64,8 +76,8 @@ export function needsTouch(state: ExpiryState, now: number, policy: SessionPolic
  * ```
  */
 export function slideIdle<T extends ExpiryState>(state: T, now: number, policy: SessionPolicy): T {
-  if (policy.idleTimeoutMs === null) return { ...state, lastSeenAt: Math.max(state.lastSeenAt, now) };
-  const candidate = Math.min(now + policy.idleTimeoutMs, state.absoluteExpiresAt);
+  const candidate = idleDeadline(now, state.absoluteExpiresAt, policy);
+  if (candidate === null) return { ...state, lastSeenAt: Math.max(state.lastSeenAt, now) };
   // Never shorten the window because the clock went backwards.
   const idleExpiresAt = Math.max(candidate, state.idleExpiresAt ?? candidate);
   return { ...state, lastSeenAt: Math.max(state.lastSeenAt, now), idleExpiresAt };

@@ -11,6 +11,7 @@ import type { SessionJwt } from './jwt/session-jwt.js';
 import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES, sessionTokenBinding } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
 import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
+import { runtimeOf, type SessionRuntime } from './runtime.js';
 import { parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
 
@@ -71,11 +72,14 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   readonly manager: SessionManager<D>;
   readonly cookieName: string;
   private readonly dataFromClaims: (claims: VerifiedSessionJwt<C>) => D;
+  readonly #rt: SessionRuntime<D>;
 
+  /** @internal Use {@link createHybridSessions}. */
   constructor(options: HybridSessionsOptions<D, C>) {
     if (!options?.jwt) throw new SessionError('CONFIG_INVALID', 'A SessionJwt is required');
     this.jwt = options.jwt;
     this.manager = options.jwt.manager;
+    this.#rt = runtimeOf(this.manager);
     const policy = this.manager.cookie;
     this.cookieName =
       options.cookieName ??
@@ -218,7 +222,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     } catch {
       return null;
     }
-    if (claims.sid !== parts.id || claims.exp * 1000 <= this.manager.clock.now()) return null;
+    if (claims.sid !== parts.id || claims.exp * 1000 <= this.#rt.clock.now()) return null;
     // The JWT counts only with the very session cookie it was issued with (its secret, not just its
     // id): a leaked API JWT or a forged `<sid>.<anything>` cookie gets no session from this path.
     if (typeof claims.sth !== 'string' || !constantTimeEqualString(claims.sth, sessionTokenBinding(parts.secret))) {

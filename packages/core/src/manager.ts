@@ -12,12 +12,13 @@ import {
   serializeDeletionCookie,
   serializeSessionCookie,
 } from './cookie.js';
-import { isSessionError, SessionError, type SessionErrorCode } from './errors.js';
-import { createEmitter, type SessionEvent, type SessionEventListener } from './events.js';
-import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, needsTouch, slideIdle } from './expiry.js';
-import { keyedIdHash, secretMatchesHash } from './hash.js';
+import { SessionError, type SessionErrorCode } from './errors.js';
+import { createEmitter, type SessionEventListener } from './events.js';
+import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, slideIdle } from './expiry.js';
+import { secretMatchesHash } from './hash.js';
 import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
+import { asStoreError, createRuntime, type SessionRuntime } from './runtime.js';
 import { assertStorable } from './storable.js';
 import { EXPIRED_RETENTION_MS, type SessionStore, type UserEpoch } from './store.js';
 import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
@@ -151,32 +152,27 @@ interface TokenCheck<D extends SessionData> {
  * ```
  */
 export class SessionManager<D extends SessionData = SessionData> {
-  readonly store: SessionStore<D>;
+  /** The resolved expiry policy (read-only data). */
   readonly policy: SessionPolicy;
+  /** The resolved cookie policy (read-only data): name, attributes and mode. */
   readonly cookie: CookiePolicy;
-  readonly clock: Clock;
-  readonly random: RandomSource;
-  readonly emit: (event: SessionEvent) => void;
-  private readonly logKey: Uint8Array;
+  /** Store, clock, events and store deadlines, shared privately with the modules built on this manager. */
+  readonly #rt: SessionRuntime<D>;
   private readonly binding: BindingPolicy;
   private readonly maxSessionsPerUser: number | null;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
-  private readonly storeTimeoutMs: number;
 
+  /** @internal Use {@link createSessionManager}. */
   constructor(options: SessionManagerOptions<D>) {
     if (!options || typeof options.store !== 'object' || options.store === null) {
       throw new SessionError('CONFIG_INVALID', 'A session store is required');
     }
-    this.store = options.store;
     this.policy = resolvePolicy(options.policy);
     this.cookie = resolveCookiePolicy(options.cookie, options.mode);
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? webRandom;
-    this.emit = createEmitter(options.onEvent);
+    const random = options.random ?? webRandom;
     if (options.logKey !== undefined && (!(options.logKey instanceof Uint8Array) || options.logKey.length < 16)) {
       throw new SessionError('CONFIG_INVALID', 'logKey must be at least 16 random bytes');
     }
-    this.logKey = options.logKey ?? randomBytes(32, this.random);
     this.binding = options.binding ?? flagUserAgentChange;
     const max = options.maxSessionsPerUser === undefined ? DEFAULT_MAX_SESSIONS_PER_USER : options.maxSessionsPerUser;
     if (max !== null && (!Number.isInteger(max) || max < 1)) {
@@ -188,12 +184,16 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
-    this.storeTimeoutMs = timeout;
-  }
-
-  /** The keyed hash under which events name a session id. */
-  sidHash(id: string): string {
-    return keyedIdHash(this.logKey, id);
+    this.#rt = createRuntime<D>(this, {
+      store: options.store,
+      policy: this.policy,
+      cookie: this.cookie,
+      clock: options.clock ?? systemClock,
+      random,
+      emit: createEmitter(options.onEvent),
+      logKey: options.logKey ?? randomBytes(32, random),
+      storeTimeoutMs: timeout,
+    });
   }
 
   /**
@@ -207,12 +207,12 @@ export class SessionManager<D extends SessionData = SessionData> {
     assertStorable('userId', input.userId);
     assertStorable('data', input.data);
     assertStorable('metadata', input.metadata);
-    const now = this.clock.now();
+    const now = this.#rt.clock.now();
     if (input.replaces) await this.revoke(input.replaces, { reason: 'replaced_on_login' });
     await this.enforceSessionLimit(input.userId, now);
 
     const persistent = input.persistent === true;
-    const generated = generateSessionToken(this.random);
+    const generated = generateSessionToken(this.#rt.random);
     const record: SessionRecord<D> = {
       id: generated.id,
       secretHash: generated.secretHash,
@@ -225,11 +225,11 @@ export class SessionManager<D extends SessionData = SessionData> {
       metadata: normaliseMetadata(input.metadata),
       version: 1,
     };
-    await this.call(() => this.store.create(record, now));
-    this.emit({
+    await this.#rt.call(() => this.#rt.store.create(record, now));
+    this.#rt.emit({
       type: 'session.created',
       at: now,
-      sidHash: this.sidHash(record.id),
+      sidHash: this.#rt.sidHash(record.id),
       userId: record.userId,
       ip: record.metadata.ip ?? null,
       userAgent: record.metadata.userAgent ?? null,
@@ -270,7 +270,12 @@ export class SessionManager<D extends SessionData = SessionData> {
       return this.finish(checks[index] as TokenCheck<D>, candidates[index] as string, true);
     }
     if (live.length > 1) {
-      this.emit({ type: 'session.invalid_token', at: this.clock.now(), reason: 'ambiguous', ip: signals.ip ?? null });
+      this.#rt.emit({
+        type: 'session.invalid_token',
+        at: this.#rt.clock.now(),
+        reason: 'ambiguous',
+        ip: signals.ip ?? null,
+      });
       return {
         session: null,
         status: 'ambiguous',
@@ -303,7 +308,7 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   /** Whether the user authenticated within `maxAgeMs` (for sensitive actions). */
   isFresh(session: Session<D>, maxAgeMs: number): boolean {
-    return isFreshAt(session.authenticatedAt, this.clock.now(), maxAgeMs);
+    return isFreshAt(session.authenticatedAt, this.#rt.clock.now(), maxAgeMs);
   }
 
   /** Throws `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. */
@@ -321,12 +326,12 @@ export class SessionManager<D extends SessionData = SessionData> {
   async rotate(session: Pick<Session<D>, 'id'>, options: RotateOptions<D> = {}): Promise<IssuedSession<D>> {
     if (options.data !== undefined) assertStorable('data', options.data);
     if (options.metadata !== undefined) assertStorable('metadata', options.metadata);
-    const now = this.clock.now();
-    const old = await this.call(() => this.store.get(session.id, now));
-    if (!old || expiryStatus(old, now) !== 'valid') throw new SessionError('SESSION_NOT_FOUND');
-    const epoch = await this.call(() => this.store.getUserEpoch(old.userId, now));
+    const now = this.#rt.clock.now();
+    const old = await this.#rt.lookupLive(session.id, now);
+    if (!old) throw new SessionError('SESSION_NOT_FOUND');
+    const epoch = await this.#rt.call(() => this.#rt.store.getUserEpoch(old.userId, now));
 
-    const generated = generateSessionToken(this.random);
+    const generated = generateSessionToken(this.#rt.random);
     const renewed = options.reauthenticated
       ? { ...old, authenticatedAt: now, ...initialExpiry(now, this.policy, old.persistent) }
       : slideIdle(old, now, this.policy);
@@ -346,20 +351,23 @@ export class SessionManager<D extends SessionData = SessionData> {
     // One atomic step: the old token dies as the new one is born, and only one caller wins. Bounded
     // at twice the request timeout, so that a store's own timeout (which can still find out whether
     // the step ran) answers first: giving up earlier could leave the user with neither token.
-    const won = await this.call(() => this.store.rotate(old.id, old.version, record, now), 2 * this.storeTimeoutMs);
+    const won = await this.#rt.call(
+      () => this.#rt.store.rotate(old.id, old.version, record, now),
+      2 * this.#rt.storeTimeoutMs,
+    );
     if (!won) throw new SessionError('SESSION_NOT_FOUND');
     // The successor was indexed before the old record went; reading it back after that sees any
     // epoch a racing "log out everywhere" wrote before it listed the user's sessions (E3).
-    const survivor = await this.call(() => this.store.get(record.id, now));
+    const survivor = await this.#rt.call(() => this.#rt.store.get(record.id, now));
     if (!survivor) {
-      await this.call(() => this.store.delete(record.id)).catch(() => false);
+      await this.#rt.call(() => this.#rt.store.delete(record.id)).catch(() => false);
       throw new SessionError('SESSION_REVOKED', 'The session was revoked while it was being rotated');
     }
-    this.emit({
+    this.#rt.emit({
       type: 'session.rotated',
       at: now,
-      sidHash: this.sidHash(record.id),
-      previousSidHash: this.sidHash(old.id),
+      sidHash: this.#rt.sidHash(record.id),
+      previousSidHash: this.#rt.sidHash(old.id),
       userId: record.userId,
       reason: options.reauthenticated ? 'reauthenticated' : 'rotated',
     });
@@ -379,10 +387,10 @@ export class SessionManager<D extends SessionData = SessionData> {
       throw new SessionError('CONFIG_INVALID', 'byMs must be a positive number');
     }
     const updated = await this.modify(session.id, (record, now) => extendIdle(record, now, this.policy, options.byMs));
-    this.emit({
+    this.#rt.emit({
       type: 'session.extended',
-      at: this.clock.now(),
-      sidHash: this.sidHash(updated.id),
+      at: this.#rt.clock.now(),
+      sidHash: this.#rt.sidHash(updated.id),
       userId: updated.userId,
     });
     return updated;
@@ -404,18 +412,18 @@ export class SessionManager<D extends SessionData = SessionData> {
       if (options.userId !== undefined) throw new SessionError('SESSION_NOT_FOUND');
       return false;
     }
-    const now = this.clock.now();
-    const record = await this.call(() => this.store.get(sessionId, now));
+    const now = this.#rt.clock.now();
+    const record = await this.#rt.call(() => this.#rt.store.get(sessionId, now));
     if (options.userId !== undefined && (!record || record.userId !== options.userId)) {
       throw new SessionError('SESSION_NOT_FOUND');
     }
     if (!record) return false;
-    const deleted = await this.call(() => this.store.delete(sessionId));
+    const deleted = await this.#rt.call(() => this.#rt.store.delete(sessionId));
     if (deleted) {
-      this.emit({
+      this.#rt.emit({
         type: 'session.revoked',
         at: now,
-        sidHash: this.sidHash(sessionId),
+        sidHash: this.#rt.sidHash(sessionId),
         userId: record.userId,
         reason: options.reason ?? 'revoked',
       });
@@ -434,14 +442,14 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (typeof userId !== 'string' || userId.length === 0) {
       throw new SessionError('CONFIG_INVALID', 'userId must be a non-empty string');
     }
-    const now = this.clock.now();
+    const now = this.#rt.clock.now();
     const epoch: UserEpoch = { validAfter: now, keep: options.except ?? null };
     // Kept until every session it can revoke has expired, whatever the clock skew between instances.
     const lifetime =
       Math.max(this.policy.absoluteTimeoutMs, this.policy.persistentAbsoluteTimeoutMs) + EPOCH_CLOCK_MARGIN_MS;
-    await this.call(() => this.store.setUserEpoch(userId, epoch, now + lifetime, now));
-    const count = await this.call(() => this.store.deleteByUser(userId, options.except), null);
-    this.emit({
+    await this.#rt.call(() => this.#rt.store.setUserEpoch(userId, epoch, now + lifetime, now));
+    const count = await this.#rt.call(() => this.#rt.store.deleteByUser(userId, options.except), null);
+    this.#rt.emit({
       type: 'session.revoked',
       at: now,
       userId,
@@ -469,19 +477,19 @@ export class SessionManager<D extends SessionData = SessionData> {
    */
   async revokeEveryone(options: { reason?: string } = {}): Promise<number> {
     // A store written against an older contract may lack it: say so rather than report an outage.
-    if (typeof this.store.deleteAll !== 'function') {
+    if (typeof this.#rt.store.deleteAll !== 'function') {
       throw new SessionError('CONFIG_INVALID', 'The session store does not implement deleteAll');
     }
-    const count = await this.call(() => this.store.deleteAll(), null);
-    this.emit({ type: 'session.revoked', at: this.clock.now(), reason: options.reason ?? 'revoked_everyone' });
+    const count = await this.#rt.call(() => this.#rt.store.deleteAll(), null);
+    this.#rt.emit({ type: 'session.revoked', at: this.#rt.clock.now(), reason: options.reason ?? 'revoked_everyone' });
     return count;
   }
 
   /** A user's live sessions, most recently seen first. */
   async list(userId: string): Promise<Session<D>[]> {
-    const now = this.clock.now();
+    const now = this.#rt.clock.now();
     // Batched by the store, each batch bounded by its own timeout: no overall bound here.
-    const records = await this.call(() => this.store.listByUser(userId, now), null);
+    const records = await this.#rt.call(() => this.#rt.store.listByUser(userId, now), null);
     return records
       .filter((r) => expiryStatus(r, now) === 'valid')
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
@@ -497,24 +505,22 @@ export class SessionManager<D extends SessionData = SessionData> {
   sessionCookie(
     token: string,
     session: Pick<Session<D>, 'absoluteExpiresAt' | 'persistent'>,
-    now = this.clock.now(),
+    now = this.#rt.clock.now(),
   ): string {
     return serializeSessionCookie(this.cookie, token, cookieMaxAge(session, now));
   }
 
   /**
-   * Runs a store call with the timeout, turning anything unexpected into `STORE_UNAVAILABLE`
-   * (fail closed). Store errors that already carry a code pass through. No retries.
-   * `timeoutMs` defaults to `storeTimeoutMs`; `null` sets no bound, for administrative calls that
-   * may take long and are bounded step by step by the store itself.
+   * Releases what the store opened itself (its `close`, when it has one), for an app that owns
+   * the store and shuts down. A store built on a client you passed in leaves that client open.
    *
    * @example
    * ```ts
-   * const record = await sessions.call(() => sessions.store.get(id, sessions.clock.now()))
+   * process.on('SIGTERM', () => void sessions.close())
    * ```
    */
-  call<T>(operation: () => Promise<T>, timeoutMs: number | null = this.storeTimeoutMs): Promise<T> {
-    return withTimeout(operation, timeoutMs);
+  async close(): Promise<void> {
+    await this.#rt.store.close?.();
   }
 
   private async modify(
@@ -522,12 +528,12 @@ export class SessionManager<D extends SessionData = SessionData> {
     change: (record: SessionRecord<D>, now: number) => SessionRecord<D>,
     expectedVersion?: number,
   ): Promise<Session<D>> {
-    const now = this.clock.now();
-    const record = await this.call(() => this.store.get(id, now));
-    if (!record || expiryStatus(record, now) !== 'valid') throw new SessionError('SESSION_NOT_FOUND');
+    const now = this.#rt.clock.now();
+    const record = await this.#rt.lookupLive(id, now);
+    if (!record) throw new SessionError('SESSION_NOT_FOUND');
     if (expectedVersion !== undefined && record.version !== expectedVersion) throw new SessionError('STORE_CONFLICT');
     const next = { ...change(record, now), id: record.id, secretHash: record.secretHash, version: record.version + 1 };
-    const ok = await this.call(() => this.store.update(next, record.version, now));
+    const ok = await this.#rt.call(() => this.#rt.store.update(next, record.version, now));
     if (!ok) throw new SessionError('STORE_CONFLICT');
     return toSession(next);
   }
@@ -536,7 +542,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     const max = this.maxSessionsPerUser;
     if (max === null) return;
     // A login is a request path: bounded like one (I2). The default cap keeps this list short.
-    const live = (await this.call(() => this.store.listByUser(userId, now))).filter(
+    const live = (await this.#rt.call(() => this.#rt.store.listByUser(userId, now))).filter(
       (r) => expiryStatus(r, now) === 'valid',
     );
     if (live.length < max) return;
@@ -544,13 +550,13 @@ export class SessionManager<D extends SessionData = SessionData> {
     const victims = live.sort((a, b) => a.createdAt - b.createdAt).slice(0, live.length - max + 1);
     for (let start = 0; start < victims.length; start += EVICTION_BATCH) {
       const batch = victims.slice(start, start + EVICTION_BATCH);
-      const deleted = await Promise.all(batch.map((victim) => this.call(() => this.store.delete(victim.id))));
+      const deleted = await Promise.all(batch.map((victim) => this.#rt.call(() => this.#rt.store.delete(victim.id))));
       batch.forEach((victim, i) => {
         if (!deleted[i]) return;
-        this.emit({
+        this.#rt.emit({
           type: 'session.evicted',
           at: now,
-          sidHash: this.sidHash(victim.id),
+          sidHash: this.#rt.sidHash(victim.id),
           userId,
           reason: 'session_limit',
         });
@@ -565,15 +571,20 @@ export class SessionManager<D extends SessionData = SessionData> {
   private check(token: string, signals: RequestSignals): TokenCheck<D> | Promise<TokenCheck<D>> {
     const parts = parseSessionToken(token);
     if (!parts) {
-      this.emit({ type: 'session.invalid_token', at: this.clock.now(), reason: 'malformed', ip: signals.ip ?? null });
+      this.#rt.emit({
+        type: 'session.invalid_token',
+        at: this.#rt.clock.now(),
+        reason: 'malformed',
+        ip: signals.ip ?? null,
+      });
       return fail('malformed', 'UNAUTHENTICATED');
     }
-    const now = this.clock.now();
+    const now = this.#rt.clock.now();
     // Read with a look-back (stores keep records that long past their deadline, by contract) so
     // that a recently expired record comes back and is reported as expired (event,
     // SESSION_EXPIRED) on every store rather than unknown; expiry is decided with `now`.
     const readAt = now - EXPIRED_RETENTION_MS;
-    const store = this.store;
+    const store = this.#rt.store;
     if (typeof store.getSync === 'function') {
       let record: SessionRecord<D> | null;
       try {
@@ -583,10 +594,12 @@ export class SessionManager<D extends SessionData = SessionData> {
       }
       return this.judge(parts.secret, record, now, signals);
     }
-    return this.call(() => store.get(parts.id, readAt)).then(
-      (record) => this.judge(parts.secret, record, now, signals),
-      (error: unknown) => unavailable<D>(error),
-    );
+    return this.#rt
+      .call(() => store.get(parts.id, readAt))
+      .then(
+        (record) => this.judge(parts.secret, record, now, signals),
+        (error: unknown) => unavailable<D>(error),
+      );
   }
 
   /** The decision once the record is read; asynchronous only when it must write. */
@@ -599,7 +612,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     // Hash even for unknown ids so the two failures cost the same.
     const matches = secretMatchesHash(secret, record ? record.secretHash : UNKNOWN_ID_HASH);
     if (!record || !matches) {
-      this.emit({
+      this.#rt.emit({
         type: 'session.invalid_token',
         at: now,
         reason: record ? 'secret_mismatch' : 'unknown',
@@ -609,10 +622,10 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     const status = expiryStatus(record, now);
     if (status !== 'valid') {
-      this.emit({
+      this.#rt.emit({
         type: 'session.expired',
         at: now,
-        sidHash: this.sidHash(record.id),
+        sidHash: this.#rt.sidHash(record.id),
         userId: record.userId,
         reason: status,
       });
@@ -620,10 +633,10 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     const verdict = normaliseVerdict(this.binding(record.metadata, signals));
     if (verdict.decision !== 'allow') {
-      this.emit({
+      this.#rt.emit({
         type: 'session.anomaly',
         at: now,
-        sidHash: this.sidHash(record.id),
+        sidHash: this.#rt.sidHash(record.id),
         userId: record.userId,
         reason: verdict.reason ?? 'binding',
         ip: signals.ip ?? null,
@@ -631,25 +644,14 @@ export class SessionManager<D extends SessionData = SessionData> {
       });
       if (verdict.decision === 'reject') return this.dropAndFail(record.id, 'rejected', 'SESSION_REJECTED');
     }
-    if (!needsTouch(record, now, this.policy)) return { status: 'valid', record, touched: false, error: null };
-    return this.touch(record, now);
-  }
-
-  private async touch(record: SessionRecord<D>, now: number): Promise<TokenCheck<D>> {
-    const touched: SessionRecord<D> = { ...slideIdle(record, now, this.policy), version: record.version + 1 };
-    try {
-      // A lost race means another request touched it first; either way the session is valid.
-      const ok = await this.call(() => this.store.update(touched, record.version, now));
-      return { status: 'valid', record: ok ? touched : record, touched: ok, error: null };
-    } catch {
-      // The read succeeded; a failed touch only leaves the idle deadline where it was (safe side).
-      return { status: 'valid', record, touched: false, error: null };
-    }
+    const touch = this.#rt.touch(record, now);
+    if (touch === null) return { status: 'valid', record, touched: false, error: null };
+    return touch.then((t) => ({ status: 'valid', record: t.record, touched: t.written, error: null }));
   }
 
   /** Deletes a dead session (best effort: a failure leaves it to expire) and reports why. */
   private async dropAndFail(id: string, status: ValidationStatus, code: SessionErrorCode): Promise<TokenCheck<D>> {
-    await this.call(() => this.store.delete(id)).catch(() => false);
+    await this.#rt.call(() => this.#rt.store.delete(id)).catch(() => false);
     return fail(status, code);
   }
 
@@ -738,10 +740,6 @@ function unavailable<D extends SessionData>(error: unknown): TokenCheck<D> {
   return { status: 'unavailable', record: null, touched: false, error: asStoreError(error) };
 }
 
-function asStoreError(error: unknown): SessionError {
-  return isSessionError(error) ? error : new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
-}
-
 const ALLOW: BindingVerdict = Object.freeze({ decision: 'allow' });
 
 function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']): BindingVerdict {
@@ -751,38 +749,6 @@ function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']):
 
 /** Compared against when the id is unknown, so that both failures cost one hash and one compare. */
 const UNKNOWN_ID_HASH = '0'.repeat(64);
-
-const storeTimeoutError = () =>
-  new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
-
-/**
- * Bounds one store call by `timeoutMs` (`null`: no bound). A plain timer per call, cleared when
- * the call settles: timers run on monotonic time (a wall clock stepped back cannot stretch them),
- * and measured on Node 20 this costs less than one shared timer with a registry of pending calls.
- */
-function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number | null): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled: Promise<T>;
-    try {
-      settled = Promise.resolve(operation());
-    } catch (error) {
-      reject(asStoreError(error));
-      return;
-    }
-    // clearTimeout(undefined) is a no-op, so the unbounded case shares the code below.
-    const timer = timeoutMs === null ? undefined : setTimeout(() => reject(storeTimeoutError()), timeoutMs);
-    settled.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(asStoreError(error));
-      },
-    );
-  });
-}
 
 const MAX_METADATA_LENGTH = 512;
 

@@ -1,10 +1,11 @@
 import { base64urlEncode, isBase64url } from './encoding.js';
 import { SessionError } from './errors.js';
-import { expiryStatus, needsTouch, slideIdle } from './expiry.js';
+import { expiryStatus, idleDeadline } from './expiry.js';
 import { constantTimeEqualString, hashSecret, hmacSha256 } from './hash.js';
 import type { IssuedSessionJwt, SessionJwt } from './jwt/session-jwt.js';
 import { toSession } from './manager.js';
 import { randomString } from './random.js';
+import { runtimeOf, type SessionRuntime } from './runtime.js';
 import type { RefreshFamilyRecord, Session, SessionData, SessionRecord } from './types.js';
 
 /** 16 random bytes: 22 base64url characters. */
@@ -76,10 +77,12 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
   readonly jwt: SessionJwt<D, C>;
   readonly graceMs: number;
   private readonly secret: Uint8Array;
+  readonly #rt: SessionRuntime<D>;
 
   constructor(options: RefreshTokensOptions<D, C>) {
     if (!options?.jwt) throw new SessionError('CONFIG_INVALID', 'A SessionJwt is required to issue access tokens');
     this.jwt = options.jwt;
+    this.#rt = runtimeOf(options.jwt.manager);
     if (!(options.secret instanceof Uint8Array)) {
       throw new SessionError('KEY_WEAK', 'The refresh secret must be at least 32 random bytes', {
         reason: 'not_bytes',
@@ -98,19 +101,15 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     this.graceMs = grace;
   }
 
-  private get manager() {
-    return this.jwt.manager;
-  }
-
   /**
    * Starts a refresh family for `session` (an API login) and returns the first pair. The family
    * ends with the session: at its absolute deadline, or after one idle timeout without a refresh.
    */
   async issue(session: Session<D>): Promise<RefreshTokenPair<D, C>> {
-    const now = this.manager.clock.now();
+    const now = this.#rt.clock.now();
     if (!session || expiryStatus(session, now) !== 'valid') throw new SessionError('SESSION_EXPIRED');
-    const familyId = randomString(16, this.manager.random);
-    const secret = randomString(32, this.manager.random);
+    const familyId = randomString(16, this.#rt.random);
+    const secret = randomString(32, this.#rt.random);
     const family: RefreshFamilyRecord = {
       id: familyId,
       sessionId: session.id,
@@ -125,7 +124,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       absoluteExpiresAt: session.absoluteExpiresAt,
       revokedAt: null,
     };
-    await this.manager.call(() => this.manager.store.createRefreshFamily(family, now));
+    await this.#rt.call(() => this.#rt.store.createRefreshFamily(family, now));
     return this.pair(session, family, `${familyId}.${secret}`);
   }
 
@@ -140,8 +139,8 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     if (!parts) throw new SessionError('TOKEN_MALFORMED', undefined, { reason: 'refresh_token_shape' });
     const presentedHash = hashSecret(parts.secret);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const now = this.manager.clock.now();
-      const family = await this.manager.call(() => this.manager.store.getRefreshFamily(parts.familyId, now));
+      const now = this.#rt.clock.now();
+      const family = await this.#rt.call(() => this.#rt.store.getRefreshFamily(parts.familyId, now));
       if (!family) throw invalid('unknown_family');
       if (family.revokedAt !== null) {
         if (this.belongsTo(parts.secret, presentedHash, family))
@@ -162,15 +161,13 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
           lastUsedAt: now,
           idleExpiresAt: this.idleDeadline(now, family.absoluteExpiresAt),
         };
-        const won = await this.manager.call(() =>
-          this.manager.store.updateRefreshFamily(rotated, family.generation, now),
-        );
+        const won = await this.#rt.call(() => this.#rt.store.updateRefreshFamily(rotated, family.generation, now));
         if (!won) continue; // Another request rotated first; look again (it may be our duplicate).
         const session = await this.touch(record, now);
-        this.manager.emit({
+        this.#rt.emit({
           type: 'refresh.rotated',
           at: now,
-          sidHash: this.manager.sidHash(family.sessionId),
+          sidHash: this.#rt.sidHash(family.sessionId),
           userId: family.userId,
         });
         return this.pair(session, rotated, `${family.id}.${successor}`);
@@ -189,14 +186,12 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
 
       // Reuse: a token rotated away before the grace window, or further back in the chain.
       const revoked: RefreshFamilyRecord = { ...family, generation: family.generation + 1, revokedAt: now };
-      const won = await this.manager.call(() =>
-        this.manager.store.updateRefreshFamily(revoked, family.generation, now),
-      );
+      const won = await this.#rt.call(() => this.#rt.store.updateRefreshFamily(revoked, family.generation, now));
       if (!won) continue;
-      this.manager.emit({
+      this.#rt.emit({
         type: 'refresh.reuse_detected',
         at: now,
-        sidHash: this.manager.sidHash(family.sessionId),
+        sidHash: this.#rt.sidHash(family.sessionId),
         userId: family.userId,
         reason: isPrevious ? 'after_grace' : 'older_generation',
       });
@@ -215,12 +210,12 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     if (!parts) throw new SessionError('TOKEN_MALFORMED', undefined, { reason: 'refresh_token_shape' });
     const presentedHash = hashSecret(parts.secret);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const now = this.manager.clock.now();
-      const family = await this.manager.call(() => this.manager.store.getRefreshFamily(parts.familyId, now));
+      const now = this.#rt.clock.now();
+      const family = await this.#rt.call(() => this.#rt.store.getRefreshFamily(parts.familyId, now));
       if (!family || !this.belongsTo(parts.secret, presentedHash, family)) return false;
       if (family.revokedAt === null) {
         const revoked = { ...family, generation: family.generation + 1, revokedAt: now };
-        if (!(await this.manager.call(() => this.manager.store.updateRefreshFamily(revoked, family.generation, now)))) {
+        if (!(await this.#rt.call(() => this.#rt.store.updateRefreshFamily(revoked, family.generation, now)))) {
           continue;
         }
       }
@@ -258,31 +253,23 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     );
   }
 
+  /** The family's idle deadline after activity at `now`: the session's idle rule. */
   private idleDeadline(now: number, absoluteExpiresAt: number): number | null {
-    const idle = this.manager.policy.idleTimeoutMs;
-    return idle === null ? null : Math.min(now + idle, absoluteExpiresAt);
+    return idleDeadline(now, absoluteExpiresAt, this.#rt.policy);
   }
 
-  private async liveSession(family: RefreshFamilyRecord, now: number): Promise<SessionRecord<D> | null> {
-    const record = await this.manager.call(() => this.manager.store.get(family.sessionId, now));
-    if (!record || record.userId !== family.userId || expiryStatus(record, now) !== 'valid') return null;
-    return record;
+  private liveSession(family: RefreshFamilyRecord, now: number): Promise<SessionRecord<D> | null> {
+    return this.#rt.lookupLive(family.sessionId, now, family.userId);
   }
 
   /** A refresh is activity on the session: slide its idle deadline like a validated read would. */
   private async touch(record: SessionRecord<D>, now: number): Promise<Session<D>> {
-    if (!needsTouch(record, now, this.manager.policy)) return toSession(record);
-    const touched: SessionRecord<D> = { ...slideIdle(record, now, this.manager.policy), version: record.version + 1 };
-    try {
-      const ok = await this.manager.call(() => this.manager.store.update(touched, record.version, now));
-      return toSession(ok ? touched : record);
-    } catch {
-      return toSession(record);
-    }
+    const touch = this.#rt.touch(record, now);
+    return toSession(touch === null ? record : (await touch).record);
   }
 
   private async revokeSession(family: RefreshFamilyRecord, reason: string): Promise<void> {
-    await this.manager.revoke(family.sessionId, { reason });
+    await this.jwt.manager.revoke(family.sessionId, { reason });
   }
 
   private async pair(session: Session<D>, family: RefreshFamilyRecord, refreshToken: string) {

@@ -14,6 +14,7 @@ import {
   toHex,
   utf8,
 } from '../src/index.js';
+import { runtimeOf } from '../src/runtime.js';
 import { createTestClock } from '../src/testing/index.js';
 
 const key = new Uint8Array(32).fill(7);
@@ -487,9 +488,9 @@ describe('events and report-only mode (H8)', () => {
     expect(events).toEqual([
       {
         type: 'csrf.rejected',
-        at: manager.clock.now(),
+        at: runtimeOf(manager).clock.now(),
         reason: 'cross_site',
-        sidHash: manager.sidHash(session.id),
+        sidHash: runtimeOf(manager).sidHash(session.id),
         userId: 'u1',
         ip: '203.0.113.9',
       },

@@ -70,9 +70,9 @@ describe('issuing session JWTs', () => {
   });
 
   it('a JWT never outlives its session, and none is issued for an expired session', async () => {
-    const { jwts, manager, clock } = await setup();
+    const { jwts, probe, clock } = await setup();
     const short = new SessionManager<Data>({
-      store: manager.store,
+      store: probe.store,
       clock,
       policy: { idleTimeoutMs: 120_000, absoluteTimeoutMs: 600_000, touchIntervalMs: 0 },
     });
@@ -84,9 +84,9 @@ describe('issuing session JWTs', () => {
   });
 
   it("item 12: exp is at most the session's deadline minus the clock tolerance, so no lax verify outlives the session", async () => {
-    const { jwts, manager, clock } = await setup();
+    const { jwts, probe, clock } = await setup();
     const short = new SessionManager<Data>({
-      store: manager.store,
+      store: probe.store,
       clock,
       policy: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 600_000, touchIntervalMs: 0 },
     });
@@ -232,13 +232,13 @@ describe('E2 / JW-17: revocation reaches JWT verifiers within the TTL, or at onc
     const key = await generateSigningKey('EdDSA');
     const verifier = new JwtVerifier({ keys: new JwtKeySet({ active: key }), issuer: ISSUER, audience: AUDIENCE });
     expect(await codeOf(verifier.verify('x.y.z', { strict: true }))).toBe('JWT_MALFORMED');
-    const { jwts, login } = await setup();
+    const { jwts, login, clock } = await setup();
     const { token } = await jwts.issue((await login()).session);
     const downstream = new JwtVerifier({
       keys: jwts.keys,
       issuer: ISSUER,
       audience: AUDIENCE,
-      clock: jwts.manager.clock,
+      clock,
       strict: true,
     });
     expect(await codeOf(downstream.verify(token))).toBe('CONFIG_INVALID');
@@ -246,8 +246,14 @@ describe('E2 / JW-17: revocation reaches JWT verifiers within the TTL, or at onc
 });
 
 describe('the verified-token cache', () => {
+  it('has no public write: nothing outside the package can plant claims in it', async () => {
+    const { jwts } = await setup();
+    expect('remember' in jwts.verifier).toBe(false);
+    expect(Object.keys(jwts.verifier)).not.toContain('cache');
+  });
+
   it('a repeated token costs no signature check; a just-issued token is already cached', async () => {
-    const { jwts, login } = await setup();
+    const { jwts, login, clock } = await setup();
     const { token } = await jwts.issue((await login()).session);
     for (let i = 0; i < 100; i++) expect((await jwts.verify(token)).sub).toBe('user-1');
     expect(signatureChecks).not.toHaveBeenCalled();
@@ -255,7 +261,7 @@ describe('the verified-token cache', () => {
       keys: jwts.keys,
       issuer: ISSUER,
       audience: AUDIENCE,
-      clock: jwts.manager.clock,
+      clock,
     });
     for (let i = 0; i < 100; i++) expect((await downstream.verify(token)).sub).toBe('user-1');
     expect(signatureChecks).toHaveBeenCalledTimes(1);

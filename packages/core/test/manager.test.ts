@@ -11,6 +11,7 @@ import {
   type SessionRecord,
   toSession,
 } from '../src/index.js';
+import { runtimeOf } from '../src/runtime.js';
 import { cookieHeaderFrom, DAY, eventTypes, HOUR, MINUTE, setup } from './helpers/setup.js';
 
 async function codeOf(run: () => unknown): Promise<string | null> {
@@ -54,14 +55,26 @@ describe('SessionManager construction', () => {
     }
   });
 
+  it('hands out no capability: store, clock, random, emit, sidHash and call are no members of the manager', () => {
+    const sessions = createSessionManager({ store: new MemoryStore() });
+    for (const name of ['store', 'clock', 'random', 'emit', 'sidHash', 'call', 'logKey', 'storeTimeoutMs']) {
+      expect(name in sessions, name).toBe(false);
+      expect(Object.keys(sessions)).not.toContain(name);
+    }
+    // Read-only data stays readable; the runtime is bound to the manager, not to a look-alike.
+    expect(sessions.cookie.name).toBe('__Host-sid');
+    expect(Object.isFrozen(runtimeOf(sessions))).toBe(true);
+    expect(() => runtimeOf({ ...sessions } as typeof sessions)).toThrow(SessionError);
+  });
+
   it('sidHash is 16 hex chars, stable for a fixed logKey and different across keys', () => {
     const logKey = new Uint8Array(32).fill(9);
     const a = new SessionManager({ store: new MemoryStore(), logKey });
     const b = new SessionManager({ store: new MemoryStore(), logKey });
     const c = new SessionManager({ store: new MemoryStore() });
-    expect(a.sidHash('AAAAAAAAAAAAAAAAAAAAAA')).toMatch(/^[0-9a-f]{16}$/);
-    expect(a.sidHash('AAAAAAAAAAAAAAAAAAAAAA')).toBe(b.sidHash('AAAAAAAAAAAAAAAAAAAAAA'));
-    expect(c.sidHash('AAAAAAAAAAAAAAAAAAAAAA')).not.toBe(a.sidHash('AAAAAAAAAAAAAAAAAAAAAA'));
+    expect(runtimeOf(a).sidHash('AAAAAAAAAAAAAAAAAAAAAA')).toMatch(/^[0-9a-f]{16}$/);
+    expect(runtimeOf(a).sidHash('AAAAAAAAAAAAAAAAAAAAAA')).toBe(runtimeOf(b).sidHash('AAAAAAAAAAAAAAAAAAAAAA'));
+    expect(runtimeOf(c).sidHash('AAAAAAAAAAAAAAAAAAAAAA')).not.toBe(runtimeOf(a).sidHash('AAAAAAAAAAAAAAAAAAAAAA'));
   });
 });
 
@@ -136,7 +149,7 @@ describe('create', () => {
       {
         type: 'session.created',
         at: clock.now(),
-        sidHash: sessions.sidHash(issued.session.id),
+        sidHash: runtimeOf(sessions).sidHash(issued.session.id),
         userId: 'u1',
         ip: '198.51.100.1',
         userAgent: 'UA',
@@ -245,8 +258,8 @@ describe('rotate', () => {
     expect((await sessions.validateToken(rotated.token)).status).toBe('valid');
     expect(events.find((e) => e.type === 'session.rotated')).toMatchObject({
       type: 'session.rotated',
-      sidHash: sessions.sidHash(rotated.session.id),
-      previousSidHash: sessions.sidHash(issued.session.id),
+      sidHash: runtimeOf(sessions).sidHash(rotated.session.id),
+      previousSidHash: runtimeOf(sessions).sidHash(issued.session.id),
       reason: 'rotated',
     });
   });
@@ -306,7 +319,10 @@ describe('extend', () => {
     const capped = await sessions.extend(issued.session, { byMs: 48 * HOUR });
     expect(capped.idleExpiresAt).toBe(issued.session.absoluteExpiresAt);
     expect(capped.absoluteExpiresAt).toBe(issued.session.absoluteExpiresAt);
-    expect(events.at(-1)).toMatchObject({ type: 'session.extended', sidHash: sessions.sidHash(issued.session.id) });
+    expect(events.at(-1)).toMatchObject({
+      type: 'session.extended',
+      sidHash: runtimeOf(sessions).sidHash(issued.session.id),
+    });
     expect((await sessions.extend(issued.session)).idleExpiresAt).toBe(issued.session.absoluteExpiresAt);
   });
 
@@ -356,7 +372,7 @@ describe('revoke / revokeAll / list', () => {
     expect(events.at(-1)).toMatchObject({
       userId: 'u1',
       reason: 'revoked',
-      sidHash: sessions.sidHash(issued.session.id),
+      sidHash: runtimeOf(sessions).sidHash(issued.session.id),
     });
   });
 
@@ -403,14 +419,20 @@ describe('revoke / revokeAll / list', () => {
     expect(probe.calls.deleteAll).toBe(1);
     expect(probe.total()).toBe(1);
     expect(memory.size).toBe(0);
-    expect(events).toEqual([{ type: 'session.revoked', at: sessions.clock.now(), reason: 'revoked_everyone' }]);
+    expect(events).toEqual([
+      { type: 'session.revoked', at: runtimeOf(sessions).clock.now(), reason: 'revoked_everyone' },
+    ]);
     for (const { token } of issued) expect((await sessions.validateToken(token)).status).toBe('invalid');
     for (const userId of ['u1', 'u2', 'u3']) expect(await sessions.list(userId)).toEqual([]);
     // The store works as before, and a second call finds nothing left.
     const after = await sessions.create({ userId: 'u1' });
     expect((await sessions.validateToken(after.token)).status).toBe('valid');
     expect(await sessions.revokeEveryone({ reason: 'key_compromise' })).toBe(1);
-    expect(events.at(-1)).toEqual({ type: 'session.revoked', at: sessions.clock.now(), reason: 'key_compromise' });
+    expect(events.at(-1)).toEqual({
+      type: 'session.revoked',
+      at: runtimeOf(sessions).clock.now(),
+      reason: 'key_compromise',
+    });
     expect(await sessions.revokeEveryone()).toBe(0);
   });
 
@@ -431,7 +453,7 @@ describe('revoke / revokeAll / list', () => {
       });
       const admin = new SessionManager({
         store,
-        clock: sessions.clock,
+        clock: runtimeOf(sessions).clock,
         storeTimeoutMs: 50,
         onEvent: (e) => events.push(e),
       });
@@ -479,15 +501,19 @@ describe('cookies, call and toSession', () => {
 
   it('call passes coded errors through and turns anything else into STORE_UNAVAILABLE with the cause kept', async () => {
     const { sessions } = setup();
-    expect(await sessions.call(async () => 42)).toBe(42);
-    const coded = await sessions.call(() => Promise.reject(new SessionError('STORE_CONFLICT'))).catch((e) => e);
+    expect(await runtimeOf(sessions).call(async () => 42)).toBe(42);
+    const coded = await runtimeOf(sessions)
+      .call(() => Promise.reject(new SessionError('STORE_CONFLICT')))
+      .catch((e) => e);
     expect(isSessionError(coded, 'STORE_CONFLICT')).toBe(true);
     const cause = new Error('ECONNREFUSED 10.0.0.5:6379');
-    const wrapped = await sessions.call(() => Promise.reject(cause)).catch((e) => e);
+    const wrapped = await runtimeOf(sessions)
+      .call(() => Promise.reject(cause))
+      .catch((e) => e);
     expect(isSessionError(wrapped, 'STORE_UNAVAILABLE')).toBe(true);
     expect(wrapped.cause).toBe(cause);
     expect(wrapped.message).not.toContain('10.0.0.5');
-    const thrownSync = await sessions
+    const thrownSync = await runtimeOf(sessions)
       .call(() => {
         throw cause;
       })

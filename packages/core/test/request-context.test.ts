@@ -220,14 +220,14 @@ describe('request context: login, logout, rotate, extend', () => {
   });
 
   it('logout revokes and deletes the cookie; without a session or cookie it writes nothing', async () => {
-    const { open, manager, probe } = await setup();
+    const { open, probe, clock } = await setup();
     const header = await loggedIn(open);
     const context = await open({ cookie: header });
     const id = context.session?.id as string;
     await context.logout();
     expect(context.session).toBeNull();
     expect(isDeletion(byName(written(context), SID))).toBe(true);
-    expect(await manager.store.get(id, manager.clock.now())).toBeNull();
+    expect(await probe.store.get(id, clock.now())).toBeNull();
 
     probe.reset();
     const anonymous = await open({ cookie: 'theme=dark' });
@@ -424,14 +424,14 @@ describe('request context: hybrid mode (session-JWT cookie)', () => {
   });
 
   it('logout revokes and deletes both cookies; a lone JWT cookie is deleted too', async () => {
-    const { open, manager } = await setup({ hybrid: true });
+    const { open, probe, clock } = await setup({ hybrid: true });
     const header = await loggedIn(open);
     const context = await open({ cookie: header });
     const id = context.session?.id as string;
     await context.logout();
     const lines = written(context);
     expect(isDeletion(byName(lines, SID)) && isDeletion(byName(lines, JWT))).toBe(true);
-    expect(await manager.store.get(id, manager.clock.now())).toBeNull();
+    expect(await probe.store.get(id, clock.now())).toBeNull();
 
     const jwtOnly = header.split('; ').filter((pair) => pair.startsWith(`${JWT}=`))[0] as string;
     const lone = await open({ cookie: jwtOnly });

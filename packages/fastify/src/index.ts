@@ -153,7 +153,7 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
       return reply.code(status).headers(Object.fromEntries(headers)).send(body);
     });
   }
-  if (options.closeStore) app.addHook('onClose', async () => manager.store.close?.());
+  if (options.closeStore) app.addHook('onClose', () => manager.close());
 
   const sessions: FastifySessions<SessionData> = {
     manager,

@@ -3,6 +3,7 @@ import {
   isRevokedByEpoch,
   isSessionError,
   type RefreshFamilyRecord,
+  type RefreshFamilyStore,
   recordExpiresAt,
   type SessionData,
   SessionError,
@@ -118,7 +119,7 @@ const connectingStates = new Set(['connecting', 'connect']);
  * await store.close()
  * ```
  */
-export class RedisStore<D extends SessionData = SessionData> implements SessionStore<D> {
+export class RedisStore<D extends SessionData = SessionData> implements SessionStore<D>, RefreshFamilyStore {
   /** The ioredis client in use (yours, or the one the store opened). */
   readonly client: RedisClient;
   /** Whether the store opened `client` itself and therefore closes it. */

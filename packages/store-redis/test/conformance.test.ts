@@ -5,6 +5,7 @@ import { RedisStore } from '../src/index.js';
 import {
   assertServices,
   dropUnder,
+  dumpUnder,
   LOCAL_URL,
   localRedis,
   redisCluster,
@@ -14,6 +15,13 @@ import {
 
 const local = await localRedis();
 const cluster = redisCluster();
+
+/** Every key under the store's prefix with its value (strings, sorted sets and hashes in full). */
+async function dumpRaw(store: SessionStore): Promise<string> {
+  const redis = store as RedisStore;
+  const dump = await dumpUnder(redis.client, redis.prefix);
+  return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+}
 
 /** Removes this suite's keys, then closes the connection the store opened. */
 async function cleanUp(store: SessionStore): Promise<void> {
@@ -31,6 +39,7 @@ describe.skipIf(skipWithout(local))('single Redis', () => {
     // A prefix that starts with the target's: the hardest neighbour for a prefix scan.
     createIsolatedStore: (store) => new RedisStore({ url: LOCAL_URL, prefix: `${(store as RedisStore).prefix}next:` }),
     closeStore: cleanUp,
+    dumpRaw,
   });
 });
 
@@ -42,5 +51,6 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters', () => {
     createIsolatedStore: (store) =>
       new RedisStore({ cluster: { nodes: cluster.nodes }, prefix: `${(store as RedisStore).prefix}next:` }),
     closeStore: cleanUp,
+    dumpRaw,
   });
 });

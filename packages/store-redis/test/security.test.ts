@@ -1,7 +1,4 @@
 import {
-  base64urlDecode,
-  base64urlEncode,
-  fromHex,
   generateSigningKey,
   JwtKeySet,
   RefreshTokens,
@@ -9,7 +6,6 @@ import {
   randomString,
   SessionJwt,
   SessionManager,
-  toHex,
 } from '@org/session-core';
 import { createTestClock } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
@@ -30,12 +26,10 @@ import {
 const local = await localRedis();
 const binary = redisBinary();
 
-/** Every 8-character window of `secret`: none may appear anywhere in a dump. */
-function windows(secret: string, size = 8): string[] {
-  return Array.from({ length: secret.length - size + 1 }, (_, i) => secret.slice(i, i + size));
-}
-
-describe.skipIf(skipWithout(local))('A5: a raw dump of Redis holds no secret', () => {
+// A5 (no secret at rest, in any form, and id + hash is no token) is a conformance case now, run on
+// a dump of every key under the store's prefix (dumpRaw in conformance.test.ts). What stays here
+// is the Redis side of it: exactly which keys a rotation and a refresh leave behind.
+describe.skipIf(skipWithout(local))('what sessions, a rotation and a refresh leave in Redis', () => {
   let store: RedisStore;
   const clock = createTestClock(Date.now());
 
@@ -49,7 +43,7 @@ describe.skipIf(skipWithout(local))('A5: a raw dump of Redis holds no secret', (
     await store.close();
   });
 
-  it('no substring of any session or refresh secret, in any encoding, and id + hash is no token', async () => {
+  it('a hash per live session, the user index, the family and the rotation mark, and nothing else', async () => {
     const sessions = new SessionManager({ store, clock });
     const jwt = new SessionJwt({
       manager: sessions,
@@ -62,43 +56,26 @@ describe.skipIf(skipWithout(local))('A5: a raw dump of Redis holds no secret', (
     const issued = await Promise.all(
       Array.from({ length: 5 }, (_, i) => sessions.create({ userId, data: { n: i }, metadata: { label: `d${i}` } })),
     );
-    const rotated = await sessions.rotate(issued[0]?.session as { id: string });
+    const first = issued[0]?.session as { id: string };
+    const rotated = await sessions.rotate(first);
     // API mode: a refresh family, rotated once (the store then holds current and previous hashes).
     const pair = await refresh.issue(rotated.session);
-    const next = await refresh.refresh(pair.refreshToken);
-    const refreshSecrets = [pair.refreshToken, next.refreshToken].map((t) => t.split('.')[1] as string);
+    await refresh.refresh(pair.refreshToken);
 
     const dump = await dumpUnder(store.client, store.prefix);
-    // Five sessions (one rotated away), one user index, one refresh family, and the mark the
-    // rotation leaves for a minute (hashes are dumped field by field, the record JSON included).
-    expect(dump.size).toBe(8);
-    expect(dump.has(store.rotationMarkKey(issued[0]?.session.id as string))).toBe(true);
-    const everything = [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    const secrets = [...issued, rotated].map((s) => s.token.split('.')[1] as string).concat(refreshSecrets);
-    for (const jwtToken of [pair.accessToken, next.accessToken]) expect(everything).not.toContain(jwtToken);
-    for (const secret of secrets) {
-      for (const piece of windows(secret)) expect(everything).not.toContain(piece);
-      const bytes = base64urlDecode(secret);
-      expect(bytes).not.toBeNull();
-      expect(everything.toLowerCase()).not.toContain(toHex(bytes as Uint8Array));
-    }
-
-    // Replaying what the dump does hold (id + hash, raw or re-encoded to the token alphabet) fails.
-    const live = [rotated, ...issued.slice(1)];
-    for (const { session } of live) {
-      expect(dump.get(store.sessionKey(session.id))).toContain(session.id);
-      const json = await store.client.hget(store.sessionKey(session.id), 'record');
-      const stored = JSON.parse(json ?? 'null') as { secretHash: string };
+    const live = [rotated, ...issued.slice(1)].map((i) => store.sessionKey(i.session.id));
+    // The mark the rotation leaves for a minute (see rotationMarkKey); hashes dump field by field.
+    expect([...dump.keys()].sort()).toEqual(
+      [
+        ...live,
+        store.userIndexKey(userId),
+        store.refreshFamilyKey(pair.refreshToken.split('.')[0] as string),
+        store.rotationMarkKey(first.id),
+      ].sort(),
+    );
+    for (const key of live) {
+      const stored = JSON.parse((await store.client.hget(key, 'record')) ?? 'null') as { secretHash: string };
       expect(stored.secretHash).toMatch(/^[0-9a-f]{64}$/);
-      for (const forged of [
-        `${session.id}.${stored.secretHash}`,
-        `${session.id}.${base64urlEncode(fromHex(stored.secretHash) as Uint8Array)}`,
-      ]) {
-        const result = await sessions.validateToken(forged);
-        expect(result.session).toBeNull();
-        expect(['malformed', 'invalid']).toContain(result.status);
-        expect((await sessions.validateCookie(`__Host-sid=${forged}`)).session).toBeNull();
-      }
     }
   });
 });

@@ -74,22 +74,23 @@ export async function keysUnder(client: Redis | Cluster, prefix: string): Promis
 
 /**
  * Every key under `prefix` with its raw contents: strings as they are, sorted sets as members and
- * scores, hashes as fields and values, each separated by a space.
+ * scores, hashes as fields and values, sets and lists as their members, each separated by a space.
+ * A key of any other type throws: nothing under the prefix may escape a secret-at-rest check.
  */
 export async function dumpUnder(client: Redis | Cluster, prefix: string): Promise<Map<string, string>> {
   const dump = new Map<string, string>();
   for (const key of await keysUnder(client, prefix)) {
     const type = await client.type(key);
-    if (type === 'string') dump.set(key, (await client.get(key)) ?? '');
-    else if (type === 'zset') dump.set(key, (await client.zrange(key, 0, -1, 'WITHSCORES')).join(' '));
-    else if (type === 'hash')
-      dump.set(
-        key,
-        Object.entries(await client.hgetall(key))
-          .flat()
-          .join(' '),
-      );
-    else dump.set(key, `<${type}>`);
+    let value: string[];
+    if (type === 'string') value = [(await client.get(key)) ?? ''];
+    else if (type === 'zset') value = await client.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'hash') value = Object.entries(await client.hgetall(key)).flat();
+    else if (type === 'set') value = await client.smembers(key);
+    else if (type === 'list') value = await client.lrange(key, 0, -1);
+    else if (type === 'none')
+      continue; // expired or deleted since the scan
+    else throw new Error(`dumpUnder: ${key} is a ${type}, which it cannot read`);
+    dump.set(key, value.join(' '));
   }
   return dump;
 }

@@ -5,6 +5,7 @@ import { expiryStatus } from '../expiry.js';
 import { sha256 } from '../hash.js';
 import type { SessionManager, ValidationResult } from '../manager.js';
 import { randomString } from '../random.js';
+import { runtimeOf, type SessionRuntime } from '../runtime.js';
 import { type RequestSignals, recordExpiresAt, type Session, type SessionData } from '../types.js';
 import type { JwtKeySet } from './key-set.js';
 import type { PublicJwks } from './keys.js';
@@ -14,6 +15,7 @@ import {
   JwtVerifier,
   positiveSeconds,
   REGISTERED_CLAIMS,
+  rememberIssued,
   SESSION_JWT_TYP,
   type VerifiedSessionJwt,
   type VerifyOptions,
@@ -91,12 +93,15 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
   readonly ttlSeconds: number;
   private readonly audience: string | string[];
   private readonly customClaims: ((session: Session<D>) => C) | undefined;
+  readonly #rt: SessionRuntime<D>;
 
+  /** @internal Use {@link createSessionJwt}. */
   constructor(options: SessionJwtOptions<D, C>) {
     if (!options?.manager || !options.keys) {
       throw new SessionError('CONFIG_INVALID', 'A session manager and a key set are required');
     }
     this.manager = options.manager;
+    this.#rt = runtimeOf(options.manager);
     this.keys = options.keys;
     if (typeof options.issuer !== 'string' || options.issuer.length === 0) {
       throw new SessionError('CONFIG_INVALID', 'issuer is required');
@@ -117,10 +122,10 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       typ: options.typ ?? SESSION_JWT_TYP,
       maxTokenAgeSeconds: this.ttlSeconds,
       clockToleranceSeconds: checkTolerance(options.clockToleranceSeconds),
-      clock: this.manager.clock,
+      clock: this.#rt.clock,
       cacheSize: options.cacheSize,
       isSessionLive: (claims) => this.isSessionLive(claims.sid, claims.sub),
-      onEvent: this.manager.emit,
+      onEvent: this.#rt.emit,
     });
   }
 
@@ -132,7 +137,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
    * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require.
    */
   async issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
-    const nowMs = this.manager.clock.now();
+    const nowMs = this.#rt.clock.now();
     if (!session || typeof session.id !== 'string' || typeof session.userId !== 'string') {
       throw new SessionError('CONFIG_INVALID', 'issue() needs a session from the manager');
     }
@@ -164,7 +169,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       sub: session.userId,
       aud: this.audience,
       sid: session.id,
-      jti: randomString(16, this.manager.random),
+      jti: randomString(16, this.#rt.random),
       iat,
       nbf: iat,
       exp,
@@ -176,7 +181,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: this.verifier.typ })
       .sign(key.signingKey as CryptoKey);
     const frozen = Object.freeze(claims);
-    this.verifier.remember(token, frozen, key);
+    rememberIssued(this.verifier, token, frozen, key);
     return { token, claims: frozen, expiresAt: exp * 1000, expiresIn: exp - iat };
   }
 
@@ -210,9 +215,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
 
   /** Whether session `sid` of user `sub` is live in the store; store errors propagate (fail closed). */
   async isSessionLive(sid: string, sub: string): Promise<boolean> {
-    const now = this.manager.clock.now();
-    const record = await this.manager.call(() => this.manager.store.get(sid, now));
-    return record !== null && record.userId === sub && expiryStatus(record, now) === 'valid';
+    return (await this.#rt.lookupLive(sid, this.#rt.clock.now(), sub)) !== null;
   }
 }
 

@@ -116,7 +116,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   readonly clock: Clock;
   private readonly issuers: string[];
   private readonly audiences: string[];
-  private readonly cache: VerifiedTokenCache<VerifiedSessionJwt<C>>;
+  readonly #cache: VerifiedTokenCache<VerifiedSessionJwt<C>>;
   private readonly isSessionLive: JwtVerifierOptions['isSessionLive'];
   private readonly strictByDefault: boolean;
   private readonly onEvent: ((event: SessionEvent) => void) | undefined;
@@ -147,7 +147,8 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new SessionError('CONFIG_INVALID', 'cacheSize must be a non-negative integer');
     }
-    this.cache = new VerifiedTokenCache(cacheSize);
+    this.#cache = new VerifiedTokenCache(cacheSize);
+    issuedTokenCaches.set(this, this.#cache);
     this.isSessionLive = options.isSessionLive;
     this.strictByDefault = options.strict === true;
     this.onEvent = options.onEvent === undefined ? undefined : createEmitter(options.onEvent);
@@ -156,7 +157,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
 
   /** Number of tokens in the verified-token cache. */
   get cacheEntries(): number {
-    return this.cache.size;
+    return this.#cache.size;
   }
 
   /**
@@ -166,7 +167,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
    */
   async verify(token: string | null | undefined, options: VerifyOptions = {}): Promise<VerifiedSessionJwt<C>> {
     const strict = options.strict ?? this.strictByDefault;
-    let claims = typeof token === 'string' ? this.cache.get(token, this.clock.now(), this.peekKey) : undefined;
+    let claims = typeof token === 'string' ? this.#cache.get(token, this.clock.now(), this.peekKey) : undefined;
     if (claims === undefined) {
       try {
         claims = await this.verifyUncached(token);
@@ -184,17 +185,12 @@ export class JwtVerifier<C extends object = Record<string, never>> {
    * no cryptography and no I/O; otherwise undefined. Does not consult `isSessionLive`.
    */
   peek(token: string): VerifiedSessionJwt<C> | undefined {
-    return this.cache.get(token, this.clock.now(), this.peekKey);
-  }
-
-  /** Adds a token this process has just signed, so its first verification is a cache hit. */
-  remember(token: string, claims: VerifiedSessionJwt<C>, key: JwtKey): void {
-    this.cache.set(token, claims, claims.exp * 1000, key);
+    return this.#cache.get(token, this.clock.now(), this.peekKey);
   }
 
   /** Empties the verified-token cache. */
   clearCache(): void {
-    this.cache.clear();
+    this.#cache.clear();
   }
 
   /** The options this verifier passes to `jose.jwtVerify` (exposed for tests and audits). */
@@ -222,7 +218,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
       throw fromJoseError(error);
     }
     const claims = this.checkClaims(payload);
-    this.cache.set(token as string, claims, claims.exp * 1000, key);
+    this.#cache.set(token as string, claims, claims.exp * 1000, key);
     return claims;
   }
 
@@ -272,6 +268,27 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     // The emitter ignores listeners that throw or reject: audit hooks never decide authentication.
     this.onEvent({ type: 'jwt.rejected', at: this.clock.now(), reason: error.reason ?? error.code });
   }
+}
+
+/**
+ * The verified-token caches by verifier, so that {@link rememberIssued} can write to them and
+ * nothing outside this package can.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: one registry for verifiers of every claims type.
+const issuedTokenCaches = new WeakMap<JwtVerifier<any>, VerifiedTokenCache<any>>();
+
+/**
+ * Adds a token this process has just signed with `key` to `verifier`'s cache, so that its first
+ * verification is a cache hit. Package-private: session JWTs call it after signing; no entry point
+ * exports it, so no caller can plant claims in the cache.
+ */
+export function rememberIssued<C extends object>(
+  verifier: JwtVerifier<C>,
+  token: string,
+  claims: VerifiedSessionJwt<C>,
+  key: JwtKey,
+): void {
+  issuedTokenCaches.get(verifier)?.set(token, claims, claims.exp * 1000, key);
 }
 
 /**

@@ -1,0 +1,157 @@
+import type { Clock } from './clock.js';
+import type { CookiePolicy } from './cookie.js';
+import { isSessionError, SessionError } from './errors.js';
+import type { SessionEvent } from './events.js';
+import { expiryStatus, needsTouch, slideIdle } from './expiry.js';
+import { keyedIdHash } from './hash.js';
+import type { SessionManager } from './manager.js';
+import type { SessionPolicy } from './policy.js';
+import type { RandomSource } from './random.js';
+import type { SessionStore } from './store.js';
+import type { SessionData, SessionRecord } from './types.js';
+
+/**
+ * The capabilities a session manager shares with the modules built on it (session JWTs, hybrid
+ * sessions, refresh tokens, CSRF protection, the request context), and with nobody else: the
+ * store, the clock, the random source, event emission, the keyed session-id hash, store calls
+ * with deadlines, and the two session rules every module must apply alike (is this session live,
+ * and when does a read write the sliding idle deadline).
+ *
+ * This module is never exported from an entry point. A module reaches a manager's runtime through
+ * {@link runtimeOf}, so the manager itself has no public member that hands out its store, clock or
+ * event hook, and a user cannot plant events, read records around the expiry rules or skip the
+ * store deadline.
+ */
+export interface SessionRuntime<D extends SessionData = SessionData> {
+  readonly store: SessionStore<D>;
+  readonly policy: SessionPolicy;
+  readonly cookie: CookiePolicy;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly emit: (event: SessionEvent) => void;
+  /** Bound on one store call on a request path, in ms. */
+  readonly storeTimeoutMs: number;
+  /** The keyed hash under which events name a session id. */
+  sidHash(id: string): string;
+  /**
+   * Runs a store call with a deadline, turning anything unexpected into `STORE_UNAVAILABLE` (fail
+   * closed); errors that already carry a code pass through. No retries. `timeoutMs` defaults to
+   * {@link storeTimeoutMs}; `null` sets no bound, for administrative calls that the store bounds
+   * step by step itself.
+   */
+  call<T>(operation: () => Promise<T>, timeoutMs?: number | null): Promise<T>;
+  /**
+   * The session `id` if it is live at `now` (and, given `userId`, that user's), else null. A store
+   * failure rejects: callers fail closed.
+   */
+  lookupLive(id: string, now: number, userId?: string): Promise<SessionRecord<D> | null>;
+  /**
+   * Activity on a live session at `now`: slides the idle deadline with a compare-and-set write,
+   * but only once a touch interval has passed (null, synchronously, when none is due). Never
+   * rejects: a lost race or a failed write leaves the deadline where it was, which is the safe side.
+   */
+  touch(record: SessionRecord<D>, now: number): Promise<Touched<D>> | null;
+}
+
+/** The outcome of {@link SessionRuntime.touch}. */
+export interface Touched<D extends SessionData> {
+  /** The record as it now stands (the written one when `written`). */
+  record: SessionRecord<D>;
+  /** Whether this call wrote the new idle deadline. */
+  written: boolean;
+}
+
+export interface RuntimeParts<D extends SessionData> {
+  store: SessionStore<D>;
+  policy: SessionPolicy;
+  cookie: CookiePolicy;
+  clock: Clock;
+  random: RandomSource;
+  emit: (event: SessionEvent) => void;
+  logKey: Uint8Array;
+  storeTimeoutMs: number;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: one registry for managers of every session data type.
+const runtimes = new WeakMap<object, SessionRuntime<any>>();
+
+/** Builds the runtime of a manager and binds it to `owner` (the manager), for {@link runtimeOf}. */
+export function createRuntime<D extends SessionData>(owner: object, parts: RuntimeParts<D>): SessionRuntime<D> {
+  const { store, policy, clock, logKey, storeTimeoutMs } = parts;
+  const call = <T>(operation: () => Promise<T>, timeoutMs: number | null = storeTimeoutMs): Promise<T> =>
+    withTimeout(operation, timeoutMs);
+  const runtime: SessionRuntime<D> = Object.freeze({
+    store,
+    policy,
+    cookie: parts.cookie,
+    clock,
+    random: parts.random,
+    emit: parts.emit,
+    storeTimeoutMs,
+    sidHash: (id: string) => keyedIdHash(logKey, id),
+    call,
+    async lookupLive(id: string, now: number, userId?: string) {
+      const record = await call(() => store.get(id, now));
+      if (!record || (userId !== undefined && record.userId !== userId)) return null;
+      return expiryStatus(record, now) === 'valid' ? record : null;
+    },
+    touch(record: SessionRecord<D>, now: number) {
+      if (!needsTouch(record, now, policy)) return null;
+      const touched: SessionRecord<D> = { ...slideIdle(record, now, policy), version: record.version + 1 };
+      // A lost race means another request touched it first; either way the session stays valid.
+      return call(() => store.update(touched, record.version, now)).then(
+        (written) => (written ? { record: touched, written } : { record, written }),
+        () => ({ record, written: false }),
+      );
+    },
+  });
+  runtimes.set(owner, runtime);
+  return runtime;
+}
+
+/**
+ * The runtime of a manager made by `createSessionManager`. Throws `CONFIG_INVALID` for anything
+ * else (a look-alike object, or a manager from another copy of this package).
+ */
+export function runtimeOf<D extends SessionData>(manager: SessionManager<D>): SessionRuntime<D> {
+  const runtime = typeof manager === 'object' && manager !== null ? runtimes.get(manager) : undefined;
+  if (!runtime) throw new SessionError('CONFIG_INVALID', 'A session manager from createSessionManager is required');
+  return runtime as SessionRuntime<D>;
+}
+
+/** Turns a store failure into a coded error; coded errors pass through. */
+export function asStoreError(error: unknown): SessionError {
+  return isSessionError(error) ? error : new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
+}
+
+const storeTimeoutError = () =>
+  new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
+
+/**
+ * Bounds one store call by `timeoutMs` (`null`: no bound). A plain timer per call, cleared when
+ * the call settles: timers run on monotonic time (a wall clock stepped back cannot stretch them),
+ * and measured on Node 20 this costs less than one shared timer with a registry of pending calls.
+ */
+function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number | null): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled: Promise<T>;
+    try {
+      settled = Promise.resolve(operation());
+    } catch (error) {
+      reject(asStoreError(error));
+      return;
+    }
+    // clearTimeout(undefined) is a no-op, so the unbounded case shares the code below.
+    const timer = timeoutMs === null ? undefined : setTimeout(() => reject(storeTimeoutError()), timeoutMs);
+    settled.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(asStoreError(error));
+      },
+    );
+  });
+}
