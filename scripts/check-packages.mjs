@@ -141,9 +141,10 @@ try {
   }
 
   // Strict typecheck of the published declarations, as a TypeScript user with skipLibCheck off
-  // sees them. Every peer is installed now, optional ones included (vitest, @types/*), and
-  // @types/node as in any Node project. A declaration that fails under --strict, or an augmentation
-  // that resolves a name to the framework's own type, fails here.
+  // sees them (hardening item 17). Every peer is installed now, optional ones included (vitest,
+  // @types/*), and @types/node as in any Node project. A declaration that fails under --strict, an
+  // augmentation that resolves a name to the framework's own type, or a types package our
+  // declarations need but no manifest declares as a peer (item 18) fails here.
   const typePackages = { '@types/node': rootManifest.devDependencies['@types/node'] };
   for (const { manifest } of packages) {
     for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
