@@ -10,6 +10,7 @@ const available = await postgresAvailable();
 const NEIGHBOUR_TABLES = {
   sessions: 'neighbour_sessions',
   refreshFamilies: 'neighbour_refresh_families',
+  userEpochs: 'neighbour_user_epochs',
   migrations: 'neighbour_migrations',
 };
 
@@ -39,6 +40,15 @@ describe.skipIf(!available)('PostgresStore conformance', () => {
       closeStore: async (store: SessionStore) => {
         await store.close?.();
         await dropSchema(admin, (store as PostgresStore).schema.schema);
+      },
+      // Every row of the store's four tables, as PostgreSQL prints it, read past the store.
+      dumpRaw: async (store: SessionStore) => {
+        const rows: string[] = [];
+        for (const table of Object.values((store as PostgresStore).schema.qualified)) {
+          const result = await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${table} t`);
+          rows.push(`${table}`, ...result.rows.map((r) => r.row));
+        }
+        return rows.join('\n');
       },
     };
   };

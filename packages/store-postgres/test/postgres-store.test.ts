@@ -1,13 +1,8 @@
 import {
   EXPIRED_RETENTION_MS,
-  generateSigningKey,
   hashSecret,
   isSessionError,
-  JwtKeySet,
-  RefreshTokens,
-  randomBytes,
   randomString,
-  SessionJwt,
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
@@ -21,20 +16,8 @@ const schema = freshSchema('store');
 const MINUTE = 60_000;
 
 const sessionsTable = `"${schema}".session_store_sessions`;
-const familiesTable = `"${schema}".session_store_refresh_families`;
 
 const sessionRecord = (now: number, overrides: Partial<SessionRecord> = {}) => sessionRecordFixture(now, overrides);
-
-/** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
-async function refreshSecrets(sessions: SessionManager): Promise<string[]> {
-  const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
-  const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
-  const jwt = new SessionJwt({ manager: sessions, keys, issuer: 'https://a5.test', audience: 'api' });
-  const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
-  const first = await refresh.issue(session);
-  const second = await refresh.refresh(first.refreshToken);
-  return [first.refreshToken, second.refreshToken].map((token) => token.split('.')[1] as string);
-}
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -265,41 +248,8 @@ describe.skipIf(!available)('PostgresStore', () => {
     });
   });
 
+  // A5 (no secret at rest, id + hash is no token) is a conformance case, on a dump of every row.
   describe('security rows', () => {
-    it('A5: a raw dump of every row of both tables holds no substring of any secret', async () => {
-      const sessions = new SessionManager({ store, clock });
-      const secrets: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { note: 'x' } });
-        secrets.push(token.split('.')[1] as string);
-      }
-      secrets.push(...(await refreshSecrets(sessions)));
-      const dump = [
-        ...(await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${sessionsTable} t`)).rows,
-        ...(await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${familiesTable} t`)).rows,
-      ]
-        .map((r) => r.row)
-        .join('\n');
-      expect(dump.length).toBeGreaterThan(0);
-      for (const secret of secrets) {
-        for (let start = 0; start + 8 <= secret.length; start++) {
-          expect(dump).not.toContain(secret.slice(start, start + 8));
-        }
-      }
-    });
-
-    it('A5: replaying the stored id and hash as a token is refused', async () => {
-      const sessions = new SessionManager({ store, clock });
-      const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
-      const { rows } = await admin.query<{ secret_hash: string }>(
-        `SELECT secret_hash FROM ${sessionsTable} WHERE id = $1`,
-        [session.id],
-      );
-      const hashBytes = Buffer.from(rows[0]?.secret_hash as string, 'hex');
-      const forged = `${session.id}.${hashBytes.toString('base64url')}`;
-      expect((await sessions.validateToken(forged)).status).toBe('invalid');
-    });
-
     it('C4: 100 validated reads within the touch interval cause no write statement; the next interval one', async () => {
       // Statement-level triggers count every INSERT, UPDATE and DELETE the server runs on the table.
       await admin.query(`

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionStore } from '@org/session-core';
@@ -15,6 +15,19 @@ const NEIGHBOUR_TABLES = {
   userEpochs: 'neighbour_user_epochs',
 };
 
+/**
+ * What the store's database holds: the bytes of its file and of its WAL (committed pages live
+ * there until a checkpoint) as latin1, free pages and all, then every row of its tables.
+ */
+function dumpRaw(store: SessionStore): string {
+  const { database, tables } = store as SqliteStore;
+  const files = [database.name, `${database.name}-wal`].filter(existsSync).map((file) => readFileSync(file, 'latin1'));
+  const rows = Object.values(tables.quoted).map((table) =>
+    JSON.stringify(database.prepare(`SELECT * FROM ${table}`).all()),
+  );
+  return [...files, ...rows].join('\n');
+}
+
 describe('SqliteStore conformance (temp file)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'session-sqlite-conformance-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +42,7 @@ describe('SqliteStore conformance (temp file)', () => {
     createStore: () => new SqliteStore({ path: nextFile('own'), migrate: true }),
     createIsolatedStore: (store) =>
       new SqliteStore({ path: (store as SqliteStore).database.name, tables: NEIGHBOUR_TABLES, migrate: true }),
+    dumpRaw,
   });
 
   // A database the application opened, migrated on request; the neighbour borrows it too.
@@ -50,5 +64,6 @@ describe('SqliteStore conformance (temp file)', () => {
       const { database } = store as SqliteStore;
       if (database.open) database.close();
     },
+    dumpRaw,
   });
 });

@@ -1,16 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   EXPIRED_RETENTION_MS,
-  generateSigningKey,
   isSessionError,
-  JwtKeySet,
   type RefreshFamilyRecord,
-  RefreshTokens,
-  randomBytes,
   randomString,
   recordExpiresAt,
-  SessionJwt,
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
@@ -29,17 +24,6 @@ const sessionRecord = (now: number, overrides: Partial<SessionRecord> = {}) => s
 
 const family = (now: number, overrides: Partial<RefreshFamilyRecord> = {}) =>
   refreshFamilyFixture(now, { userId: 'family-user', ...overrides });
-
-/** Issues a refresh pair through core and rotates it once; returns both refresh secrets. */
-async function refreshSecrets(sessions: SessionManager): Promise<string[]> {
-  const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
-  const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
-  const jwt = new SessionJwt({ manager: sessions, keys, issuer: 'https://a5.test', audience: 'api' });
-  const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
-  const first = await refresh.issue(session);
-  const second = await refresh.refresh(first.refreshToken);
-  return [first.refreshToken, second.refreshToken].map((token) => token.split('.')[1] as string);
-}
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -337,40 +321,8 @@ describe('SqliteStore', () => {
     }, 60_000); // a second Node process compiling TypeScript on start
   });
 
+  // A5 (no secret at rest, id + hash is no token) is a conformance case, on the file bytes and rows.
   describe('security rows', () => {
-    it('A5: neither the rows of both tables nor the raw database files hold any substring of a secret', async () => {
-      const path = freshPath();
-      const store = new SqliteStore({ path, migrate: true });
-      const sessions = new SessionManager({ store, clock });
-      const secrets: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
-        secrets.push(token.split('.')[1] as string);
-      }
-      secrets.push(...(await refreshSecrets(sessions)));
-      const rows = [
-        ...store.database.prepare('SELECT * FROM session_store_sessions').all(),
-        ...store.database.prepare('SELECT * FROM session_store_refresh_families').all(),
-      ];
-      expect(rows).toHaveLength(5); // 4 sessions, 1 refresh family
-      // The committed pages live in the WAL until a checkpoint: read the main file and the WAL.
-      const files = [path, `${path}-wal`]
-        .filter(existsSync)
-        .map((file) => readFileSync(file).toString('latin1'))
-        .join('\n');
-      const dump = `${JSON.stringify(rows)}\n${files}`;
-      for (const secret of secrets) {
-        for (let start = 0; start + 8 <= secret.length; start++) {
-          expect(dump).not.toContain(secret.slice(start, start + 8));
-        }
-      }
-      // The id and the stored hash together are still no usable token.
-      const [first] = rows as { id: string; secret_hash: string }[];
-      const forged = `${first?.id}.${Buffer.from(first?.secret_hash as string, 'hex').toString('base64url')}`;
-      expect((await sessions.validateToken(forged)).status).toBe('invalid');
-      await store.close();
-    });
-
     it('C4: 100 validated reads within the touch interval change no row (total_changes); the next interval one', async () => {
       const store = new SqliteStore({ path: freshPath(), migrate: true });
       const sessions = new SessionManager({ store, clock });
