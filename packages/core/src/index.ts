@@ -143,6 +143,7 @@ export {
   RefreshTokens,
   type RefreshTokensOptions,
 } from './refresh.js';
+export type { Register, RegisteredData } from './register.js';
 export {
   createRequestContexts,
   type HybridValidator,

@@ -6,6 +6,7 @@ import {
   errorResponse,
   type HybridValidator,
   isSessionError,
+  type RegisteredData,
   type RequestContext,
   type RequestLoginInput,
   type RequireSessionOptions,
@@ -19,16 +20,12 @@ import {
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
- * Declare your session data type once, and `req.session` is typed everywhere:
- * `declare module '@org/session-express' { interface Register { data: { role: string } } }`
+ * Core's, re-exported. Declare your session data type once, for every adapter, and `req.session` is
+ * typed everywhere: `declare module '@org/session-core' { interface Register { data: AppData } }`.
+ * A declaration through this package's name (`declare module '@org/session-express'`) merges into
+ * the same interface.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging in apps.
-export interface Register {}
-export type RegisteredData = Register extends { data: infer D }
-  ? D extends SessionData
-    ? D
-    : SessionData
-  : SessionData;
+export type { Register, RegisteredData } from '@org/session-core';
 
 declare global {
   namespace Express {
@@ -122,8 +119,9 @@ export function expressSessions<D extends SessionData = RegisteredData>(
   };
   /** Mirrors the context onto `req` and its cookies onto `res`: at the start and after every change. */
   const sync = (req: Request, res: Response, context: RequestContext<D>) => {
+    // `req` is typed for the app's registered data, the manager for D: the app declares both.
     req.session = context.session as Session<RegisteredData> | null;
-    req.sessionResult = context.result as ValidationResult<RegisteredData>;
+    req.sessionResult = context.result as unknown as ValidationResult<RegisteredData>;
     const update = context.responseHeaders(res.getHeader('set-cookie'));
     if (!update) return;
     if (update.setCookie.length > 0) res.setHeader('set-cookie', update.setCookie);

@@ -6,6 +6,7 @@ import {
   errorResponse,
   type HybridValidator,
   isSessionError,
+  type RegisteredData,
   type RequestContext,
   type RequestLoginInput,
   type RequireSessionOptions,
@@ -20,16 +21,13 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /**
- * Declare your session data type once, and `request.session` is typed everywhere:
- * `declare module '@org/session-fastify' { interface Register { data: { role: string } } }`
+ * Core's, re-exported. Declare your session data type once, for every adapter, and
+ * `request.session` is typed everywhere:
+ * `declare module '@org/session-core' { interface Register { data: AppData } }`.
+ * A declaration through this package's name (`declare module '@org/session-fastify'`) merges into
+ * the same interface.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging in apps.
-export interface Register {}
-export type RegisteredData = Register extends { data: infer D }
-  ? D extends SessionData
-    ? D
-    : SessionData
-  : SessionData;
+export type { Register, RegisteredData } from '@org/session-core';
 
 /**
  * `request.sessionResult`. Inside `declare module 'fastify'` the name `ValidationResult` means
@@ -108,8 +106,9 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
   };
   /** Mirrors the context onto `request` and its cookies onto `reply`: at the start and after every change. */
   const sync = (request: FastifyRequest, reply: FastifyReply, context: RequestContext) => {
-    request.session = context.session;
-    request.sessionResult = context.result;
+    // `request` is typed for the data the app registered (Register), which its manager holds.
+    request.session = context.session as Session<RegisteredData> | null;
+    request.sessionResult = context.result as SessionValidationResult<RegisteredData>;
     const update = context.responseHeaders(reply.getHeader('set-cookie'));
     if (!update) return;
     // reply.header appends to Set-Cookie, so the merged list replaces the old one.
@@ -172,7 +171,7 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
     extend: async (request, _reply, extendOptions) => contextOf(request).extend(extendOptions),
     csrfToken: (request) => contextOf(request).csrfToken(),
   };
-  app.decorate('sessions', sessions);
+  app.decorate('sessions', sessions as FastifySessions<RegisteredData>);
 };
 
 /**

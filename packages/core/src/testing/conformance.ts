@@ -730,9 +730,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           const shared = [record({ userId }), record({ userId })];
           const families = [family({ userId }), family({ userId, revokedAt: clock.now() })];
           const [targetFamilies, neighbourFamilies] = [familiesOf(target), familiesOf(neighbour)];
+          // An epoch older than every record: it revokes nothing, and must survive on the other side.
+          const epoch = { validAfter: clock.now() - MINUTE, keep: null };
           for (const s of [target, neighbour]) {
             for (const r of shared) await s.create(r, clock.now());
             for (const f of families) await familiesOf(s)?.createRefreshFamily(f, clock.now());
+            await s.setUserEpoch(userId, epoch, clock.now() + MINUTE, clock.now());
           }
           await target.create(record(), clock.now());
 
@@ -747,6 +750,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           }
           const listed = (await neighbour.listByUser(userId, clock.now())).map((r) => r.id).sort();
           expect(listed).toEqual(shared.map((r) => r.id).sort());
+          expect(await neighbour.getUserEpoch(userId, clock.now())).toEqual(epoch);
 
           // And the other way round: the neighbour's deleteAll leaves the target's new records.
           const later = record({ userId });
