@@ -6,6 +6,7 @@ import type { IssuedSessionJwt, SessionJwt } from './jwt/session-jwt.js';
 import { toSession } from './manager.js';
 import { randomString } from './random.js';
 import { runtimeOf, type SessionRuntime } from './runtime.js';
+import { isRefreshFamilyStore, type RefreshFamilyStore } from './store.js';
 import type { RefreshFamilyRecord, Session, SessionData, SessionRecord } from './types.js';
 
 /** 16 random bytes: 22 base64url characters. */
@@ -65,6 +66,10 @@ interface RefreshTokenParts {
  * fork, and the window does not slide. Rotation is a compare-and-set on the family's generation,
  * so concurrent refreshes of one token never yield two live chains.
  *
+ * The manager's store must keep the families too (a {@link RefreshFamilyStore}, as every store we
+ * ship is): a store without them is refused with `CONFIG_INVALID` here, at construction, rather
+ * than at the first API login.
+ *
  * @example
  * ```ts
  * const refresh = createRefreshTokens({ jwt: jwts, secret: refreshKeyBytes })
@@ -78,11 +83,21 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
   readonly graceMs: number;
   private readonly secret: Uint8Array;
   readonly #rt: SessionRuntime<D>;
+  /** The manager's store, as the refresh-family store it must also be. */
+  readonly #families: RefreshFamilyStore;
 
   constructor(options: RefreshTokensOptions<D, C>) {
     if (!options?.jwt) throw new SessionError('CONFIG_INVALID', 'A SessionJwt is required to issue access tokens');
     this.jwt = options.jwt;
     this.#rt = runtimeOf(options.jwt.manager);
+    const store = this.#rt.store;
+    if (!isRefreshFamilyStore(store)) {
+      throw new SessionError(
+        'CONFIG_INVALID',
+        "Refresh tokens need a store that keeps refresh families (RefreshFamilyStore); the manager's store does not",
+      );
+    }
+    this.#families = store;
     if (!(options.secret instanceof Uint8Array)) {
       throw new SessionError('KEY_WEAK', 'The refresh secret must be at least 32 random bytes', {
         reason: 'not_bytes',
@@ -124,7 +139,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       absoluteExpiresAt: session.absoluteExpiresAt,
       revokedAt: null,
     };
-    await this.#rt.call(() => this.#rt.store.createRefreshFamily(family, now));
+    await this.#rt.call(() => this.#families.createRefreshFamily(family, now));
     return this.pair(session, family, `${familyId}.${secret}`);
   }
 
@@ -140,7 +155,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     const presentedHash = hashSecret(parts.secret);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = this.#rt.clock.now();
-      const family = await this.#rt.call(() => this.#rt.store.getRefreshFamily(parts.familyId, now));
+      const family = await this.#rt.call(() => this.#families.getRefreshFamily(parts.familyId, now));
       if (!family) throw invalid('unknown_family');
       if (family.revokedAt !== null) {
         if (this.belongsTo(parts.secret, presentedHash, family))
@@ -161,7 +176,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
           lastUsedAt: now,
           idleExpiresAt: this.idleDeadline(now, family.absoluteExpiresAt),
         };
-        const won = await this.#rt.call(() => this.#rt.store.updateRefreshFamily(rotated, family.generation, now));
+        const won = await this.#rt.call(() => this.#families.updateRefreshFamily(rotated, family.generation, now));
         if (!won) continue; // Another request rotated first; look again (it may be our duplicate).
         const session = await this.touch(record, now);
         this.#rt.emit({
@@ -186,7 +201,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
 
       // Reuse: a token rotated away before the grace window, or further back in the chain.
       const revoked: RefreshFamilyRecord = { ...family, generation: family.generation + 1, revokedAt: now };
-      const won = await this.#rt.call(() => this.#rt.store.updateRefreshFamily(revoked, family.generation, now));
+      const won = await this.#rt.call(() => this.#families.updateRefreshFamily(revoked, family.generation, now));
       if (!won) continue;
       this.#rt.emit({
         type: 'refresh.reuse_detected',
@@ -211,11 +226,11 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     const presentedHash = hashSecret(parts.secret);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = this.#rt.clock.now();
-      const family = await this.#rt.call(() => this.#rt.store.getRefreshFamily(parts.familyId, now));
+      const family = await this.#rt.call(() => this.#families.getRefreshFamily(parts.familyId, now));
       if (!family || !this.belongsTo(parts.secret, presentedHash, family)) return false;
       if (family.revokedAt === null) {
         const revoked = { ...family, generation: family.generation + 1, revokedAt: now };
-        if (!(await this.#rt.call(() => this.#rt.store.updateRefreshFamily(revoked, family.generation, now)))) {
+        if (!(await this.#rt.call(() => this.#families.updateRefreshFamily(revoked, family.generation, now)))) {
           continue;
         }
       }

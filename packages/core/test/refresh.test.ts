@@ -51,6 +51,27 @@ describe('refresh tokens: pairs, configuration and session activity', () => {
     expect((await jwt.verify(next.accessToken)).jti).not.toBe(claims.jti);
   });
 
+  it('refuses, at construction, a manager whose store keeps no refresh families', async () => {
+    const families = new Set<PropertyKey>(['createRefreshFamily', 'getRefreshFamily', 'updateRefreshFamily']);
+    const memory = new MemoryStore();
+    // A store with sessions only: the three family methods are simply not there.
+    const sessionsOnly = new Proxy(memory, {
+      has: (target, property) => !families.has(property) && Reflect.has(target, property),
+      get: (target, property) => {
+        if (families.has(property)) return undefined;
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const manager = new SessionManager({ store: sessionsOnly });
+    const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+    const jwt = createSessionJwt({ manager, keys, issuer: ISSUER, audience: AUDIENCE });
+    expect(await manager.create({ userId: 'u' })).toBeTruthy();
+    expect(await codeOf((async () => createRefreshTokens({ jwt, secret: new Uint8Array(32).fill(7) }))())).toBe(
+      'CONFIG_INVALID',
+    );
+  });
+
   it('G2: refuses a grace window outside 0-60 s, and refresh secrets that are short or not bytes', async () => {
     const { jwt } = await setup();
     const attempts: Array<[Parameters<typeof createRefreshTokens>[0], string]> = [
