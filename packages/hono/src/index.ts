@@ -1,0 +1,224 @@
+import {
+  type CsrfCheckOptions,
+  type CsrfOptions,
+  createCsrfProtection,
+  createRequestContexts,
+  errorResponse,
+  type HybridValidator,
+  isSessionError,
+  type RegisteredData,
+  type RequestContext,
+  type RequestLoginInput,
+  type RequireSessionOptions,
+  type RotateOptions,
+  type Session,
+  type SessionData,
+  SessionError,
+  type SessionManager,
+  type ValidationResult,
+} from '@org/session-core';
+import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
+import type { GetConnInfo } from 'hono/conninfo';
+import { HTTPException } from 'hono/http-exception';
+
+/**
+ * Core's, re-exported. Declare your session data type once, for every adapter, and `c.var.session`
+ * is typed everywhere: `declare module '@org/session-core' { interface Register { data: AppData } }`.
+ */
+export type { Register, RegisteredData } from '@org/session-core';
+
+/** What the middleware sets on the context: `c.var.session` and `c.var.sessionResult`. */
+export interface SessionVariables<D extends SessionData = RegisteredData> {
+  /** The validated session, or null (absent, invalid, expired, logged out, or the store is down). */
+  session: Session<D> | null;
+  /** The full validation outcome (status, error) behind `c.var.session`. */
+  sessionResult: ValidationResult<D> | null;
+}
+
+/** The Hono `Env` of an app using the middleware: `new Hono<SessionEnv>()`. */
+export interface SessionEnv<D extends SessionData = RegisteredData> {
+  Variables: SessionVariables<D>;
+}
+
+declare module 'hono' {
+  // Typed `c.var.session` even in apps that do not pass SessionEnv to `new Hono()`.
+  interface ContextVariableMap extends SessionVariables {}
+}
+
+export interface HonoSessionsOptions<D extends SessionData = SessionData> {
+  /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `csrf()` and `csrfToken()`. */
+  csrf?: Omit<CsrfOptions, 'manager'>;
+  /** `Cache-Control: no-store` on every response that passed a guard (B8). Default true. */
+  noStoreOnGuarded?: boolean;
+  /** Renders a rejection instead of core's JSON error response (e.g. redirect pages to /login). */
+  onError?: (error: SessionError, c: Context) => Response | Promise<Response>;
+  /**
+   * Hybrid mode (`createHybridSessions` on the same manager): requests validate from a short-lived
+   * session-JWT cookie without a store round trip; `{ strict: true }` guards ask the store.
+   */
+  hybrid?: HybridValidator<D>;
+  /**
+   * The runtime's `getConnInfo` (`@hono/node-server/conninfo`, `hono/bun`, `hono/deno`): the
+   * connection's own peer address, which production mode over plain http needs to be loopback.
+   * Without it the client IP is unknown and plain http is refused outside `trustLoopbackHost`.
+   */
+  getConnInfo?: GetConnInfo;
+  /**
+   * For runtimes that give no peer address (workerd, some dev servers): a loopback `Host` alone
+   * allows plain http in production mode. Never where the server is reachable from another machine.
+   */
+  trustLoopbackHost?: boolean;
+}
+
+/** Input of {@link HonoSessions.login}: who authenticated; the request supplies IP and user agent. */
+export type LoginInput<D extends SessionData> = RequestLoginInput<D>;
+
+export interface HonoSessions<D extends SessionData = RegisteredData> {
+  readonly manager: SessionManager<D>;
+  /** Validates the session cookie once per request, sets `c.var.session` and writes the response's cookies. */
+  middleware: MiddlewareHandler<SessionEnv<D>>;
+  /** 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict`: see {@link RequireSessionOptions}. */
+  requireSession(options?: RequireSessionOptions): MiddlewareHandler<SessionEnv<D>>;
+  /** As `requireSession`, plus 401 `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. Strict unless `{ strict: false }`. */
+  requireFresh(maxAgeMs: number, options?: RequireSessionOptions): MiddlewareHandler<SessionEnv<D>>;
+  /** 403 `CSRF_REJECTED` (or 415) for unsafe requests that fail the CSRF checks; reads a form or JSON body's token field. */
+  csrf(options?: CsrfCheckOptions): MiddlewareHandler<SessionEnv<D>>;
+  /** Always a new session; revokes the one the request carried and ends the pre-session (fixation-proof). */
+  login(c: Context, input: LoginInput<D>): Promise<Session<D>>;
+  /** Revokes the session server-side, then deletes the cookie. */
+  logout(c: Context): Promise<void>;
+  /** New token for the same session (privilege change; `reauthenticated: true` after a password prompt). */
+  rotate(c: Context, options?: RotateOptions<D>): Promise<Session<D>>;
+  /** Pushes the idle deadline out (never past the absolute one). */
+  extend(c: Context, options?: { byMs?: number }): Promise<Session<D>>;
+  /** A CSRF token for forms and `x-csrf-token`: session-bound, or bound to a pre-session cookie before login. */
+  csrfToken(c: Context): string;
+  /** For `app.onError`: answers `SessionError`s (and anything else, as 500) with core's status and JSON body. */
+  errorHandler: ErrorHandler;
+}
+
+const contextKey = 'org-session-context';
+
+/**
+ * Hono 4 adapter: hands core the raw `Cookie` header, method, headers, URL protocol and host and
+ * the runtime's peer address, and writes core's cookies onto the response. Every decision is
+ * core's. Web APIs only: the same build runs on Node, Bun, Deno and Cloudflare Workers.
+ *
+ * @example
+ * ```ts
+ * const auth = honoSessions(manager, { csrf: { key, allowedOrigins: ['https://app.example.com'] }, getConnInfo })
+ * const app = new Hono<SessionEnv>()
+ * app.use(auth.middleware)
+ * app.post('/login', auth.csrf(), async (c) => {
+ *   const user = await checkPassword(await c.req.parseBody())
+ *   await auth.login(c, { userId: user.id })
+ *   return c.redirect('/', 303)
+ * })
+ * app.get('/account', auth.requireSession(), (c) => c.json({ user: c.var.session?.userId }))
+ * app.onError(auth.errorHandler)
+ * ```
+ */
+export function honoSessions<D extends SessionData = RegisteredData>(
+  manager: SessionManager<D>,
+  options: HonoSessionsOptions<D> = {},
+): HonoSessions<D> {
+  const csrf = options.csrf ? createCsrfProtection({ ...options.csrf, manager }) : null;
+  const contexts = createRequestContexts({
+    manager,
+    csrf,
+    hybrid: options.hybrid,
+    trustLoopbackHost: options.trustLoopbackHost,
+  });
+
+  const fail = (error: unknown, c: Context): Response | Promise<Response> => {
+    if (options.onError && isSessionError(error)) return options.onError(error, c);
+    const { status, headers, body } = errorResponse(error);
+    return new Response(JSON.stringify(body), { status, headers });
+  };
+  const contextOf = (c: Context): RequestContext<D> => {
+    const context = c.get(contextKey as never) as RequestContext<D> | undefined;
+    if (!context) throw new SessionError('CONFIG_INVALID', 'Mount auth.middleware before guards and helpers');
+    return context;
+  };
+  const guard = (check: (context: RequestContext<D>, c: Context) => unknown, noStore = false) => {
+    const handler: MiddlewareHandler<SessionEnv<D>> = async (c, next) => {
+      try {
+        await check(contextOf(c), c);
+      } catch (error) {
+        return fail(error, c);
+      }
+      await next();
+      if (noStore && options.noStoreOnGuarded !== false) c.res.headers.set('cache-control', 'no-store');
+    };
+    return handler;
+  };
+
+  return {
+    manager,
+
+    middleware: async (c, next) => {
+      let context: RequestContext<D>;
+      try {
+        const url = new URL(c.req.url);
+        const peer = options.getConnInfo?.(c).remote.address ?? null;
+        const input = {
+          cookieHeader: c.req.header('cookie'),
+          method: c.req.method,
+          headers: c.req.raw.headers,
+          ip: peer,
+          userAgent: c.req.header('user-agent') ?? null,
+          protocol: url.protocol,
+          host: url.host,
+          peerAddress: peer,
+        };
+        // The context's later changes (login, logout, rotate) show in `c.var` at once.
+        context = await contexts.open(input, (changed) => {
+          c.set('session', changed.session);
+          c.set('sessionResult', changed.result);
+        });
+      } catch (error) {
+        return fail(error, c);
+      }
+      c.set(contextKey as never, context as never);
+      c.set('session', context.session);
+      c.set('sessionResult', context.result);
+      await next();
+      // Once, on the final response (also one that app.onError produced): ours replace same-named cookies.
+      const update = context.responseHeaders(c.res.headers.getSetCookie());
+      if (!update) return;
+      c.res.headers.delete('set-cookie');
+      for (const cookie of update.setCookie) c.res.headers.append('set-cookie', cookie);
+      if (update.cacheControl) c.res.headers.set('cache-control', update.cacheControl);
+    },
+    requireSession: (options) => guard((context) => context.requireSession(options), true),
+    requireFresh: (maxAgeMs, options) => guard((context) => context.requireFresh(maxAgeMs, options), true),
+    csrf: (checkOptions) => {
+      contexts.requireCsrf();
+      return guard(async (context, c) => context.verifyCsrf(await readBody(c), checkOptions));
+    },
+    login: async (c, input) => contextOf(c).login(input),
+    logout: async (c) => contextOf(c).logout(),
+    rotate: async (c, rotateOptions) => contextOf(c).rotate(rotateOptions),
+    extend: async (c, extendOptions) => contextOf(c).extend(extendOptions),
+    csrfToken: (c) => contextOf(c).csrfToken(),
+    // Hono's own HTTP exceptions (a body limit, a validator) keep their response.
+    errorHandler: (error, c) => (error instanceof HTTPException ? error.getResponse() : fail(error, c)),
+  };
+}
+
+/**
+ * The parsed form or JSON body, for the CSRF token field; Hono caches it, so the handler can read
+ * it again. Anything else (or a body that does not parse) is no body: core decides what that means.
+ */
+async function readBody(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type')?.toLowerCase() ?? '';
+  try {
+    if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+      return await c.req.parseBody();
+    }
+    if (type.startsWith('application/json')) return await c.req.json();
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
