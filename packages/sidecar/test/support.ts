@@ -1,0 +1,230 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request, type Server } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** True when a missing service must fail the run instead of skipping it. */
+export const inCI = process.env.CI === 'true';
+
+/** A loopback port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Polls `check` every `intervalMs`, at most `attempts` times; true as soon as it holds. */
+export async function waitFor(check: () => Promise<boolean>, attempts = 50, intervalMs = 100): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return false;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP/1.1 request over loopback, with exactly the headers given (no agent pooling). */
+export function httpRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The upstream service behind nginx: answers every request with the headers it received. */
+export async function startEchoUpstream(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server: Server = createHttpServer({ keepAlive: true }, (req, res) => {
+    hits++;
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('no address');
+  return {
+    port: address.port,
+    hits: () => hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Where nginx is, if it is installed (Debian puts it in /usr/sbin). */
+export function findNginx(): string | null {
+  for (const candidate of ['nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
+    if (spawnSync(candidate, ['-v'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  return null;
+}
+
+/**
+ * The `http` block contents of the README's nginx example: the sidecar as an upstream, the
+ * internal auth location, and a protected location that passes only the sidecar's identity headers.
+ */
+export function nginxServerConfig(options: {
+  listenPort: number;
+  sidecarPort: number;
+  upstreamPort: number;
+  claims: readonly string[];
+}): string {
+  const claimLines = options.claims.flatMap((claim) => {
+    const variable = `$auth_claim_${claim.toLowerCase().replace(/-/g, '_')}`;
+    const header = `X-Auth-Claim-${claim}`;
+    return [
+      `      auth_request_set ${variable} $upstream_http_x_auth_claim_${claim.toLowerCase().replace(/-/g, '_')};`,
+      `      proxy_set_header ${header} ${variable};`,
+    ];
+  });
+  return `
+  upstream session_sidecar {
+    server 127.0.0.1:${options.sidecarPort};
+    keepalive 16;
+  }
+  upstream app {
+    server 127.0.0.1:${options.upstreamPort};
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${options.listenPort};
+
+    location = /_session_auth {
+      internal;
+      proxy_pass http://session_sidecar/auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Real-IP $remote_addr;
+    }
+
+    location /public/ {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+
+    location / {
+      auth_request /_session_auth;
+      auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
+      auth_request_set $auth_session_id $upstream_http_x_auth_session_id;
+      auth_request_set $auth_time $upstream_http_x_auth_time;
+      auth_request_set $auth_set_cookie $upstream_http_set_cookie;
+      add_header Set-Cookie $auth_set_cookie;
+      # Set from the sidecar's answer: a client's own X-Auth-* copies are replaced, or dropped
+      # when the sidecar sent none (nginx sends no header whose value is empty).
+      proxy_set_header X-Auth-User-Id $auth_user_id;
+      proxy_set_header X-Auth-Session-Id $auth_session_id;
+      proxy_set_header X-Auth-Time $auth_time;
+${claimLines.join('\n')}
+      proxy_set_header Connection "";
+      proxy_http_version 1.1;
+      proxy_pass http://app;
+    }
+  }
+`;
+}
+
+export interface RunningNginx {
+  port: number;
+  dir: string;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nginx in the foreground (`-p <dir> -c <conf> -g 'daemon off;'`) on a spare loopback port
+ * with a generated configuration in a temp dir; `stop()` kills it and removes the dir.
+ */
+export async function startNginx(
+  binary: string,
+  options: { sidecarPort: number; upstreamPort: number; claims?: readonly string[] },
+): Promise<RunningNginx> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sidecar-nginx-'));
+  for (const sub of ['logs', 'tmp']) mkdirSync(join(dir, sub));
+  const conf = `worker_processes 1;
+error_log ${dir}/logs/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+${nginxServerConfig({ listenPort: port, claims: options.claims ?? [], ...options })}
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const errorLog = () => {
+    try {
+      return stderr + readFileSync(join(dir, 'logs', 'error.log'), 'utf8');
+    } catch {
+      return stderr;
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const up = await waitFor(
+    async () => {
+      if (child.exitCode !== null) return false;
+      const answer = await httpRequest(`http://127.0.0.1:${port}/_nginx_probe_`);
+      return answer.status > 0;
+    },
+    50,
+    100,
+  );
+  if (!up) {
+    const log = errorLog();
+    await stop();
+    throw new Error(`nginx did not start: ${log}`);
+  }
+  return { port, dir, errorLog, stop };
+}
