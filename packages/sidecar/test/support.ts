@@ -228,3 +228,81 @@ ${nginxServerConfig({ listenPort: port, claims: options.claims ?? [], ...options
   }
   return { port, dir, errorLog, stop };
 }
+
+/** Whether the `redis-server` binary can be started here. */
+export function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  /** SIGKILL: what a crash looks like to clients. */
+  kill(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A private `redis-server` on a spare loopback port, appending and fsyncing every write to its
+ * temp dir, so a kill and a restart keep the sessions (as store-redis's own outage tests do).
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `sidecar-redis-${port}-`));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+  args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  let child: ChildProcess | null = null;
+  const pong = async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } finally {
+      client.disconnect();
+    }
+  };
+  const redis: PrivateRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn('redis-server', args, { stdio: 'ignore' });
+      if (!(await waitFor(pong, 50, 100))) throw new Error(`redis-server on port ${port} did not start`);
+    },
+    async kill() {
+      const running = child;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((r) => running.once('exit', r));
+      running.kill('SIGKILL');
+      await exited;
+      child = null;
+    },
+    async destroy() {
+      await redis.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await redis.start();
+  return redis;
+}
+
+/** A temp dir for key and config files, removed by `remove()`. */
+export function tempDir(label: string): { path: string; file(name: string, content: string): string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), `sidecar-${label}-`));
+  return {
+    path,
+    file(name, content) {
+      const file = join(path, name);
+      writeFileSync(file, content, { mode: 0o600 });
+      return file;
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** The `name=value` part of a Set-Cookie line, for a Cookie header. */
+export function cookiePair(setCookie: string): string {
+  return setCookie.split(';')[0] as string;
+}

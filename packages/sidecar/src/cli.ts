@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { configFromEnvironment, isSidecarConfigError, parseSidecarConfig, SidecarConfigError } from './config.js';
+import { createSidecar } from './sidecar.js';
+
+const USAGE = `Usage: session-sidecar [--config sidecar.json] [--check]
+
+Starts the session sidecar (forward auth for nginx auth_request, Traefik ForwardAuth and
+Envoy ext_authz; JWKS; token endpoint; health and readiness).
+
+  --config <file>  read the configuration from a JSON file
+  --check          check the configuration (and key files), then exit
+  --help           show this text
+
+Without --config, SESSION_SIDECAR_* environment variables configure it (see the README).
+Exit status: 0 stopped cleanly, 2 configuration error, 1 any other failure.`;
+
+function parseArgs(argv: string[]): { config: string | null; check: boolean; help: boolean } {
+  const args = { config: null as string | null, check: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') args.help = true;
+    else if (arg === '--check') args.check = true;
+    else if (arg === '--config' || arg === '-c') {
+      const value = argv[++i];
+      if (!value) throw new SidecarConfigError('CONFIG_MISSING', '--config', 'needs a file name');
+      args.config = value;
+    } else if (arg.startsWith('--config=')) args.config = arg.slice('--config='.length);
+    else throw new SidecarConfigError('CONFIG_INVALID_VALUE', arg, 'unknown argument (see --help)');
+  }
+  return args;
+}
+
+async function loadConfig(file: string | null): Promise<unknown> {
+  if (file !== null) {
+    const stray = Object.keys(process.env).filter((name) => name.startsWith('SESSION_SIDECAR_'));
+    if (stray.length > 0) {
+      throw new SidecarConfigError(
+        'CONFIG_CONFLICT',
+        stray[0] as string,
+        'SESSION_SIDECAR_* variables and --config cannot be combined: choose one source',
+      );
+    }
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (cause) {
+      throw new SidecarConfigError('CONFIG_FILE_UNREADABLE', file, 'the config file cannot be read', { cause });
+    }
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new SidecarConfigError('CONFIG_JSON_INVALID', file, 'the config file is not valid JSON', { cause });
+    }
+  }
+  const fromEnv = configFromEnvironment(process.env);
+  if (fromEnv === null) {
+    throw new SidecarConfigError(
+      'CONFIG_MISSING',
+      '',
+      'no configuration: pass --config <file> or set SESSION_SIDECAR_*',
+    );
+  }
+  return fromEnv;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const config = await loadConfig(args.config);
+  const resolved = parseSidecarConfig(config);
+  const sidecar = await createSidecar(config as Parameters<typeof createSidecar>[0]);
+  if (args.check) {
+    await sidecar.close();
+    process.stdout.write(`configuration ok (mode ${resolved.mode})\n`);
+    return 0;
+  }
+  const { url } = await sidecar.listen();
+  process.stderr.write(`session-sidecar: ${resolved.mode} mode, listening on ${url}\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`session-sidecar: ${signal}, closing\n`);
+      sidecar.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (isSidecarConfigError(error)) {
+      process.stderr.write(`session-sidecar: configuration error ${error.code}: ${error.message}\n`);
+      process.exit(2);
+    }
+    // Never print a stack holding a connection string: the name and code only.
+    const code = (error as { code?: unknown })?.code;
+    process.stderr.write(
+      `session-sidecar: failed to start (${(error as Error)?.name ?? 'Error'}${code ? ` ${String(code)}` : ''})\n`,
+    );
+    process.exit(1);
+  },
+);
