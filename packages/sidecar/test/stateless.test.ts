@@ -58,7 +58,11 @@ describe('stateless mode (JWT + JWKS only)', () => {
 
   it('allows a bearer JWT or a JWT cookie, with the claims as headers', async () => {
     const { session, jwt } = await issue();
-    for (const headers of [{ authorization: `Bearer ${jwt}` }, { cookie: `other=1; __Host-sjwt=${jwt}` }]) {
+    const variants: Record<string, string>[] = [
+      { authorization: `Bearer ${jwt}` },
+      { cookie: `other=1; __Host-sjwt=${jwt}` },
+    ];
+    for (const headers of variants) {
       const answer = await httpRequest(`${base}/auth`, { headers });
       expect(answer.status).toBe(200);
       expect(answer.headers['x-auth-user-id']).toBe('jwt-user');
