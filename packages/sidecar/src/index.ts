@@ -25,5 +25,5 @@ export {
   type SidecarIdentity,
   USER_ID_HEADER,
 } from './identity.js';
-export type { CredentialInput, Sidecar } from './server.js';
+export type { Sidecar } from './server.js';
 export { createSidecar } from './sidecar.js';

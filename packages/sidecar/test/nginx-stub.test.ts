@@ -15,7 +15,7 @@ describe.skipIf(!nginx)('nginx auth_request harness (stub engine)', () => {
   beforeAll(async () => {
     const { port } = await sidecar.listen(0, '127.0.0.1');
     upstream = await startEchoUpstream();
-    proxy = await startNginx(nginx as string, { sidecarPort: port, upstreamPort: upstream.port, claims: ['role'] });
+    proxy = await startNginx(nginx as string, { sidecarPort: port, upstreamPort: upstream.port });
     base = `http://127.0.0.1:${proxy.port}`;
   });
   afterAll(async () => {

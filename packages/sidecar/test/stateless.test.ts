@@ -186,7 +186,6 @@ describe('stateless mode (JWT + JWKS only)', () => {
       proxy = await startNginx(nginx as string, {
         sidecarPort: Number(new URL(base).port),
         upstreamPort: upstream.port,
-        claims: ['role'],
       });
     });
     afterAll(async () => {

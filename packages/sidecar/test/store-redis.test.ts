@@ -69,7 +69,6 @@ describe.skipIf(!nginx || !redisServer)('store mode on Redis, through nginx auth
     proxy = await startNginx(nginx as string, {
       sidecarPort: listening.port,
       upstreamPort: upstream.port,
-      claims: ['role'],
     });
     base = `http://127.0.0.1:${proxy.port}`;
   });

@@ -89,72 +89,20 @@ export function findNginx(): string | null {
 }
 
 /**
- * The `http` block contents of the README's nginx example: the sidecar as an upstream, the
- * internal auth location, and a protected location that passes only the sidecar's identity headers.
+ * The README's nginx example (its first `nginx` code block), with the ports of this run: the
+ * tests run exactly the configuration the README shows.
  */
-export function nginxServerConfig(options: {
-  listenPort: number;
-  sidecarPort: number;
-  upstreamPort: number;
-  claims: readonly string[];
-}): string {
-  const claimLines = options.claims.flatMap((claim) => {
-    const variable = `$auth_claim_${claim.toLowerCase().replace(/-/g, '_')}`;
-    const header = `X-Auth-Claim-${claim}`;
-    return [
-      `      auth_request_set ${variable} $upstream_http_x_auth_claim_${claim.toLowerCase().replace(/-/g, '_')};`,
-      `      proxy_set_header ${header} ${variable};`,
-    ];
-  });
-  return `
-  upstream session_sidecar {
-    server 127.0.0.1:${options.sidecarPort};
-    keepalive 16;
-  }
-  upstream app {
-    server 127.0.0.1:${options.upstreamPort};
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${options.listenPort};
-
-    location = /_session_auth {
-      internal;
-      proxy_pass http://session_sidecar/auth;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Real-IP $remote_addr;
-    }
-
-    location /public/ {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-
-    location / {
-      auth_request /_session_auth;
-      auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
-      auth_request_set $auth_session_id $upstream_http_x_auth_session_id;
-      auth_request_set $auth_time $upstream_http_x_auth_time;
-      auth_request_set $auth_set_cookie $upstream_http_set_cookie;
-      add_header Set-Cookie $auth_set_cookie;
-      # Set from the sidecar's answer: a client's own X-Auth-* copies are replaced, or dropped
-      # when the sidecar sent none (nginx sends no header whose value is empty).
-      proxy_set_header X-Auth-User-Id $auth_user_id;
-      proxy_set_header X-Auth-Session-Id $auth_session_id;
-      proxy_set_header X-Auth-Time $auth_time;
-${claimLines.join('\n')}
-      proxy_set_header Connection "";
-      proxy_http_version 1.1;
-      proxy_pass http://app;
-    }
-  }
-`;
+export function nginxServerConfig(options: { listenPort: number; sidecarPort: number; upstreamPort: number }): string {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const block = /```nginx\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error('the README has no nginx block');
+  const replace = (text: string, from: string, to: string) => {
+    if (!text.includes(from)) throw new Error(`the README's nginx block lacks "${from}"`);
+    return text.replace(from, to);
+  };
+  let conf = replace(block, 'server 127.0.0.1:4180;', `server 127.0.0.1:${options.sidecarPort};`);
+  conf = replace(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${options.upstreamPort};`);
+  return replace(conf, 'listen 80;', `listen 127.0.0.1:${options.listenPort};`);
 }
 
 export interface RunningNginx {
@@ -170,7 +118,7 @@ export interface RunningNginx {
  */
 export async function startNginx(
   binary: string,
-  options: { sidecarPort: number; upstreamPort: number; claims?: readonly string[] },
+  options: { sidecarPort: number; upstreamPort: number },
 ): Promise<RunningNginx> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sidecar-nginx-'));
@@ -186,7 +134,7 @@ http {
   fastcgi_temp_path ${dir}/tmp/fastcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
-${nginxServerConfig({ listenPort: port, claims: options.claims ?? [], ...options })}
+${nginxServerConfig({ listenPort: port, ...options })}
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
