@@ -524,7 +524,9 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, string>> = Object.fr
  * const config = parseSidecarConfig(configFromEnvironment(process.env))
  * ```
  */
-export function configFromEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> | null {
+export function configFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, unknown> | null {
   const names = Object.keys(env).filter((name) => name.startsWith('SESSION_SIDECAR_') && env[name] !== undefined);
   if (names.length === 0) return null;
   const config: Json = {};
