@@ -4,7 +4,6 @@ import {
   createCsrfProtection,
   createRequestContexts,
   errorResponse,
-  type HybridValidator,
   isSessionError,
   type RegisteredData,
   type RequestContext,
@@ -15,6 +14,7 @@ import {
   type SessionData,
   SessionError,
   type SessionManager,
+  type SessionStrategy,
   type ValidationResult,
 } from '@org/session-core';
 import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
@@ -56,7 +56,7 @@ export interface HonoSessionsOptions<D extends SessionData = SessionData> {
    * Hybrid mode (`createHybridSessions` on the same manager): requests validate from a short-lived
    * session-JWT cookie without a store round trip; `{ strict: true }` guards ask the store.
    */
-  hybrid?: HybridValidator<D>;
+  hybrid?: SessionStrategy<D>;
   /**
    * The runtime's `getConnInfo` (`@hono/node-server/conninfo`, `hono/bun`, `hono/deno`): the
    * connection's own peer address, which production mode over plain http needs to be loopback.
@@ -158,8 +158,13 @@ export function honoSessions<D extends SessionData = RegisteredData>(
 
     middleware: async (c, next) => {
       let context: RequestContext<D>;
+      // Whether core has cookies or headers for this response: validation renewed a cookie, or
+      // a later operation ran (every one reports through onChange).
+      let touched = false;
       try {
-        const url = new URL(c.req.url);
+        const url = c.req.url;
+        const scheme = url.indexOf(':');
+        const path = url.indexOf('/', scheme + 3);
         const peer = options.getConnInfo?.(c).remote.address ?? null;
         const input = {
           cookieHeader: c.req.header('cookie'),
@@ -167,12 +172,14 @@ export function honoSessions<D extends SessionData = RegisteredData>(
           headers: c.req.raw.headers,
           ip: peer,
           userAgent: c.req.header('user-agent') ?? null,
-          protocol: url.protocol,
-          host: url.host,
+          protocol: url.slice(0, scheme),
+          // The URL's authority: the Host header as the runtime (or a proxy it trusts) set it.
+          host: url.slice(scheme + 3, path === -1 ? undefined : path),
           peerAddress: peer,
         };
         // The context's later changes (login, logout, rotate) show in `c.var` at once.
         context = await contexts.open(input, (changed) => {
+          touched = true;
           c.set('session', changed.session);
           c.set('sessionResult', changed.result);
         });
@@ -183,6 +190,9 @@ export function honoSessions<D extends SessionData = RegisteredData>(
       c.set('session', context.session);
       c.set('sessionResult', context.result);
       await next();
+      // A plain read leaves the response alone: on @hono/node-server, reading `c.res.headers`
+      // turns its cheap response into a full one, which costs more than our whole read path.
+      if (!touched && context.result.cookies.length === 0) return;
       // Once, on the final response (also one that app.onError produced): ours replace same-named cookies.
       const update = context.responseHeaders(c.res.headers.getSetCookie());
       if (!update) return;
