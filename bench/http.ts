@@ -1,7 +1,8 @@
 /**
- * HTTP section: per-request cost of a session read through our Express 5 and Fastify 5 adapters,
- * next to the bare framework and to express-session / @fastify/session doing the same work (read
- * the session, answer with the user id), on the memory store and on Redis, in one run.
+ * HTTP section: per-request cost of a session read through our Express 5, Fastify 5 and Hono 4
+ * adapters, next to the bare framework and to express-session / @fastify/session / hono-sessions
+ * doing the same work (read the session, answer with the user id), on the memory store and on
+ * Redis, in one run; for Hono also our hybrid mode (the read verifies the session-JWT cookie).
  *
  * Every server runs in its own child process pinned to CPU 0 (when `taskset` exists) with
  * NODE_ENV=production; autocannon runs here, on CPU 1. Each case: 10 connections, a warm-up, then
@@ -14,7 +15,8 @@
  * it does not depend on the load generator's ceiling or on other work sharing the machine.
  *
  * Targets (issue 5): our read path keeps >= 90% of the bare framework's throughput (by CPU per
- * request: ours <= 1.11x bare) on the memory store, and beats the peer on every store. Redis cases need Redis at REDIS_URL (default
+ * request: ours <= 1.11x bare) on the memory store, and beats the peer on every store; on Hono
+ * (its issue) >= 85% (ours <= 1.18x bare). `HTTP_BENCH_FRAMEWORKS=hono` runs one framework. Redis cases need Redis at REDIS_URL (default
  * redis://127.0.0.1:6379) and are skipped with a note when it does not answer.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -30,8 +32,9 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = 'u_1234';
 const SECRET = 'bench-secret-bench-secret-bench-secret!';
 
-type Framework = 'express' | 'fastify';
-type Flavour = 'bare' | 'ours' | 'peer';
+type Framework = 'express' | 'fastify' | 'hono';
+/** `hybrid`: ours with a session-JWT cookie beside the session cookie (reads verify the JWT). */
+type Flavour = 'bare' | 'ours' | 'hybrid' | 'peer';
 type StoreKind = 'memory' | 'redis';
 interface Case {
   framework: Framework;
@@ -40,7 +43,19 @@ interface Case {
   label: string;
 }
 
-const peerName: Record<Framework, string> = { express: 'express-session', fastify: '@fastify/session' };
+const peerName: Record<Framework, string> = {
+  express: 'express-session',
+  fastify: '@fastify/session',
+  hono: 'hono-sessions',
+};
+/** Shown in the table titles. */
+const frameworkVersion: Record<Framework, string> = {
+  express: 'Express 5',
+  fastify: 'Fastify 5',
+  hono: 'Hono 4 (@hono/node-server)',
+};
+/** Share of bare throughput (by CPU per request) our memory-store read path keeps at least. */
+const keepOfBare: Record<Framework, number> = { express: 0.9, fastify: 0.9, hono: 0.85 };
 
 function cases(framework: Framework): Case[] {
   const list: Case[] = [{ framework, flavour: 'bare', store: 'memory', label: `${framework} bare` }];
@@ -48,6 +63,8 @@ function cases(framework: Framework): Case[] {
     list.push({ framework, flavour: 'ours', store, label: `${framework} + ours (${store})` });
     list.push({ framework, flavour: 'peer', store, label: `${framework} + ${peerName[framework]} (${store})` });
   }
+  if (framework === 'hono')
+    list.push({ framework, flavour: 'hybrid', store: 'memory', label: 'hono + ours hybrid (memory)' });
   return list;
 }
 
@@ -63,6 +80,7 @@ interface Ready {
 /** Starts the server for `c` and returns its port and a cookie header of a live session. */
 async function serve(c: Case): Promise<{ ready: Ready; cleanup: () => Promise<void> }> {
   const hello = (user: unknown) => ({ hello: 'world', user: typeof user === 'string' ? user : null });
+  if (c.framework === 'hono') return serveHono(c, hello);
   return c.framework === 'express' ? serveExpress(c, hello) : serveFastify(c, hello);
 }
 
@@ -174,6 +192,69 @@ async function serveFastify(c: Case, hello: (user: unknown) => object) {
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
+  if (c.flavour === 'peer') cookie = await loginCookie(port);
+  return { ready: { port, cookie }, cleanup };
+}
+
+async function serveHono(c: Case, hello: (user: unknown) => object) {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const app = new Hono();
+  let cookie: string | null = null;
+  let cleanup = async () => {};
+  if (c.flavour === 'ours' || c.flavour === 'hybrid') {
+    const { honoSessions } = await import('@org/session-hono');
+    const { getConnInfo } = await import('@hono/node-server/conninfo');
+    const { manager, close } = await ourManager(c.store);
+    let issued: Awaited<ReturnType<typeof manager.create>>;
+    if (c.flavour === 'hybrid') {
+      const { createHybridSessions, createSessionJwt, generateSigningKey, JwtKeySet } = await import(
+        '@org/session-core'
+      );
+      const keys = new JwtKeySet({ active: await generateSigningKey() });
+      const jwt = createSessionJwt({ manager, keys, issuer: 'https://bench.example', audience: 'bench' });
+      const hybrid = createHybridSessions({ jwt });
+      app.use(honoSessions(manager, { hybrid, getConnInfo }).middleware);
+      issued = await hybrid.create({ userId: USER, data: { role: 'member' } });
+    } else {
+      app.use(honoSessions(manager, { getConnInfo }).middleware);
+      issued = await manager.create({ userId: USER, data: { role: 'member' } });
+    }
+    app.get('/hello', (ctx) => ctx.json(hello(ctx.var.session?.userId)));
+    // Every cookie the login set (the hybrid login sets the JWT cookie too).
+    cookie = issued.cookies.map((line) => line.split(';')[0]).join('; ');
+    cleanup = async () => {
+      await manager.revoke(issued.session.id);
+      await close();
+    };
+  } else if (c.flavour === 'peer') {
+    if (c.store === 'redis')
+      throw new Error('hono-sessions 0.8 ships no Redis store (memory, cookie and Bun SQLite only)');
+    const { MemoryStore, sessionMiddleware } = await import('hono-sessions');
+    // As its README sets it up: an encrypted session-id cookie over its in-memory store.
+    app.use(
+      sessionMiddleware({
+        store: new MemoryStore(),
+        encryptionKey: SECRET,
+        expireAfterSeconds: 86_400,
+        cookieOptions: { sameSite: 'Lax', path: '/', httpOnly: true },
+      }),
+    );
+    type PeerSession = { get(key: string): unknown; set(key: string, value: unknown): void };
+    const peer = (ctx: { get(key: never): unknown }) => ctx.get('session' as never) as PeerSession;
+    app.post('/login', (ctx) => {
+      peer(ctx).set('user', USER);
+      return ctx.json({ ok: true });
+    });
+    app.get('/hello', (ctx) => ctx.json(hello(peer(ctx).get('user'))));
+  } else {
+    app.get('/hello', (ctx) => ctx.json(hello(USER)));
+  }
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as { port: number }).port;
   if (c.flavour === 'peer') cookie = await loginCookie(port);
   return { ready: { port, cookie }, cleanup };
 }
@@ -377,7 +458,7 @@ async function measureFramework(framework: Framework): Promise<void> {
 
   const results = running.map(toResult);
   printTable(
-    `HTTP: ${framework} 5, GET with a valid session (autocannon, 10 connections, best of ${ROUNDS} x ${SECONDS} s)`,
+    `HTTP: ${frameworkVersion[framework]}, GET with a valid session (autocannon, 10 connections, best of ${ROUNDS} x ${SECONDS} s)`,
     results,
     `${framework} bare`,
   );
@@ -389,10 +470,11 @@ async function measureFramework(framework: Framework): Promise<void> {
   const bare = find('bare', 'memory') as BenchResult;
   const oursMemory = find('ours', 'memory') as BenchResult;
   const added = (oursMemory.nsPerOp - bare.nsPerOp) / 1000;
+  const keep = keepOfBare[framework];
   printTarget(
-    `${framework}: CPU per request, ours / bare (memory store, +${added.toFixed(1)} us; keeps >= 90% of bare)`,
+    `${framework}: CPU per request, ours / bare (memory store, +${added.toFixed(1)} us; keeps >= ${keep * 100}% of bare)`,
     oursMemory.nsPerOp / bare.nsPerOp,
-    1.11,
+    Math.round((1 / keep) * 100) / 100,
   );
   console.log(
     `info   ${framework}: req/s, bare / ours (memory store): ${(bare.opsPerSec / oursMemory.opsPerSec).toFixed(2)}x`,
@@ -459,7 +541,10 @@ export async function run(): Promise<void> {
   await measureInProcess();
   const unpin = pinSelf();
   try {
-    for (const framework of ['express', 'fastify'] as const) await measureFramework(framework);
+    const only = process.env.HTTP_BENCH_FRAMEWORKS?.split(',');
+    for (const framework of ['express', 'fastify', 'hono'] as const) {
+      if (!only || only.includes(framework)) await measureFramework(framework);
+    }
   } finally {
     unpin();
   }
