@@ -194,6 +194,9 @@ export function serveEngine(
   });
   // A proxy keeps connections to its auth backend open (nginx `keepalive`); outlive its idle timer.
   server.keepAliveTimeout = 65_000;
+  // Forward-auth requests are headers only: a client that takes longer is not a proxy.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
   let closed: Promise<void> | null = null;
   return {
     server,

@@ -177,6 +177,32 @@ describe('stateless mode (JWT + JWKS only)', () => {
     }
   });
 
+  it('hashes the session id with the configured key, as core hashes it in events', async () => {
+    const { keyedIdHash, base64urlEncode } = await import('@org/session-core');
+    const key = new Uint8Array(32).map((_, i) => (i * 37 + 11) % 256);
+    const jwksFile = files.file('hash-jwks.json', JSON.stringify(jwts.jwks()));
+    const config = (sessionIdKeyFile: string) => ({
+      mode: 'stateless' as const,
+      jwt: { issuer: 'https://auth.test', audience: 'orders', jwksFile },
+      identity: { sessionIdKeyFile },
+    });
+    const hashing = await createSidecar(config(files.file('sid.key', `${base64urlEncode(key)}\n`)));
+    const url = (await hashing.listen(0, '127.0.0.1')).url;
+    try {
+      const { session, jwt } = await issue();
+      const answer = await httpRequest(`${url}/auth`, { headers: { authorization: `Bearer ${jwt}` } });
+      expect(answer.headers['x-auth-session-id']).toBe(keyedIdHash(key, session.id));
+    } finally {
+      await hashing.close();
+    }
+    const short = await createSidecar(config(files.file('short.key', base64urlEncode(key.subarray(0, 16))))).catch(
+      (e: unknown) => e,
+    );
+    expect((short as { code?: string }).code).toBe('CONFIG_KEY_INVALID');
+    const text = await createSidecar(config(files.file('text.key', 'not base64url!'))).catch((e: unknown) => e);
+    expect((text as { code?: string }).code).toBe('CONFIG_KEY_INVALID');
+  });
+
   describe.skipIf(!nginx)('through nginx auth_request', () => {
     let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
     let proxy: RunningNginx;
