@@ -11,7 +11,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,6 +27,7 @@ import {
 import { createLintedClient, type LintedClient } from '@org/session-core/testing';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RelayMethod, relayMethods } from './fixtures/relay-store.js';
 import { RUNTIME_ORIGIN } from './fixtures/runtime-app.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -115,6 +118,39 @@ const issuer = (async () => {
   return { manager, keys, jwts };
 })();
 
+/**
+ * The store the worker reaches over HTTP (fixtures/relay-store.ts): a MemoryStore here, with a
+ * manager of its own, so the test can create and revoke sessions the worker then validates.
+ */
+const edgeStore = new MemoryStore();
+const edgeManager = createSessionManager({ store: edgeStore });
+let relay: { url: string; close(): Promise<void> } | undefined;
+async function startRelay(): Promise<string> {
+  if (relay) return relay.url;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', async () => {
+      try {
+        const { method, args } = JSON.parse(body) as { method: RelayMethod; args: unknown[] };
+        if (!relayMethods.includes(method)) throw new Error('unknown method');
+        const call = edgeStore[method] as (...a: unknown[]) => Promise<unknown>;
+        const result = await call.apply(edgeStore, args);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result: result ?? null }));
+      } catch {
+        res.writeHead(500).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/store`;
+  relay = { url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return url;
+}
+
 const runtimes: Runtime[] = [
   {
     name: 'bun',
@@ -161,11 +197,18 @@ const runtimes: Runtime[] = [
         compatibilityDate: '2025-04-01',
         host: '127.0.0.1',
         port: 0,
-        bindings: { JWKS: JSON.stringify(keys.exportJwks()), JWT_ISSUER, JWT_AUDIENCE },
+        bindings: { JWKS: JSON.stringify(keys.exportJwks()), JWT_ISSUER, JWT_AUDIENCE, STORE_URL: await startRelay() },
       });
       const url = await mf.ready;
       const { version } = require('workerd/package.json') as { version: string };
-      return { url: url.origin, runtime: `workerd ${version} (miniflare)`, stop: () => mf.dispose() };
+      return {
+        url: url.origin,
+        runtime: `workerd ${version} (miniflare)`,
+        stop: async () => {
+          await mf.dispose();
+          await relay?.close();
+        },
+      };
     },
   },
 ];
@@ -333,6 +376,19 @@ for (const runtime of runtimes) {
     });
 
     if (runtime.name === 'workerd') {
+      it('validates stateful sessions from the store outside the worker: logins land there, revocations apply at once', async () => {
+        const { sid } = await login('store-user');
+        const [record] = await edgeStore.listByUser('store-user', Date.now());
+        expect(record?.id).toBe(sid.split('.')[0]);
+        const issued = await edgeManager.create({ userId: 'issued-outside' });
+        const cookie = { [SID]: issued.token };
+        const ok = await client.request('/private', { cookies: cookie });
+        expect([ok.status, ok.json()]).toEqual([200, { userId: 'issued-outside' }]);
+        await edgeManager.revoke(issued.session.id);
+        const revoked = await client.request('/private', { cookies: cookie });
+        expect([revoked.status, code(revoked)]).toEqual([401, 'UNAUTHENTICATED']);
+      });
+
       it('verifies a session JWT statelessly with only the public JWKS, and refuses a tampered or foreign one', async () => {
         const { manager, jwts } = await issuer;
         const issued = await manager.create({ userId: 'edge-user' });
