@@ -1,19 +1,22 @@
 import {
   type CookieHeaderInput,
-  EPOCH_EXPIRES,
+  type CookiePolicy,
   getCookieValues,
   isCookieHeaderCut,
-  serializeCookie,
+  serializeDeletionCookie,
+  serializeSessionCookie,
 } from './cookie.js';
 import { SessionError } from './errors.js';
 import { constantTimeEqualString } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
 import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES, sessionTokenBinding } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
-import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
+import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
 import { runtimeOf, type SessionRuntime } from './runtime.js';
+import { cookieStrategy, type SessionStrategy } from './strategy.js';
 import { parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
+import type { JwtSession, ValidateOptions, ValidationResult } from './validation.js';
 
 export interface HybridSessionsOptions<D extends SessionData, C extends object> {
   /** Issues and verifies the JWT cookie; its manager owns the session-token cookie. */
@@ -31,18 +34,13 @@ export interface HybridSessionsOptions<D extends SessionData, C extends object> 
   dataFromClaims?: (claims: VerifiedSessionJwt<C>) => D;
 }
 
-export interface HybridValidateOptions {
-  /** Ask the store even when the JWT cookie is valid (sensitive actions). */
-  strict?: boolean;
-}
-
-/** A {@link ValidationResult} plus where the answer came from. */
-export interface HybridValidationResult<D extends SessionData, C extends object> extends ValidationResult<D> {
-  /** `jwt`: the JWT cookie alone (no store call); `store`: the session token was checked. */
-  source: 'jwt' | 'store' | null;
-  /** The claims of the JWT the decision rests on (verified, or issued with this response). */
+/**
+ * A {@link ValidationResult} plus the claims of the session JWT the answer rests on (verified, or
+ * issued with this response), or null.
+ */
+export type HybridValidationResult<D extends SessionData, C extends object> = ValidationResult<D> & {
   claims: VerifiedSessionJwt<C> | null;
-}
+};
 
 const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'sth']);
 
@@ -62,17 +60,26 @@ const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'ex
  * @example
  * ```ts
  * const hybrid = createHybridSessions({ jwt: jwts })
- * const result = await hybrid.validateCookie(req.headers.cookie)
+ * const result = await hybrid.validate(req.headers.cookie)
  * for (const c of result.cookies) res.append('set-cookie', c)
- * const sure = await hybrid.validateCookie(req.headers.cookie, {}, { strict: true }) // before a payment
+ * const sure = await hybrid.validate(req.headers.cookie, {}, { strict: true }) // before a payment
  * ```
  */
-export class HybridSessions<D extends SessionData = SessionData, C extends object = Record<string, never>> {
+export class HybridSessions<D extends SessionData = SessionData, C extends object = Record<string, never>>
+  implements SessionStrategy<D>
+{
   readonly jwt: SessionJwt<D, C>;
   readonly manager: SessionManager<D>;
+  /** The JWT cookie's name. */
   readonly cookieName: string;
+  /** The session cookie's name, then the JWT cookie's. */
+  readonly cookieNames: readonly string[];
   private readonly dataFromClaims: (claims: VerifiedSessionJwt<C>) => D;
   readonly #rt: SessionRuntime<D>;
+  /** The session-token cookie on its own: the store path, logins, rotations and logouts. */
+  readonly #cookies: SessionStrategy<D>;
+  /** The session cookie's policy under the JWT cookie's name: both cookies share every attribute. */
+  readonly #jwtPolicy: CookiePolicy;
 
   /** @internal Use {@link createHybridSessions}. */
   constructor(options: HybridSessionsOptions<D, C>) {
@@ -80,13 +87,16 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     this.jwt = options.jwt;
     this.manager = options.jwt.manager;
     this.#rt = runtimeOf(this.manager);
-    const policy = this.manager.cookie;
+    this.#cookies = cookieStrategy(this.manager);
+    const policy = this.#rt.cookie;
     this.cookieName =
       options.cookieName ??
       (policy.name.startsWith('__Host-') ? '__Host-sjwt' : policy.secure ? '__Secure-sjwt' : 'sjwt');
     if (this.cookieName === policy.name) {
       throw new SessionError('CONFIG_INVALID', 'The JWT cookie needs its own name');
     }
+    this.cookieNames = Object.freeze([policy.name, this.cookieName]);
+    this.#jwtPolicy = Object.freeze({ ...policy, name: this.cookieName });
     try {
       this.deletionCookie();
     } catch (error) {
@@ -96,13 +106,15 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   }
 
   /**
-   * Validates a request from its raw `Cookie` header(s), like `SessionManager.validateCookie`, so
-   * adapters can take either. Never throws for client input.
+   * Validates a request from its raw `Cookie` header(s): from the JWT cookie alone when it is
+   * valid and `strict` is not set (`source: 'jwt'`), else from the session cookie and the store
+   * (`source: 'store'`, with a new JWT cookie in `cookies` when the session lives). Never rejects
+   * for client input.
    */
-  async validateCookie(
+  async validate(
     cookieHeader: CookieHeaderInput,
     signals: RequestSignals = {},
-    options: HybridValidateOptions = {},
+    options: ValidateOptions = {},
   ): Promise<HybridValidationResult<D, C>> {
     // Two distinct values are enough to know the JWT cookie is not unique (see verifiedClaims).
     const jwtValues = getCookieValues(cookieHeader, this.cookieName, 2);
@@ -111,75 +123,63 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       return {
         session: this.sessionFromClaims(claims),
         status: 'valid',
+        source: 'jwt',
         cookies: [],
         error: null,
         token: claims.token,
-        source: 'jwt',
         claims: claims.claims,
       };
     }
 
-    const result = await this.manager.validateCookie(cookieHeader, signals);
-    if (!result.session) {
+    const result = await this.#cookies.validate(cookieHeader, signals);
+    if (result.status !== 'valid') {
       // A dead session takes its JWT cookie with it. Whenever the manager keeps the session cookie
       // (an outage, several same-name cookies that may have been planted, a header cut at 64 KiB),
       // the JWT cookie stays too; and a cut header may hide the session cookie itself.
       const sessionCookieKept = result.status !== 'absent' && result.cookies.length === 0;
       const keep = jwtValues.length === 0 || sessionCookieKept || isCookieHeaderCut(cookieHeader);
       const cookies = keep ? result.cookies : [...result.cookies, this.deletionCookie()];
-      return { ...result, cookies, source: 'store', claims: null };
+      return { ...result, cookies, claims: null };
     }
-    if (claims && claims.claims.sid === result.session.id) {
-      return { ...result, source: 'store', claims: claims.claims };
-    }
+    if (claims && claims.claims.sid === result.session.id) return { ...result, claims: claims.claims };
     const issued = await this.jwt
       .issue(result.session, { bindToSecret: secretOf(result.token) })
       .catch(noJwtNearDeadline);
     // In the session's last seconds (within the clock tolerance) no JWT is issued: the store answers.
-    if (!issued) return { ...result, source: 'store', claims: null };
+    if (!issued) return { ...result, claims: null };
     return {
       ...result,
       cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
-      source: 'store',
       claims: issued.claims,
     };
   }
 
   /** Creates a session (login) and returns both cookies. */
   async create(input: CreateSessionInput<D>): Promise<IssuedSession<D>> {
-    const issued = await this.manager.create(input);
-    return this.withJwtCookie(issued);
+    return this.withJwtCookie(await this.#cookies.create(input));
   }
 
   /** Rotates a session (privilege change, re-authentication) and re-issues both cookies. */
   async rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>> {
-    const issued = await this.manager.rotate(session, options);
-    return this.withJwtCookie(issued);
+    return this.withJwtCookie(await this.#cookies.rotate(session, options));
   }
 
   /** Revokes a session (logout) and returns the cookies that delete both. */
   async logout(sessionId: string | null | undefined): Promise<string[]> {
-    if (sessionId) await this.manager.revoke(sessionId, { reason: 'logout' });
-    return this.deletionCookies();
+    return [...(await this.#cookies.logout(sessionId)), this.deletionCookie()];
   }
 
   /** Set-Cookie values deleting the session cookie and the JWT cookie. */
   deletionCookies(): string[] {
-    return [this.manager.deletionCookie(), this.deletionCookie()];
+    return [...this.#cookies.deletionCookies(), this.deletionCookie()];
   }
 
-  /** The Set-Cookie value carrying a session JWT, alive for `maxAgeSeconds`. */
+  /**
+   * The Set-Cookie value carrying a session JWT, alive for `maxAgeSeconds`: the session cookie's
+   * policy (path, domain, Secure, HttpOnly, SameSite, Partitioned) under the JWT cookie's name.
+   */
   jwtCookie(token: string, maxAgeSeconds: number): string {
-    const policy = this.manager.cookie;
-    return serializeCookie(this.cookieName, token, {
-      path: policy.path,
-      domain: policy.domain,
-      maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
-      secure: policy.secure,
-      httpOnly: true,
-      sameSite: policy.sameSite,
-      partitioned: policy.partitioned,
-    });
+    return serializeSessionCookie(this.#jwtPolicy, token, Math.max(0, Math.floor(maxAgeSeconds)));
   }
 
   /** Adds the JWT cookie to a login or rotation, unless the session ends within the clock tolerance. */
@@ -189,17 +189,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   }
 
   private deletionCookie(): string {
-    const policy = this.manager.cookie;
-    return serializeCookie(this.cookieName, '', {
-      path: policy.path,
-      domain: policy.domain,
-      maxAge: 0,
-      expires: EPOCH_EXPIRES,
-      secure: policy.secure,
-      httpOnly: true,
-      sameSite: policy.sameSite,
-      partitioned: policy.partitioned,
-    });
+    return serializeDeletionCookie(this.#jwtPolicy);
   }
 
   /**
@@ -211,7 +201,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     jwt: string,
     cookieHeader: CookieHeaderInput,
   ): Promise<{ claims: VerifiedSessionJwt<C>; token: string } | null> {
-    const sessionValues = getCookieValues(cookieHeader, this.manager.cookie.name, 2);
+    const sessionValues = getCookieValues(cookieHeader, this.#rt.cookie.name, 2);
     if (sessionValues.length !== 1) return null;
     const token = sessionValues[0] as string;
     const parts = parseSessionToken(token);
@@ -231,7 +221,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     return { claims, token };
   }
 
-  private sessionFromClaims(found: { claims: VerifiedSessionJwt<C> }): Session<D> {
+  private sessionFromClaims(found: { claims: VerifiedSessionJwt<C> }): JwtSession<D> {
     const claims = found.claims;
     const authenticatedAt = (claims.auth_time ?? claims.iat) * 1000;
     return {
@@ -246,6 +236,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       data: this.dataFromClaims(claims),
       metadata: {},
       version: 0,
+      source: 'jwt',
     };
   }
 }
@@ -264,8 +255,8 @@ export function createHybridSessions<D extends SessionData = SessionData, C exte
   return new HybridSessions<D, C>(options);
 }
 
-function secretOf(token: string | null): string | undefined {
-  return token === null ? undefined : parseSessionToken(token)?.secret;
+function secretOf(token: string): string | undefined {
+  return parseSessionToken(token)?.secret;
 }
 
 /**

@@ -100,7 +100,6 @@ export {
   createHybridSessions,
   HybridSessions,
   type HybridSessionsOptions,
-  type HybridValidateOptions,
   type HybridValidationResult,
 } from './hybrid.js';
 export * from './jwt/index.js';
@@ -115,8 +114,6 @@ export {
   type SessionManagerOptions,
   toSession,
   type UpdateResult,
-  type ValidationResult,
-  type ValidationStatus,
 } from './manager.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export {
@@ -146,7 +143,6 @@ export {
 export type { Register, RegisteredData } from './register.js';
 export {
   createRequestContexts,
-  type HybridValidator,
   RequestContext,
   type RequestContextInput,
   type RequestContextOptions,
@@ -164,6 +160,7 @@ export {
   type SessionStore,
   type UserEpoch,
 } from './store.js';
+export type { SessionStrategy } from './strategy.js';
 export {
   type GeneratedSessionToken,
   generateSessionToken,
@@ -185,3 +182,13 @@ export {
   type SessionMetadata,
   type SessionRecord,
 } from './types.js';
+export type {
+  JwtSession,
+  JwtValidation,
+  NoSession,
+  StoreValidation,
+  ValidateOptions,
+  ValidationResult,
+  ValidationStatus,
+  ValidSession,
+} from './validation.js';

@@ -23,6 +23,7 @@ import { assertStorable } from './storable.js';
 import { EXPIRED_RETENTION_MS, type SessionStore, type UserEpoch } from './store.js';
 import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
+import type { NoSession, ValidationResult } from './validation.js';
 
 /** Default bound on one store operation (I2): fail fast, no retries on the request path. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
@@ -91,31 +92,6 @@ export interface IssuedSession<D extends SessionData = SessionData> {
   cookies: string[];
 }
 
-export type ValidationStatus =
-  | 'valid'
-  | 'absent'
-  | 'malformed'
-  | 'invalid'
-  | 'expired'
-  | 'ambiguous'
-  | 'rejected'
-  | 'unavailable';
-
-/**
- * The outcome of validating a request's credentials, including what the response must carry.
- * `cookies` is never optional: apply it to every response, even when `session` is null.
- */
-export interface ValidationResult<D extends SessionData = SessionData> {
-  session: Session<D> | null;
-  status: ValidationStatus;
-  /** Set-Cookie values the response must carry (renewal, or deletion of a dead cookie). */
-  cookies: string[];
-  /** What a guard throws when a session is required and `session` is null. */
-  error: SessionError | null;
-  /** The validated token; needed to re-issue the cookie after changes. Never log it. */
-  token: string | null;
-}
-
 export interface UpdateResult<D extends SessionData = SessionData> {
   session: Session<D>;
   cookies: string[];
@@ -130,12 +106,10 @@ export interface RotateOptions<D extends SessionData = SessionData> {
 }
 
 /** Result of one token check, before the cookie-level decision. */
-interface TokenCheck<D extends SessionData> {
-  status: ValidationStatus;
-  record: SessionRecord<D> | null;
-  touched: boolean;
-  error: SessionError | null;
-}
+type TokenCheck<D extends SessionData> =
+  | { status: 'valid'; record: SessionRecord<D>; touched: boolean; error: null }
+  | DeadCheck;
+type DeadCheck = { status: NoSession['status']; record: null; touched: false; error: SessionError };
 
 /**
  * The session manager: every operation on sessions goes through it.
@@ -279,15 +253,16 @@ export class SessionManager<D extends SessionData = SessionData> {
       return {
         session: null,
         status: 'ambiguous',
+        source: 'store',
         cookies: [],
         error: noSessionError('UNAUTHENTICATED'),
         token: null,
       };
     }
-    const unavailable = checks.find((c) => c.status === 'unavailable');
-    if (unavailable) return this.finish(unavailable, null, false);
-    const expired = checks.find((c) => c.status === 'expired');
-    return this.finish(expired ?? (checks[0] as TokenCheck<D>), null, false);
+    // No live candidate: an outage outranks an expiry, which outranks the rest.
+    const dead = checks.filter((c): c is DeadCheck => c.status !== 'valid');
+    const chosen = dead.find((c) => c.status === 'unavailable') ?? dead.find((c) => c.status === 'expired');
+    return this.noSession(chosen ?? (dead[0] as DeadCheck), false);
   }
 
   /**
@@ -302,7 +277,8 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   /** Throws the result's error unless it holds a session; returns the session otherwise. */
   requireSession(result: ValidationResult<D>): Session<D> {
-    if (result.session) return result.session;
+    if (result.status === 'valid') return result.session;
+    // A hand-built result (JavaScript callers) may lack the error: fail closed all the same.
     throw result.error ?? new SessionError('UNAUTHENTICATED');
   }
 
@@ -650,25 +626,30 @@ export class SessionManager<D extends SessionData = SessionData> {
   }
 
   /** Deletes a dead session (best effort: a failure leaves it to expire) and reports why. */
-  private async dropAndFail(id: string, status: ValidationStatus, code: SessionErrorCode): Promise<TokenCheck<D>> {
+  private async dropAndFail(id: string, status: NoSession['status'], code: SessionErrorCode): Promise<TokenCheck<D>> {
     await this.#rt.call(() => this.#rt.store.delete(id)).catch(() => false);
     return fail(status, code);
   }
 
-  private finish(check: TokenCheck<D>, token: string | null, cookieTransport: boolean): ValidationResult<D> {
+  /** The result for the one token checked. */
+  private finish(check: TokenCheck<D>, token: string, cookieTransport: boolean): ValidationResult<D> {
+    if (check.status !== 'valid') return this.noSession(check, cookieTransport);
     const cookies: string[] = [];
-    if (check.status === 'valid' && check.record) {
-      // Persistent cookies are re-sent when touched so their Max-Age tracks the record.
-      if (cookieTransport && check.touched && check.record.persistent && token) {
-        cookies.push(this.sessionCookie(token, check.record));
-      }
-      return { session: toSession(check.record), status: 'valid', cookies, error: null, token };
+    // Persistent cookies are re-sent when touched so their Max-Age tracks the record.
+    if (cookieTransport && check.touched && check.record.persistent) {
+      cookies.push(this.sessionCookie(token, check.record));
     }
+    return { session: toSession(check.record), status: 'valid', source: 'store', cookies, error: null, token };
+  }
+
+  /** The result for a failed check; `cookieTransport` allows deleting the dead cookie. */
+  private noSession(check: DeadCheck, cookieTransport: boolean): NoSession {
+    const cookies: string[] = [];
     // A dead cookie is cleared, but never during an outage (I1): the session may still be fine.
     if (cookieTransport && check.status !== 'unavailable' && check.status !== 'ambiguous') {
       cookies.push(this.deletionCookie());
     }
-    return { session: null, status: check.status, cookies, error: check.error, token: null };
+    return { session: null, status: check.status, source: 'store', cookies, error: check.error, token: null };
   }
 }
 
@@ -712,11 +693,18 @@ export function toSession<D extends SessionData>(record: SessionRecord<D>): Sess
   };
 }
 
-function absent<D extends SessionData>(): ValidationResult<D> {
-  return { session: null, status: 'absent', cookies: [], error: noSessionError('UNAUTHENTICATED'), token: null };
+function absent(): NoSession {
+  return {
+    session: null,
+    status: 'absent',
+    source: 'store',
+    cookies: [],
+    error: noSessionError('UNAUTHENTICATED'),
+    token: null,
+  };
 }
 
-function fail<D extends SessionData>(status: ValidationStatus, code: SessionErrorCode): TokenCheck<D> {
+function fail<D extends SessionData>(status: NoSession['status'], code: SessionErrorCode): TokenCheck<D> {
   return { status, record: null, touched: false, error: noSessionError(code) };
 }
 

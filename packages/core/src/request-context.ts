@@ -2,9 +2,11 @@ import { type CookieHeaderInput, getCookieValues } from './cookie.js';
 import type { CsrfCheckOptions, CsrfProtection, CsrfVerdict, HeaderSource } from './csrf.js';
 import { SessionError } from './errors.js';
 import { assertSecureTransport } from './http.js';
-import type { HybridValidateOptions } from './hybrid.js';
-import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager, ValidationResult } from './manager.js';
+import type { CreateSessionInput, RotateOptions, SessionManager } from './manager.js';
+import { runtimeOf } from './runtime.js';
+import { cookieStrategy, type SessionStrategy } from './strategy.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
+import type { JwtSession, ValidationResult } from './validation.js';
 
 /**
  * The request-level session flow every adapter needs, once, framework-neutral: validate the
@@ -37,29 +39,16 @@ export interface RequestContextInput {
   peerAddress?: string | null;
 }
 
-/**
- * What the context needs of hybrid sessions (`createHybridSessions`): a session-JWT cookie next
- * to the session cookie, so most requests validate without a store round trip.
- */
-export interface HybridValidator<D extends SessionData = SessionData> {
-  readonly manager: SessionManager<D>;
-  readonly cookieName: string;
-  validateCookie(
-    cookieHeader: CookieHeaderInput,
-    signals?: RequestSignals,
-    options?: HybridValidateOptions,
-  ): Promise<ValidationResult<D> & { source: 'jwt' | 'store' | null }>;
-  create(input: CreateSessionInput<D>): Promise<IssuedSession<D>>;
-  rotate(session: Pick<Session<D>, 'id'>, options?: RotateOptions<D>): Promise<IssuedSession<D>>;
-  deletionCookies(): string[];
-}
-
 export interface RequestContextOptions<D extends SessionData = SessionData> {
   manager: SessionManager<D>;
   /** Needed by `csrfToken()` and `verifyCsrf()`. */
   csrf?: CsrfProtection | null;
-  /** Validate from a session-JWT cookie, asking the store only when it is missing, expired or on strict checks. */
-  hybrid?: HybridValidator<D> | null;
+  /**
+   * Hybrid sessions (`createHybridSessions` on the same manager): validate from a session-JWT
+   * cookie, asking the store only when it is missing, expired or on strict checks. Without it,
+   * every request's session cookie is checked against the store.
+   */
+  hybrid?: SessionStrategy<D> | null;
   /**
    * Production mode over plain http is allowed only when the peer's socket address and the `Host`
    * are both loopback. `true` lets a loopback `Host` alone do, for runtimes that give no peer
@@ -95,7 +84,8 @@ export type SetCookieHeaderValue = string | number | readonly string[] | null | 
 export interface RequestContexts<D extends SessionData = SessionData> {
   readonly manager: SessionManager<D>;
   readonly csrf: CsrfProtection | null;
-  readonly hybrid: HybridValidator<D> | null;
+  /** How requests carry their session (cookie or hybrid), chosen once for every context. */
+  readonly strategy: SessionStrategy<D>;
   /**
    * Checks the transport (500 `INSECURE_TRANSPORT` in production mode over plain http, unless
    * both the peer address and the `Host` are loopback) and validates the request's cookies. Never rejects for client input.
@@ -128,23 +118,22 @@ export function createRequestContexts<D extends SessionData = SessionData>(
 ): RequestContexts<D> {
   const { manager } = options;
   if (!manager) throw new SessionError('CONFIG_INVALID', 'A session manager is required');
+  const mode = runtimeOf(manager).cookie.mode;
   const csrf = options.csrf ?? null;
-  const hybrid = options.hybrid ?? null;
-  if (hybrid && hybrid.manager !== manager) {
+  if (options.hybrid && options.hybrid.manager !== manager) {
     throw new SessionError('CONFIG_INVALID', 'The hybrid sessions must use the same session manager');
   }
-  const setup = { manager, csrf, hybrid };
+  const strategy = options.hybrid ?? cookieStrategy(manager);
+  const setup = { manager, csrf, strategy };
   const transport = { trustLoopbackHost: options.trustLoopbackHost === true };
   return {
     manager,
     csrf,
-    hybrid,
+    strategy,
     async open(input, onChange) {
-      assertSecureTransport(input, manager.cookie.mode, transport);
+      assertSecureTransport(input, mode, transport);
       const signals = { ip: input.ip ?? null, userAgent: input.userAgent ?? null };
-      const result = hybrid
-        ? await hybrid.validateCookie(input.cookieHeader, signals)
-        : await manager.validateCookie(input.cookieHeader, signals);
+      const result = await strategy.validate(input.cookieHeader, signals);
       return new RequestContext(setup, input, signals, result, onChange);
     },
     requireCsrf: () => requireCsrf(csrf),
@@ -156,10 +145,8 @@ export function createRequestContexts<D extends SessionData = SessionData>(
  * response must carry. Open it with {@link RequestContexts.open}.
  */
 export class RequestContext<D extends SessionData = SessionData> {
-  private current: Session<D> | null;
+  private current: Session<D> | JwtSession<D> | null;
   private validation: ValidationResult<D>;
-  /** The session rests on the JWT cookie alone (hybrid mode), not on a store read. */
-  private fromJwt: boolean;
   /** Set-Cookie values of this response by name (null: dropped again); created on first use. */
   private cookies: Map<string, string | null> | null = null;
   private changed = false;
@@ -172,21 +159,23 @@ export class RequestContext<D extends SessionData = SessionData> {
     private readonly setup: {
       manager: SessionManager<D>;
       csrf: CsrfProtection | null;
-      hybrid: HybridValidator<D> | null;
+      strategy: SessionStrategy<D>;
     },
     readonly input: RequestContextInput,
     private readonly signals: RequestSignals,
-    result: ValidationResult<D> & { source?: 'jwt' | 'store' | null },
+    result: ValidationResult<D>,
     private readonly onChange?: (context: RequestContext<D>) => void,
   ) {
     this.validation = result;
     this.current = result.session;
-    this.fromJwt = result.source === 'jwt';
     if (result.cookies.length > 0) this.addCookies(result.cookies);
   }
 
-  /** The session, or null (absent, invalid, expired, logged out, or the store is down). */
-  get session(): Session<D> | null {
+  /**
+   * The session, or null (absent, invalid, expired, logged out, or the store is down). A session
+   * that rests on a session-JWT cookie alone (hybrid mode) is a {@link JwtSession}: `source: 'jwt'`.
+   */
+  get session(): Session<D> | JwtSession<D> | null {
     return this.current;
   }
 
@@ -199,8 +188,8 @@ export class RequestContext<D extends SessionData = SessionData> {
    * The session, or the coded error a guard answers with (401 `UNAUTHENTICATED`,
    * `SESSION_EXPIRED`, ..., 503 `STORE_UNAVAILABLE`). `strict` confirms a JWT-cookie session with the store.
    */
-  async requireSession(options: RequireSessionOptions = {}): Promise<Session<D>> {
-    if (options.strict && this.fromJwt) await this.confirmWithStore();
+  async requireSession(options: RequireSessionOptions = {}): Promise<Session<D> | JwtSession<D>> {
+    if (options.strict && isJwtSession(this.current)) await this.confirmWithStore();
     if (this.current) return this.current;
     throw this.validation.error ?? new SessionError('UNAUTHENTICATED');
   }
@@ -209,7 +198,7 @@ export class RequestContext<D extends SessionData = SessionData> {
    * As {@link requireSession}, plus 401 `REAUTH_REQUIRED` unless the user authenticated within
    * `maxAgeMs`. Strict by default: freshness guards sensitive actions.
    */
-  async requireFresh(maxAgeMs: number, options: RequireSessionOptions = {}): Promise<Session<D>> {
+  async requireFresh(maxAgeMs: number, options: RequireSessionOptions = {}): Promise<Session<D> | JwtSession<D>> {
     const session = await this.requireSession({ strict: options.strict !== false });
     return this.setup.manager.requireFresh(session, maxAgeMs);
   }
@@ -219,15 +208,14 @@ export class RequestContext<D extends SessionData = SessionData> {
    * pre-session, including one started earlier in this response (D3).
    */
   async login(input: RequestLoginInput<D>): Promise<Session<D>> {
-    const { manager, csrf, hybrid } = this.setup;
+    const { csrf, strategy } = this.setup;
     const create: CreateSessionInput<D> = {
       ...input,
       metadata: { ...this.signals, ...input.metadata },
       replaces: this.current?.id ?? null,
     };
-    const issued = hybrid ? await hybrid.create(create) : await manager.create(create);
+    const issued = await strategy.create(create);
     this.current = issued.session;
-    this.fromJwt = false;
     if (csrf) this.dropCookie(csrf.preSessionCookieName);
     this.addCookies(csrf ? [...issued.cookies, ...csrf.endPreSession(this.input.cookieHeader)] : issued.cookies);
     this.onChange?.(this);
@@ -240,24 +228,20 @@ export class RequestContext<D extends SessionData = SessionData> {
    * logout the store could not confirm would be a lie.
    */
   async logout(): Promise<void> {
-    const { manager, hybrid } = this.setup;
+    const { strategy } = this.setup;
     if (!this.current && this.validation.status === 'unavailable') throw this.validation.error;
-    if (this.current) await manager.revoke(this.current.id, { reason: 'logout' });
+    const deletions = await strategy.logout(this.current?.id);
     const header = this.input.cookieHeader;
-    const held =
-      getCookieValues(header, manager.cookie.name, 1).length > 0 ||
-      (hybrid !== null && getCookieValues(header, hybrid.cookieName, 1).length > 0);
-    if (this.current || held) this.addCookies(hybrid ? hybrid.deletionCookies() : [manager.deletionCookie()]);
+    const held = strategy.cookieNames.some((name) => getCookieValues(header, name, 1).length > 0);
+    if (this.current || held) this.addCookies(deletions);
     this.current = null;
-    this.fromJwt = false;
     this.onChange?.(this);
   }
 
   /** New token for the same session (privilege change; `reauthenticated: true` after a password prompt). */
   async rotate(options?: RotateOptions<D>): Promise<Session<D>> {
-    const { manager, hybrid } = this.setup;
     const session = await this.requireSession({ strict: true });
-    const issued = hybrid ? await hybrid.rotate(session, options) : await manager.rotate(session, options);
+    const issued = await this.setup.strategy.rotate(session, options);
     this.current = issued.session;
     this.addCookies(issued.cookies);
     this.onChange?.(this);
@@ -335,11 +319,9 @@ export class RequestContext<D extends SessionData = SessionData> {
 
   /** Replaces a JWT-cookie session with the store's answer (hybrid strict mode). */
   private async confirmWithStore(): Promise<void> {
-    const hybrid = this.setup.hybrid as HybridValidator<D>;
-    const result = await hybrid.validateCookie(this.input.cookieHeader, this.signals, { strict: true });
+    const result = await this.setup.strategy.validate(this.input.cookieHeader, this.signals, { strict: true });
     this.validation = result;
     this.current = result.session;
-    this.fromJwt = false;
     if (result.cookies.length > 0) this.addCookies(result.cookies);
     this.onChange?.(this);
   }
@@ -355,6 +337,10 @@ export class RequestContext<D extends SessionData = SessionData> {
     this.cookies.set(name, null);
     this.changed = true;
   }
+}
+
+function isJwtSession<D extends SessionData>(session: Session<D> | JwtSession<D> | null): session is JwtSession<D> {
+  return session !== null && 'source' in session && session.source === 'jwt';
 }
 
 function requireCsrf(csrf: CsrfProtection | null): CsrfProtection {

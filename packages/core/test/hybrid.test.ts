@@ -70,7 +70,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { cookies, session, token } = await login();
     probe.reset();
     for (let i = 0; i < 50; i++) {
-      const result = await hybrid.validateCookie(cookieHeader(...cookies));
+      const result = await hybrid.validate(cookieHeader(...cookies));
       expect(result.status).toBe('valid');
       expect(result.source).toBe('jwt');
       expect(result.cookies).toEqual([]);
@@ -84,11 +84,59 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
   it('on the JWT path session.data holds only the custom claims, never server-only data', async () => {
     const { hybrid, login } = await setup();
     const { cookies, session } = await login();
-    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    const result = await hybrid.validate(cookieHeader(...cookies));
     expect(result.session?.data).toEqual({ role: 'editor' });
     expect(result.session?.authenticatedAt).toBe(Math.floor(session.authenticatedAt / 1000) * 1000);
     expect(result.session?.version).toBe(0);
     expect(result.claims?.sid).toBe(session.id);
+  });
+
+  it('a JWT-derived session is marked source: jwt, in the result and on the session itself', async () => {
+    const { hybrid, manager, login } = await setup();
+    const { cookies } = await login();
+    const result = await hybrid.validate(cookieHeader(...cookies));
+    if (result.status !== 'valid' || result.source !== 'jwt') throw new Error('expected a JWT-path session');
+    // Narrowed by status and source: a JwtSession, with no idle deadline and version 0.
+    const marked: 'jwt' = result.session.source;
+    const version: 0 = result.session.version;
+    expect([marked, version, result.session.idleExpiresAt]).toEqual(['jwt', 0, null]);
+    const fromStore = await manager.validateCookie(cookieHeader(byName(cookies, manager.cookie.name) as string));
+    expect(fromStore.source).toBe('store');
+    expect(fromStore.session).not.toHaveProperty('source');
+  });
+
+  it('the JWT cookie is written through the session cookie policy: every attribute but name, value and Max-Age', async () => {
+    const { hybrid, manager, login } = await setup({
+      cookie: {
+        name: '__Secure-app',
+        domain: 'example.test',
+        path: '/app',
+        sameSite: 'strict',
+        partitioned: true,
+        allowWithoutHostPrefix: true,
+      },
+    });
+    expect(hybrid.cookieName).toBe('__Secure-sjwt');
+    expect(hybrid.cookieNames).toEqual(['__Secure-app', '__Secure-sjwt']);
+    const { cookies } = await login();
+    const attributes = (setCookie: string) =>
+      setCookie
+        .split('; ')
+        .slice(1)
+        .filter((a) => !a.startsWith('Max-Age='));
+    const sessionCookie = byName(cookies, manager.cookie.name) as string;
+    const jwtCookie = byName(cookies, '__Secure-sjwt') as string;
+    expect(attributes(jwtCookie)).toEqual(attributes(sessionCookie));
+    expect(attributes(jwtCookie)).toEqual([
+      'Path=/app',
+      'Domain=example.test',
+      'Secure',
+      'HttpOnly',
+      'SameSite=Strict',
+      'Partitioned',
+    ]);
+    const [sessionDeletion, jwtDeletion] = hybrid.deletionCookies() as [string, string];
+    expect(jwtDeletion).toBe(sessionDeletion.replace('__Secure-app=', '__Secure-sjwt='));
   });
 
   it('without the JWT cookie the store is asked once and a new JWT cookie is issued', async () => {
@@ -96,14 +144,14 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { cookies } = await login();
     const sessionOnly = cookieHeader(byName(cookies, manager.cookie.name) as string);
     probe.reset();
-    const result = await hybrid.validateCookie(sessionOnly);
+    const result = await hybrid.validate(sessionOnly);
     expect(result.source).toBe('store');
     expect(result.session?.data).toEqual({ role: 'editor', secretNote: 'server only' });
     expect(probe.calls.get).toBe(1);
     const fresh = byName(result.cookies, '__Host-sjwt') as string;
     expect(fresh).toContain('Max-Age=300');
     probe.reset();
-    const next = await hybrid.validateCookie(cookieHeader(sessionOnly, fresh));
+    const next = await hybrid.validate(cookieHeader(sessionOnly, fresh));
     expect(next.source).toBe('jwt');
     expect(probe.total()).toBe(0);
   });
@@ -112,7 +160,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { hybrid, clock, login } = await setup();
     const { cookies } = await login();
     clock.advance(300_000);
-    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    const result = await hybrid.validate(cookieHeader(...cookies));
     expect(result.status).toBe('valid');
     expect(result.source).toBe('store');
     expect(byName(result.cookies, '__Host-sjwt')).toMatch(/Max-Age=300/);
@@ -125,18 +173,18 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     await manager.revoke(session.id);
 
     clock.advance(299_999);
-    const stale = await hybrid.validateCookie(header);
+    const stale = await hybrid.validate(header);
     expect(stale.status).toBe('valid');
     expect(stale.source).toBe('jwt');
 
-    const strict = await hybrid.validateCookie(header, {}, { strict: true });
+    const strict = await hybrid.validate(header, {}, { strict: true });
     expect(strict.session).toBeNull();
     expect(strict.status).toBe('invalid');
     expect(strict.cookies).toHaveLength(2);
     expect(byName(strict.cookies, '__Host-sjwt')).toContain('Max-Age=0');
 
     clock.advance(1);
-    const after = await hybrid.validateCookie(header);
+    const after = await hybrid.validate(header);
     expect(after.session).toBeNull();
     expect(after.source).toBe('store');
     expect(after.cookies.every((c) => c.includes('Max-Age=0'))).toBe(true);
@@ -146,7 +194,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { hybrid, probe, login } = await setup();
     const { cookies } = await login();
     probe.reset();
-    const result = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    const result = await hybrid.validate(cookieHeader(...cookies), {}, { strict: true });
     expect(result.status).toBe('valid');
     expect(result.source).toBe('store');
     expect(result.cookies).toEqual([]);
@@ -158,7 +206,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const first = await login();
     const second = await login();
     const jwtOnly = cookieHeader(byName(first.cookies, '__Host-sjwt') as string);
-    const alone = await hybrid.validateCookie(jwtOnly);
+    const alone = await hybrid.validate(jwtOnly);
     expect(alone.session).toBeNull();
     expect(alone.status).toBe('absent');
     expect(byName(alone.cookies, '__Host-sjwt')).toContain('Max-Age=0');
@@ -167,7 +215,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
       byName(second.cookies, manager.cookie.name) as string,
       byName(first.cookies, '__Host-sjwt') as string,
     );
-    const result = await hybrid.validateCookie(mixed);
+    const result = await hybrid.validate(mixed);
     expect(result.source).toBe('store');
     expect(result.session?.id).toBe(second.session.id);
     expect(result.claims?.sid).toBe(second.session.id);
@@ -178,7 +226,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { cookies } = await login();
     const jwtCookie = byName(cookies, '__Host-sjwt') as string;
     const tampered = jwtCookie.replace(/\.([A-Za-z0-9_-])/, (_m, c: string) => `.${c === 'A' ? 'B' : 'A'}`);
-    const result = await hybrid.validateCookie(cookieHeader(cookies[0] as string, tampered));
+    const result = await hybrid.validate(cookieHeader(cookies[0] as string, tampered));
     expect(result.status).toBe('valid');
     expect(result.source).toBe('store');
     expect(byName(result.cookies, '__Host-sjwt')).toBeDefined();
@@ -188,12 +236,12 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { hybrid, probe, manager, login } = await setup();
     const { cookies } = await login();
     probe.fail('error');
-    expect((await hybrid.validateCookie(cookieHeader(...cookies))).status).toBe('valid');
-    const strict = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    expect((await hybrid.validate(cookieHeader(...cookies))).status).toBe('valid');
+    const strict = await hybrid.validate(cookieHeader(...cookies), {}, { strict: true });
     expect(strict.status).toBe('unavailable');
     expect(isSessionError(strict.error, 'STORE_UNAVAILABLE')).toBe(true);
     expect(strict.cookies).toEqual([]);
-    const sessionOnly = await hybrid.validateCookie(cookieHeader(byName(cookies, manager.cookie.name) as string));
+    const sessionOnly = await hybrid.validate(cookieHeader(byName(cookies, manager.cookie.name) as string));
     expect(sessionOnly.status).toBe('unavailable');
     expect(sessionOnly.cookies).toEqual([]);
   });
@@ -205,7 +253,7 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     expect(deletions).toHaveLength(2);
     expect(deletions.every((c) => c.includes('Max-Age=0') && c.includes('Expires=Thu, 01 Jan 1970'))).toBe(true);
     expect(byName(deletions, manager.cookie.name)).toBeDefined();
-    const strict = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    const strict = await hybrid.validate(cookieHeader(...cookies), {}, { strict: true });
     expect(strict.session).toBeNull();
   });
 
@@ -214,10 +262,10 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { cookies, session } = await login();
     const rotated = await hybrid.rotate(session, { data: { role: 'admin' } });
     expect(rotated.cookies).toHaveLength(2);
-    const result = await hybrid.validateCookie(cookieHeader(...rotated.cookies));
+    const result = await hybrid.validate(cookieHeader(...rotated.cookies));
     expect(result.source).toBe('jwt');
     expect(result.session?.data).toEqual({ role: 'admin' });
-    const oldPair = await hybrid.validateCookie(cookieHeader(...cookies), {}, { strict: true });
+    const oldPair = await hybrid.validate(cookieHeader(...cookies), {}, { strict: true });
     expect(oldPair.session).toBeNull();
   });
 
@@ -227,13 +275,13 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const { cookies } = await login();
     const jwtCookie = byName(cookies, 'sjwt') as string;
     expect(jwtCookie).not.toContain('Secure');
-    expect((await hybrid.validateCookie(cookieHeader(...cookies))).source).toBe('jwt');
+    expect((await hybrid.validate(cookieHeader(...cookies))).source).toBe('jwt');
   });
 
   it('the result has the ValidationResult shape, so adapters can take either', async () => {
     const { hybrid, manager, login } = await setup();
     const { cookies } = await login();
-    const fromHybrid = await hybrid.validateCookie(cookieHeader(...cookies));
+    const fromHybrid = await hybrid.validate(cookieHeader(...cookies));
     const fromManager = await manager.validateCookie(cookieHeader(...cookies));
     for (const key of Object.keys(fromManager)) expect(fromHybrid).toHaveProperty(key);
   });
@@ -259,15 +307,15 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     const id = token.slice(0, token.indexOf('.'));
     const forged = `${manager.cookie.name}=${id}.${'A'.repeat(43)}; ${jwtPair}`;
     probe.reset();
-    const result = await hybrid.validateCookie(forged);
+    const result = await hybrid.validate(forged);
     expect(result.session).toBeNull();
     expect(result.source).toBe('store');
     // It had to ask the store, which refused the forged secret.
     expect(probe.calls.get).toBeGreaterThan(0);
     // During an outage the forged pair stays unauthenticated instead of riding on the JWT.
     probe.fail('error');
-    expect((await hybrid.validateCookie(forged)).session).toBeNull();
-    expect((await hybrid.validateCookie(cookieHeader(...cookies))).source).toBe('jwt');
+    expect((await hybrid.validate(forged)).session).toBeNull();
+    expect((await hybrid.validate(cookieHeader(...cookies))).source).toBe('jwt');
   });
 
   it('a JWT issued for API use (no binding) never authenticates the cookie path by itself', async () => {
@@ -277,15 +325,15 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     expect((await jwt.verify(apiJwt)).sth).toBeUndefined();
     const header = `${manager.cookie.name}=${token}; __Host-sjwt=${apiJwt}`;
     probe.fail('error');
-    const result = await hybrid.validateCookie(header);
+    const result = await hybrid.validate(header);
     expect(result.session).toBeNull();
     expect(result.status).toBe('unavailable');
     probe.fail(null);
     // With the store back, the store path serves it and replaces the JWT cookie with a bound one.
-    const healed = await hybrid.validateCookie(header);
+    const healed = await hybrid.validate(header);
     expect(healed.source).toBe('store');
     const fresh = byName(healed.cookies, '__Host-sjwt') as string;
-    const again = await hybrid.validateCookie(cookieHeader(byName(cookies, manager.cookie.name) as string, fresh));
+    const again = await hybrid.validate(cookieHeader(byName(cookies, manager.cookie.name) as string, fresh));
     expect(again.source).toBe('jwt');
   });
 });
@@ -301,14 +349,14 @@ describe('hardening items 6 and 7 in hybrid mode', () => {
     expect(manager.cookie.name).toBe('__Secure-sid');
 
     // The same cookie twice (a proxy joining split headers) is one value: the JWT path still works.
-    const doubled = await hybrid.validateCookie(`${sessionPair}; ${jwtPair}; ${sessionPair}`);
+    const doubled = await hybrid.validate(`${sessionPair}; ${jwtPair}; ${sessionPair}`);
     expect(doubled).toMatchObject({ status: 'valid', source: 'jwt', cookies: [] });
 
     // Distinct junk ahead of the real cookie: no session for this request, but nothing is deleted.
     const planted = `${['a', 'b', 'c', 'd'].map((v) => `__Secure-sid=${v}`).join('; ')}; ${sessionPair}; ${jwtPair}`;
-    const tossed = await hybrid.validateCookie(planted);
+    const tossed = await hybrid.validate(planted);
     expect(tossed).toMatchObject({ session: null, cookies: [] });
-    const two = await hybrid.validateCookie(`__Secure-sid=junk; __Secure-sid=other; ${jwtPair}`);
+    const two = await hybrid.validate(`__Secure-sid=junk; __Secure-sid=other; ${jwtPair}`);
     expect(two).toMatchObject({ session: null, cookies: [] });
   });
 
@@ -318,10 +366,10 @@ describe('hardening items 6 and 7 in hybrid mode', () => {
     const jwtPair = (byName(cookies, '__Host-sjwt') as string).split(';')[0] as string;
     const sessionPair = (byName(cookies, manager.cookie.name) as string).split(';')[0] as string;
     const pad = Array.from({ length: 13_200 }, () => 'p=1').join('; ');
-    const result = await hybrid.validateCookie(`${jwtPair}; ${pad}; ${sessionPair}`);
+    const result = await hybrid.validate(`${jwtPair}; ${pad}; ${sessionPair}`);
     expect(result).toMatchObject({ session: null, status: 'absent', cookies: [] });
     // A JWT cookie without its session cookie in a short header is still deleted.
-    expect((await hybrid.validateCookie(jwtPair)).cookies).toHaveLength(1);
+    expect((await hybrid.validate(jwtPair)).cookies).toHaveLength(1);
   });
 });
 
@@ -356,7 +404,7 @@ describe('hardening items 11 and 12 in hybrid mode', () => {
     const forged = await signRaw({ alg: key.alg, kid: key.kid, typ: 'session+jwt' }, hostile, key);
     const sessionCookie = cookieHeader(byName(cookies, manager.cookie.name) as string);
 
-    const result = await hybrid.validateCookie(`${sessionCookie}; __Host-sjwt=${forged}`);
+    const result = await hybrid.validate(`${sessionCookie}; __Host-sjwt=${forged}`);
     expect(result.source).toBe('jwt');
     const data = result.session?.data as Record<string, unknown>;
     expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
@@ -369,7 +417,7 @@ describe('hardening items 11 and 12 in hybrid mode', () => {
     const { hybrid, clock, login } = await setup({ policy: { idleTimeoutMs: 600_000, absoluteTimeoutMs: 600_000 } });
     const { cookies, session } = await login();
     clock.advance(580_000);
-    const result = await hybrid.validateCookie(cookieHeader(...cookies));
+    const result = await hybrid.validate(cookieHeader(...cookies));
     expect(result).toMatchObject({ status: 'valid', source: 'store', claims: null });
     expect(result.session?.id).toBe(session.id);
     expect(byName(result.cookies, '__Host-sjwt')).toBeUndefined();

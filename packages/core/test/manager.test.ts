@@ -163,7 +163,18 @@ describe('validateCookie / validateToken', () => {
     const { sessions } = setup();
     const issued = await sessions.create({ userId: 'u1' });
     const result = await sessions.validateCookie(`theme=dark; ${cookieHeaderFrom(issued.cookies[0])}`);
-    expect(result).toEqual({ session: issued.session, status: 'valid', cookies: [], error: null, token: issued.token });
+    expect(result).toEqual({
+      session: issued.session,
+      status: 'valid',
+      source: 'store',
+      cookies: [],
+      error: null,
+      token: issued.token,
+    });
+    // The result narrows on status: a valid one has its session without a cast.
+    if (result.status !== 'valid') throw new Error('expected a valid result');
+    const userId: string = result.session.userId;
+    expect(userId).toBe('u1');
   });
 
   it('absence is a value: no cookie gives status "absent", a null session and no Set-Cookie', async () => {
@@ -209,9 +220,9 @@ describe('validateCookie / validateToken', () => {
     expect(sessions.requireSession(await sessions.validateToken(issued.token))).toEqual(issued.session);
     const absent = await sessions.validateToken(undefined);
     expect(() => sessions.requireSession(absent)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
-    expect(() => sessions.requireSession({ ...absent, error: null })).toThrow(
-      expect.objectContaining({ code: 'UNAUTHENTICATED' }),
-    );
+    // A hand-built result without an error (JavaScript callers) still fails closed.
+    const errorless = { ...absent, error: null } as unknown as typeof absent;
+    expect(() => sessions.requireSession(errorless)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
   });
 });
 

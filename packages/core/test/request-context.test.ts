@@ -440,6 +440,23 @@ describe('request context: hybrid mode (session-JWT cookie)', () => {
     expect(written(lone).map(nameOf).sort()).toEqual([JWT, SID].sort());
   });
 
+  it('holds exactly one strategy, chosen once: the hybrid sessions given, or the cookie strategy', async () => {
+    const plain = await setup();
+    expect(plain.contexts.strategy.cookieNames).toEqual([SID]);
+    expect(plain.contexts.strategy.manager).toBe(plain.manager);
+    const hybrid = await setup({ hybrid: true });
+    expect(hybrid.contexts.strategy).toBe(hybrid.hybrid);
+    expect(hybrid.contexts.strategy.cookieNames).toEqual([SID, JWT]);
+    // A JWT-path session says so; after a strict check it is the store's.
+    const header = await loggedIn(hybrid.open);
+    const context = await hybrid.open({ cookie: header });
+    expect(context.result).toMatchObject({ status: 'valid', source: 'jwt' });
+    expect(context.session).toHaveProperty('source', 'jwt');
+    await context.requireSession({ strict: true });
+    expect(context.result).toMatchObject({ status: 'valid', source: 'store' });
+    expect(context.session).not.toHaveProperty('source');
+  });
+
   it('refuses hybrid sessions built on another manager', async () => {
     const { hybrid } = await setup({ hybrid: true });
     const other = new SessionManager({ store: new MemoryStore() });

@@ -4,7 +4,6 @@ import {
   createCsrfProtection,
   createRequestContexts,
   errorResponse,
-  type HybridValidator,
   isSessionError,
   type RegisteredData,
   type RequestContext,
@@ -15,6 +14,7 @@ import {
   type SessionData,
   SessionError,
   type SessionManager,
+  type SessionStrategy,
   type ValidationResult,
 } from '@org/session-core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -49,7 +49,7 @@ export interface ExpressSessionsOptions<D extends SessionData = SessionData> {
    * Hybrid mode (`createHybridSessions` on the same manager): requests validate from a short-lived
    * session-JWT cookie without a store round trip; `{ strict: true }` guards ask the store.
    */
-  hybrid?: HybridValidator<D>;
+  hybrid?: SessionStrategy<D>;
 }
 
 /** Input of {@link ExpressSessions.login}: who authenticated; the request supplies IP and user agent. */

@@ -4,7 +4,6 @@ import {
   createCsrfProtection,
   createRequestContexts,
   errorResponse,
-  type HybridValidator,
   isSessionError,
   type RegisteredData,
   type RequestContext,
@@ -15,6 +14,7 @@ import {
   type SessionData,
   SessionError,
   type SessionManager,
+  type SessionStrategy,
   type ValidationResult,
 } from '@org/session-core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -65,7 +65,7 @@ export interface FastifySessionsOptions {
    * session-JWT cookie without a store round trip; `{ strict: true }` guards ask the store.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any session data type, as for manager.
-  hybrid?: HybridValidator<any>;
+  hybrid?: SessionStrategy<any>;
 }
 
 /** Input of {@link FastifySessions.login}: who authenticated; the request supplies IP and user agent. */

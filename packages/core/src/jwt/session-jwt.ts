@@ -3,10 +3,11 @@ import { base64urlEncode } from '../encoding.js';
 import { isSessionError, SessionError } from '../errors.js';
 import { expiryStatus } from '../expiry.js';
 import { sha256 } from '../hash.js';
-import type { SessionManager, ValidationResult } from '../manager.js';
+import type { SessionManager } from '../manager.js';
 import { randomString } from '../random.js';
 import { runtimeOf, type SessionRuntime } from '../runtime.js';
 import { type RequestSignals, recordExpiresAt, type Session, type SessionData } from '../types.js';
+import type { ValidationResult } from '../validation.js';
 import type { JwtKeySet } from './key-set.js';
 import type { PublicJwks } from './keys.js';
 import {
@@ -67,9 +68,10 @@ export interface IssuedSessionJwt<C extends object = Record<string, never>> {
 }
 
 /** The outcome of {@link SessionJwt.authenticate}: a validation result plus a JWT when live. */
-export interface AuthenticatedSession<D extends SessionData, C extends object> extends ValidationResult<D> {
+export type AuthenticatedSession<D extends SessionData, C extends object> = ValidationResult<D> & {
+  /** A fresh JWT for the session; null without a session or in its last seconds (clock tolerance). */
   jwt: IssuedSessionJwt<C> | null;
-}
+};
 
 /**
  * Session JWTs for the sessions of one {@link SessionManager} (the `session_token` +
@@ -196,7 +198,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
     signals?: RequestSignals,
   ): Promise<AuthenticatedSession<D, C>> {
     const result = await this.manager.validateToken(sessionToken, signals);
-    if (!result.session) return { ...result, jwt: null };
+    if (result.status !== 'valid') return { ...result, jwt: null };
     return { ...result, jwt: await this.issue(result.session).catch(noJwtNearDeadline) };
   }
 
