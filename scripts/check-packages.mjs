@@ -218,6 +218,13 @@ function consumerSource(entryPoints) {
     typed('expressResult', "Request['sessionResult']", result);
     typed('expressSession', "Request['session']");
   }
+  if (entryPoints.includes('@org/session-hono')) {
+    lines.push("import type { ContextVariableMap } from 'hono';");
+    lines.push("import type { SessionEnv } from '@org/session-hono';");
+    typed('honoResult', "ContextVariableMap['sessionResult']", result);
+    typed('honoSession', "ContextVariableMap['session']");
+    typed('honoEnvSession', "SessionEnv['Variables']['session']");
+  }
   return `${lines.join('\n')}\n`;
 }
 
