@@ -3,7 +3,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // The private SQL kit is bundled in, its types too: the published package never imports it.
+  noExternal: ['@org/session-sql-kit'],
+  dts: { compilerOptions: { paths: { '@org/session-sql-kit': ['../sql-kit/src/index.ts'] } } },
   clean: true,
   sourcemap: true,
   target: 'es2022',

@@ -1,22 +1,15 @@
-import { isSessionError, SessionError } from '@org/session-core';
+import { storeErrors } from '@org/session-sql-kit';
 
 /** Why the store was unavailable, in `SessionError.reason`: for logs and tests, never shown to clients. */
 export type PostgresFailureReason = 'connection' | 'timeout' | 'schema' | 'closed' | 'query';
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
 
-function classify(error: unknown): PostgresFailureReason {
-  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as {
-    code?: unknown;
-    message?: unknown;
-  };
-  const text = typeof message === 'string' ? message : '';
-  if (typeof code === 'string') {
-    if (code === '57014') return 'timeout'; // query_canceled: statement_timeout fired
-    if (code === '42P01' || code === '3F000' || code === '42703') return 'schema';
-    // Class 08 (connection exception), 57P01-57P05 (admin shutdown, crash, cannot connect now, ...).
-    if (code.startsWith('08') || code.startsWith('57P') || CONNECTION_CODES.has(code)) return 'connection';
-  }
+function classify(code: string, text: string): PostgresFailureReason {
+  if (code === '57014') return 'timeout'; // query_canceled: statement_timeout fired
+  if (code === '42P01' || code === '3F000' || code === '42703') return 'schema';
+  // Class 08 (connection exception), 57P01-57P05 (admin shutdown, crash, cannot connect now, ...).
+  if (code.startsWith('08') || code.startsWith('57P') || CONNECTION_CODES.has(code)) return 'connection';
   if (/after calling end on the pool|Client was closed/i.test(text)) return 'closed';
   if (/Connection terminated|not queryable|trying to connect/i.test(text)) return 'connection';
   if (/timeout/i.test(text)) return 'timeout';
@@ -32,15 +25,13 @@ const messages: Record<PostgresFailureReason, string> = {
 };
 
 /**
- * Turns anything the driver throws into a `SessionError`: a duplicate key becomes `STORE_CONFLICT`,
- * everything else `STORE_UNAVAILABLE` (the manager then fails closed). The driver's error is kept
- * as `cause` for logs; our message never repeats it, so no parameter value can leak into a response.
+ * Turns anything the driver throws into a `SessionError`: a duplicate key (23505) becomes
+ * `STORE_CONFLICT`, everything else `STORE_UNAVAILABLE` (the manager then fails closed). The
+ * driver's error is kept as `cause` for logs; our message never repeats it, so no parameter value
+ * can leak into a response.
  */
-export function toStoreError(error: unknown): SessionError {
-  if (isSessionError(error)) return error;
-  if ((error as { code?: unknown } | null)?.code === '23505') {
-    return new SessionError('STORE_CONFLICT', 'The id already exists', { cause: error });
-  }
-  const reason = classify(error);
-  return new SessionError('STORE_UNAVAILABLE', messages[reason], { cause: error, reason });
-}
+export const toStoreError = storeErrors<PostgresFailureReason>({
+  isConflict: (code) => code === '23505',
+  classify,
+  messages,
+});

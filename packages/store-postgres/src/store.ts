@@ -1,31 +1,53 @@
 import {
-  EXPIRED_RETENTION_MS,
-  type RefreshFamilyRecord,
-  recordExpiresAt,
+  type RefreshFamilyStore,
   type SessionData,
   SessionError,
   type SessionRecord,
   type SessionStore,
-  type UserEpoch,
 } from '@org/session-core';
+import {
+  type Batch,
+  columnsMismatch,
+  columnsOf,
+  DEFAULT_DELETE_ALL_BATCH_SIZE,
+  type DeleteAllOptions,
+  type Dialect,
+  deleteAllTables,
+  positiveInteger,
+  type QueryAnswer,
+  quoteIdentifier,
+  SESSION_COLUMNS,
+  type SharedStatement,
+  SqlStore,
+  type SweepOptions,
+  type SweepResult,
+  sharedStatements,
+  type Table,
+  walk,
+} from '@org/session-sql-kit';
 import { Pool, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
 import { toStoreError } from './errors.js';
 import {
   MIGRATIONS,
   type PostgresSchemaOptions,
-  quoteIdentifier,
   type ResolvedSchema,
   readMigrationTemplate,
   renderTemplate,
   resolveSchema,
 } from './schema.js';
 
+export {
+  DEFAULT_DELETE_ALL_BATCH_SIZE,
+  DEFAULT_SWEEP_BATCH_SIZE,
+  DEFAULT_SWEEP_MAX_BATCHES,
+  type DeleteAllOptions,
+  type SweepOptions,
+  type SweepResult,
+} from '@org/session-sql-kit';
+
 /** Default server-side `statement_timeout` and connect timeout of the pool the store opens (I2). */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 1000;
-export const DEFAULT_SWEEP_BATCH_SIZE = 500;
-export const DEFAULT_SWEEP_MAX_BATCHES = 100;
-export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
 /** Rows per statement of `listByUser` and `deleteByUser`. */
 export const DEFAULT_USER_BATCH_SIZE = 1000;
 
@@ -55,54 +77,10 @@ export interface PostgresStoreOptions extends PostgresSchemaOptions {
   userBatchSize?: number;
 }
 
-export interface SweepOptions {
-  /**
-   * The manager's clock. Sessions and refresh families are deleted once their deadline is
-   * `EXPIRED_RETENTION_MS` (1 h) or more before it, user epochs once their own `expires_at` is at
-   * or before it. Default `Date.now()`.
-   */
-  now?: number;
-  /** Rows deleted per statement (each its own short transaction). Default 500. */
-  batchSize?: number;
-  /** Upper bound on batches per table in one call. Default 100. */
-  maxBatches?: number;
-}
-
-export interface SweepResult {
-  sessions: number;
-  refreshFamilies: number;
-  userEpochs: number;
-  /** Statements run, over the three tables. */
-  batches: number;
-  /** False when `maxBatches` stopped the sweep before the end: call again. */
-  done: boolean;
-}
-
-export interface DeleteAllOptions {
-  /** Rows deleted per statement (each its own short transaction). Default 500. */
-  batchSize?: number;
-}
-
 interface Statement {
   name: string;
   text: string;
 }
-
-const SESSION_COLUMNS = [
-  'id',
-  'secret_hash',
-  'user_id',
-  'created_at',
-  'last_seen_at',
-  'idle_expires_at',
-  'absolute_expires_at',
-  'authenticated_at',
-  'persistent',
-  'data',
-  'metadata',
-  'version',
-  'expires_at',
-] as const;
 
 /** Types of the session columns, for the casts of the rotation statement (INSERT ... SELECT). */
 const SESSION_COLUMN_TYPES: Record<(typeof SESSION_COLUMNS)[number], string> = {
@@ -121,23 +99,8 @@ const SESSION_COLUMN_TYPES: Record<(typeof SESSION_COLUMNS)[number], string> = {
   expires_at: 'bigint',
 };
 
-const EPOCH_COLUMNS = ['user_id', 'valid_after', 'keep_id', 'expires_at'] as const;
-
-const FAMILY_COLUMNS = [
-  'id',
-  'session_id',
-  'user_id',
-  'generation',
-  'current_hash',
-  'previous_hash',
-  'rotated_at',
-  'created_at',
-  'last_used_at',
-  'idle_expires_at',
-  'absolute_expires_at',
-  'revoked_at',
-  'expires_at',
-] as const;
+/** PostgreSQL: native booleans, jsonb parsed by the driver, sweeps that skip rows other transactions hold. */
+const POSTGRES: Dialect = { booleans: 'boolean', json: 'jsonb', rowid: false, skipLocked: true };
 
 /**
  * A session store on PostgreSQL through `pg`. Sessions and refresh-token families live in two
@@ -157,22 +120,26 @@ const FAMILY_COLUMNS = [
  * setInterval(() => store.sweep().catch(console.error), 5 * 60_000).unref()
  * ```
  */
-export class PostgresStore<D extends SessionData = SessionData> implements SessionStore<D> {
+export class PostgresStore<D extends SessionData = SessionData>
+  extends SqlStore<D>
+  implements SessionStore<D>, RefreshFamilyStore
+{
   /** The pool in use: yours, or the one the store opened. */
   readonly pool: Pool;
   /** Whether `close()` ends {@link pool}. */
   readonly ownsPool: boolean;
   readonly schema: ResolvedSchema;
+  protected readonly userBatchSize: number;
   private readonly statements: ReturnType<typeof buildStatements>;
   private readonly prepared: boolean;
-  private readonly userBatchSize: number;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
+    super(POSTGRES);
     if (!options || typeof options !== 'object') throw new SessionError('CONFIG_INVALID', 'Options are required');
     this.schema = resolveSchema(options);
     this.prepared = options.preparedStatements ?? true;
-    this.userBatchSize = positive('userBatchSize', options.userBatchSize, DEFAULT_USER_BATCH_SIZE);
+    this.userBatchSize = positiveInteger('userBatchSize', options.userBatchSize, DEFAULT_USER_BATCH_SIZE);
     this.statements = buildStatements(this.schema);
     if (options.pool) {
       if (options.connectionString !== undefined || options.poolConfig !== undefined) {
@@ -185,8 +152,12 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
     if (options.connectionString === undefined && options.poolConfig === undefined) {
       throw new SessionError('CONFIG_INVALID', 'Pass a pool, a connectionString or a poolConfig');
     }
-    const statementTimeout = positive('statementTimeoutMs', options.statementTimeoutMs, DEFAULT_STATEMENT_TIMEOUT_MS);
-    const connectionTimeout = positive(
+    const statementTimeout = positiveInteger(
+      'statementTimeoutMs',
+      options.statementTimeoutMs,
+      DEFAULT_STATEMENT_TIMEOUT_MS,
+    );
+    const connectionTimeout = positiveInteger(
       'connectionTimeoutMs',
       options.connectionTimeoutMs,
       DEFAULT_CONNECTION_TIMEOUT_MS,
@@ -251,16 +222,6 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
     }
   }
 
-  async create(record: SessionRecord<D>, _now: number): Promise<void> {
-    await this.run(this.statements.createSession, sessionValues(record));
-  }
-
-  /** One statement: the user's epoch is joined in, so a revoked record costs no second round trip. */
-  async get(id: string, now: number): Promise<SessionRecord<D> | null> {
-    const { rows } = await this.run(this.statements.getSession, [id, now]);
-    return rows[0] ? toSessionRecord<D>(rows[0]) : null;
-  }
-
   /**
    * One statement, hence one transaction: deletes the old row if its version and deadline still
    * match and inserts the successor only then. Concurrent rotations queue on the old row's lock
@@ -269,7 +230,7 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
    */
   async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
     const { rows } = await this.run(this.statements.rotateSession, [
-      ...sessionValues(successor),
+      ...this.codec.sessionValues(successor),
       oldId,
       expectedVersion,
       now,
@@ -279,39 +240,6 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
     // Nothing was rotated: a successor id that is already taken is still the caller's error.
     if (result?.taken) throw new SessionError('STORE_CONFLICT', 'The id already exists');
     return false;
-  }
-
-  async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
-    const { rowCount } = await this.run(this.statements.updateSession, [
-      ...sessionValues(record),
-      expectedVersion,
-      now,
-    ]);
-    return rowCount === 1;
-  }
-
-  async delete(id: string): Promise<boolean> {
-    const { rowCount } = await this.run(this.statements.deleteSession, [id]);
-    return rowCount === 1;
-  }
-
-  /**
-   * Walks the user's rows in id order, `userBatchSize` per statement (each bounded by the
-   * `statement_timeout`), and keeps the live ones that the user's epoch does not revoke. A user
-   * with fewer rows than a batch costs one round trip.
-   */
-  async listByUser(userId: string, now: number): Promise<SessionRecord<D>[]> {
-    const live: SessionRecord<D>[] = [];
-    let after: string | null = null;
-    for (;;) {
-      const { rows } = await (after === null
-        ? this.run(this.statements.listByUserFirst, [userId, now, this.userBatchSize])
-        : this.run(this.statements.listByUserNext, [userId, now, this.userBatchSize, after]));
-      for (const row of rows) if (row.live === true) live.push(toSessionRecord<D>(row));
-      // Expired and revoked rows count towards the batch too: no statement scans more than a batch.
-      if (rows.length < this.userBatchSize) return live;
-      after = rows[rows.length - 1]?.id as string;
-    }
   }
 
   /**
@@ -326,53 +254,19 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
    */
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
     const except = exceptId ?? null;
-    let deleted = 0;
-    let after: string | null = null;
-    for (;;) {
+    const size = this.userBatchSize;
+    const { deleted } = await walk(async (after): Promise<Batch> => {
       const { rows } = await (after === null
-        ? this.run(this.statements.deleteByUserFirst, [userId, except, this.userBatchSize])
-        : this.run(this.statements.deleteByUserNext, [userId, except, this.userBatchSize, after]));
+        ? this.run(this.statements.deleteByUserFirst, [userId, except, size])
+        : this.run(this.statements.deleteByUserNext, [userId, except, size, after]));
       const batch = rows[0] as BatchResult;
-      deleted += batch.deleted;
-      if (batch.selected === this.userBatchSize && batch.last !== null) {
-        after = batch.last;
-        continue;
-      }
-      if (after === null && batch.deleted === batch.selected) return deleted;
-      after = null;
-    }
-  }
-
-  /**
-   * Writes the epoch unless a live one with a later `valid_after` is held: one upsert, so two
-   * concurrent calls end with the later epoch whatever their order.
-   */
-  async setUserEpoch(userId: string, epoch: UserEpoch, expiresAt: number, now: number): Promise<void> {
-    await this.run(this.statements.setUserEpoch, [userId, epoch.validAfter, epoch.keep, expiresAt, now]);
-  }
-
-  async getUserEpoch(userId: string, now: number): Promise<UserEpoch | null> {
-    const { rows } = await this.run(this.statements.getUserEpoch, [userId, now]);
-    const row = rows[0];
-    return row ? { validAfter: int(row.valid_after), keep: row.keep_id } : null;
-  }
-
-  async createRefreshFamily(family: RefreshFamilyRecord, _now: number): Promise<void> {
-    await this.run(this.statements.createFamily, familyValues(family));
-  }
-
-  async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
-    const { rows } = await this.run(this.statements.getFamily, [id, now]);
-    return rows[0] ? toFamilyRecord(rows[0]) : null;
-  }
-
-  async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
-    const { rowCount } = await this.run(this.statements.updateFamily, [
-      ...familyValues(family),
-      expectedGeneration,
-      now,
-    ]);
-    return rowCount === 1;
+      if (batch.selected === size && batch.last !== null)
+        return { deleted: batch.deleted, over: false, after: batch.last };
+      // The user's last batch: the walk is over only if it started from the first row and lost
+      // nothing to a concurrent writer; otherwise it starts over.
+      return { deleted: batch.deleted, over: after === null && batch.deleted === batch.selected, after: null };
+    });
+    return deleted;
   }
 
   /**
@@ -390,28 +284,7 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
    * ```
    */
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
-    const now = options.now ?? Date.now();
-    const batchSize = positive('batchSize', options.batchSize, DEFAULT_SWEEP_BATCH_SIZE);
-    const maxBatches = positive('maxBatches', options.maxBatches, DEFAULT_SWEEP_MAX_BATCHES);
-    const result: SweepResult = { sessions: 0, refreshFamilies: 0, userEpochs: 0, batches: 0, done: true };
-    const retained = now - EXPIRED_RETENTION_MS;
-    for (const [key, statement, before] of [
-      ['sessions', this.statements.sweepSessions, retained],
-      ['refreshFamilies', this.statements.sweepFamilies, retained],
-      ['userEpochs', this.statements.sweepEpochs, now],
-    ] as const) {
-      for (let batch = 0; ; batch++) {
-        if (batch === maxBatches) {
-          result.done = false;
-          break;
-        }
-        const { rowCount } = await this.run(statement, [before, batchSize]);
-        result.batches++;
-        result[key] += rowCount ?? 0;
-        if ((rowCount ?? 0) < batchSize) break;
-      }
-    }
-    return result;
+    return this.sweepExpired(options);
   }
 
   /**
@@ -430,25 +303,16 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
    * ```
    */
   async deleteAll(options: DeleteAllOptions = {}): Promise<number> {
-    const batchSize = positive('batchSize', options.batchSize, DEFAULT_DELETE_ALL_BATCH_SIZE);
-    let sessions = 0;
-    for (const [first, next, counted] of [
-      [this.statements.deleteAllSessionsFirst, this.statements.deleteAllSessionsNext, true],
-      [this.statements.deleteAllFamiliesFirst, this.statements.deleteAllFamiliesNext, false],
-      [this.statements.deleteAllEpochsFirst, this.statements.deleteAllEpochsNext, false],
-    ] as const) {
-      // Keyset walk: each batch starts after the last id of the one before, so no statement
-      // rescans the dead rows that earlier batches left behind.
-      let after: string | null = null;
-      for (;;) {
-        const { rows } = await (after === null ? this.run(first, [batchSize]) : this.run(next, [batchSize, after]));
-        const batch = rows[0] as BatchResult | undefined;
-        if (counted) sessions += batch?.deleted ?? 0;
-        if (!batch || batch.last === null || batch.selected < batchSize) break;
-        after = batch.last;
-      }
-    }
-    return sessions;
+    const size = positiveInteger('batchSize', options.batchSize, DEFAULT_DELETE_ALL_BATCH_SIZE);
+    // Keyset walk: each batch starts after the last key of the one before, so no statement
+    // rescans the dead rows that earlier batches left behind.
+    return deleteAllTables(async (table, after): Promise<Batch> => {
+      const [first, next] = this.statements.deleteAll[table];
+      const { rows } = await (after === null ? this.run(first, [size]) : this.run(next, [size, after]));
+      const batch = rows[0] as BatchResult | undefined;
+      const over = !batch || batch.last === null || batch.selected < size;
+      return { deleted: batch?.deleted ?? 0, over, after: batch?.last ?? null };
+    });
   }
 
   /** Ends the pool if the store opened it; a pool you passed in stays open. Idempotent. */
@@ -456,6 +320,11 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
     if (this.closed) return;
     this.closed = true;
     if (this.ownsPool) await this.pool.end();
+  }
+
+  protected async query(statement: SharedStatement, values: unknown[]): Promise<QueryAnswer> {
+    const { rows, rowCount } = await this.run(this.statements[statement], values);
+    return { rows, changes: rowCount ?? 0 };
   }
 
   private async run(statement: Statement, values: unknown[]) {
@@ -478,11 +347,7 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
 
   /** A table that existed before under the same name but with other columns is a configuration error. */
   private async checkColumns(client: PoolClient): Promise<void> {
-    for (const [table, columns] of [
-      [this.schema.qualified.sessions, SESSION_COLUMNS],
-      [this.schema.qualified.refreshFamilies, FAMILY_COLUMNS],
-      [this.schema.qualified.userEpochs, EPOCH_COLUMNS],
-    ] as const) {
+    for (const [table, columns] of columnsOf(this.schema.qualified)) {
       const { rows } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
         table,
       ]);
@@ -493,22 +358,10 @@ export class PostgresStore<D extends SessionData = SessionData> implements Sessi
         await client.query('RELEASE SAVEPOINT check_columns');
       } catch (error) {
         if ((error as { code?: unknown }).code !== '42703') throw error;
-        throw new SessionError(
-          'CONFIG_INVALID',
-          `The existing table ${table} does not have the columns this store needs; choose other table names`,
-          { cause: error },
-        );
+        throw columnsMismatch(table, error);
       }
     }
   }
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const result = value ?? fallback;
-  if (!Number.isInteger(result) || result <= 0) {
-    throw new SessionError('CONFIG_INVALID', `${name} must be a positive integer`);
-  }
-  return result;
 }
 
 /** What one keyset batch of a delete answers (see {@link deleteBatchText}). */
@@ -520,70 +373,35 @@ interface BatchResult {
 
 function buildStatements(schema: ResolvedSchema) {
   const sessions = schema.qualified.sessions;
-  const families = schema.qualified.refreshFamilies;
-  const epochs = schema.qualified.userEpochs;
-  const sessionList = SESSION_COLUMNS.join(', ');
-  const sessionListAs = SESSION_COLUMNS.map((column) => `s.${column}`).join(', ');
-  const familyList = FAMILY_COLUMNS.join(', ');
-  const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ');
-  // Columns 2..n are assigned from the same positions as in INSERT; $1 is the id in WHERE.
-  const assignments = (columns: readonly string[]) =>
-    columns
-      .slice(1)
-      .map((column, i) => `${column} = $${i + 2}`)
-      .join(', ');
   const s = SESSION_COLUMNS.length;
-  const f = FAMILY_COLUMNS.length;
   const typed = SESSION_COLUMNS.map((column, i) => `$${i + 1}::${SESSION_COLUMN_TYPES[column]}`).join(', ');
-  // The user's epoch, if one is live at $2, joined to each session row (isRevokedByEpoch in SQL):
-  // a row is revoked when it was created before valid_after and is not the one kept.
-  const withEpoch = `${sessions} s LEFT JOIN ${epochs} e ON e.user_id = s.user_id AND e.expires_at > $2`;
-  const notRevoked = 'NOT (e.user_id IS NOT NULL AND s.created_at < e.valid_after AND s.id IS DISTINCT FROM e.keep_id)';
-  const listBatch = (after: boolean) =>
-    `SELECT ${sessionListAs}, (s.expires_at > $2 AND ${notRevoked}) AS live FROM ${withEpoch} ` +
-    `WHERE s.user_id = $1 ${after ? 'AND s.id > $4 ' : ''}ORDER BY s.id LIMIT $3`;
   const texts = {
-    createSession: `INSERT INTO ${sessions} (${sessionList}) VALUES (${placeholders(s)})`,
-    getSession: `SELECT ${sessionListAs} FROM ${withEpoch} WHERE s.id = $1 AND s.expires_at > $2 AND ${notRevoked}`,
-    updateSession: `UPDATE ${sessions} SET ${assignments(SESSION_COLUMNS)} WHERE id = $1 AND version = $${s + 1} AND expires_at > $${s + 2}`,
+    ...sharedStatements(schema.qualified, POSTGRES),
     // The INSERT reads from the DELETE: no old row deleted, no successor inserted. `taken` tells
     // a successor id already in use from an old row that is gone or changed.
     rotateSession:
       `WITH old AS (DELETE FROM ${sessions} WHERE id = $${s + 1} AND version = $${s + 2} AND expires_at > $${s + 3} RETURNING id), ` +
-      `successor AS (INSERT INTO ${sessions} (${sessionList}) SELECT ${typed} FROM old RETURNING id) ` +
+      `successor AS (INSERT INTO ${sessions} (${SESSION_COLUMNS.join(', ')}) SELECT ${typed} FROM old RETURNING id) ` +
       `SELECT (SELECT count(*) FROM successor)::int AS rotated, EXISTS (SELECT 1 FROM ${sessions} WHERE id = $1) AS taken`,
-    deleteSession: `DELETE FROM ${sessions} WHERE id = $1`,
-    listByUserFirst: listBatch(false),
-    listByUserNext: listBatch(true),
     deleteByUserFirst: deleteBatchText(sessions, 'id', { user: true, after: false }),
     deleteByUserNext: deleteBatchText(sessions, 'id', { user: true, after: true }),
-    setUserEpoch:
-      `INSERT INTO ${epochs} AS e (user_id, valid_after, keep_id, expires_at) VALUES ($1, $2, $3, $4) ` +
-      'ON CONFLICT (user_id) DO UPDATE SET valid_after = excluded.valid_after, keep_id = excluded.keep_id, ' +
-      'expires_at = excluded.expires_at WHERE e.valid_after <= excluded.valid_after OR e.expires_at <= $5',
-    getUserEpoch: `SELECT valid_after, keep_id FROM ${epochs} WHERE user_id = $1 AND expires_at > $2`,
-    createFamily: `INSERT INTO ${families} (${familyList}) VALUES (${placeholders(f)})`,
-    getFamily: `SELECT ${familyList} FROM ${families} WHERE id = $1 AND expires_at > $2`,
-    updateFamily: `UPDATE ${families} SET ${assignments(FAMILY_COLUMNS)} WHERE id = $1 AND generation = $${f + 1} AND expires_at > $${f + 2}`,
-    sweepSessions: sweepText(sessions, 'id'),
-    sweepFamilies: sweepText(families, 'id'),
-    sweepEpochs: sweepText(epochs, 'user_id'),
-    deleteAllSessionsFirst: deleteBatchText(sessions, 'id', { user: false, after: false }),
-    deleteAllSessionsNext: deleteBatchText(sessions, 'id', { user: false, after: true }),
-    deleteAllFamiliesFirst: deleteBatchText(families, 'id', { user: false, after: false }),
-    deleteAllFamiliesNext: deleteBatchText(families, 'id', { user: false, after: true }),
-    deleteAllEpochsFirst: deleteBatchText(epochs, 'user_id', { user: false, after: false }),
-    deleteAllEpochsNext: deleteBatchText(epochs, 'user_id', { user: false, after: true }),
   };
-  return Object.fromEntries(
-    Object.entries(texts).map(([key, text]) => [key, { name: `session_store_${fnv1a(text)}`, text }]),
-  ) as Record<keyof typeof texts, Statement>;
-}
-
-/** `$1` is the cut-off: rows whose `expires_at` is at or before it go. */
-function sweepText(table: string, key: string): string {
-  // The outer condition repeats the inner one: a row extended between the two is kept.
-  return `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`;
+  const named = (text: string): Statement => ({ name: `session_store_${fnv1a(text)}`, text });
+  const keyset = (table: Table, key: string): [Statement, Statement] => [
+    named(deleteBatchText(schema.qualified[table], key, { user: false, after: false })),
+    named(deleteBatchText(schema.qualified[table], key, { user: false, after: true })),
+  ];
+  return {
+    ...(Object.fromEntries(Object.entries(texts).map(([key, text]) => [key, named(text)])) as Record<
+      keyof typeof texts,
+      Statement
+    >),
+    deleteAll: {
+      sessions: keyset('sessions', 'id'),
+      refreshFamilies: keyset('refreshFamilies', 'id'),
+      userEpochs: keyset('userEpochs', 'user_id'),
+    } satisfies Record<Table, [Statement, Statement]>,
+  };
 }
 
 /**
@@ -613,78 +431,4 @@ function fnv1a(text: string): string {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0).toString(16).padStart(8, '0');
-}
-
-function sessionValues<D extends SessionData>(r: SessionRecord<D>): unknown[] {
-  return [
-    r.id,
-    r.secretHash,
-    r.userId,
-    r.createdAt,
-    r.lastSeenAt,
-    r.idleExpiresAt,
-    r.absoluteExpiresAt,
-    r.authenticatedAt,
-    r.persistent,
-    JSON.stringify(r.data),
-    JSON.stringify(r.metadata),
-    r.version,
-    recordExpiresAt(r),
-  ];
-}
-
-function familyValues(f: RefreshFamilyRecord): unknown[] {
-  return [
-    f.id,
-    f.sessionId,
-    f.userId,
-    f.generation,
-    f.currentHash,
-    f.previousHash,
-    f.rotatedAt,
-    f.createdAt,
-    f.lastUsedAt,
-    f.idleExpiresAt,
-    f.absoluteExpiresAt,
-    f.revokedAt,
-    recordExpiresAt(f),
-  ];
-}
-
-// bigint columns arrive as strings (pg keeps 64-bit precision); our times fit in a double.
-const int = (value: unknown): number => Number(value);
-const intOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-
-function toSessionRecord<D extends SessionData>(row: QueryResultRow): SessionRecord<D> {
-  return {
-    id: row.id,
-    secretHash: row.secret_hash,
-    userId: row.user_id,
-    createdAt: int(row.created_at),
-    lastSeenAt: int(row.last_seen_at),
-    idleExpiresAt: intOrNull(row.idle_expires_at),
-    absoluteExpiresAt: int(row.absolute_expires_at),
-    authenticatedAt: int(row.authenticated_at),
-    persistent: row.persistent,
-    data: row.data,
-    metadata: row.metadata,
-    version: row.version,
-  };
-}
-
-function toFamilyRecord(row: QueryResultRow): RefreshFamilyRecord {
-  return {
-    id: row.id,
-    sessionId: row.session_id,
-    userId: row.user_id,
-    generation: row.generation,
-    currentHash: row.current_hash,
-    previousHash: row.previous_hash,
-    rotatedAt: intOrNull(row.rotated_at),
-    createdAt: int(row.created_at),
-    lastUsedAt: int(row.last_used_at),
-    idleExpiresAt: intOrNull(row.idle_expires_at),
-    absoluteExpiresAt: int(row.absolute_expires_at),
-    revokedAt: intOrNull(row.revoked_at),
-  };
 }

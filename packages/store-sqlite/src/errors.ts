@@ -1,21 +1,15 @@
-import { isSessionError, SessionError } from '@org/session-core';
+import { storeErrors } from '@org/session-sql-kit';
 
 /** Why the store was unavailable, in `SessionError.reason`: for logs and tests, never shown to clients. */
 export type SqliteFailureReason = 'busy' | 'readonly' | 'closed' | 'schema' | 'io' | 'query';
 
-function classify(error: unknown): SqliteFailureReason {
-  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as {
-    code?: unknown;
-    message?: unknown;
-  };
-  const text = typeof message === 'string' ? message : '';
-  const sqliteCode = typeof code === 'string' ? code : '';
-  if (sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (sqliteCode.startsWith('SQLITE_READONLY')) return 'readonly';
+function classify(code: string, text: string): SqliteFailureReason {
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (code.startsWith('SQLITE_READONLY')) return 'readonly';
   if (/database connection is not open/i.test(text)) return 'closed';
   if (/no such (table|column)/i.test(text)) return 'schema';
-  if (/^SQLITE_(IOERR|FULL|CANTOPEN|CORRUPT|NOTADB|PERM|AUTH)/.test(sqliteCode)) return 'io';
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return 'io'; // mkdir or open failed (EACCES, ENOENT, ...)
+  if (/^SQLITE_(IOERR|FULL|CANTOPEN|CORRUPT|NOTADB|PERM|AUTH)/.test(code)) return 'io';
+  if (/^E[A-Z]+$/.test(code)) return 'io'; // mkdir or open failed (EACCES, ENOENT, ...)
   return 'query';
 }
 
@@ -33,12 +27,8 @@ const messages: Record<SqliteFailureReason, string> = {
  * everything else `STORE_UNAVAILABLE` (the manager then fails closed). The driver's error is kept
  * as `cause` for logs; our message never repeats it.
  */
-export function toStoreError(error: unknown): SessionError {
-  if (isSessionError(error)) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
-    return new SessionError('STORE_CONFLICT', 'The id already exists', { cause: error });
-  }
-  const reason = classify(error);
-  return new SessionError('STORE_UNAVAILABLE', messages[reason], { cause: error, reason });
-}
+export const toStoreError = storeErrors<SqliteFailureReason>({
+  isConflict: (code) => code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE',
+  classify,
+  messages,
+});

@@ -261,13 +261,12 @@ describe('SqliteStore user epochs on a file', () => {
       await store.get(randomString(16), clock.now()); // prepares the statements
       const plan = (sql: string) =>
         (
-          store.database
-            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-            .all({ id: 'a', now: 1, userId: 'u', after: '', limit: 5 }) as {
+          store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ 1: 'a', 2: 1, 3: 5, 4: '' }) as {
             detail: string;
           }[]
         ).map((r) => r.detail);
-      const statements = (store as unknown as { statements: Record<string, { source: string }> }).statements;
+      const statements = (store as unknown as { statements: { shared: Record<string, { source: string }> } }).statements
+        .shared;
       for (const name of ['getSession', 'listByUser']) {
         const source = statements[name]?.source as string;
         expect(source).toMatch(/LEFT JOIN "session_store_user_epochs"/);
