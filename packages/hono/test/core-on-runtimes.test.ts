@@ -20,6 +20,8 @@ const coreTests = join(here, '..', '..', 'core', 'test');
 const shim = join(here, 'core-on-runtimes', 'vitest-shim.ts');
 const require = createRequire(import.meta.url);
 const onCi = process.env.CI === 'true';
+/** No colours, no update check, no telemetry: the runtimes talk to nothing but loopback. */
+const quietRuntime = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' };
 const RUN_MS = 120_000;
 
 /** Core's Web-only test files that run on every runtime. */
@@ -127,7 +129,7 @@ function runDriver(binary: string, args: string[]): Promise<Record<string, ShimR
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [...args, join(workDir, 'driver.mjs')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, ...quietRuntime },
     });
     let out = '';
     let err = '';
