@@ -48,8 +48,7 @@ export function isRevokedByEpoch(
  *
  * Refresh-token families are the other half of the contract, {@link RefreshFamilyStore}: a store
  * may implement both (every store we ship does), and {@link isRefreshFamilyStore} tells which.
- * For now `SessionStore` still extends it, until refresh tokens check for it with that guard;
- * then a store of sessions alone will be a `SessionStore` too.
+ * A store of sessions alone serves cookie and hybrid sessions; refresh tokens refuse it.
  *
  * Run `runStoreConformance` from `@org/session-core/testing/vitest` against your store to check it.
  *
@@ -60,7 +59,7 @@ export function isRevokedByEpoch(
  * }
  * ```
  */
-export interface SessionStore<D extends SessionData = SessionData> extends RefreshFamilyStore {
+export interface SessionStore<D extends SessionData = SessionData> {
   /** Inserts a new record. Rejects with `STORE_CONFLICT` if the id already exists. */
   create(record: SessionRecord<D>, now: number): Promise<void>;
   /**

@@ -26,8 +26,7 @@ function sessionsOnly(): SessionStore {
     has: (target, key) => !FAMILY_METHODS.has(key) && Reflect.has(target, key),
   });
   innerOf.set(store, inner);
-  // The cast: until refresh tokens check for RefreshFamilyStore, SessionStore still names its methods.
-  return store as unknown as SessionStore;
+  return store;
 }
 
 // The refresh cases are skipped, and say so; everything else runs as on any store.

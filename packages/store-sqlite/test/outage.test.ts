@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSessionError, randomString, SessionManager, type SessionStore } from '@org/session-core';
+import { isSessionError, randomString, SessionManager } from '@org/session-core';
 import { createTestClock } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,7 +84,7 @@ async function seededFile(clock: ReturnType<typeof createTestClock>) {
  * valid; its touch is skipped), every write fails with STORE_UNAVAILABLE (reason `readonly`), so
  * logins get a 503 and nobody is let in by mistake.
  */
-async function checkReadOnlyBehaviour(store: SessionStore, clock: ReturnType<typeof createTestClock>, token: string) {
+async function checkReadOnlyBehaviour(store: SqliteStore, clock: ReturnType<typeof createTestClock>, token: string) {
   const sessions = new SessionManager({ store, clock });
   const start = clock.now();
   const valid = await sessions.validateToken(token);

@@ -247,15 +247,18 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     });
 
     describe(`refresh families ${REFRESH_ONLY}`, () => {
+      let families: SessionStore & RefreshFamilyStore;
       beforeEach((context) => {
-        if (!familiesOf(store)) context.skip(NOT_REFRESH_STORE);
+        const found = familiesOf(store);
+        if (!found) return context.skip(NOT_REFRESH_STORE);
+        families = found;
       });
 
       it('returns what was created and refuses a duplicate id', async () => {
         const f = family();
-        await store.createRefreshFamily(f, clock.now());
-        expect(await store.getRefreshFamily(f.id, clock.now())).toEqual(f);
-        const error = await store.createRefreshFamily(f, clock.now()).then(
+        await families.createRefreshFamily(f, clock.now());
+        expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(f);
+        const error = await families.createRefreshFamily(f, clock.now()).then(
           () => null,
           (e: unknown) => e,
         );
@@ -264,17 +267,17 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
 
       it('returns null for unknown and expired families', async () => {
         const f = family({ idleExpiresAt: clock.now() + MINUTE });
-        await store.createRefreshFamily(f, clock.now());
-        expect(await store.getRefreshFamily(randomString(16), clock.now())).toBeNull();
-        expect(await store.getRefreshFamily(f.id, clock.now() + MINUTE)).toBeNull();
+        await families.createRefreshFamily(f, clock.now());
+        expect(await families.getRefreshFamily(randomString(16), clock.now())).toBeNull();
+        expect(await families.getRefreshFamily(f.id, clock.now() + MINUTE)).toBeNull();
       });
 
       it('G1/I3: rotates with compare-and-set on the generation; 20 parallel rotations have one winner', async () => {
         const f = family();
-        await store.createRefreshFamily(f, clock.now());
+        await families.createRefreshFamily(f, clock.now());
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
-            store.updateRefreshFamily(
+            families.updateRefreshFamily(
               {
                 ...f,
                 generation: 2,
@@ -289,18 +292,18 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         );
         expect(results.filter(Boolean)).toHaveLength(1);
         const winner = results.indexOf(true);
-        const stored = await store.getRefreshFamily(f.id, clock.now());
+        const stored = await families.getRefreshFamily(f.id, clock.now());
         expect(stored?.generation).toBe(2);
         expect(stored?.currentHash).toBe(hashSecret(`next-${winner}`));
-        expect(await store.updateRefreshFamily({ ...f, generation: 2 }, 1, clock.now())).toBe(false);
+        expect(await families.updateRefreshFamily({ ...f, generation: 2 }, 1, clock.now())).toBe(false);
       });
 
       it('keeps a revoked family readable so replays are recognised', async () => {
         const f = family();
-        await store.createRefreshFamily(f, clock.now());
+        await families.createRefreshFamily(f, clock.now());
         const revoked = { ...f, generation: 2, revokedAt: clock.now() };
-        expect(await store.updateRefreshFamily(revoked, 1, clock.now())).toBe(true);
-        expect(await store.getRefreshFamily(f.id, clock.now())).toEqual(revoked);
+        expect(await families.updateRefreshFamily(revoked, 1, clock.now())).toBe(true);
+        expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(revoked);
       });
     });
 

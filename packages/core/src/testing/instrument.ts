@@ -1,8 +1,8 @@
 import { SessionError } from '../errors.js';
-import type { SessionStore } from '../store.js';
+import type { RefreshFamilyStore, SessionStore } from '../store.js';
 import type { SessionData } from '../types.js';
 
-type StoreMethod = Exclude<keyof SessionStore, 'close' | 'getSync'>;
+type StoreMethod = Exclude<keyof (SessionStore & RefreshFamilyStore), 'close' | 'getSync'>;
 
 export interface InstrumentedStore<D extends SessionData = SessionData> {
   /** The wrapped store: every call goes to the real one underneath. */
@@ -62,12 +62,15 @@ export function instrumentStore<D extends SessionData>(inner: SessionStore<D>): 
   const calls = Object.fromEntries(methods.map((m) => [m, 0])) as Record<StoreMethod, number>;
   let mode: 'error' | 'hang' | null = null;
   const store = {} as SessionStore<D>;
+  const target = inner as SessionStore<D> & Partial<RefreshFamilyStore>;
   for (const method of methods) {
+    // Only what the store has: a store of sessions alone stays one (isRefreshFamilyStore).
+    if (typeof target[method] !== 'function') continue;
     (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
       calls[method]++;
       if (mode === 'error') return Promise.reject(new SessionError('STORE_UNAVAILABLE', 'injected outage'));
       if (mode === 'hang') return new Promise(() => {});
-      return (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+      return (target[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
     };
   }
   if (inner.close) store.close = () => inner.close?.() ?? Promise.resolve();

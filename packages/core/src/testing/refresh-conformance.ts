@@ -9,7 +9,7 @@ import { SessionManager } from '../manager.js';
 import { randomBytes, randomString } from '../random.js';
 import { RefreshTokens } from '../refresh.js';
 import { runtimeOf } from '../runtime.js';
-import { isRefreshFamilyStore, type SessionStore } from '../store.js';
+import { isRefreshFamilyStore, type RefreshFamilyStore, type SessionStore } from '../store.js';
 import type { TestClock } from './clock.js';
 import { instrumentStore } from './instrument.js';
 
@@ -51,7 +51,9 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
       clock.set(startedAt);
     });
 
-    const setup = (store: SessionStore = getStore(), graceMs?: number) => {
+    // Every case runs after the beforeEach above has skipped a store without refresh families.
+    const families = () => getStore() as SessionStore & RefreshFamilyStore;
+    const setup = (store = families(), graceMs?: number) => {
       const events: SessionEvent[] = [];
       const manager = new SessionManager({ store, clock, onEvent: (event) => events.push(event) });
       const jwt = new SessionJwt({ manager, keys, issuer: 'https://conformance.test', audience: 'api' });
@@ -155,7 +157,7 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
     });
 
     it('G2: a grace window of 0 treats any duplicate as reuse', async () => {
-      const { refresh, login } = setup(getStore(), 0);
+      const { refresh, login } = setup(families(), 0);
       const { pair } = await login();
       await refresh.refresh(pair.refreshToken);
       clock.advance(1);
@@ -229,8 +231,8 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
     });
 
     it('RT-08: malformed refresh tokens get TOKEN_MALFORMED with no store call', async () => {
-      const probe = instrumentStore(getStore());
-      const { refresh, login } = setup(probe.store);
+      const probe = instrumentStore(families());
+      const { refresh, login } = setup(probe.store as SessionStore & RefreshFamilyStore);
       const { pair, sessionToken } = await login();
       const [familyId, secret] = pair.refreshToken.split('.') as [string, string];
       const malformed = [
@@ -256,7 +258,7 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
     });
 
     it('RT-09: a rotation whose write never reached the store leaves R0 usable', async () => {
-      const { refresh, login } = setup(faultyFamilyWrites(getStore(), 'before'));
+      const { refresh, login } = setup(faultyFamilyWrites(families(), 'before'));
       const { pair } = await login();
       expect(await codeOf(refresh.refresh(pair.refreshToken))).toBe('STORE_UNAVAILABLE');
       healFamilyWrites(refresh);
@@ -265,7 +267,7 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
     });
 
     it('RT-09: a rotation whose reply was lost is idempotent on retry within the grace window', async () => {
-      const store = faultyFamilyWrites(getStore(), 'after');
+      const store = faultyFamilyWrites(families(), 'after');
       const { refresh, login } = setup(store);
       const { pair } = await login();
       expect(await codeOf(refresh.refresh(pair.refreshToken))).toBe('STORE_UNAVAILABLE');
@@ -279,8 +281,8 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
     });
 
     it('a store outage fails closed with STORE_UNAVAILABLE, and nothing is revoked', async () => {
-      const probe = instrumentStore(getStore());
-      const { refresh, login } = setup(probe.store);
+      const probe = instrumentStore(families());
+      const { refresh, login } = setup(probe.store as SessionStore & RefreshFamilyStore);
       const { pair } = await login();
       probe.fail('error');
       expect(await codeOf(refresh.refresh(pair.refreshToken))).toBe('STORE_UNAVAILABLE');
@@ -290,14 +292,14 @@ export function runRefreshConformance(getStore: () => SessionStore, clock: TestC
   });
 }
 
-type FaultyStore = SessionStore & { heal(): void };
+type FaultyStore = SessionStore & RefreshFamilyStore & { heal(): void };
 
 /**
  * The real store with refresh-family writes failing once: `before` fails without writing (the
  * request never arrived), `after` writes and then fails (the reply was lost). Not a mock: data
  * still goes to the real store.
  */
-function faultyFamilyWrites(inner: SessionStore, when: 'before' | 'after'): FaultyStore {
+function faultyFamilyWrites(inner: SessionStore & RefreshFamilyStore, when: 'before' | 'after'): FaultyStore {
   let armed = true;
   const store = new Proxy(inner, {
     get(target, property) {
@@ -306,7 +308,7 @@ function faultyFamilyWrites(inner: SessionStore, when: 'before' | 'after'): Faul
       if (property !== 'updateRefreshFamily' || typeof value !== 'function') {
         return typeof value === 'function' ? value.bind(target) : value;
       }
-      return async (...args: Parameters<SessionStore['updateRefreshFamily']>) => {
+      return async (...args: Parameters<RefreshFamilyStore['updateRefreshFamily']>) => {
         if (!armed) return target.updateRefreshFamily(...args);
         if (when === 'after') await target.updateRefreshFamily(...args);
         throw new SessionError('STORE_UNAVAILABLE', 'injected failure');
