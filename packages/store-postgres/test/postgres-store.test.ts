@@ -6,7 +6,7 @@ import {
   SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
@@ -211,20 +211,7 @@ describe.skipIf(!available)('PostgresStore', () => {
       const sessions = new SessionManager({ store, clock });
       const userId = `user-${randomString(9)}`;
       const issued = await Promise.all(Array.from({ length: 5 }, () => sessions.create({ userId, data: { n: 1 } })));
-      const family = {
-        id: randomString(16),
-        sessionId: issued[0]?.session.id as string,
-        userId,
-        generation: 1,
-        currentHash: hashSecret(randomString(32)),
-        previousHash: null,
-        rotatedAt: null,
-        createdAt: clock.now(),
-        lastUsedAt: clock.now(),
-        idleExpiresAt: clock.now() + 30 * MINUTE,
-        absoluteExpiresAt: clock.now() + 12 * 60 * MINUTE,
-        revokedAt: null,
-      };
+      const family = refreshFamilyFixture(clock.now(), { sessionId: issued[0]?.session.id as string, userId });
       await store.createRefreshFamily(family, clock.now());
       const before = await store.listByUser(userId, clock.now());
 
@@ -303,20 +290,12 @@ describe.skipIf(!available)('PostgresStore', () => {
       const second = new PostgresStore({ connectionString: PG_URL, schema });
       try {
         const now = clock.now();
-        const family = {
-          id: randomString(16),
-          sessionId: randomString(16),
+        const family = refreshFamilyFixture(now, {
           userId: 'race',
-          generation: 1,
           currentHash: hashSecret('r0'),
-          previousHash: null,
-          rotatedAt: null,
-          createdAt: now,
-          lastUsedAt: now,
           idleExpiresAt: now + MINUTE,
           absoluteExpiresAt: now + 10 * MINUTE,
-          revokedAt: null,
-        };
+        });
         await store.createRefreshFamily(family, now);
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
@@ -353,20 +332,12 @@ describe.skipIf(!available)('PostgresStore', () => {
         const live = [1, 2].map(() => sessionRecord(now, { userId }));
         const dying = Array.from({ length: 7 }, () => sessionRecord(now, { userId, idleExpiresAt: now + MINUTE }));
         for (const r of [...live, ...dying]) await sweeper.create(r, now);
-        const family = {
-          id: randomString(16),
-          sessionId: randomString(16),
+        const family = refreshFamilyFixture(now, {
           userId,
-          generation: 1,
           currentHash: hashSecret('f'),
-          previousHash: null,
-          rotatedAt: null,
-          createdAt: now,
-          lastUsedAt: now,
           idleExpiresAt: now + MINUTE,
           absoluteExpiresAt: now + 10 * MINUTE,
-          revokedAt: null,
-        };
+        });
         await sweeper.createRefreshFamily(family, now);
 
         const expiry = now + MINUTE;
@@ -414,20 +385,13 @@ describe.skipIf(!available)('PostgresStore', () => {
         for (const r of [...live, ...expired]) await wiped.create(r, now);
         const bystander = sessionRecord(now);
         await store.create(bystander, now);
-        const families = Array.from({ length: 7 }, () => ({
-          id: randomString(16),
-          sessionId: randomString(16),
-          userId: 'family-user',
-          generation: 1,
-          currentHash: hashSecret(randomString(32)),
-          previousHash: null,
-          rotatedAt: null,
-          createdAt: now,
-          lastUsedAt: now,
-          idleExpiresAt: now + MINUTE,
-          absoluteExpiresAt: now + 10 * MINUTE,
-          revokedAt: null,
-        }));
+        const families = Array.from({ length: 7 }, () =>
+          refreshFamilyFixture(now, {
+            userId: 'family-user',
+            idleExpiresAt: now + MINUTE,
+            absoluteExpiresAt: now + 10 * MINUTE,
+          }),
+        );
         for (const f of families) await wiped.createRefreshFamily(f, now);
         const count = async (table: string) =>
           Number((await admin.query(`SELECT count(*) AS n FROM "${other}".${table}`)).rows[0].n);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { hashSecret, randomString, SessionManager } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
 import { startInstance, tempDir } from './helpers.js';
@@ -79,20 +79,12 @@ describe('SqliteStore across processes sharing one file', () => {
       const store = new SqliteStore({ path, migrate: true });
       try {
         const now = clock.now();
-        const family = {
-          id: randomString(16),
-          sessionId: randomString(16),
+        const family = refreshFamilyFixture(now, {
           userId: 'race',
-          generation: 1,
           currentHash: hashSecret('r0'),
-          previousHash: null,
-          rotatedAt: null,
-          createdAt: now,
-          lastUsedAt: now,
           idleExpiresAt: now + 60_000,
           absoluteExpiresAt: now + 600_000,
-          revokedAt: null,
-        };
+        });
         await store.createRefreshFamily(family, now);
         const results = await race((i) => ['refresh', path, String(now), JSON.stringify(family), `p${i}`]);
         const winners = results.filter((r) => r.won === true);
