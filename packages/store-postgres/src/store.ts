@@ -103,11 +103,12 @@ const SESSION_COLUMN_TYPES: Record<(typeof SESSION_COLUMNS)[number], string> = {
 const POSTGRES: Dialect = { booleans: 'boolean', json: 'jsonb', rowid: false, skipLocked: true };
 
 /**
- * A session store on PostgreSQL through `pg`. Sessions and refresh-token families live in two
- * tables created by {@link PostgresStore.migrate} (or by the shipped SQL, applied with your own tool).
- * Updates are compare-and-set on `version`/`generation`; every statement is parameterised; a failure
- * to reach the server rejects with `STORE_UNAVAILABLE`, never with a driver error, and is not retried.
- * Expiry uses the `now` the manager passes, never the database clock.
+ * A session store on PostgreSQL through `pg`: a `SessionStore` and a `RefreshFamilyStore`. Sessions,
+ * refresh-token families and user epochs live in tables created by {@link PostgresStore.migrate} (or
+ * by the shipped SQL, applied with your own tool). Updates are compare-and-set on `version` and
+ * `generation`; every statement is parameterised; a failure to reach the server rejects with
+ * `STORE_UNAVAILABLE`, never with a driver error, and is not retried. Expiry uses the `now` the
+ * manager passes, never the database clock.
  *
  * @example
  * ```ts
