@@ -27,6 +27,7 @@ import {
 import { createLintedClient, type LintedClient } from '@org/session-core/testing';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from '../../../test-support/raw-http.js';
 import { type RelayMethod, relayMethods } from './fixtures/relay-store.js';
 import { RUNTIME_ORIGIN } from './fixtures/runtime-app.js';
 
@@ -35,6 +36,8 @@ const packageRoot = join(here, '..');
 const fixtures = join(here, 'fixtures');
 const require = createRequire(import.meta.url);
 const onCi = process.env.CI === 'true';
+/** No colours, no update check, no telemetry: the runtimes talk to nothing but loopback. */
+const quietRuntime = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' };
 
 const SID = '__Host-sid';
 const PRE = '__Host-pre';
@@ -71,7 +74,7 @@ async function spawnServer(command: string, args: string[]): Promise<Running> {
   const child: ChildProcess = spawn(command, args, {
     cwd: packageRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, ...quietRuntime },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -365,6 +368,30 @@ for (const runtime of runtimes) {
       const res = await client.request('/private', { cookies: { ...junk, [SID]: sid } });
       expect(res.status).toBe(200);
     });
+
+    // Through miniflare the request reaches workerd via miniflare's own Node proxy, which does not
+    // end a raw connection after the answer: the case is listed as not run there.
+    it.skipIf(runtime.name === 'workerd')(
+      `raw bytes${runtime.name === 'workerd' ? " (not run on workerd: miniflare's loopback proxy keeps the raw connection open)" : ''}: two Cookie lines, ours in the second, are both read; control and non-ASCII bytes never give a 500`,
+      async () => {
+        const { sid } = await login('judy');
+        const host = new URL(server?.url as string).host;
+        const request = (cookieLines: string[]) =>
+          sendRaw(
+            server?.url as string,
+            Buffer.from(
+              [`GET /private HTTP/1.1`, `Host: ${host}`, ...cookieLines, 'Connection: close', '', ''].join('\r\n'),
+              'latin1',
+            ),
+          );
+        expect((await request(['Cookie: theme=dark', `Cookie: ${SID}=${sid}`])).status).toBe(200);
+        for (const value of [`${sid}\u00e9`, `\u00ff${sid}`, `${sid.slice(0, 10)}\x01${sid.slice(11)}`]) {
+          const res = await request([`Cookie: ${SID}=${value}`]);
+          expect(res.status, value).toBeGreaterThanOrEqual(400);
+          expect(res.status, value).toBeLessThan(500);
+        }
+      },
+    );
 
     it('a token in the URL or an Authorization header is ignored; unknown paths 404 without echoing them', async () => {
       const { sid } = await login('ivan');
