@@ -34,7 +34,7 @@ const SECRET = 'bench-secret-bench-secret-bench-secret!';
 
 type Framework = 'express' | 'fastify' | 'hono';
 /** `hybrid`: ours with a session-JWT cookie beside the session cookie (reads verify the JWT). */
-type Flavour = 'bare' | 'ours' | 'hybrid' | 'peer';
+type Flavour = 'bare' | 'noop' | 'ours' | 'hybrid' | 'peer';
 type StoreKind = 'memory' | 'redis';
 interface Case {
   framework: Framework;
@@ -63,8 +63,11 @@ function cases(framework: Framework): Case[] {
     list.push({ framework, flavour: 'ours', store, label: `${framework} + ours (${store})` });
     list.push({ framework, flavour: 'peer', store, label: `${framework} + ${peerName[framework]} (${store})` });
   }
-  if (framework === 'hono')
+  if (framework === 'hono') {
     list.push({ framework, flavour: 'hybrid', store: 'memory', label: 'hono + ours hybrid (memory)' });
+    // The floor any middleware pays on Hono: a route with a handler alone skips the middleware chain.
+    list.push({ framework, flavour: 'noop', store: 'memory', label: 'hono + an empty middleware' });
+  }
   return list;
 }
 
@@ -248,6 +251,7 @@ async function serveHono(c: Case, hello: (user: unknown) => object) {
     });
     app.get('/hello', (ctx) => ctx.json(hello(peer(ctx).get('user'))));
   } else {
+    if (c.flavour === 'noop') app.use(async (_ctx, next) => next());
     app.get('/hello', (ctx) => ctx.json(hello(USER)));
   }
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -355,7 +359,7 @@ async function verify(c: Case, ready: Ready): Promise<void> {
   const anonymous = (await (await fetch(url)).json()) as { user: string | null };
   const headers: Record<string, string> = ready.cookie ? { cookie: ready.cookie } : {};
   const known = (await (await fetch(url, { headers })).json()) as { user: string | null };
-  const expectAnonymous = c.flavour === 'bare' ? USER : null;
+  const expectAnonymous = c.flavour === 'bare' || c.flavour === 'noop' ? USER : null;
   if (anonymous.user !== expectAnonymous || known.user !== USER) {
     throw new Error(
       `${c.label}: the route does not behave as a session read (${JSON.stringify({ anonymous, known })})`,
