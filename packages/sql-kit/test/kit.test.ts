@@ -6,6 +6,7 @@ import {
   checkIdentifier,
   type Dialect,
   deleteAllTables,
+  FAMILY_COLUMNS,
   fromStart,
   renderTemplate,
   resolveTableNames,
@@ -105,21 +106,7 @@ describe('row codec', () => {
   it('families and epochs come back as they went in, nulls included', () => {
     for (const dialect of [POSTGRES, SQLITE]) {
       const codec = rowCodec(dialect);
-      const columns = [
-        'id',
-        'session_id',
-        'user_id',
-        'generation',
-        'current_hash',
-        'previous_hash',
-        'rotated_at',
-        'created_at',
-        'last_used_at',
-        'idle_expires_at',
-        'absolute_expires_at',
-        'revoked_at',
-      ];
-      expect(codec.toFamily(asRow(columns, codec.familyValues(family), (_, value) => value))).toEqual(family);
+      expect(codec.toFamily(asRow(FAMILY_COLUMNS, codec.familyValues(family), (_, value) => value))).toEqual(family);
       expect(codec.toEpoch({ valid_after: String(now), keep_id: null })).toEqual({ validAfter: now, keep: null });
     }
   });
