@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -27,7 +27,6 @@ import {
 import { createLintedClient, type LintedClient } from '@org/session-core/testing';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendRaw } from '../../../test-support/raw-http.js';
 import { type RelayMethod, relayMethods } from './fixtures/relay-store.js';
 import { RUNTIME_ORIGIN } from './fixtures/runtime-app.js';
 
@@ -111,6 +110,36 @@ async function spawnServer(command: string, args: string[]): Promise<Running> {
     child.kill('SIGKILL');
     throw new Error(`${command} ${args.join(' ')}: ${(error as Error).message}\n${stderr.slice(-2000)}`);
   }
+}
+
+/**
+ * Raw bytes on a socket; the answer ends at its Content-Length (miniflare's proxy keeps the
+ * connection open despite `Connection: close`) or when the server closes.
+ */
+function rawRequest(url: string, request: Uint8Array): Promise<{ status: number; head: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let data = Buffer.alloc(0);
+    const done = () => {
+      const text = data.toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      const head = split === -1 ? text : text.slice(0, split);
+      socket.destroy();
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head });
+    };
+    socket.setTimeout(5000, () => socket.destroy(new Error('raw request timed out')));
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      const text = data.toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, split))?.[1];
+      if (split !== -1 && length !== undefined && data.length >= split + 4 + Number(length)) done();
+    });
+    socket.on('error', reject);
+    socket.on('close', done);
+  });
 }
 
 /** The JWT issuer: a Node-side manager and key; the worker receives only the public JWKS. */
@@ -369,29 +398,32 @@ for (const runtime of runtimes) {
       expect(res.status).toBe(200);
     });
 
-    // Through miniflare the request reaches workerd via miniflare's own Node proxy, which does not
-    // end a raw connection after the answer: the case is listed as not run there.
+    const rawGet = (cookieLines: string[]) => {
+      const host = new URL(server?.url as string).host;
+      const head = ['GET /private HTTP/1.1', `Host: ${host}`, ...cookieLines, 'Connection: close', '', ''];
+      return rawRequest(server?.url as string, Buffer.from(head.join('\r\n'), 'latin1'));
+    };
+
+    // Fetch's Headers join repeated lines with ", "; Bun and Deno join Cookie lines with "; ", and
+    // miniflare's proxy in front of workerd with ", ", which core does not split (a cookie value
+    // cannot hold ", "): the second line's session is not read there. Listed as not run on workerd.
     it.skipIf(runtime.name === 'workerd')(
-      `raw bytes${runtime.name === 'workerd' ? " (not run on workerd: miniflare's loopback proxy keeps the raw connection open)" : ''}: two Cookie lines, ours in the second, are both read; control and non-ASCII bytes never give a 500`,
+      `raw bytes: two Cookie lines, ours in the second, are both read${runtime.name === 'workerd' ? " (not run on workerd: miniflare joins the lines with ', ', which core does not split)" : ''}`,
       async () => {
         const { sid } = await login('judy');
-        const host = new URL(server?.url as string).host;
-        const request = (cookieLines: string[]) =>
-          sendRaw(
-            server?.url as string,
-            Buffer.from(
-              [`GET /private HTTP/1.1`, `Host: ${host}`, ...cookieLines, 'Connection: close', '', ''].join('\r\n'),
-              'latin1',
-            ),
-          );
-        expect((await request(['Cookie: theme=dark', `Cookie: ${SID}=${sid}`])).status).toBe(200);
-        for (const value of [`${sid}\u00e9`, `\u00ff${sid}`, `${sid.slice(0, 10)}\x01${sid.slice(11)}`]) {
-          const res = await request([`Cookie: ${SID}=${value}`]);
-          expect(res.status, value).toBeGreaterThanOrEqual(400);
-          expect(res.status, value).toBeLessThan(500);
-        }
+        expect((await rawGet(['Cookie: theme=dark', `Cookie: ${SID}=${sid}`])).status).toBe(200);
       },
     );
+
+    it('raw bytes: control and non-ASCII bytes in the session cookie give a 4xx, never a 500', async () => {
+      const { sid } = await login('judy');
+      expect((await rawGet([`Cookie: ${SID}=${sid}`])).status).toBe(200);
+      for (const value of [`${sid}\u00e9`, `\u00ff${sid}`, `${sid.slice(0, 10)}\x01${sid.slice(11)}`]) {
+        const res = await rawGet([`Cookie: ${SID}=${value}`]);
+        expect(res.status, JSON.stringify(value)).toBeGreaterThanOrEqual(400);
+        expect(res.status, JSON.stringify(value)).toBeLessThan(500);
+      }
+    });
 
     it('a token in the URL or an Authorization header is ignored; unknown paths 404 without echoing them', async () => {
       const { sid } = await login('ivan');
