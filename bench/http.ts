@@ -88,11 +88,12 @@ async function serve(c: Case): Promise<{ ready: Ready; cleanup: () => Promise<vo
 }
 
 async function ourManager(store: StoreKind) {
-  const { MemoryStore, SessionManager, randomString } = await import('@org/session-core');
-  if (store === 'memory') return { manager: new SessionManager({ store: new MemoryStore() }), close: async () => {} };
+  const { MemoryStore, createSessionManager } = await import('@org/session-core');
+  const { randomString } = await import('@org/session-core/testing');
+  if (store === 'memory') return { manager: createSessionManager({ store: new MemoryStore() }), close: async () => {} };
   const { RedisStore } = await import('@org/session-store-redis');
   const redisStore = new RedisStore({ url: REDIS_URL, prefix: `bench-http:${randomString(6)}:` });
-  return { manager: new SessionManager({ store: redisStore }), close: () => redisStore.close() };
+  return { manager: createSessionManager({ store: redisStore }), close: () => redisStore.close() };
 }
 
 async function peerRedisStore() {
@@ -211,10 +212,10 @@ async function serveHono(c: Case, hello: (user: unknown) => object) {
     const { manager, close } = await ourManager(c.store);
     let issued: Awaited<ReturnType<typeof manager.create>>;
     if (c.flavour === 'hybrid') {
-      const { createHybridSessions, createSessionJwt, generateSigningKey, JwtKeySet } = await import(
-        '@org/session-core'
+      const { createHybridSessions, createJwtKeySet, createSessionJwt, generateSigningKey } = await import(
+        '@org/session-core/jwt'
       );
-      const keys = new JwtKeySet({ active: await generateSigningKey() });
+      const keys = createJwtKeySet({ active: await generateSigningKey() });
       const jwt = createSessionJwt({ manager, keys, issuer: 'https://bench.example', audience: 'bench' });
       const hybrid = createHybridSessions({ jwt });
       app.use(honoSessions(manager, { hybrid, getConnInfo }).middleware);
@@ -506,8 +507,9 @@ async function measureFramework(framework: Framework): Promise<void> {
  * throughput.
  */
 async function measureInProcess(): Promise<void> {
-  const { MemoryStore, SessionManager, createRequestContexts } = await import('@org/session-core');
-  const manager = new SessionManager({ store: new MemoryStore() });
+  const { MemoryStore, createSessionManager } = await import('@org/session-core');
+  const { createRequestContexts } = await import('@org/session-core/adapter');
+  const manager = createSessionManager({ store: new MemoryStore() });
   const contexts = createRequestContexts({ manager });
   const { token } = await manager.create({ userId: USER, data: { role: 'member' } });
   const headers = {

@@ -4,15 +4,15 @@
  * Targets (issue 3): a first (uncached) verify within 1.2x of raw jose; a repeated verify of the
  * same token, served from the verified-token cache, under 2 us.
  */
+import { createSessionManager, MemoryStore } from '@org/session-core';
 import {
+  createJwtKeySet,
+  createJwtVerifier,
   createSessionJwt,
   generateSigningKey,
   type JwtAlgorithm,
-  JwtKeySet,
-  JwtVerifier,
-  MemoryStore,
-  SessionManager,
-} from '@org/session-core';
+  type JwtVerifier,
+} from '@org/session-core/jwt';
 import { jwtVerify, SignJWT } from 'jose';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
 
@@ -38,9 +38,9 @@ const issuer = 'https://auth.example.test';
 const audience = 'web';
 
 async function section(alg: JwtAlgorithm): Promise<void> {
-  const manager = new SessionManager({ store: new MemoryStore(), clock: fixedClock });
+  const manager = createSessionManager({ store: new MemoryStore(), clock: fixedClock });
   const key = await generateSigningKey(alg);
-  const keys = new JwtKeySet({ active: key });
+  const keys = createJwtKeySet({ active: key });
   const jwts = createSessionJwt({ manager, keys, issuer, audience });
   const { session } = await manager.create({ userId: 'bench-user' });
   const issued = await jwts.issue(session);
@@ -49,7 +49,7 @@ async function section(alg: JwtAlgorithm): Promise<void> {
   const header = { alg, kid: key.kid, typ: 'session+jwt' };
 
   // The uncached path: a verifier with no cache does the full work on every call.
-  const uncached = new JwtVerifier({ keys, issuer, audience, clock: fixedClock, cacheSize: 0 });
+  const uncached = createJwtVerifier({ keys, issuer, audience, clock: fixedClock, cacheSize: 0 });
   const joseOptions = uncached.joseOptions(key);
   const signingKey = key.signingKey as CryptoKey;
 

@@ -18,14 +18,8 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createSessionJwt,
-  createSessionManager,
-  exportSigningJwk,
-  generateSigningKey,
-  JwtKeySet,
-  MemoryStore,
-} from '@org/session-core';
+import { createSessionManager, MemoryStore } from '@org/session-core';
+import { createJwtKeySet, createSessionJwt, exportSigningJwk, generateSigningKey } from '@org/session-core/jwt';
 import { RedisStore } from '@org/session-store-redis';
 import autocannon from 'autocannon';
 
@@ -200,7 +194,7 @@ export async function run(): Promise<void> {
     const key = await generateSigningKey('ES256', { extractable: true });
     const jwts = createSessionJwt({
       manager: createSessionManager({ store: new MemoryStore() }),
-      keys: new JwtKeySet({ active: key }),
+      keys: createJwtKeySet({ active: key }),
       issuer: 'https://auth.bench',
       audience: 'app',
       claims: () => ({ role: 'admin' }),

@@ -6,7 +6,8 @@
  *
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379); every key it writes is removed after.
  */
-import { randomString, SessionManager } from '@org/session-core';
+import { createSessionManager, type SessionManager } from '@org/session-core';
+import { randomString } from '@org/session-core/testing';
 import { RedisStore } from '@org/session-store-redis';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
 
@@ -35,7 +36,7 @@ async function measure(store: RedisStore): Promise<void> {
   const redis = store.client;
   // A fixed clock: validations never reach the touch interval, so "validate" is the plain read.
   const frozenAt = Date.now();
-  const sessions = new SessionManager({ store, clock: { now: () => frozenAt } });
+  const sessions = createSessionManager({ store, clock: { now: () => frozenAt } });
   const seed = await sessions.create({ userId: 'bench-user', data: { role: 'member' } });
 
   // The floor: a GET of a value of the same size on the same connection.
@@ -49,7 +50,7 @@ async function measure(store: RedisStore): Promise<void> {
   const year = 365 * 24 * 3_600_000;
   const touchCase = async (touchIntervalMs: number) => {
     let now = frozenAt;
-    const manager = new SessionManager({
+    const manager = createSessionManager({
       store,
       clock: { now: () => now },
       policy: { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: year, touchIntervalMs },

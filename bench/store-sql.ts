@@ -14,8 +14,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomString, SessionManager, type SessionStore } from '@org/session-core';
-import { instrumentStore } from '@org/session-core/testing';
+import { createSessionManager, type SessionManager, type SessionStore } from '@org/session-core';
+import { instrumentStore, randomString } from '@org/session-core/testing';
 import { PostgresStore } from '@org/session-store-postgres';
 import { SqliteStore } from '@org/session-store-sqlite';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
@@ -31,7 +31,7 @@ export async function run(): Promise<void> {
 function touchingManager(store: SessionStore) {
   let now = Date.now();
   const touchIntervalMs = 1000;
-  const manager = new SessionManager({
+  const manager = createSessionManager({
     store,
     clock: { now: () => now },
     policy: { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 365 * 24 * 3_600_000, touchIntervalMs },
@@ -47,7 +47,7 @@ function touchingManager(store: SessionStore) {
 /** The shared cases: validate with and without a touch, store.get alone, create. */
 async function managerCases(store: SessionStore, label: string): Promise<BenchResult[]> {
   const frozenAt = Date.now();
-  const sessions = new SessionManager({ store, clock: { now: () => frozenAt } });
+  const sessions = createSessionManager({ store, clock: { now: () => frozenAt } });
   const seed = await sessions.create({ userId: 'bench-user', data: { role: 'member' } });
   const touching = touchingManager(store);
   const touched = await touching.manager.create({ userId: 'bench-user' });
@@ -67,7 +67,7 @@ async function managerCases(store: SessionStore, label: string): Promise<BenchRe
 async function roundTrips(store: SessionStore): Promise<{ plain: number; touch: number }> {
   const probe = instrumentStore(store);
   const frozenAt = Date.now();
-  const sessions = new SessionManager({ store: probe.store, clock: { now: () => frozenAt } });
+  const sessions = createSessionManager({ store: probe.store, clock: { now: () => frozenAt } });
   const { token } = await sessions.create({ userId: 'bench-user' });
   probe.reset();
   for (let i = 0; i < 100; i++) await sessions.validateToken(token);
@@ -97,7 +97,7 @@ async function runPostgres(): Promise<void> {
   try {
     const table = `"${schema}".session_store_sessions`;
     const frozenAt = Date.now();
-    const row = (await new SessionManager({ store, clock: { now: () => frozenAt } }).create({ userId: 'floor' }))
+    const row = (await createSessionManager({ store, clock: { now: () => frozenAt } }).create({ userId: 'floor' }))
       .session;
     const floor = await bench('bare SELECT 1 (same pool)', () => store.pool.query('SELECT 1'));
     // The same query the store runs, without the store and the manager: one round trip that reads the row.
@@ -147,7 +147,7 @@ async function runSqlite(): Promise<void> {
   const relaxed = new SqliteStore({ path: join(dir, 'relaxed.db'), migrate: true, synchronous: 'normal' });
   try {
     const frozenAt = Date.now();
-    const seedManager = new SessionManager({ store, clock: { now: () => frozenAt } });
+    const seedManager = createSessionManager({ store, clock: { now: () => frozenAt } });
     const seed = await seedManager.create({ userId: 'bench-user', data: { role: 'member' } });
     // The floor: the same row by primary key, one prepared statement on the store's own connection.
     const byId = store.database.prepare('SELECT * FROM session_store_sessions WHERE id = ? AND expires_at > ?');
@@ -159,7 +159,7 @@ async function runSqlite(): Promise<void> {
     );
     const rowWrite = await bench('bare prepared UPDATE by primary key', () => bump.run(seed.session.id));
     let counter = 0;
-    const relaxedSessions = new SessionManager({ store: relaxed, clock: { now: () => frozenAt } });
+    const relaxedSessions = createSessionManager({ store: relaxed, clock: { now: () => frozenAt } });
     const ours = await managerCases(store, 'SqliteStore');
     const results = [
       floor,

@@ -12,8 +12,9 @@
  *                                                    core's source (and only there)
  *   node scripts/check-core-purity.mjs --source      fail on Math.random in core's source (A1)
  *
- * `--entry=<file>` bundles another entry instead of packages/core/src/index.ts (the purity test
- * uses it to show that the bundle check does fail on a Node built-in).
+ * By default every runtime entry point of core's `exports` map is bundled (`.`, `./jwt`, `./csrf`,
+ * `./refresh`, `./adapter`; not the test kits). `--entry=<file>` bundles that file instead (the
+ * purity test uses it to show that the bundle check does fail on a Node built-in).
  *
  * Core's tests also run inside a Web-only runtime: the "core (edge-runtime)" vitest project and
  * packages/core/test/edge-vm.node.test.ts.
@@ -48,14 +49,14 @@ function isBuiltin(specifier) {
   return builtins.has(specifier) || builtins.has(bare);
 }
 
-/** Bundles core's entry for a neutral platform; returns the Node built-ins it reached, by importer. */
+/** Bundles core's entries for a neutral platform; returns the Node built-ins they reached, by importer. */
 async function checkBundle() {
   const found = [];
   const result = await build({
     ...neutralBundleOptions,
-    entryPoints: [entry],
+    entryPoints: entries,
     format: 'esm',
-    outfile: join(tmpdir(), 'session-core-neutral.js'),
+    outdir: join(tmpdir(), 'session-core-neutral'),
     plugins: [
       {
         name: 'report-node-builtins',
@@ -72,7 +73,9 @@ async function checkBundle() {
   const inputs = Object.keys(result.metafile.inputs);
   const packages = [...new Set(inputs.map(packageOf))].sort();
   const bytes = result.outputFiles.reduce((sum, file) => sum + file.contents.length, 0);
-  console.log(`bundle: ${inputs.length} modules from ${packages.join(', ')}; ${bytes} bytes (neutral platform)`);
+  console.log(
+    `bundle: ${entries.length} entries, ${inputs.length} modules from ${packages.join(', ')}; ${bytes} bytes (neutral platform)`,
+  );
   if (found.length > 0) {
     console.error('FAIL bundle: Node built-ins reached from core:');
     for (const hit of found) console.error(`  ${hit.specifier}  (${hit.kind} in ${hit.importer})`);
@@ -172,7 +175,12 @@ function checkSource() {
 
 const checks = { '--bundle': checkBundle, '--lint-probe': checkLintProbe, '--source': checkSource };
 const entryFlag = process.argv.find((arg) => arg.startsWith('--entry='));
-const entry = entryFlag ? entryFlag.slice('--entry='.length) : join(coreSource, 'index.ts');
+const coreManifest = JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8'));
+const entries = entryFlag
+  ? [entryFlag.slice('--entry='.length)]
+  : Object.entries(coreManifest.exports)
+      .filter(([key, value]) => !key.startsWith('./testing') && typeof value === 'object' && value['@org/source'])
+      .map(([, value]) => join(root, 'packages/core', value['@org/source']));
 const wanted = process.argv.slice(2).filter((arg) => arg !== entryFlag);
 for (const flag of wanted) {
   if (!(flag in checks)) {

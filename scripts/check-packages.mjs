@@ -93,18 +93,21 @@ try {
   // The suites entry imports vitest, an optional peer not installed yet; the typecheck below covers
   // it. `./testing` itself must load without vitest.
   const runtimeEntries = entries.filter((entry) => !entry.endsWith('/testing/vitest'));
-  // Beyond loading: a whole session round trip through the packed core, from ESM and from CJS.
+  // Beyond loading: a whole session round trip through the packed core, from ESM and from CJS. A
+  // manager from the main entry handed to another entry (CSRF) proves the entries share one module
+  // state under both formats (shared chunks), as the manager's private runtime needs.
   const roundTrip = `const s = createSessionManager({ store: new MemoryStore() });
     const { cookies } = await s.create({ userId: 'u1' });
     const r = await s.validateCookie(cookies[0].split(';')[0]);
-    if (r.session?.userId !== 'u1') throw new Error('round trip failed');`;
+    if (r.session?.userId !== 'u1') throw new Error('round trip failed');
+    createCsrfProtection({ key: new Uint8Array(32).fill(1), allowedOrigins: ['https://app.test'], manager: s });`;
   step('consumer: session round trip (ESM)', () => {
     run(
       'node',
       [
         '--input-type=module',
         '-e',
-        `import { createSessionManager, MemoryStore } from '@org/session-core'; ${roundTrip}`,
+        `import { createSessionManager, MemoryStore } from '@org/session-core'; import { createCsrfProtection } from '@org/session-core/csrf'; ${roundTrip}`,
       ],
       app,
     );
@@ -114,7 +117,7 @@ try {
       'node',
       [
         '-e',
-        `const { createSessionManager, MemoryStore } = require('@org/session-core'); (async () => { ${roundTrip} })().catch((e) => { console.error(e); process.exit(1); });`,
+        `const { createSessionManager, MemoryStore } = require('@org/session-core'); const { createCsrfProtection } = require('@org/session-core/csrf'); (async () => { ${roundTrip} })().catch((e) => { console.error(e); process.exit(1); });`,
       ],
       app,
     );

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, readBearerToken, SessionError } from '@org/session-core';
+import { type Clock, SessionError } from '@org/session-core';
+import { readBearerToken } from '@org/session-core/adapter';
 import { expressSessions } from '@org/session-express';
 import type { DemoConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';

@@ -4,13 +4,13 @@
  * A tiny node:http server sets cookies exactly as core serialises them in production mode.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isSessionError } from '@org/session-core';
 import {
-  isSessionError,
   MAX_COOKIE_NAME_VALUE_BYTES,
   resolveCookiePolicy,
   serializeCookie,
   serializeSessionCookie,
-} from '@org/session-core';
+} from '@org/session-core/adapter';
 import { browserCookie, launchChromium, skipBrowserSuites } from 'demo-shared/test-support/browser';
 import { listenOnLoopback, type RunningServer } from 'demo-shared/test-support/http-server';
 import type { Browser, BrowserContext } from 'playwright-core';

@@ -1,5 +1,6 @@
 import formBody from '@fastify/formbody';
-import { type Clock, readBearerToken, SessionError } from '@org/session-core';
+import { type Clock, SessionError } from '@org/session-core';
+import { readBearerToken } from '@org/session-core/adapter';
 import { fastifySessions } from '@org/session-fastify';
 import type { DemoConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';

@@ -2,21 +2,23 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import {
   type Clock,
-  type CsrfOptions,
-  createSessionJwt,
   createSessionManager,
-  exportSigningJwk,
-  generateSigningKey,
-  importJwtKey,
-  type JwtKey,
-  JwtKeySet,
   MemoryStore,
   type SessionData,
-  type SessionJwt,
   type SessionManager,
   type SessionMetadata,
   type SessionStore,
 } from '@org/session-core';
+import type { CsrfOptions } from '@org/session-core/csrf';
+import {
+  createJwtKeySet,
+  createSessionJwt,
+  exportSigningJwk,
+  generateSigningKey,
+  importJwtKey,
+  type JwtKey,
+  type SessionJwt,
+} from '@org/session-core/jwt';
 import { SqliteStore } from '@org/session-store-sqlite';
 import type { DemoConfig } from './config.js';
 import { deviceLabel } from './device.js';
@@ -82,7 +84,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
   });
   const jwts = createSessionJwt<DemoSessionData>({
     manager,
-    keys: new JwtKeySet({ active: await jwtSigningKey(config.dataDir, secrets) }),
+    keys: createJwtKeySet({ active: await jwtSigningKey(config.dataDir, secrets) }),
     issuer: options.allowedOrigins[0] as string,
     audience: JWT_AUDIENCE,
     ttlSeconds: JWT_TTL_SECONDS,

@@ -92,11 +92,6 @@ export interface IssuedSession<D extends SessionData = SessionData> {
   cookies: string[];
 }
 
-export interface UpdateResult<D extends SessionData = SessionData> {
-  session: Session<D>;
-  cookies: string[];
-}
-
 export interface RotateOptions<D extends SessionData = SessionData> {
   /** The user just proved their identity again: resets `authenticatedAt` and both timeouts. */
   reauthenticated?: boolean;

@@ -86,6 +86,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
   /** The manager's store, as the refresh-family store it must also be. */
   readonly #families: RefreshFamilyStore;
 
+  /** @internal Use {@link createRefreshTokens}. */
   constructor(options: RefreshTokensOptions<D, C>) {
     if (!options?.jwt) throw new SessionError('CONFIG_INVALID', 'A SessionJwt is required to issue access tokens');
     this.jwt = options.jwt;

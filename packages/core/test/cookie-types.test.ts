@@ -1,13 +1,13 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { resolveCookiePolicy } from '../src/entries/adapter.js';
 import {
   type CookieNameWithoutHostPrefix,
   type CookieOptions,
   isSessionError,
   MemoryStore,
-  resolveCookiePolicy,
-  SessionManager,
   type SessionManagerOptions,
 } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
 
 // The compile-time half of this file is checked by `tsc -p packages/core` (CI's typecheck) and by
 // type-tests.node.test.ts, which compiles it and fails on any diagnostic, unused

@@ -1,21 +1,23 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  type CookieAttributes,
   EPOCH_EXPIRES,
-  generateSessionToken,
-  getCookieValues,
   isCookieName,
   isCookieValue,
-  isSessionError,
   MAX_COOKIE_CANDIDATES,
   MAX_COOKIE_HEADER_LENGTH,
+} from '../src/cookie.js';
+import {
+  type CookieAttributes,
+  getCookieValues,
   parseCookieHeader,
   resolveCookiePolicy,
   serializeCookie,
   serializeDeletionCookie,
   serializeSessionCookie,
-} from '../src/index.js';
+} from '../src/entries/adapter.js';
+import { isSessionError } from '../src/index.js';
+import { generateSessionToken } from '../src/token.js';
 
 const tokenChars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const cookieOctets = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i))

@@ -3,14 +3,10 @@
  * fall back to a weaker source. Node-only because it removes and restores `globalThis.crypto`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  generateSessionToken,
-  isSessionError,
-  MemoryStore,
-  randomBytes,
-  SessionManager,
-  webRandom,
-} from '../src/index.js';
+import { isSessionError, MemoryStore } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
+import { randomBytes, webRandom } from '../src/random.js';
+import { generateSessionToken } from '../src/token.js';
 
 let saved: PropertyDescriptor | undefined;
 

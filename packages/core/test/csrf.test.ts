@@ -1,19 +1,16 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
+import { toHex, utf8 } from '../src/encoding.js';
 import {
   type CsrfCheckOptions,
   type CsrfOptions,
   type CsrfProtection,
   type CsrfRequest,
   createCsrfProtection,
-  isSessionError,
-  MemoryStore,
-  type SessionEvent,
-  SessionManager,
-  toHex,
-  utf8,
-} from '../src/index.js';
+} from '../src/entries/csrf.js';
+import { isSessionError, MemoryStore, type SessionEvent } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
 import { runtimeOf } from '../src/runtime.js';
 import { createTestClock } from '../src/testing/index.js';
 

@@ -8,7 +8,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { defaultErrorMessage, errorCodes, errorStatus, type SessionErrorCode } from '../src/index.js';
+import { defaultErrorMessage } from '../src/entries/adapter.js';
+import { errorCodes } from '../src/errors.js';
+import { errorStatus, type SessionErrorCode } from '../src/index.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');

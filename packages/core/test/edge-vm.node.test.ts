@@ -15,9 +15,18 @@ let bundle: string;
 beforeAll(async () => {
   const result = await build({
     stdin: {
-      contents: ["export * from './src/index.ts';", "export { createTestClock } from './src/testing/clock.ts';"].join(
-        '\n',
-      ),
+      // Every public entry point, plus the internals the scenario checks directly.
+      contents: [
+        "export * from './src/index.ts';",
+        "export * from './src/entries/adapter.ts';",
+        "export * from './src/entries/csrf.ts';",
+        "export * from './src/entries/jwt.ts';",
+        "export * from './src/entries/refresh.ts';",
+        "export { createTestClock } from './src/testing/clock.ts';",
+        "export { expiryStatus, initialExpiry } from './src/expiry.ts';",
+        "export { sha256 } from './src/hash.ts';",
+        "export { toHex } from './src/encoding.ts';",
+      ].join('\n'),
       resolveDir: coreRoot,
       loader: 'ts',
     },
@@ -43,7 +52,7 @@ const scenario = `(async () => {
   };
   const clock = core.createTestClock(Date.UTC(2026, 0, 1));
   const events = [];
-  const sessions = new core.SessionManager({
+  const sessions = core.createSessionManager({
     store: new core.MemoryStore(),
     clock,
     onEvent: (event) => events.push(event.reason ? event.type + ':' + event.reason : event.type),
@@ -129,7 +138,7 @@ describe('core inside @edge-runtime/vm (no process, Buffer or require)', () => {
     const outcome = await vm.evaluate<Promise<string>>(`(async () => {
       const core = SessionCore;
       const store = new core.MemoryStore();
-      const sessions = new core.SessionManager({ store, storeTimeoutMs: 30 });
+      const sessions = core.createSessionManager({ store, storeTimeoutMs: 30 });
       const issued = await sessions.create({ userId: 'u1' });
       // A store doing I/O that never answers (such a store offers no synchronous read).
       store.getSync = undefined;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { base64urlDecode, base64urlEncode, fromHex, isBase64url, toHex, utf8 } from '../src/index.js';
+import { base64urlEncode, fromHex, isBase64url, toHex, utf8 } from '../src/encoding.js';
+import { base64urlDecode } from '../src/entries/adapter.js';
 
 describe('base64urlEncode / base64urlDecode', () => {
   it('round-trips every byte string (property)', () => {

@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   assertSecureTransport,
-  cookieHeaders,
   defaultErrorMessage,
-  errorCodes,
-  errorResponse,
-  errorStatus,
   isLoopbackAddress,
   isLoopbackHost,
-  isSessionError,
   readBearerToken,
+} from '../src/entries/adapter.js';
+import { errorCodes, toSessionError } from '../src/errors.js';
+import {
+  cookieHeaders,
+  errorResponse,
+  errorStatus,
+  isSessionError,
   SessionError,
   type SessionErrorCode,
-  toSessionError,
 } from '../src/index.js';
 
 describe('SessionError', () => {

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createEmitter,
-  createJwtVerifier,
-  flagUserAgentChange,
-  generateSigningKey,
-  JwtKeySet,
-  rejectUserAgentChange,
-  type SessionEvent,
-  systemClock,
-} from '../src/index.js';
+import { systemClock } from '../src/clock.js';
+import { createJwtVerifier, generateSigningKey } from '../src/entries/jwt.js';
+import { createEmitter } from '../src/events.js';
+import { flagUserAgentChange, rejectUserAgentChange, type SessionEvent } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
 import { setup } from './helpers/setup.js';
 
 const event: SessionEvent = {

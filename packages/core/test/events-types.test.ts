@@ -1,19 +1,18 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createCsrfProtection } from '../src/entries/csrf.js';
+import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
+import { createRefreshTokens } from '../src/entries/refresh.js';
 import {
-  createCsrfProtection,
-  createRefreshTokens,
-  createSessionJwt,
-  generateSessionToken,
-  generateSigningKey,
-  JwtKeySet,
   MemoryStore,
   rejectUserAgentChange,
   type SessionEvent,
   type SessionEventMap,
   type SessionEventType,
-  SessionManager,
 } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock } from '../src/testing/index.js';
+import { generateSessionToken } from '../src/token.js';
 
 // The compile-time half of this file is checked by `tsc -p packages/core` (CI's typecheck) and by
 // type-tests.node.test.ts, which compiles it and fails on any diagnostic, unused

@@ -8,13 +8,11 @@ import {
   FRESHNESS_SKEW_MS,
   initialExpiry,
   isFreshAt,
-  MAX_COOKIE_LIFETIME_SECONDS,
   needsTouch,
-  recordExpiresAt,
-  resolvePolicy,
-  type SessionPolicy,
   slideIdle,
-} from '../src/index.js';
+} from '../src/expiry.js';
+import { recordExpiresAt, type SessionPolicy } from '../src/index.js';
+import { MAX_COOKIE_LIFETIME_SECONDS, resolvePolicy } from '../src/policy.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,16 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { secretMatchesHash } from '../src/hash.js';
+import { toHex, utf8 } from '../src/encoding.js';
+import { keyedIdHash } from '../src/entries/adapter.js';
 import {
   constantTimeEqual,
   constantTimeEqualString,
   hashSecret,
   hmacSha256,
-  keyedIdHash,
+  secretMatchesHash,
   sha256,
-  toHex,
-  utf8,
-} from '../src/index.js';
+} from '../src/hash.js';
 
 /** A byte array whose element reads are counted: proof that a comparison walked every byte. */
 function countingBytes(bytes: Uint8Array): { view: Uint8Array; reads: () => number } {

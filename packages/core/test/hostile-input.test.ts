@@ -4,7 +4,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateSessionToken, isSessionError, SessionManager, serializeCookie } from '../src/index.js';
+import { serializeCookie } from '../src/entries/adapter.js';
+import { isSessionError } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
+import { generateSessionToken } from '../src/token.js';
 import { cookieHeaderFrom, eventTypes, setup } from './helpers/setup.js';
 
 describe('2.1 cookies in', () => {

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { createHybridSessions, createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
 import { isSessionError } from '../src/errors.js';
-import {
-  createHybridSessions,
-  createSessionJwt,
-  generateSigningKey,
-  JwtKeySet,
-  MemoryStore,
-  parseSessionToken,
-  SessionManager,
-  type SessionManagerOptions,
-} from '../src/index.js';
+import { MemoryStore, type SessionManagerOptions } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
 import { sessionTokenBinding } from '../src/jwt/session-jwt.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
+import { parseSessionToken } from '../src/token.js';
 import { AUDIENCE, ISSUER, signRaw } from './jwt-support.js';
 
 type Data = { role: string; secretNote?: string };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateSigningKey, type JwtKey } from '../src/index.js';
+import { generateSigningKey, type JwtKey } from '../src/entries/jwt.js';
 import { VerifiedTokenCache } from '../src/jwt/cache.js';
 
 /**

@@ -1,16 +1,11 @@
 /// <reference types="node" />
 import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  createSessionJwt,
-  exportSigningJwk,
-  generateSigningKey,
-  type JwtAlgorithm,
-  JwtKeySet,
-  JwtVerifier,
-  MemoryStore,
-  SessionManager,
-} from '../src/index.js';
+import { createSessionJwt, exportSigningJwk, generateSigningKey, type JwtAlgorithm } from '../src/entries/jwt.js';
+import { MemoryStore } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock } from '../src/testing/index.js';
 import { AUDIENCE, ISSUER } from './jwt-support.js';
 

@@ -3,17 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createSessionJwt,
-  exportSigningJwk,
-  generateSigningKey,
-  JwtKeySet,
-  JwtVerifier,
-  MemoryStore,
-  type PublicJwks,
-  RemoteJwks,
-  SessionManager,
-} from '../src/index.js';
+import { createSessionJwt, exportSigningJwk, generateSigningKey, type PublicJwks } from '../src/entries/jwt.js';
+import { MemoryStore } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { RemoteJwks } from '../src/jwt/remote.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock, type TestClock } from '../src/testing/index.js';
 import { AUDIENCE, codeOf, ISSUER, signRaw } from './jwt-support.js';
 

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../src/encoding.js';
+import { exportSigningJwk, generateSigningKey, importJwtKey, type JwtAlgorithm } from '../src/entries/jwt.js';
 import type { SessionErrorCode } from '../src/errors.js';
 import { hmacSha256 } from '../src/hash.js';
-import {
-  DEFAULT_JWT_ALGORITHM,
-  exportSigningJwk,
-  generateSigningKey,
-  importJwtKey,
-  isWeakHmacSecret,
-  type JwtAlgorithm,
-  JwtKeySet,
-  JwtVerifier,
-} from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { DEFAULT_JWT_ALGORITHM, isWeakHmacSecret } from '../src/jwt/keys.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
 import { createTestClock } from '../src/testing/index.js';
 import { AUDIENCE, b64, codeOf, ISSUER, signRaw } from './jwt-support.js';
 

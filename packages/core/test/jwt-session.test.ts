@@ -1,16 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { base64urlDecode, fromHex } from '../src/encoding.js';
+import { createSessionJwt, generateSigningKey, type JwtAlgorithm } from '../src/entries/jwt.js';
 import { isSessionError } from '../src/errors.js';
-import {
-  createSessionJwt,
-  generateSigningKey,
-  type JwtAlgorithm,
-  JwtKeySet,
-  JwtVerifier,
-  MemoryStore,
-  type SessionEvent,
-  SessionManager,
-} from '../src/index.js';
+import { MemoryStore, type SessionEvent } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
 import { AUDIENCE, b64, codeOf, ISSUER } from './jwt-support.js';
 

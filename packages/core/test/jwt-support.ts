@@ -1,6 +1,8 @@
 import { base64urlEncode, utf8 } from '../src/encoding.js';
+import { generateSigningKey, type JwtAlgorithm, type JwtKey } from '../src/entries/jwt.js';
 import { isSessionError, type SessionErrorCode } from '../src/errors.js';
-import { generateSigningKey, type JwtAlgorithm, type JwtKey, JwtKeySet, JwtVerifier } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
 import { createTestClock, type TestClock } from '../src/testing/index.js';
 
 /** Shared fixtures of the JWT tests: keys, a verifier on a test clock, and raw token surgery. */

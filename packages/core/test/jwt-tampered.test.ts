@@ -1,15 +1,13 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fromHex, utf8 } from '../src/encoding.js';
+import { generateSigningKey } from '../src/entries/jwt.js';
 import { isSessionError } from '../src/errors.js';
 import { hmacSha256 } from '../src/hash.js';
-import {
-  generateSigningKey,
-  JwtKeySet,
-  JwtVerifier,
-  MemoryStore,
-  parseRefreshToken,
-  SessionManager,
-} from '../src/index.js';
+import { MemoryStore } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JwtVerifier } from '../src/jwt/verify.js';
+import { SessionManager } from '../src/manager.js';
+import { parseRefreshToken } from '../src/refresh.js';
 import {
   AUDIENCE,
   b64,

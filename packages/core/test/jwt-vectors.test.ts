@@ -1,7 +1,9 @@
 import { CompactSign, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { importJwtKey, JwtKeySet, JwtVerifier, verifyCompactJws } from '../src/index.js';
+import { importJwtKey } from '../src/entries/jwt.js';
 import { fromJoseError } from '../src/jwt/compact.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JwtVerifier, verifyCompactJws } from '../src/jwt/verify.js';
 import { createTestClock } from '../src/testing/index.js';
 import { codeOf } from './jwt-support.js';
 import { jwsVectors, rfc7515A1, rfc7515A3, rfc8037A3Thumbprint, rfc8037A4 } from './vectors/jws-rfc.js';

@@ -1,17 +1,12 @@
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { base64urlDecode } from '../src/encoding.js';
+import { generateSigningKey, importJwtKey, type JwtAlgorithm, type JwtKey } from '../src/entries/jwt.js';
 import { isSessionError } from '../src/errors.js';
-import {
-  generateSigningKey,
-  importJwtKey,
-  inspectCompactJws,
-  JWT_ALGORITHMS,
-  type JwtAlgorithm,
-  type JwtKey,
-  JwtKeySet,
-  verifyCompactJws,
-} from '../src/index.js';
+import { inspectCompactJws } from '../src/jwt/compact.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { JWT_ALGORITHMS } from '../src/jwt/keys.js';
+import { verifyCompactJws } from '../src/jwt/verify.js';
 import { codeOf } from './jwt-support.js';
 import jwkVectors from './vectors/wycheproof/json_web_key_test.json';
 import jwsVectors from './vectors/wycheproof/json_web_signature_test.json';

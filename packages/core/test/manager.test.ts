@@ -1,16 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
+import { hashSecret } from '../src/hash.js';
 import {
   createSessionManager,
-  DEFAULT_STORE_TIMEOUT_MS,
-  hashSecret,
   isSessionError,
   MemoryStore,
   SessionError,
-  SessionManager,
   type SessionManagerOptions,
   type SessionRecord,
-  toSession,
 } from '../src/index.js';
+import { DEFAULT_STORE_TIMEOUT_MS, SessionManager, toSession } from '../src/manager.js';
 import { runtimeOf } from '../src/runtime.js';
 import { cookieHeaderFrom, DAY, eventTypes, HOUR, MINUTE, setup } from './helpers/setup.js';
 

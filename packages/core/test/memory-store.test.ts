@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { hashSecret } from '../src/hash.js';
 import {
   EXPIRED_RETENTION_MS,
-  hashSecret,
   isSessionError,
   MemoryStore,
-  randomString,
   recordExpiresAt,
   type SessionRecord,
 } from '../src/index.js';
+import { randomString } from '../src/random.js';
 import { sessionRecordFixture } from '../src/testing/index.js';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -5,13 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  isSessionError,
-  type PolicyPresetName,
-  policyPresets,
-  resolvePolicy,
-  type SessionPolicyOptions,
-} from '../src/index.js';
+import { isSessionError, type PolicyPresetName, policyPresets, type SessionPolicyOptions } from '../src/index.js';
+import { resolvePolicy } from '../src/policy.js';
 
 const policyDoc = readFileSync(fileURLToPath(new URL('../../../docs/policy.md', import.meta.url)), 'utf8');
 

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_PRESET,
-  isSessionError,
-  MAX_DEFAULT_TOUCH_INTERVAL_MS,
-  policyPresets,
-  resolvePolicy,
-  type SessionPolicyOptions,
-} from '../src/index.js';
+import { isSessionError, policyPresets, type SessionPolicyOptions } from '../src/index.js';
+import { DEFAULT_PRESET, MAX_DEFAULT_TOUCH_INTERVAL_MS, resolvePolicy } from '../src/policy.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
+import { createRefreshTokens } from '../src/entries/refresh.js';
 import { isSessionError } from '../src/errors.js';
-import {
-  createRefreshTokens,
-  createSessionJwt,
-  generateSigningKey,
-  JwtKeySet,
-  MemoryStore,
-  parseRefreshToken,
-  type SessionEvent,
-  SessionManager,
-} from '../src/index.js';
+import { MemoryStore, type SessionEvent } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { SessionManager } from '../src/manager.js';
+import { parseRefreshToken } from '../src/refresh.js';
 import { runtimeOf } from '../src/runtime.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
 import { AUDIENCE, codeOf, ISSUER } from './jwt-support.js';

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type CookieMode,
-  createCsrfProtection,
-  createHybridSessions,
-  createRequestContexts,
-  createSessionJwt,
-  generateSigningKey,
-  type HybridSessions,
-  isSessionError,
-  JwtKeySet,
-  MemoryStore,
-  type RequestContext,
-  type RequestContextInput,
-  SessionManager,
-} from '../src/index.js';
+import { createRequestContexts, type RequestContext, type RequestContextInput } from '../src/entries/adapter.js';
+import { createCsrfProtection } from '../src/entries/csrf.js';
+import { createHybridSessions, createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
+import type { HybridSessions } from '../src/hybrid.js';
+import { type CookieMode, isSessionError, MemoryStore } from '../src/index.js';
+import { JwtKeySet } from '../src/jwt/key-set.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
 import { AUDIENCE, ISSUER } from './jwt-support.js';
 

@@ -4,22 +4,19 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { base64urlEncode, fromHex } from '../src/encoding.js';
+import { assertSecureTransport, readBearerToken, resolveCookiePolicy } from '../src/entries/adapter.js';
 import {
-  assertSecureTransport,
-  base64urlEncode,
   cookieHeaders,
   errorResponse,
-  fromHex,
-  generateSessionToken,
   isSessionError,
-  readBearerToken,
   rejectUserAgentChange,
-  resolveCookiePolicy,
   SessionError,
   type SessionEvent,
   type ValidationResult,
 } from '../src/index.js';
 import { runtimeOf } from '../src/runtime.js';
+import { generateSessionToken } from '../src/token.js';
 import { cookieHeaderFrom, eventTypes, HOUR, MINUTE, setup } from './helpers/setup.js';
 
 /** What a client would observe from a failed validation: status, headers and body. */

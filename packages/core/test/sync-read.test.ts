@@ -4,16 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  generateSessionToken,
   isSessionError,
   MemoryStore,
   rejectUserAgentChange,
   SessionError,
   type SessionEvent,
-  SessionManager,
   type SessionManagerOptions,
 } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
 import { createTestClock } from '../src/testing/index.js';
+import { generateSessionToken } from '../src/token.js';
 import { DAY, MINUTE } from './helpers/setup.js';
 
 function syncSetup(options: Partial<SessionManagerOptions> = {}) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hashSecret, isSessionError, MemoryStore, randomString, type SessionRecord } from '../src/index.js';
+import { hashSecret } from '../src/hash.js';
+import { isSessionError, MemoryStore, type SessionRecord } from '../src/index.js';
+import { randomString } from '../src/random.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
 
 describe('createTestClock', () => {

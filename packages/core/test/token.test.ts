@@ -1,22 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { base64urlEncode } from '../src/encoding.js';
+import { base64urlDecode } from '../src/entries/adapter.js';
+import { hashSecret } from '../src/hash.js';
+import type { RandomSource } from '../src/index.js';
+import { randomBytes, randomString, webRandom } from '../src/random.js';
 import {
-  base64urlDecode,
-  base64urlEncode,
   generateSessionToken,
-  hashSecret,
   isSessionId,
   parseSessionToken,
-  type RandomSource,
-  randomBytes,
-  randomString,
   SESSION_ID_BYTES,
   SESSION_ID_LENGTH,
   SESSION_SECRET_BYTES,
   SESSION_SECRET_LENGTH,
   SESSION_TOKEN_LENGTH,
-  webRandom,
-} from '../src/index.js';
+} from '../src/token.js';
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

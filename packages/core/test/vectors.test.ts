@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  base64urlDecode,
-  base64urlEncode,
-  fromHex,
-  hmacSha256,
-  MAX_COOKIE_ATTRIBUTE_BYTES,
-  MAX_COOKIE_LIFETIME_SECONDS,
-  parseCookieHeader,
-  serializeCookie,
-  sha256,
-  toHex,
-  utf8,
-} from '../src/index.js';
+import { MAX_COOKIE_ATTRIBUTE_BYTES } from '../src/cookie.js';
+import { base64urlEncode, fromHex, toHex, utf8 } from '../src/encoding.js';
+import { base64urlDecode, parseCookieHeader, serializeCookie } from '../src/entries/adapter.js';
+import { hmacSha256, sha256 } from '../src/hash.js';
+import { MAX_COOKIE_LIFETIME_SECONDS } from '../src/policy.js';
 import { base64urlRejected, base64urlVectors } from './vectors/base64url.js';
 import {
   cookieHeaderExamples,

@@ -1,22 +1,22 @@
 import {
-  type CsrfCheckOptions,
-  type CsrfOptions,
-  createCsrfProtection,
-  createRequestContexts,
   errorResponse,
   isSessionError,
   type RegisteredData,
-  type RequestContext,
-  type RequestLoginInput,
-  type RequireSessionOptions,
   type RotateOptions,
   type Session,
   type SessionData,
   SessionError,
   type SessionManager,
-  type SessionStrategy,
   type ValidationResult,
 } from '@org/session-core';
+import {
+  createRequestContexts,
+  type RequestContext,
+  type RequestLoginInput,
+  type RequireSessionOptions,
+  type SessionStrategy,
+} from '@org/session-core/adapter';
+import { type CsrfCheckOptions, type CsrfOptions, createCsrfProtection } from '@org/session-core/csrf';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**

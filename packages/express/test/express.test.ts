@@ -1,13 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type CsrfOptions,
-  createSessionManager,
-  isSessionError,
-  MemoryStore,
-  readBearerToken,
-  type SessionManager,
-} from '@org/session-core';
+import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
+import { readBearerToken } from '@org/session-core/adapter';
+import type { CsrfOptions } from '@org/session-core/csrf';
 import { createLintedClient, instrumentStore } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import express, { type Express } from 'express';

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { resolveCookiePolicy } from '@org/session-core';
+import { resolveCookiePolicy } from '@org/session-core/adapter';
 import { createLintedClient, lintHttpResponse } from '@org/session-core/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

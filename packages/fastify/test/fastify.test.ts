@@ -1,12 +1,7 @@
 import { request as httpRequest } from 'node:http';
-import {
-  type CsrfOptions,
-  createSessionManager,
-  MemoryStore,
-  readBearerToken,
-  SessionError,
-  type SessionManager,
-} from '@org/session-core';
+import { createSessionManager, MemoryStore, SessionError, type SessionManager } from '@org/session-core';
+import { readBearerToken } from '@org/session-core/adapter';
+import type { CsrfOptions } from '@org/session-core/csrf';
 import { createLintedClient } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';

@@ -1,4 +1,4 @@
-import { resolveCookiePolicy } from '@org/session-core';
+import { resolveCookiePolicy } from '@org/session-core/adapter';
 import { lintHttpResponse } from '@org/session-core/testing';
 import { type Context, Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

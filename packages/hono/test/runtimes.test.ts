@@ -16,14 +16,9 @@ import { createRequire } from 'node:module';
 import { type AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createSessionJwt,
-  createSessionManager,
-  generateSigningKey,
-  JwtKeySet,
-  MemoryStore,
-  resolveCookiePolicy,
-} from '@org/session-core';
+import { createSessionManager, MemoryStore } from '@org/session-core';
+import { resolveCookiePolicy } from '@org/session-core/adapter';
+import { createJwtKeySet, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
 import { createLintedClient, type LintedClient } from '@org/session-core/testing';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,7 +140,7 @@ function rawRequest(url: string, request: Uint8Array): Promise<{ status: number;
 /** The JWT issuer: a Node-side manager and key; the worker receives only the public JWKS. */
 const issuer = (async () => {
   const manager = createSessionManager({ store: new MemoryStore() });
-  const keys = new JwtKeySet({ active: await generateSigningKey() });
+  const keys = createJwtKeySet({ active: await generateSigningKey() });
   const jwts = createSessionJwt({ manager, keys, issuer: JWT_ISSUER, audience: JWT_AUDIENCE });
   return { manager, keys, jwts };
 })();
@@ -461,7 +456,7 @@ for (const runtime of runtimes) {
         expect(tampered.status).toBe(401);
         const other = createSessionJwt({
           manager,
-          keys: new JwtKeySet({ active: await generateSigningKey() }),
+          keys: createJwtKeySet({ active: await generateSigningKey() }),
           issuer: JWT_ISSUER,
           audience: JWT_AUDIENCE,
         });

@@ -1,29 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  base64urlDecode,
-  createJwtVerifier,
-  createSessionJwt,
   createSessionManager,
-  defaultErrorMessage,
   errorStatus,
-  getCookieValues,
-  importJwtKey,
   isSessionError,
-  type JwtAlgorithm,
-  type JwtKey,
-  JwtKeySet,
-  type JwtKeySource,
-  keyedIdHash,
-  RemoteJwks,
   type RequestSignals,
-  readBearerToken,
   type SessionData,
   SessionError,
   type SessionErrorCode,
   type SessionStore,
   type ValidationResult,
 } from '@org/session-core';
+import {
+  base64urlDecode,
+  defaultErrorMessage,
+  getCookieValues,
+  keyedIdHash,
+  readBearerToken,
+} from '@org/session-core/adapter';
+import {
+  createJwtKeySet,
+  createJwtVerifier,
+  createRemoteJwks,
+  createSessionJwt,
+  importJwtKey,
+  type JwtAlgorithm,
+  type JwtKey,
+  type JwtKeySet,
+  type JwtKeySource,
+} from '@org/session-core/jwt';
 import { type ResolvedSidecarConfig, SidecarConfigError } from './config.js';
 import type { SidecarIdentity } from './identity.js';
 import type { CredentialInput, Decision, Denial, SidecarEngine, TokenAnswer } from './server.js';
@@ -161,14 +166,14 @@ export async function createStatelessEngine(config: ResolvedSidecarConfig): Prom
   let localKeys: JwtKeySet | null = null;
   if (jwt.jwksUrl) {
     try {
-      keys = new RemoteJwks({ url: jwt.jwksUrl });
+      keys = createRemoteJwks({ url: jwt.jwksUrl });
     } catch (cause) {
       throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'jwt.jwksUrl', 'refused: https, or http on loopback', {
         cause,
       });
     }
   } else {
-    localKeys = new JwtKeySet({ verifyOnly: await loadPublicKeys(jwt.jwksFile as string) });
+    localKeys = createJwtKeySet({ verifyOnly: await loadPublicKeys(jwt.jwksFile as string) });
     keys = localKeys;
   }
   const verifier = createJwtVerifier<Record<string, unknown>>({
@@ -258,7 +263,7 @@ export async function createStoreEngine(config: ResolvedSidecarConfig): Promise<
     }
     const older = jwt.jwksFile ? await loadPublicKeys(jwt.jwksFile) : [];
     try {
-      keySet = new JwtKeySet({ active: signing, verifyOnly: older.filter((key) => key.kid !== signing.kid) });
+      keySet = createJwtKeySet({ active: signing, verifyOnly: older.filter((key) => key.kid !== signing.kid) });
     } catch (cause) {
       throw new SidecarConfigError(
         'CONFIG_KEY_INVALID',

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createSessionJwt, createSessionManager, generateSigningKey, JwtKeySet, MemoryStore } from '@org/session-core';
+import { createSessionManager, MemoryStore } from '@org/session-core';
+import { createJwtKeySet, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/run.js';
 import { httpRequest, tempDir } from './support.js';
@@ -71,7 +72,7 @@ describe('session-sidecar CLI', () => {
     const manager = createSessionManager({ store: new MemoryStore() });
     const jwts = createSessionJwt({
       manager,
-      keys: new JwtKeySet({ active: await generateSigningKey() }),
+      keys: createJwtKeySet({ active: await generateSigningKey() }),
       issuer: 'https://auth.test',
       audience: 'orders',
     });

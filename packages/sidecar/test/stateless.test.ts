@@ -1,5 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import { createSessionJwt, createSessionManager, generateSigningKey, JwtKeySet, MemoryStore } from '@org/session-core';
+import { createSessionManager, MemoryStore } from '@org/session-core';
+import { keyedIdHash } from '@org/session-core/adapter';
+import {
+  createJwtKeySet,
+  createSessionJwt,
+  exportSigningJwk,
+  generateSigningKey,
+  type JwtKeySet,
+} from '@org/session-core/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecar, isSidecarConfigError } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
@@ -20,7 +28,7 @@ describe('stateless mode (JWT + JWKS only)', () => {
   const files = tempDir('stateless');
 
   beforeAll(async () => {
-    keys = new JwtKeySet({ active: await generateSigningKey('ES256') });
+    keys = createJwtKeySet({ active: await generateSigningKey('ES256') });
     jwts = createSessionJwt({
       manager,
       keys,
@@ -81,7 +89,7 @@ describe('stateless mode (JWT + JWKS only)', () => {
     const other = await generateSigningKey('ES256');
     const foreign = createSessionJwt({
       manager,
-      keys: new JwtKeySet({ active: other }),
+      keys: createJwtKeySet({ active: other }),
       issuer: 'https://auth.test',
       audience: 'orders',
     });
@@ -153,7 +161,6 @@ describe('stateless mode (JWT + JWKS only)', () => {
 
   it('refuses key files that do not hold what they should', async () => {
     const signing = await generateSigningKey('ES256', { extractable: true });
-    const { exportSigningJwk } = await import('@org/session-core');
     const privateJwks = files.file('private.json', JSON.stringify({ keys: [await exportSigningJwk(signing)] }));
     const cases: Array<[string, string]> = [
       [privateJwks, 'holds a private or symmetric key'],
@@ -178,7 +185,7 @@ describe('stateless mode (JWT + JWKS only)', () => {
   });
 
   it('hashes the session id with the configured key, as core hashes it in events', async () => {
-    const { keyedIdHash, base64urlEncode } = await import('@org/session-core');
+    const base64urlEncode = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
     const key = new Uint8Array(32).map((_, i) => (i * 37 + 11) % 256);
     const jwksFile = files.file('hash-jwks.json', JSON.stringify(jwts.jwks()));
     const config = (sessionIdKeyFile: string) => ({

@@ -1,11 +1,11 @@
+import { createSessionManager } from '@org/session-core';
 import {
+  createJwtKeySet,
   createJwtVerifier,
   createSessionJwt,
-  createSessionManager,
   exportSigningJwk,
   generateSigningKey,
-  JwtKeySet,
-} from '@org/session-core';
+} from '@org/session-core/jwt';
 import { RedisStore } from '@org/session-store-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecar } from '../src/index.js';
@@ -52,7 +52,7 @@ describe.skipIf(!nginx || !redisServer)('store mode on Redis, through nginx auth
     auth = createSessionManager({ store: authStore });
     authJwts = createSessionJwt({
       manager: auth,
-      keys: new JwtKeySet({ active: key }),
+      keys: createJwtKeySet({ active: key }),
       issuer: 'https://auth.test',
       audience: ['orders'],
       claims: (session) => ({ role: session.data.role }),

@@ -1,5 +1,5 @@
-import { EXPIRED_RETENTION_MS, isSessionError, randomString, type SessionRecord } from '@org/session-core';
-import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
+import { EXPIRED_RETENTION_MS, isSessionError, type SessionRecord } from '@org/session-core';
+import { createTestClock, randomString, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
 import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isSessionError, randomString, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createSessionManager, isSessionError } from '@org/session-core';
+import { createTestClock, randomString } from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../src/index.js';
 import {
@@ -55,7 +55,7 @@ describe.skipIf(!available)('PostgresStore outages (ST-03, I1, I2)', () => {
       schema,
       poolConfig: { application_name: applicationName, max: 3 },
     });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     try {
       const issued = await sessions.create({ userId: `user-${randomString(9)}` });
       // Open every pool connection, so each of them is cut.
@@ -84,7 +84,7 @@ describe.skipIf(!available)('PostgresStore outages (ST-03, I1, I2)', () => {
 
   it('a stopped server (closed port) fails within about a second with STORE_UNAVAILABLE; the manager fails closed', async () => {
     const store = new PostgresStore({ connectionString: viaPort(await closedPort()), schema });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     try {
       const outcome = await settle(store.get(randomString(16), clock.now()));
       expect(isSessionError(outcome.error, 'STORE_UNAVAILABLE')).toBe(true);
@@ -119,7 +119,7 @@ describe.skipIf(!available)('PostgresStore outages (ST-03, I1, I2)', () => {
 
   it('a statement stuck behind a lock is cancelled by the 1000 ms statement timeout; the pool stays usable', async () => {
     const store = new PostgresStore({ connectionString: PG_URL, schema });
-    const sessions = new SessionManager({ store, clock, storeTimeoutMs: 5000 });
+    const sessions = createSessionManager({ store, clock, storeTimeoutMs: 5000 });
     const holder = await admin.connect();
     try {
       const issued = await sessions.create({ userId: `user-${randomString(9)}` });
@@ -142,7 +142,7 @@ describe.skipIf(!available)('PostgresStore outages (ST-03, I1, I2)', () => {
     const relay = new TcpRelay(target.hostname, Number(target.port || 5432));
     await relay.start();
     const store = new PostgresStore({ connectionString: viaPort(relay.port), schema });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     try {
       const issued = await sessions.create({ userId: `user-${randomString(9)}` });
       expect((await sessions.validateToken(issued.token)).status).toBe('valid');

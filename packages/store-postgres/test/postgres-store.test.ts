@@ -1,12 +1,11 @@
+import { createSessionManager, EXPIRED_RETENTION_MS, isSessionError, type SessionRecord } from '@org/session-core';
 import {
-  EXPIRED_RETENTION_MS,
+  createTestClock,
   hashSecret,
-  isSessionError,
   randomString,
-  SessionManager,
-  type SessionRecord,
-} from '@org/session-core';
-import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
+  refreshFamilyFixture,
+  sessionRecordFixture,
+} from '@org/session-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
@@ -208,7 +207,7 @@ describe.skipIf(!available)('PostgresStore', () => {
 
   describe('restart', () => {
     it('keeps every session and refresh family across a store close and a new pool', async () => {
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       const userId = `user-${randomString(9)}`;
       const issued = await Promise.all(Array.from({ length: 5 }, () => sessions.create({ userId, data: { n: 1 } })));
       const family = refreshFamilyFixture(clock.now(), { sessionId: issued[0]?.session.id as string, userId });
@@ -220,7 +219,7 @@ describe.skipIf(!available)('PostgresStore', () => {
       await first.close();
       const reopened = new PostgresStore({ connectionString: PG_URL, schema });
       try {
-        const after = new SessionManager({ store: reopened, clock });
+        const after = createSessionManager({ store: reopened, clock });
         for (const { token, session } of issued) {
           const result = await after.validateToken(token);
           expect(result.status).toBe('valid');
@@ -247,7 +246,7 @@ describe.skipIf(!available)('PostgresStore', () => {
           FOR EACH STATEMENT EXECUTE FUNCTION "${schema}".log_write();`);
       const writes = async () =>
         Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".write_log`)).rows[0].n);
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       const start = clock.now();
       try {
         const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
@@ -269,8 +268,8 @@ describe.skipIf(!available)('PostgresStore', () => {
     it('parallel rotations of one session from two app instances have exactly one winner', async () => {
       const second = new PostgresStore({ connectionString: PG_URL, schema });
       try {
-        const a = new SessionManager({ store, clock });
-        const b = new SessionManager({ store: second, clock });
+        const a = createSessionManager({ store, clock });
+        const b = createSessionManager({ store: second, clock });
         const issued = await a.create({ userId: `user-${randomString(9)}` });
         const results = await Promise.allSettled(
           Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).rotate(issued.session)),

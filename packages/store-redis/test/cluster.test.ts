@@ -1,5 +1,5 @@
-import { hashSecret, isSessionError, type RefreshFamilyRecord, randomString, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createSessionManager, isSessionError, type RefreshFamilyRecord } from '@org/session-core';
+import { createTestClock, hashSecret, randomString } from '@org/session-core/testing';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -23,7 +23,7 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster: one user, many slots', () 
   });
 
   it("spreads one user's sessions over several masters, and lists and revokes them without cross-slot commands", async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const userId = `user-${randomString(9)}`;
     const issued = await Promise.all(Array.from({ length: 12 }, () => sessions.create({ userId })));
 
@@ -44,7 +44,7 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster: one user, many slots', () 
   });
 
   it('parallel rotations of one session have exactly one winner', async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const issued = await sessions.create({ userId: `user-${randomString(9)}` });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => sessions.rotate(issued.session)));
     const winners = results.filter((r) => r.status === 'fulfilled');
@@ -57,7 +57,7 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster: one user, many slots', () 
   });
 
   it('parallel touches and updates of one session: one winner per version, none lost', async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { n: 0 } });
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) => sessions.update(issued.session, { n: i + 1 })),

@@ -1,5 +1,5 @@
-import { isSessionError, randomString, SessionManager } from '@org/session-core';
-import { createTestClock, refreshFamilyFixture } from '@org/session-core/testing';
+import { createSessionManager, isSessionError } from '@org/session-core';
+import { createTestClock, randomString, refreshFamilyFixture } from '@org/session-core/testing';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -24,7 +24,7 @@ const family = (userId: string) => refreshFamilyFixture(clock.now(), { userId })
 
 /** Sessions (with their user indexes) and refresh families for `users` users. */
 async function populate(store: RedisStore, users: number, perUser: number) {
-  const sessions = new SessionManager({ store, clock });
+  const sessions = createSessionManager({ store, clock });
   const issued = [];
   for (let u = 0; u < users; u++) {
     const userId = `user-${randomString(9)}`;

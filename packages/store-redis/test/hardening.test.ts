@@ -1,14 +1,12 @@
 import {
+  createSessionManager,
   EXPIRED_RETENTION_MS,
-  generateSessionToken,
   isSessionError,
-  randomString,
   recordExpiresAt,
   type SessionData,
-  SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createTestClock, generateSessionToken, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -99,7 +97,7 @@ for (const setup of setups) {
 
     for (const { item, overrides } of awkward) {
       it(item, async () => {
-        const sessions = new SessionManager({ store, clock });
+        const sessions = createSessionManager({ store, clock });
         const issued = generateSessionToken();
         const base = record();
         const r = record({ id: issued.id, secretHash: issued.secretHash, ...overrides(base.userId) });
@@ -138,7 +136,7 @@ for (const setup of setups) {
       for (const r of [a, b, c] as SessionRecord[]) {
         expect((await store.listByUser(r.userId, clock.now())).map((x) => x.id)).toEqual([r.id]);
       }
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       expect(await sessions.revokeAll((a as SessionRecord).userId)).toBe(1);
       expect(await store.get((a as SessionRecord).id, clock.now())).toBeNull();
       for (const r of [b, c] as SessionRecord[]) {
@@ -199,7 +197,7 @@ for (const setup of setups) {
     });
 
     it('item 3: a rotation that cannot index its successor fails and leaves the old session in place', async () => {
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       const issued = generateSessionToken();
       const old = record({ id: issued.id, secretHash: issued.secretHash });
       await store.create(old, clock.now());
@@ -305,7 +303,7 @@ for (const setup of setups) {
     });
 
     it('item 16: the same expired session is expired (SESSION_EXPIRED) during the retention and unknown after it', async () => {
-      const sessions = new SessionManager<SessionData>({
+      const sessions = createSessionManager<SessionData>({
         store,
         clock,
         policy: { idleTimeoutMs: 10 * MINUTE, absoluteTimeoutMs: HOUR },

@@ -1,14 +1,12 @@
 import {
+  createSessionManager,
   EXPIRED_RETENTION_MS,
-  generateSessionToken,
   isSessionError,
-  randomString,
   recordExpiresAt,
   type SessionError,
-  SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createTestClock, generateSessionToken, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -266,7 +264,7 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
 
   it('expiry with an injected clock and real TTLs: expired sessions disappear and the user index shrinks', async () => {
     const realClock = createTestClock(Date.now());
-    const sessions = new SessionManager({ store, clock: realClock });
+    const sessions = createSessionManager({ store, clock: realClock });
     const userId = `user-${randomString(9)}`;
     // Sessions whose idle deadline passed almost a retention ago: 0.7 s of it is left.
     const start = realClock.now() - RETAINED;

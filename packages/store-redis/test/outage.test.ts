@@ -1,5 +1,5 @@
-import { isSessionError, randomString, type SessionError, SessionManager } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createSessionManager, isSessionError, type SessionError } from '@org/session-core';
+import { createTestClock, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -46,7 +46,7 @@ describe.skipIf(skipWithout(binary))('ST-01: a dedicated redis-server is killed 
   });
 
   it('rejects with STORE_UNAVAILABLE at once, fails closed, then recovers with the same store object', async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const issued = await sessions.create({ userId: `user-${randomString(9)}` });
     const cookieHeader = `__Host-sid=${issued.token}`;
     expect((await sessions.validateCookie(cookieHeader)).status).toBe('valid');
@@ -155,7 +155,7 @@ describe.skipIf(skipWithout(binary))('ST-02: CLIENT PAUSE 3000 ALL', () => {
   });
 
   it('a call fails after the 1000 ms timeout, is sent once, and the store works once the pause ends', async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const issued = await sessions.create({ userId: `user-${randomString(9)}` });
     const before = await commandStats(admin);
 

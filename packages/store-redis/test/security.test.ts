@@ -1,13 +1,7 @@
-import {
-  generateSigningKey,
-  JwtKeySet,
-  RefreshTokens,
-  randomBytes,
-  randomString,
-  SessionJwt,
-  SessionManager,
-} from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createSessionManager } from '@org/session-core';
+import { createJwtKeySet, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
+import { createRefreshTokens } from '@org/session-core/refresh';
+import { createTestClock, randomBytes, randomString } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -44,14 +38,14 @@ describe.skipIf(skipWithout(local))('what sessions, a rotation and a refresh lea
   });
 
   it('a hash per live session, the user index, the family and the rotation mark, and nothing else', async () => {
-    const sessions = new SessionManager({ store, clock });
-    const jwt = new SessionJwt({
+    const sessions = createSessionManager({ store, clock });
+    const jwt = createSessionJwt({
       manager: sessions,
-      keys: new JwtKeySet({ active: await generateSigningKey('HS256') }),
+      keys: createJwtKeySet({ active: await generateSigningKey('HS256') }),
       issuer: 'https://a5.test',
       audience: 'api',
     });
-    const refresh = new RefreshTokens({ jwt, secret: randomBytes(32) });
+    const refresh = createRefreshTokens({ jwt, secret: randomBytes(32) });
     const userId = `user-${randomString(9)}`;
     const issued = await Promise.all(
       Array.from({ length: 5 }, (_, i) => sessions.create({ userId, data: { n: i }, metadata: { label: `d${i}` } })),
@@ -100,7 +94,7 @@ describe.skipIf(skipWithout(binary))('C4: plain reads send no write command to R
   });
 
   it('100 validated reads within the touch interval are 200 HMGETs; the next interval costs one touch', async () => {
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
 
     const before = await commandStats(admin);

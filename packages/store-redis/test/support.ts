@@ -1,4 +1,4 @@
-import { randomString } from '@org/session-core';
+import { randomString } from '@org/session-core/testing';
 import type { Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { hasRedisServer, inCI, ping } from './servers.js';

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
-import { hashSecret, randomString, SessionManager } from '@org/session-core';
-import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
+import { createSessionManager } from '@org/session-core';
+import {
+  createTestClock,
+  hashSecret,
+  randomString,
+  refreshFamilyFixture,
+  sessionRecordFixture,
+} from '@org/session-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
 import { startInstance, tempDir } from './helpers.js';
@@ -30,7 +36,7 @@ describe('SqliteStore across processes sharing one file', () => {
     async () => {
       const path = join(temp.dir, 'rotate.db');
       const store = new SqliteStore({ path, migrate: true });
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       try {
         const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
         const results = await race(() => ['rotate', path, String(clock.now()), issued.session.id]);

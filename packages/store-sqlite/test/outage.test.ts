@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSessionError, randomString, SessionManager } from '@org/session-core';
-import { createTestClock } from '@org/session-core/testing';
+import { createSessionManager, isSessionError } from '@org/session-core';
+import { createTestClock, randomString } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
@@ -73,7 +73,7 @@ let counter = 0;
 async function seededFile(clock: ReturnType<typeof createTestClock>) {
   const path = join(temp.dir, `seed-${++counter}.db`);
   const store = new SqliteStore({ path, migrate: true });
-  const sessions = new SessionManager({ store, clock });
+  const sessions = createSessionManager({ store, clock });
   const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
   await store.close();
   return { path, issued };
@@ -85,7 +85,7 @@ async function seededFile(clock: ReturnType<typeof createTestClock>) {
  * logins get a 503 and nobody is let in by mistake.
  */
 async function checkReadOnlyBehaviour(store: SqliteStore, clock: ReturnType<typeof createTestClock>, token: string) {
-  const sessions = new SessionManager({ store, clock });
+  const sessions = createSessionManager({ store, clock });
   const start = clock.now();
   const valid = await sessions.validateToken(token);
   expect(valid.status).toBe('valid');
@@ -175,7 +175,7 @@ describe('SqliteStore outages (ST-04, I1)', () => {
   it('ST-04: a write lock held by another connection gives STORE_UNAVAILABLE after the busy timeout; reads go on', async () => {
     const { path, issued } = await seededFile(clock);
     const store = new SqliteStore({ path, busyTimeoutMs: 200 });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const other = new Database(path);
     try {
       other.exec('BEGIN IMMEDIATE');
@@ -219,7 +219,7 @@ describe('SqliteStore outages (ST-04, I1)', () => {
     const { path, issued } = await seededFile(clock);
     const database = new Database(path);
     const store = new SqliteStore({ database });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     expect((await sessions.validateToken(issued.token)).status).toBe('valid');
     database.close();
     await expectUnavailable(() => store.get(issued.session.id, clock.now()), 'closed');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { isSessionError, randomString, SessionManager, type SessionRecord } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createSessionManager, isSessionError, type SessionRecord } from '@org/session-core';
+import { createTestClock, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/index.js';
@@ -52,7 +52,7 @@ describe('SqliteStore rotation (item 3) on a file', () => {
   it('item 3: a rotate whose insert fails after its delete ran rolls back and leaves the old record (the manager keeps the old token)', async () => {
     const path = freshPath();
     const store = new SqliteStore({ path, migrate: true });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     try {
       const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
       // A real failure inside the transaction, after the old row is gone: the file refuses every
@@ -86,7 +86,7 @@ describe('SqliteStore rotation (item 3) on a file', () => {
   it('item 3: a rotate on a file locked by another connection is STORE_UNAVAILABLE (busy) and leaves the old record', async () => {
     const path = freshPath();
     const store = new SqliteStore({ path, migrate: true, busyTimeoutMs: 50 });
-    const sessions = new SessionManager({ store, clock });
+    const sessions = createSessionManager({ store, clock });
     const other = new Database(path);
     try {
       const issued = await sessions.create({ userId: `user-${randomString(9)}` });
@@ -139,8 +139,8 @@ describe('SqliteStore rotation (item 3) on a file', () => {
     const path = freshPath();
     const rotating = new SqliteStore({ path, migrate: true });
     const revoking = new SqliteStore({ path });
-    const a = new SessionManager({ store: rotating, clock });
-    const b = new SessionManager({ store: revoking, clock });
+    const a = createSessionManager({ store: rotating, clock });
+    const b = createSessionManager({ store: revoking, clock });
     try {
       const userId = `user-${randomString(9)}`;
       const issued = await Promise.all(Array.from({ length: 40 }, () => a.create({ userId })));

@@ -1,15 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  createSessionManager,
   EXPIRED_RETENTION_MS,
   isSessionError,
   type RefreshFamilyRecord,
-  randomString,
   recordExpiresAt,
-  SessionManager,
   type SessionRecord,
 } from '@org/session-core';
-import { createTestClock, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
+import { createTestClock, randomString, refreshFamilyFixture, sessionRecordFixture } from '@org/session-core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderMigrations, SqliteStore } from '../src/index.js';
@@ -282,7 +281,7 @@ describe('SqliteStore', () => {
     it('keeps every session and refresh family across close and a new store on the same file', async () => {
       const path = freshPath();
       const first = new SqliteStore({ path, migrate: true });
-      const sessions = new SessionManager({ store: first, clock });
+      const sessions = createSessionManager({ store: first, clock });
       const issued = await Promise.all(
         Array.from({ length: 5 }, (_, i) => sessions.create({ userId: 'restart-user', data: { i } })),
       );
@@ -292,7 +291,7 @@ describe('SqliteStore', () => {
 
       const reopened = new SqliteStore({ path, migrate: true });
       try {
-        const after = new SessionManager({ store: reopened, clock });
+        const after = createSessionManager({ store: reopened, clock });
         for (const { token, session } of issued) {
           const result = await after.validateToken(token);
           expect(result.status).toBe('valid');
@@ -312,7 +311,7 @@ describe('SqliteStore', () => {
       expect(tokens).toHaveLength(5);
       const store = new SqliteStore({ path });
       try {
-        const sessions = new SessionManager({ store, clock });
+        const sessions = createSessionManager({ store, clock });
         for (const token of tokens) expect((await sessions.validateToken(token)).status).toBe('valid');
         expect(await store.listByUser('crash-user', clock.now())).toHaveLength(5);
       } finally {
@@ -325,7 +324,7 @@ describe('SqliteStore', () => {
   describe('security rows', () => {
     it('C4: 100 validated reads within the touch interval change no row (total_changes); the next interval one', async () => {
       const store = new SqliteStore({ path: freshPath(), migrate: true });
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       const start = clock.now();
       const changes = () => store.database.prepare('SELECT total_changes()').pluck().get() as number;
       try {
@@ -392,7 +391,7 @@ describe('SqliteStore', () => {
 
     it('item 16: sweep() leaves a just-expired session for the retention (the manager reports it expired), then deletes it', async () => {
       const store = new SqliteStore({ path: freshPath(), migrate: true });
-      const sessions = new SessionManager({
+      const sessions = createSessionManager({
         store,
         clock,
         policy: { idleTimeoutMs: 10 * MINUTE, absoluteTimeoutMs: 60 * MINUTE },

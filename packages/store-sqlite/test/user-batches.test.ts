@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { randomString, SessionManager, type SessionRecord } from '@org/session-core';
-import { createTestClock, sessionRecordFixture } from '@org/session-core/testing';
+import { createSessionManager, type SessionRecord } from '@org/session-core';
+import { createTestClock, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_USER_BATCH_SIZE, SqliteStore } from '../src/index.js';
 import { tempDir } from './helpers.js';
@@ -77,7 +77,7 @@ describe('SqliteStore per-user batches (item 4)', () => {
       expect(listed.reads).toBeGreaterThanOrEqual(batches / 2);
 
       // Through the manager, as an admin screen would call it.
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       expect(await sessions.list(userId)).toHaveLength(USER_SESSIONS);
 
       const keep = records[USER_SESSIONS - 1] as SessionRecord;
@@ -94,7 +94,7 @@ describe('SqliteStore per-user batches (item 4)', () => {
   it('item 4: revokeAll on a user with many sessions ends them all in batches; other users keep theirs', async () => {
     const store = new SqliteStore({ path: freshPath(), migrate: true, userBatchSize: 50 });
     try {
-      const sessions = new SessionManager({ store, clock });
+      const sessions = createSessionManager({ store, clock });
       const now = clock.now();
       const userId = `user-${randomString(9)}`;
       const records = Array.from({ length: 1_000 }, () => sessionRecordFixture(now, { userId }));

@@ -31,7 +31,7 @@ export interface JwtKeySource {
  *
  * @example
  * ```ts
- * const keys = new JwtKeySet({ active: await generateSigningKey() }) // ES256
+ * const keys = createJwtKeySet({ active: await generateSigningKey() }) // ES256
  * keys.rotate(await generateSigningKey())
  * app.get('/.well-known/jwks.json', (_req, res) => res.json(keys.exportJwks()))
  * ```
@@ -41,6 +41,7 @@ export class JwtKeySet implements JwtKeySource {
   private activeKid: string | null = null;
   private algorithmSet: ReadonlySet<JwtAlgorithm> = new Set();
 
+  /** @internal Use {@link createJwtKeySet}. */
   constructor(options: JwtKeySetOptions) {
     const keys = [...(options?.active ? [options.active] : []), ...(options?.verifyOnly ?? [])];
     if (keys.length === 0) throw new SessionError('CONFIG_INVALID', 'A key set needs at least one key');
@@ -124,4 +125,16 @@ export class JwtKeySet implements JwtKeySource {
   private refreshAlgorithms(): void {
     this.algorithmSet = new Set([...this.byKid.values()].map((key) => key.alg));
   }
+}
+
+/**
+ * Creates a {@link JwtKeySet}: one active signing key plus verify-only keys; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const keys = createJwtKeySet({ active: await generateSigningKey(), verifyOnly: [previousKey] })
+ * ```
+ */
+export function createJwtKeySet(options: JwtKeySetOptions): JwtKeySet {
+  return new JwtKeySet(options);
 }

@@ -95,7 +95,7 @@ const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as 
  * @example
  * ```ts
  * const key = await generateSigningKey() // ES256
- * const keys = new JwtKeySet({ active: key })
+ * const keys = createJwtKeySet({ active: key })
  * ```
  */
 export async function generateSigningKey(

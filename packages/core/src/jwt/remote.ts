@@ -53,7 +53,7 @@ export interface RemoteJwksOptions {
  * @example
  * ```ts
  * const verifier = createJwtVerifier({
- *   keys: new RemoteJwks({ url: 'https://auth.example.com/.well-known/jwks.json' }),
+ *   keys: createRemoteJwks({ url: 'https://auth.example.com/.well-known/jwks.json' }),
  *   issuer: 'https://auth.example.com', audience: 'orders',
  * })
  * ```
@@ -75,6 +75,7 @@ export class RemoteJwks implements JwtKeySource {
   /** Completed fetches (successful or not), for monitoring and tests. */
   fetchCount = 0;
 
+  /** @internal Use {@link createRemoteJwks}. */
   constructor(options: RemoteJwksOptions) {
     let url: URL;
     try {
@@ -247,4 +248,17 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     offset += chunk.byteLength;
   }
   return new TextDecoder('utf-8', { fatal: true }).decode(body);
+}
+
+/**
+ * Creates a {@link RemoteJwks}: the keys a downstream service fetches from an issuer's JWKS
+ * endpoint; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const keys = createRemoteJwks({ url: 'https://auth.example.com/.well-known/jwks.json' })
+ * ```
+ */
+export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
+  return new RemoteJwks(options);
 }

@@ -67,9 +67,11 @@ export interface IssuedSessionJwt<C extends object = Record<string, never>> {
   expiresIn: number;
 }
 
-/** The outcome of {@link SessionJwt.authenticate}: a validation result plus a JWT when live. */
+/**
+ * The outcome of {@link SessionJwt.authenticate}: a validation result plus `jwt`, a fresh JWT for
+ * the session (null without a session, or in its last seconds, within the clock tolerance).
+ */
 export type AuthenticatedSession<D extends SessionData, C extends object> = ValidationResult<D> & {
-  /** A fresh JWT for the session; null without a session or in its last seconds (clock tolerance). */
   jwt: IssuedSessionJwt<C> | null;
 };
 
@@ -80,7 +82,7 @@ export type AuthenticatedSession<D extends SessionData, C extends object> = Vali
  *
  * @example
  * ```ts
- * const keys = new JwtKeySet({ active: await generateSigningKey() }) // ES256
+ * const keys = createJwtKeySet({ active: await generateSigningKey() }) // ES256
  * const jwts = createSessionJwt({ manager, keys, issuer: 'https://auth.example.com', audience: 'api' })
  * const { jwt } = await jwts.authenticate(sessionToken)      // null unless the session is live
  * const claims = await jwts.verify(jwt.token)                // cached after the first call

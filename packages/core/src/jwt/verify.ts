@@ -122,6 +122,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   private readonly onEvent: ((event: SessionEvent) => void) | undefined;
   private readonly peekKey: (kid: string) => JwtKey | undefined;
 
+  /** @internal Use {@link createJwtVerifier}. */
   constructor(options: JwtVerifierOptions) {
     if (!options || typeof options !== 'object') throw new SessionError('CONFIG_INVALID', 'Verifier options required');
     const keys = options.keys;

@@ -1,10 +1,5 @@
-import {
-  MemoryStore,
-  type SessionData,
-  type SessionEvent,
-  SessionManager,
-  type SessionManagerOptions,
-} from '../../src/index.js';
+import { MemoryStore, type SessionData, type SessionEvent, type SessionManagerOptions } from '../../src/index.js';
+import { SessionManager } from '../../src/manager.js';
 import { createTestClock, instrumentStore } from '../../src/testing/index.js';
 
 export const MINUTE = 60_000;
