@@ -314,20 +314,18 @@ export async function createStoreEngine(config: ResolvedSidecarConfig): Promise<
   }
 
   const fromResult = (result: ValidationResult<SessionData>): Decision => {
-    if (result.status === 'valid' && result.session) {
-      const session = result.session;
-      return {
-        allow: true,
-        identity: {
-          userId: session.userId,
-          sessionId: session.id,
-          authTime: Math.floor(session.authenticatedAt / 1000),
-          claims: session.data as Record<string, unknown>,
-        },
-        cookies: result.cookies,
-      };
-    }
-    return refuse(result.error ?? UNAUTHENTICATED, result.cookies);
+    if (result.status !== 'valid') return refuse(result.error, result.cookies);
+    const session = result.session;
+    return {
+      allow: true,
+      identity: {
+        userId: session.userId,
+        sessionId: session.id,
+        authTime: Math.floor(session.authenticatedAt / 1000),
+        claims: session.data as Record<string, unknown>,
+      },
+      cookies: result.cookies,
+    };
   };
 
   const verifyJwt = async (token: string): Promise<Decision> => {
@@ -394,8 +392,7 @@ export async function createStoreEngine(config: ResolvedSidecarConfig): Promise<
         return refuse(new SessionError('CSRF_REJECTED'));
       }
       if (!result) return refuse(MALFORMED);
-      const decision = fromResult(result);
-      if (!decision.allow || !result.session) return refuse(result.error ?? UNAUTHENTICATED, result.cookies);
+      if (result.status !== 'valid') return refuse(result.error, result.cookies);
       try {
         const issued = await issuer.issue(result.session);
         return {
