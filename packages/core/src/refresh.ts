@@ -2,7 +2,7 @@ import { base64urlEncode, isBase64url } from './encoding.js';
 import { SessionError } from './errors.js';
 import { expiryStatus, idleDeadline } from './expiry.js';
 import { constantTimeEqualString, hashSecret, hmacSha256 } from './hash.js';
-import type { IssuedSessionJwt, SessionJwt } from './jwt/session-jwt.js';
+import { type IssuedSessionJwt, issueSessionJwtAt, type SessionJwt, sessionJwtWindow } from './jwt/session-jwt.js';
 import { toSession } from './manager.js';
 import { randomString } from './random.js';
 import { runtimeOf, type SessionRuntime } from './runtime.js';
@@ -124,6 +124,12 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
   async issue(session: Session<D>): Promise<RefreshTokenPair<D, C>> {
     const now = this.#rt.clock.now();
     if (!session || expiryStatus(session, now) !== 'valid') throw new SessionError('SESSION_EXPIRED');
+    // Checked before the family is written: in the session's last seconds no access JWT is issued.
+    if (!sessionJwtWindow(this.jwt, session, now)) {
+      throw new SessionError('SESSION_EXPIRED', 'The session ends within the clock tolerance: no JWT is issued', {
+        reason: 'ends_within_tolerance',
+      });
+    }
     const familyId = randomString(16, this.#rt.random);
     const secret = randomString(32, this.#rt.random);
     const family: RefreshFamilyRecord = {
@@ -141,7 +147,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       revokedAt: null,
     };
     await this.#rt.call(() => this.#families.createRefreshFamily(family, now));
-    return this.pair(session, family, `${familyId}.${secret}`);
+    return this.pair(session, family, `${familyId}.${secret}`, now);
   }
 
   /**
@@ -186,7 +192,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
           sidHash: this.#rt.sidHash(family.sessionId),
           userId: family.userId,
         });
-        return this.pair(session, rotated, `${family.id}.${successor}`);
+        return this.pair(session, rotated, `${family.id}.${successor}`, now);
       }
 
       const isPrevious = family.previousHash !== null && constantTimeEqualString(presentedHash, family.previousHash);
@@ -196,7 +202,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
         if (!constantTimeEqualString(hashSecret(successor), family.currentHash)) throw invalid('successor_mismatch');
         const record = await this.liveSession(family, now);
         if (!record) throw invalid('session_ended');
-        return this.pair(toSession(record), family, `${family.id}.${successor}`);
+        return this.pair(toSession(record), family, `${family.id}.${successor}`, now);
       }
       if (!isPrevious && !this.isAncestor(parts.secret, family)) throw invalid('secret_mismatch');
 
@@ -274,8 +280,13 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     return idleDeadline(now, absoluteExpiresAt, this.#rt.policy);
   }
 
-  private liveSession(family: RefreshFamilyRecord, now: number): Promise<SessionRecord<D> | null> {
-    return this.#rt.lookupLive(family.sessionId, now, family.userId);
+  /**
+   * The family's session if it is live and will be for longer than the clock tolerance: a session
+   * in its last seconds gets no access JWT, so it counts as ended here, before anything is written.
+   */
+  private async liveSession(family: RefreshFamilyRecord, now: number): Promise<SessionRecord<D> | null> {
+    const record = await this.#rt.lookupLive(family.sessionId, now, family.userId);
+    return record && sessionJwtWindow(this.jwt, record, now) ? record : null;
   }
 
   /** A refresh is activity on the session: slide its idle deadline like a validated read would. */
@@ -288,8 +299,9 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
     await this.jwt.manager.revoke(family.sessionId, { reason });
   }
 
-  private async pair(session: Session<D>, family: RefreshFamilyRecord, refreshToken: string) {
-    const jwt = await this.jwt.issue(session);
+  /** The pair for a rotation or an issue at `now`, the moment its JWT window was checked. */
+  private async pair(session: Session<D>, family: RefreshFamilyRecord, refreshToken: string, now: number) {
+    const jwt = await issueSessionJwtAt(this.jwt, session, now);
     return {
       session,
       accessToken: jwt.token,

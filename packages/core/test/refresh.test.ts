@@ -113,6 +113,39 @@ describe('refresh tokens: pairs, configuration and session activity', () => {
     expect(await codeOf(refresh.issue(session))).toBe('SESSION_EXPIRED');
   });
 
+  it("in the session's last 30 s (the clock tolerance) a refresh is refused before the family rotates", async () => {
+    const clock = createTestClock();
+    const memory = new MemoryStore();
+    const probe = instrumentStore(memory);
+    const events: SessionEvent[] = [];
+    const policy = { idleTimeoutMs: 10 * 60_000, absoluteTimeoutMs: 10 * 60_000 };
+    const manager = new SessionManager({ store: probe.store, clock, policy, onEvent: (e) => events.push(e) });
+    const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+    const jwt = createSessionJwt({ manager, keys, issuer: ISSUER, audience: AUDIENCE });
+    const refresh = createRefreshTokens({ jwt, secret: new Uint8Array(32).fill(3) });
+    const { session, token } = await manager.create({ userId: 'u' });
+    const pair = await refresh.issue(session);
+    const familyId = pair.refreshToken.split('.')[0] as string;
+    const before = await memory.getRefreshFamily(familyId, clock.now());
+
+    // 20 s left: the session lives, but an access JWT would outlive it, so none is issued.
+    clock.set(session.absoluteExpiresAt - 20_000);
+    expect((await manager.validateToken(token)).status).toBe('valid');
+    probe.reset();
+    const error = await refresh.refresh(pair.refreshToken).catch((e: unknown) => e);
+    expect(isSessionError(error, 'REFRESH_INVALID')).toBe(true);
+    expect((error as { reason?: string }).reason).toBe('session_ended');
+    // Nothing was written: the family keeps its generation and its current token, no event.
+    expect(probe.calls.updateRefreshFamily).toBe(0);
+    expect(await memory.getRefreshFamily(familyId, clock.now())).toEqual(before);
+    expect(events.filter((e) => e.type === 'refresh.rotated')).toEqual([]);
+
+    // A new family is not started either: no orphan family, the access JWT's own refusal.
+    probe.reset();
+    expect(await codeOf(refresh.issue(session))).toBe('SESSION_EXPIRED');
+    expect(probe.calls.createRefreshFamily).toBe(0);
+  });
+
   it('events name the session by keyed hash and never carry a refresh token or JWT', async () => {
     const { refresh, events, clock, login, manager } = await setup();
     const { session, pair } = await login();

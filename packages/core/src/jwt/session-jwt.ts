@@ -75,6 +75,10 @@ export type AuthenticatedSession<D extends SessionData, C extends object> = Vali
   jwt: IssuedSessionJwt<C> | null;
 };
 
+/** Set by SessionJwt's static block: {@link issueSessionJwtAt} reaches its private issue through it. */
+// biome-ignore lint/suspicious/noExplicitAny: set once by SessionJwt's static block, for JWTs of any type.
+let issueAt: (jwt: SessionJwt<any, any>, session: Session<any>, nowMs: number) => Promise<IssuedSessionJwt<any>>;
+
 /**
  * Session JWTs for the sessions of one {@link SessionManager} (the `session_token` +
  * `session_jwt` model): short-lived signed tokens any service can verify with the public JWKS,
@@ -140,20 +144,27 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
    * session past its deadline or within the tolerance of it (reason `ends_within_tolerance`).
    * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require.
    */
-  async issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
-    const nowMs = this.#rt.clock.now();
+  issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
+    return this.#issueAt(session, this.#rt.clock.now(), options);
+  }
+
+  static {
+    // Package-private: refresh tokens check the window and issue with one reading of the clock.
+    issueAt = (jwt, session, nowMs) => jwt.#issueAt(session, nowMs, {});
+  }
+
+  async #issueAt(session: Session<D>, nowMs: number, options: { bindToSecret?: string }): Promise<IssuedSessionJwt<C>> {
     if (!session || typeof session.id !== 'string' || typeof session.userId !== 'string') {
       throw new SessionError('CONFIG_INVALID', 'issue() needs a session from the manager');
     }
     if (expiryStatus(session, nowMs) !== 'valid') throw new SessionError('SESSION_EXPIRED');
-    const iat = Math.floor(nowMs / 1000);
-    const lastExp = Math.floor(recordExpiresAt(session) / 1000) - this.verifier.clockToleranceSeconds;
-    const exp = Math.min(iat + this.ttlSeconds, lastExp);
-    if (exp <= iat) {
+    const window = sessionJwtWindow(this, session, nowMs);
+    if (!window) {
       throw new SessionError('SESSION_EXPIRED', 'The session ends within the clock tolerance: no JWT is issued', {
         reason: 'ends_within_tolerance',
       });
     }
+    const { iat, exp } = window;
 
     const custom = this.customClaims ? this.customClaims(session) : undefined;
     if (custom !== undefined && (typeof custom !== 'object' || custom === null || Array.isArray(custom))) {
@@ -221,6 +232,35 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
   async isSessionLive(sid: string, sub: string): Promise<boolean> {
     return (await this.#rt.lookupLive(sid, this.#rt.clock.now(), sub)) !== null;
   }
+}
+
+/**
+ * Package-private (no entry point exports it): {@link SessionJwt.issue} at `nowMs`, the moment a
+ * caller already checked with {@link sessionJwtWindow}, so the check and the signing agree.
+ */
+export function issueSessionJwtAt<D extends SessionData, C extends object>(
+  jwt: SessionJwt<D, C>,
+  session: Session<D>,
+  nowMs: number,
+): Promise<IssuedSessionJwt<C>> {
+  return issueAt(jwt, session, nowMs) as Promise<IssuedSessionJwt<C>>;
+}
+
+/**
+ * The `iat` and `exp` (seconds) of a JWT for `session` issued at `nowMs`: at most the TTL, and
+ * `exp` at most the session's deadline minus the clock tolerance. Null when that leaves nothing,
+ * in the session's last seconds: no JWT may be issued then.
+ */
+export function sessionJwtWindow(
+  // biome-ignore lint/suspicious/noExplicitAny: only the TTL and the tolerance are read.
+  jwt: SessionJwt<any, any>,
+  session: { idleExpiresAt: number | null; absoluteExpiresAt: number },
+  nowMs: number,
+): { iat: number; exp: number } | null {
+  const iat = Math.floor(nowMs / 1000);
+  const lastExp = Math.floor(recordExpiresAt(session) / 1000) - jwt.verifier.clockToleranceSeconds;
+  const exp = Math.min(iat + jwt.ttlSeconds, lastExp);
+  return exp > iat ? { iat, exp } : null;
 }
 
 /**
