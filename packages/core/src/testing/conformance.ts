@@ -14,7 +14,7 @@ import type { RefreshFamilyRecord, SessionRecord } from '../types.js';
 import { createTestClock } from './clock.js';
 import { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
 import { instrumentStore } from './instrument.js';
-import { NOT_REFRESH_STORE, REFRESH_ONLY, runRefreshConformance } from './refresh-conformance.js';
+import { NOT_REFRESH_STORE, runRefreshConformance } from './refresh-conformance.js';
 
 export interface StoreConformanceOptions {
   /** Shown in the suite title, e.g. `RedisStore (cluster)`. */
@@ -39,6 +39,13 @@ export interface StoreConformanceOptions {
    * `deleteAll` leaves it alone; without this option that one check is skipped.
    */
   createIsolatedStore?: (store: SessionStore) => SessionStore | Promise<SessionStore>;
+  /**
+   * Whether the store keeps refresh families, that is implements `RefreshFamilyStore` (default
+   * true). A store of sessions only passes `false`: the refresh cases are then replaced by one
+   * case proving that it is no `RefreshFamilyStore` and that refresh tokens refuse it
+   * (`CONFIG_INVALID`). Left true, a store without the family methods fails those cases.
+   */
+  refreshFamilies?: boolean;
   /**
    * Closes one store the suite opened (and anything the test opened for it); called for each,
    * isolated stores first. Defaults to `store.close()`.
@@ -246,66 +253,84 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       });
     });
 
-    describe(`refresh families ${REFRESH_ONLY}`, () => {
-      let families: SessionStore & RefreshFamilyStore;
-      beforeEach((context) => {
-        const found = familiesOf(store);
-        if (!found) return context.skip(NOT_REFRESH_STORE);
-        families = found;
+    if (options.refreshFamilies === false) {
+      it('keeps no refresh families (refreshFamilies: false): no RefreshFamilyStore, and refresh tokens refuse it', async () => {
+        expect(familiesOf(store)).toBeNull();
+        const manager = new SessionManager({ store, clock });
+        const keys = new JwtKeySet({ active: await generateSigningKey('HS256') });
+        const jwt = new SessionJwt({ manager, keys, issuer: 'https://conformance.test', audience: 'api' });
+        let refused: unknown = null;
+        try {
+          new RefreshTokens({ jwt, secret: randomBytes(32) });
+        } catch (error) {
+          refused = error;
+        }
+        expect(isSessionError(refused, 'CONFIG_INVALID')).toBe(true);
       });
+    }
 
-      it('returns what was created and refuses a duplicate id', async () => {
-        const f = family();
-        await families.createRefreshFamily(f, clock.now());
-        expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(f);
-        const error = await families.createRefreshFamily(f, clock.now()).then(
-          () => null,
-          (e: unknown) => e,
-        );
-        expect(isSessionError(error, 'STORE_CONFLICT')).toBe(true);
-      });
+    if (options.refreshFamilies !== false) {
+      describe('refresh families', () => {
+        let families: SessionStore & RefreshFamilyStore;
+        beforeEach(() => {
+          const found = familiesOf(store);
+          if (!found) throw new Error(NOT_REFRESH_STORE);
+          families = found;
+        });
 
-      it('returns null for unknown and expired families', async () => {
-        const f = family({ idleExpiresAt: clock.now() + MINUTE });
-        await families.createRefreshFamily(f, clock.now());
-        expect(await families.getRefreshFamily(randomString(16), clock.now())).toBeNull();
-        expect(await families.getRefreshFamily(f.id, clock.now() + MINUTE)).toBeNull();
-      });
+        it('returns what was created and refuses a duplicate id', async () => {
+          const f = family();
+          await families.createRefreshFamily(f, clock.now());
+          expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(f);
+          const error = await families.createRefreshFamily(f, clock.now()).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(isSessionError(error, 'STORE_CONFLICT')).toBe(true);
+        });
 
-      it('G1/I3: rotates with compare-and-set on the generation; 20 parallel rotations have one winner', async () => {
-        const f = family();
-        await families.createRefreshFamily(f, clock.now());
-        const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) =>
-            families.updateRefreshFamily(
-              {
-                ...f,
-                generation: 2,
-                previousHash: f.currentHash,
-                currentHash: hashSecret(`next-${i}`),
-                rotatedAt: clock.now(),
-              },
-              1,
-              clock.now(),
+        it('returns null for unknown and expired families', async () => {
+          const f = family({ idleExpiresAt: clock.now() + MINUTE });
+          await families.createRefreshFamily(f, clock.now());
+          expect(await families.getRefreshFamily(randomString(16), clock.now())).toBeNull();
+          expect(await families.getRefreshFamily(f.id, clock.now() + MINUTE)).toBeNull();
+        });
+
+        it('G1/I3: rotates with compare-and-set on the generation; 20 parallel rotations have one winner', async () => {
+          const f = family();
+          await families.createRefreshFamily(f, clock.now());
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              families.updateRefreshFamily(
+                {
+                  ...f,
+                  generation: 2,
+                  previousHash: f.currentHash,
+                  currentHash: hashSecret(`next-${i}`),
+                  rotatedAt: clock.now(),
+                },
+                1,
+                clock.now(),
+              ),
             ),
-          ),
-        );
-        expect(results.filter(Boolean)).toHaveLength(1);
-        const winner = results.indexOf(true);
-        const stored = await families.getRefreshFamily(f.id, clock.now());
-        expect(stored?.generation).toBe(2);
-        expect(stored?.currentHash).toBe(hashSecret(`next-${winner}`));
-        expect(await families.updateRefreshFamily({ ...f, generation: 2 }, 1, clock.now())).toBe(false);
-      });
+          );
+          expect(results.filter(Boolean)).toHaveLength(1);
+          const winner = results.indexOf(true);
+          const stored = await families.getRefreshFamily(f.id, clock.now());
+          expect(stored?.generation).toBe(2);
+          expect(stored?.currentHash).toBe(hashSecret(`next-${winner}`));
+          expect(await families.updateRefreshFamily({ ...f, generation: 2 }, 1, clock.now())).toBe(false);
+        });
 
-      it('keeps a revoked family readable so replays are recognised', async () => {
-        const f = family();
-        await families.createRefreshFamily(f, clock.now());
-        const revoked = { ...f, generation: 2, revokedAt: clock.now() };
-        expect(await families.updateRefreshFamily(revoked, 1, clock.now())).toBe(true);
-        expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(revoked);
+        it('keeps a revoked family readable so replays are recognised', async () => {
+          const f = family();
+          await families.createRefreshFamily(f, clock.now());
+          const revoked = { ...f, generation: 2, revokedAt: clock.now() };
+          expect(await families.updateRefreshFamily(revoked, 1, clock.now())).toBe(true);
+          expect(await families.getRefreshFamily(f.id, clock.now())).toEqual(revoked);
+        });
       });
-    });
+    }
 
     describe('through the session manager', () => {
       const manager = (s: SessionStore, extra: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) =>
@@ -765,6 +790,6 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       );
     });
 
-    runRefreshConformance(() => store, clock);
+    if (options.refreshFamilies !== false) runRefreshConformance(() => store, clock);
   });
 }
