@@ -65,7 +65,8 @@ async function waitListening(port: number, child: ChildProcess, label: string): 
 
 const children: ChildProcess[] = [];
 function start(command: string, args: string[], label: string): ChildProcess {
-  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Own process groups: the cleanup kills nginx's worker with its master.
+  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -297,10 +298,18 @@ export async function run(): Promise<void> {
       );
     }
   } finally {
-    for (const child of children.splice(0)) {
+    const started = children.splice(0);
+    for (const child of started) {
       if (child.exitCode === null) child.kill('SIGTERM');
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 500));
+    for (const child of started) {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     await store.deleteAll().catch(() => {});
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -105,6 +105,15 @@ export function nginxServerConfig(options: { listenPort: number; sidecarPort: nu
   return replace(conf, 'listen 80;', `listen 127.0.0.1:${options.listenPort};`);
 }
 
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is gone already.
+  }
+}
+
 export interface RunningNginx {
   port: number;
   dir: string;
@@ -138,8 +147,10 @@ ${nginxServerConfig({ listenPort: port, ...options })}
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
+  // Its own process group: the master forks a worker, and a kill of the group reaches both.
   const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -153,11 +164,16 @@ ${nginxServerConfig({ listenPort: port, ...options })}
     }
   };
   const stop = async () => {
+    // SIGTERM: the master stops its worker and exits. A SIGKILL of the master alone would leave
+    // the worker running, orphaned; the group kill is the fallback that cannot miss it.
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => killGroup(child), 3000);
       await exited;
+      clearTimeout(timer);
     }
+    killGroup(child);
     rmSync(dir, { recursive: true, force: true });
   };
   const up = await waitFor(
