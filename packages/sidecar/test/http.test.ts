@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerValue } from '../src/identity.js';
 import { serveStub } from './stub.js';
@@ -118,5 +119,29 @@ describe('header values', () => {
     for (const value of ['\u0000', '\u007f', 'é', '\u2028', 'x\ty']) {
       expect(headerValue(value)).toMatch(/^[\x20-\x7e]*$/);
     }
+  });
+
+  it('always gives a header-safe value that decodes back to the claim (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const header = headerValue(value);
+        if (header === undefined) return;
+        expect(header).toMatch(/^[\x20-\x7e]*$/);
+        expect(header).not.toMatch(/^\s|\s$/);
+        // A string sent as is reads back as itself; anything else is JSON of the value.
+        const plain = typeof value === 'string' && header === value;
+        // (What JSON itself cannot tell apart, such as -0 and 0, reads back as JSON does.)
+        if (!plain) expect(JSON.parse(header)).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (value) => {
+        const header = headerValue(value) as string;
+        expect(header).toMatch(/^[\x20-\x7e]*$/);
+        if (header !== value) expect(JSON.parse(header)).toBe(value);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
