@@ -9,7 +9,7 @@ import {
   type SessionMetadata,
   type SessionStore,
 } from '@org/session-core';
-import type { CsrfOptions } from '@org/session-core/csrf';
+import type { CsrfSettings } from '@org/session-core/csrf';
 import {
   createJwtKeySet,
   createSessionJwt,
@@ -42,7 +42,7 @@ export interface DemoServices {
    */
   sessionHandle(id: string): string;
   /** For the adapters' CSRF protection: the demo's key and the origins it is reached at. */
-  csrfOptions: Omit<CsrfOptions, 'manager'>;
+  csrfOptions: CsrfSettings;
   /** Issues and verifies the session JWTs of the JSON API (EdDSA, JWKS at /.well-known/jwks.json). */
   jwts: SessionJwt<DemoSessionData>;
   users: UserDirectory;

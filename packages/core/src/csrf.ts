@@ -36,7 +36,8 @@ export type HeaderSource =
   | { get(name: string): string | null }
   | Readonly<Record<string, string | readonly string[] | undefined>>;
 
-export interface CsrfOptions {
+/** The settings every CSRF protection takes, with or without a session manager. */
+export interface CsrfSettings {
   /** Server key for the token HMAC: at least 32 random bytes. Rotating it invalidates open forms. */
   key: Uint8Array;
   /**
@@ -66,17 +67,35 @@ export interface CsrfOptions {
    * `__Host-pre` in production mode and `pre` in development mode.
    */
   preSessionCookieName?: string;
-  /**
-   * The session manager: rejections are emitted as its events (naming the session by its keyed
-   * hash), and its clock, random source and cookie mode are reused.
-   */
+}
+
+/**
+ * CSRF protection for a session manager's sessions: rejections are emitted as the manager's events
+ * (naming the session by its keyed hash), and its clock, random source and cookie mode are used.
+ * So `mode`, `clock` and `random` are the manager's and cannot be given here.
+ */
+export interface CsrfOptionsWithManager extends CsrfSettings {
   // biome-ignore lint/suspicious/noExplicitAny: a manager of any session data type.
-  manager?: SessionManager<any>;
-  /** Cookie mode when no manager is given; default `production`. */
+  manager: SessionManager<any>;
+  mode?: never;
+  clock?: never;
+  random?: never;
+}
+
+/** CSRF protection on its own (no events): the cookie mode, clock and random source to use. */
+export interface CsrfOptionsWithoutManager extends CsrfSettings {
+  manager?: undefined;
+  /** Cookie mode; default `production`. */
   mode?: CookieMode;
   clock?: Clock;
   random?: RandomSource;
 }
+
+/**
+ * Options of {@link createCsrfProtection}: with a session manager, or on their own with `mode`,
+ * `clock` and `random`, never both (`CONFIG_INVALID` at run time, a type error before).
+ */
+export type CsrfOptions = CsrfOptionsWithManager | CsrfOptionsWithoutManager;
 
 /** What a CSRF check needs from a request; adapters fill it from the framework's request. */
 export interface CsrfRequest {
@@ -207,6 +226,10 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
     throw new SessionError('CONFIG_INVALID', `The CSRF key must be at least ${MIN_CSRF_KEY_BYTES} random bytes`);
   }
   const allowedOrigins = new Set(parseAllowedOrigins(options.allowedOrigins));
+  // The manager's clock, random source and mode, or the ones given: never a silent mix of both.
+  if (options.manager && (options.mode !== undefined || options.clock !== undefined || options.random !== undefined)) {
+    throw new SessionError('CONFIG_INVALID', 'Give either a manager or mode, clock and random, not both');
+  }
   const runtime = options.manager ? runtimeOf(options.manager) : null;
   const mode = runtime?.cookie.mode ?? options.mode ?? 'production';
   const clock = runtime?.clock ?? options.clock ?? systemClock;

@@ -374,21 +374,21 @@ export class SessionManager<D extends SessionData = SessionData> {
   }
 
   /**
-   * Revokes one session. With `userId`, only that user's session may be revoked: another user's
-   * id gets `SESSION_NOT_FOUND`, exactly like an unknown id (no IDOR, no enumeration).
+   * Revokes one session; returns whether it did. With `userId`, only that user's session is
+   * revoked: another user's id returns false, exactly like an unknown or malformed id (no IDOR, no
+   * enumeration). A route that names sessions by id answers false with a 404 of its own.
+   *
+   * @example
+   * ```ts
+   * if (!(await sessions.revoke(req.params.id, { userId: session.userId }))) throw new SessionError('SESSION_NOT_FOUND')
+   * ```
    */
   async revoke(sessionId: string, options: { userId?: string; reason?: string } = {}): Promise<boolean> {
     // Ids often come from URLs and forms: vet the shape before any store call (A4).
-    if (!isSessionId(sessionId)) {
-      if (options.userId !== undefined) throw new SessionError('SESSION_NOT_FOUND');
-      return false;
-    }
+    if (!isSessionId(sessionId)) return false;
     const now = this.#rt.clock.now();
     const record = await this.#rt.call(() => this.#rt.store.get(sessionId, now));
-    if (options.userId !== undefined && (!record || record.userId !== options.userId)) {
-      throw new SessionError('SESSION_NOT_FOUND');
-    }
-    if (!record) return false;
+    if (!record || (options.userId !== undefined && record.userId !== options.userId)) return false;
     const deleted = await this.#rt.call(() => this.#rt.store.delete(sessionId));
     if (deleted) {
       this.#rt.emit({

@@ -64,7 +64,9 @@ export type RequestLoginInput<D extends SessionData = SessionData> = Omit<Create
 export interface RequireSessionOptions {
   /**
    * Hybrid mode: confirm a session that came from the JWT cookie with the store first, so a
-   * revoked session is refused at once (sensitive routes). No effect otherwise.
+   * revoked session is refused at once (sensitive routes). Default false: a session JWT then
+   * outlives a revocation by at most its TTL. No effect with cookie sessions, which always ask the
+   * store. (`requireFresh` is always strict.)
    */
   strict?: boolean;
 }
@@ -186,7 +188,8 @@ export class RequestContext<D extends SessionData = SessionData> {
 
   /**
    * The session, or the coded error a guard answers with (401 `UNAUTHENTICATED`,
-   * `SESSION_EXPIRED`, ..., 503 `STORE_UNAVAILABLE`). `strict` confirms a JWT-cookie session with the store.
+   * `SESSION_EXPIRED`, ..., 503 `STORE_UNAVAILABLE`). `strict` (default false) confirms a
+   * JWT-cookie session with the store.
    */
   async requireSession(options: RequireSessionOptions = {}): Promise<Session<D> | JwtSession<D>> {
     if (options.strict && isJwtSession(this.current)) await this.confirmWithStore();
@@ -195,11 +198,12 @@ export class RequestContext<D extends SessionData = SessionData> {
   }
 
   /**
-   * As {@link requireSession}, plus 401 `REAUTH_REQUIRED` unless the user authenticated within
-   * `maxAgeMs`. Strict by default: freshness guards sensitive actions.
+   * As {@link requireSession} with `strict: true`, plus 401 `REAUTH_REQUIRED` unless the user
+   * authenticated within `maxAgeMs`. Always strict: freshness guards sensitive actions, so a
+   * JWT-cookie session is confirmed with the store first.
    */
-  async requireFresh(maxAgeMs: number, options: RequireSessionOptions = {}): Promise<Session<D> | JwtSession<D>> {
-    const session = await this.requireSession({ strict: options.strict !== false });
+  async requireFresh(maxAgeMs: number): Promise<Session<D> | JwtSession<D>> {
+    const session = await this.requireSession({ strict: true });
     return this.setup.manager.requireFresh(session, maxAgeMs);
   }
 

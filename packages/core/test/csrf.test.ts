@@ -7,6 +7,7 @@ import {
   type CsrfOptions,
   type CsrfProtection,
   type CsrfRequest,
+  type CsrfSettings,
   createCsrfProtection,
 } from '../src/entries/csrf.js';
 import { isSessionError, MemoryStore, type SessionEvent } from '../src/index.js';
@@ -468,7 +469,7 @@ describe('store outage', () => {
 });
 
 describe('events and report-only mode (H8)', () => {
-  function managed(options: Partial<CsrfOptions> = {}) {
+  function managed(options: Partial<CsrfSettings> = {}) {
     const events: SessionEvent[] = [];
     const manager = new SessionManager({
       store: new MemoryStore(),
@@ -529,6 +530,26 @@ describe('events and report-only mode (H8)', () => {
   it('takes the cookie mode from the manager', () => {
     const manager = new SessionManager({ store: new MemoryStore(), mode: 'development' });
     expect(createCsrfProtection({ key, allowedOrigins: ['http://app.test'], manager }).preSessionCookieName).toBe(
+      'pre',
+    );
+  });
+
+  it('refuses a manager together with mode, clock or random, in the type and at run time (none silently wins)', () => {
+    const manager = new SessionManager({ store: new MemoryStore(), mode: 'development' });
+    const base = { key, allowedOrigins: ['http://app.test'] };
+    const attempts = [
+      // @ts-expect-error the manager's mode is the mode
+      () => createCsrfProtection({ ...base, manager, mode: 'production' }),
+      // @ts-expect-error the manager's clock is the clock
+      () => createCsrfProtection({ ...base, manager, clock: createTestClock() }),
+      // @ts-expect-error the manager's random source is the random source
+      () => createCsrfProtection({ ...base, manager, random: (bytes: Uint8Array) => bytes }),
+    ];
+    for (const attempt of attempts) {
+      expect(() => attempt()).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    }
+    // Either one alone is fine.
+    expect(createCsrfProtection({ ...base, mode: 'development', clock: createTestClock() }).preSessionCookieName).toBe(
       'pre',
     );
   });

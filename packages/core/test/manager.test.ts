@@ -389,7 +389,7 @@ describe('revoke / revokeAll / list', () => {
     const { sessions, probe } = setup();
     for (const id of ['', "' OR 1=1 --", '../x', 'A'.repeat(23)]) {
       expect(await sessions.revoke(id)).toBe(false);
-      expect(await codeOf(() => sessions.revoke(id, { userId: 'u1' }))).toBe('SESSION_NOT_FOUND');
+      expect(await sessions.revoke(id, { userId: 'u1' })).toBe(false);
     }
     expect(probe.total()).toBe(0);
   });

@@ -383,6 +383,11 @@ describe('request context: hybrid mode (session-JWT cookie)', () => {
     expect(isDeletion(byName(deletions, SID)) && isDeletion(byName(deletions, JWT))).toBe(true);
     const fresh = await open({ cookie: header });
     expect(isSessionError(await fresh.requireFresh(60 * 60_000).catch((e) => e), 'UNAUTHENTICATED')).toBe(true);
+    // requireFresh is always strict: there is no option to make it trust the JWT cookie alone.
+    const lax = await open({ cookie: header });
+    // @ts-expect-error requireFresh takes no options
+    const laxError = await lax.requireFresh(60 * 60_000, { strict: false }).catch((e: unknown) => e);
+    expect(isSessionError(laxError, 'UNAUTHENTICATED')).toBe(true);
 
     clock.advance(1_000);
     expect((await open({ cookie: header })).session).toBeNull();

@@ -16,7 +16,7 @@ import {
   type RequireSessionOptions,
   type SessionStrategy,
 } from '@org/session-core/adapter';
-import { type CsrfCheckOptions, type CsrfOptions, createCsrfProtection } from '@org/session-core/csrf';
+import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
@@ -40,7 +40,7 @@ declare global {
 
 export interface ExpressSessionsOptions<D extends SessionData = SessionData> {
   /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `csrf()` and `csrfToken()`. */
-  csrf?: Omit<CsrfOptions, 'manager'>;
+  csrf?: CsrfSettings;
   /** `Cache-Control: no-store` on every response that passed a guard (B8). Default true. */
   noStoreOnGuarded?: boolean;
   /** Renders a rejection instead of core's JSON error response (e.g. redirect pages to /login). */
@@ -59,10 +59,10 @@ export interface ExpressSessions<D extends SessionData = RegisteredData> {
   readonly manager: SessionManager<D>;
   /** Validates the session cookie once per request and sets `req.session` and `req.sessionResult`. */
   middleware: RequestHandler;
-  /** 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict`: see {@link RequireSessionOptions}. */
+  /** 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict` (default false): see {@link RequireSessionOptions}. */
   requireSession(options?: RequireSessionOptions): RequestHandler;
-  /** As `requireSession`, plus 401 `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. Strict unless `{ strict: false }`. */
-  requireFresh(maxAgeMs: number, options?: RequireSessionOptions): RequestHandler;
+  /** As `requireSession`, plus 401 `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. Always strict (a JWT-cookie session is confirmed with the store). */
+  requireFresh(maxAgeMs: number): RequestHandler;
   /** 403 `CSRF_REJECTED` (or 415) for unsafe requests that fail the CSRF checks. Parse form bodies first. */
   csrf(options?: CsrfCheckOptions): RequestHandler;
   /** Always a new session; revokes the one the request carried and ends the pre-session (fixation-proof). */
@@ -166,7 +166,7 @@ export function expressSessions<D extends SessionData = RegisteredData>(
       next();
     },
     requireSession: (guard) => handler((context) => context.requireSession(guard), true),
-    requireFresh: (maxAgeMs, guard) => handler((context) => context.requireFresh(maxAgeMs, guard), true),
+    requireFresh: (maxAgeMs) => handler((context) => context.requireFresh(maxAgeMs), true),
     csrf: (checkOptions) => {
       contexts.requireCsrf();
       return handler((context, req) => context.verifyCsrf(req.body, checkOptions));

@@ -1,8 +1,14 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
+import {
+  createSessionManager,
+  isSessionError,
+  MemoryStore,
+  SessionError,
+  type SessionManager,
+} from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import type { CsrfOptions } from '@org/session-core/csrf';
+import type { CsrfSettings } from '@org/session-core/csrf';
 import { createLintedClient, instrumentStore } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import express, { type Express } from 'express';
@@ -11,7 +17,7 @@ import { sendRaw } from '../../../test-support/raw-http.js';
 import { type ExpressSessions, type ExpressSessionsOptions, expressSessions } from '../src/index.js';
 
 /** The suite's reference app (routes documented on runAdapterHttpSuite). */
-function referenceApp(manager: SessionManager, csrf: Omit<CsrfOptions, 'manager'>, extra: ExpressSessionsOptions = {}) {
+function referenceApp(manager: SessionManager, csrf: CsrfSettings, extra: ExpressSessionsOptions = {}) {
   const auth = expressSessions(manager, { csrf, ...extra });
   const app = express();
   app.use(express.json(), express.urlencoded({ extended: false }), auth.middleware);
@@ -61,7 +67,10 @@ function referenceApp(manager: SessionManager, csrf: Omit<CsrfOptions, 'manager'
     res.json({ revoked: await manager.revokeAll(session.userId, { except: session.id }) });
   });
   app.delete('/sessions/:id', auth.requireSession(), auth.csrf(), async (req, res) => {
-    await manager.revoke(req.params.id as string, { userId: req.session?.userId as string });
+    // Another user's session is not found, like an unknown one (E5): revoke says false.
+    if (!(await manager.revoke(req.params.id as string, { userId: req.session?.userId as string }))) {
+      throw new SessionError('SESSION_NOT_FOUND');
+    }
     res.status(204).end();
   });
   app.use(auth.errorHandler);

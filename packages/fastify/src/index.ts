@@ -16,7 +16,7 @@ import {
   type RequireSessionOptions,
   type SessionStrategy,
 } from '@org/session-core/adapter';
-import { type CsrfCheckOptions, type CsrfOptions, createCsrfProtection } from '@org/session-core/csrf';
+import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -53,7 +53,7 @@ export interface FastifySessionsOptions {
   // biome-ignore lint/suspicious/noExplicitAny: any session data type; request.session is typed by Register.
   manager: SessionManager<any>;
   /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `csrf()` and `csrfToken()`. */
-  csrf?: Omit<CsrfOptions, 'manager'>;
+  csrf?: CsrfSettings;
   /** Close the manager's store when the app closes (only if this app owns it). Default false. */
   closeStore?: boolean;
   /** `Cache-Control: no-store` on every response that passed a guard (B8). Default true. */
@@ -74,10 +74,10 @@ type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 export interface FastifySessions<D extends SessionData = RegisteredData> {
   readonly manager: SessionManager<D>;
-  /** preHandler: 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict`: see {@link RequireSessionOptions}. */
+  /** preHandler: 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict` (default false): see {@link RequireSessionOptions}. */
   requireSession(options?: RequireSessionOptions): Hook;
-  /** preHandler: as `requireSession`, plus 401 `REAUTH_REQUIRED` unless authenticated within `maxAgeMs`. Strict unless `{ strict: false }`. */
-  requireFresh(maxAgeMs: number, options?: RequireSessionOptions): Hook;
+  /** preHandler: as `requireSession`, plus 401 `REAUTH_REQUIRED` unless authenticated within `maxAgeMs`. Always strict (a JWT-cookie session is confirmed with the store). */
+  requireFresh(maxAgeMs: number): Hook;
   /** preHandler: 403 `CSRF_REJECTED` (or 415) for unsafe requests that fail the CSRF checks. */
   csrf(options?: CsrfCheckOptions): Hook;
   /** Always a new session; revokes the one the request carried and ends the pre-session (fixation-proof). */
@@ -157,7 +157,7 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
   const sessions: FastifySessions<SessionData> = {
     manager,
     requireSession: (guardOptions) => guard((context) => context.requireSession(guardOptions)),
-    requireFresh: (maxAgeMs, guardOptions) => guard((context) => context.requireFresh(maxAgeMs, guardOptions)),
+    requireFresh: (maxAgeMs) => guard((context) => context.requireFresh(maxAgeMs)),
     csrf: (checkOptions) => {
       contexts.requireCsrf();
       return async (request) => {

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { createSessionManager, MemoryStore, SessionError, type SessionManager } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import type { CsrfOptions } from '@org/session-core/csrf';
+import type { CsrfSettings } from '@org/session-core/csrf';
 import { createLintedClient } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -12,7 +12,7 @@ import { type FastifySessionsOptions, fastifySessions } from '../src/index.js';
 /** The suite's reference app (routes documented on runAdapterHttpSuite). */
 async function referenceApp(
   manager: SessionManager,
-  csrf: Omit<CsrfOptions, 'manager'>,
+  csrf: CsrfSettings,
   extra: Partial<FastifySessionsOptions> = {},
   serverOptions: FastifyServerOptions = {},
 ) {
@@ -69,7 +69,10 @@ async function referenceApp(
     return { revoked: await manager.revokeAll(session.userId, { except: session.id }) };
   });
   app.delete<{ Params: { id: string } }>('/sessions/:id', guarded, async (request, reply) => {
-    await manager.revoke(request.params.id, { userId: request.session?.userId as string });
+    // Another user's session is not found, like an unknown one (E5): revoke says false.
+    if (!(await manager.revoke(request.params.id, { userId: request.session?.userId as string }))) {
+      throw new SessionError('SESSION_NOT_FOUND');
+    }
     return reply.code(204).send();
   });
   // Fastify's default 404 echoes the URL, which may hold a token.

@@ -16,7 +16,7 @@ import {
   type RequireSessionOptions,
   type SessionStrategy,
 } from '@org/session-core/adapter';
-import { type CsrfCheckOptions, type CsrfOptions, createCsrfProtection } from '@org/session-core/csrf';
+import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
 import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import type { GetConnInfo } from 'hono/conninfo';
 import { HTTPException } from 'hono/http-exception';
@@ -47,7 +47,7 @@ declare module 'hono' {
 
 export interface HonoSessionsOptions<D extends SessionData = SessionData> {
   /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `csrf()` and `csrfToken()`. */
-  csrf?: Omit<CsrfOptions, 'manager'>;
+  csrf?: CsrfSettings;
   /** `Cache-Control: no-store` on every response that passed a guard (B8). Default true. */
   noStoreOnGuarded?: boolean;
   /** Renders a rejection instead of core's JSON error response (e.g. redirect pages to /login). */
@@ -77,10 +77,10 @@ export interface HonoSessions<D extends SessionData = RegisteredData> {
   readonly manager: SessionManager<D>;
   /** Validates the session cookie once per request, sets `c.var.session` and writes the response's cookies. */
   middleware: MiddlewareHandler<SessionEnv<D>>;
-  /** 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict`: see {@link RequireSessionOptions}. */
+  /** 401 (`UNAUTHENTICATED`, `SESSION_EXPIRED`, ...) or 503 `STORE_UNAVAILABLE` without a session. `strict` (default false): see {@link RequireSessionOptions}. */
   requireSession(options?: RequireSessionOptions): MiddlewareHandler<SessionEnv<D>>;
-  /** As `requireSession`, plus 401 `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. Strict unless `{ strict: false }`. */
-  requireFresh(maxAgeMs: number, options?: RequireSessionOptions): MiddlewareHandler<SessionEnv<D>>;
+  /** As `requireSession`, plus 401 `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. Always strict (a JWT-cookie session is confirmed with the store). */
+  requireFresh(maxAgeMs: number): MiddlewareHandler<SessionEnv<D>>;
   /** 403 `CSRF_REJECTED` (or 415) for unsafe requests that fail the CSRF checks; reads a form or JSON body's token field. */
   csrf(options?: CsrfCheckOptions): MiddlewareHandler<SessionEnv<D>>;
   /** Always a new session; revokes the one the request carried and ends the pre-session (fixation-proof). */
@@ -201,7 +201,7 @@ export function honoSessions<D extends SessionData = RegisteredData>(
       if (update.cacheControl) c.res.headers.set('cache-control', update.cacheControl);
     },
     requireSession: (options) => guard((context) => context.requireSession(options), true),
-    requireFresh: (maxAgeMs, options) => guard((context) => context.requireFresh(maxAgeMs, options), true),
+    requireFresh: (maxAgeMs) => guard((context) => context.requireFresh(maxAgeMs), true),
     csrf: (checkOptions) => {
       contexts.requireCsrf();
       return guard(async (context, c) => context.verifyCsrf(await readBody(c), checkOptions));

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CookiePolicy, EPOCH_EXPIRES } from '../cookie.js';
-import type { CsrfOptions } from '../csrf.js';
+import type { CsrfSettings } from '../csrf.js';
 import { utf8 } from '../encoding.js';
 import { errorCodes } from '../errors.js';
 import type { SessionEvent } from '../events.js';
@@ -22,7 +22,7 @@ import { instrumentStore } from './instrument.js';
 export interface AdapterSuiteSetup {
   manager: SessionManager;
   /** CSRF options for the adapter (it fills in the manager). */
-  csrf: Omit<CsrfOptions, 'manager'>;
+  csrf: CsrfSettings;
 }
 
 export interface RawResponse {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CsrfOptions } from '../csrf.js';
+import type { CsrfSettings } from '../csrf.js';
 import { base64urlDecode } from '../encoding.js';
 import { createHybridSessions, type HybridSessions } from '../hybrid.js';
 import { JwtKeySet } from '../jwt/key-set.js';
@@ -16,7 +16,7 @@ import { instrumentStore } from './instrument.js';
 export interface HybridSuiteSetup {
   manager: SessionManager;
   /** CSRF options for the adapter (it fills in the manager). */
-  csrf: Omit<CsrfOptions, 'manager'>;
+  csrf: CsrfSettings;
   /** Pass it as the adapter's `hybrid` option. */
   hybrid: HybridSessions;
 }
