@@ -11,7 +11,6 @@ import {
   createSessionJwt,
   generateSigningKey,
   type JwtAlgorithm,
-  type JwtVerifier,
 } from '@org/session-core/jwt';
 import { jwtVerify, SignJWT } from 'jose';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';

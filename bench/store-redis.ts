@@ -6,7 +6,7 @@
  *
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379); every key it writes is removed after.
  */
-import { createSessionManager, type SessionManager } from '@org/session-core';
+import { createSessionManager } from '@org/session-core';
 import { randomString } from '@org/session-core/testing';
 import { RedisStore } from '@org/session-store-redis';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';

@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSessionManager, type SessionManager, type SessionStore } from '@org/session-core';
+import { createSessionManager, type SessionStore } from '@org/session-core';
 import { instrumentStore, randomString } from '@org/session-core/testing';
 import { PostgresStore } from '@org/session-store-postgres';
 import { SqliteStore } from '@org/session-store-sqlite';

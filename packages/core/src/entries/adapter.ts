@@ -2,8 +2,33 @@
  * `@org/session-core/adapter`: what a framework adapter (or an auth service) is built from. The
  * request context runs the whole request-level flow once, framework-neutral: adapters translate
  * their request into its input and write what it returns, and decide nothing. Next to it, the HTTP
- * glue (transport check, bearer tokens, error bodies) and the strict cookie parser and serializer.
+ * glue (transport check, bearer tokens, error bodies) and the strict cookie parser and serializer;
+ * `keyedIdHash` and `base64urlDecode` serve services that name sessions the way events do (a
+ * sidecar, a log pipeline) with a key read from a file.
  */
+
+export {
+  type CookieAttributes,
+  type CookieHeaderInput,
+  getCookieValues,
+  MAX_COOKIE_NAME_VALUE_BYTES,
+  parseCookieHeader,
+  resolveCookiePolicy,
+  serializeCookie,
+  serializeDeletionCookie,
+  serializeSessionCookie,
+} from '../cookie.js';
+export { base64urlDecode } from '../encoding.js';
+export { defaultErrorMessage } from '../errors.js';
+export { keyedIdHash } from '../hash.js';
+export {
+  assertSecureTransport,
+  isLoopbackAddress,
+  isLoopbackHost,
+  readBearerToken,
+  type TransportInput,
+  type TransportOptions,
+} from '../http.js';
 export {
   createRequestContexts,
   type RequestContext,
@@ -17,26 +42,3 @@ export {
 } from '../request-context.js';
 export type { SessionStrategy } from '../strategy.js';
 export type { ValidateOptions } from '../validation.js';
-export {
-  assertSecureTransport,
-  isLoopbackAddress,
-  isLoopbackHost,
-  readBearerToken,
-  type TransportInput,
-  type TransportOptions,
-} from '../http.js';
-export { defaultErrorMessage } from '../errors.js';
-export {
-  type CookieAttributes,
-  type CookieHeaderInput,
-  getCookieValues,
-  MAX_COOKIE_NAME_VALUE_BYTES,
-  parseCookieHeader,
-  resolveCookiePolicy,
-  serializeCookie,
-  serializeDeletionCookie,
-  serializeSessionCookie,
-} from '../cookie.js';
-// Services that name sessions the way events do (a sidecar, a log pipeline), from key files.
-export { keyedIdHash } from '../hash.js';
-export { base64urlDecode } from '../encoding.js';

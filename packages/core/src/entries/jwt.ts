@@ -4,6 +4,14 @@
  * verified-token cache, session JWTs issued only for live sessions, and hybrid browser sessions (a
  * short-lived session-JWT cookie next to the session cookie). See docs/jwt.md.
  */
+
+export {
+  createHybridSessions,
+  type HybridSessions,
+  type HybridSessionsOptions,
+  type HybridValidationResult,
+} from '../hybrid.js';
+export { createJwtKeySet, type JwtKeySet, type JwtKeySetOptions, type JwtKeySource } from '../jwt/key-set.js';
 export {
   exportSigningJwk,
   type GenerateSigningKeyOptions,
@@ -16,7 +24,6 @@ export {
   type PublicJwk,
   type PublicJwks,
 } from '../jwt/keys.js';
-export { createJwtKeySet, type JwtKeySet, type JwtKeySetOptions, type JwtKeySource } from '../jwt/key-set.js';
 export { createRemoteJwks, type RemoteJwks, type RemoteJwksOptions } from '../jwt/remote.js';
 export {
   type AuthenticatedSession,
@@ -33,9 +40,3 @@ export {
   type VerifiedSessionJwt,
   type VerifyOptions,
 } from '../jwt/verify.js';
-export {
-  createHybridSessions,
-  type HybridSessions,
-  type HybridSessionsOptions,
-  type HybridValidationResult,
-} from '../hybrid.js';
