@@ -16,14 +16,27 @@ import { SessionError, type SessionErrorCode } from './errors.js';
 import { createEmitter, type SessionEventListener } from './events.js';
 import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, slideIdle } from './expiry.js';
 import { secretMatchesHash } from './hash.js';
+import {
+  instrumentManager,
+  instrumentStore,
+  type SessionInstrumentation,
+  withInstrumentationListener,
+} from './instrumentation.js';
 import { type PolicyPresetName, resolvePolicy, type SessionPolicy, type SessionPolicyOptions } from './policy.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
+import {
+  publishNotice,
+  type RevocationChannel,
+  type RevocationEventListener,
+  type RevocationNotice,
+} from './revocation.js';
 import { asStoreError, createRuntime, type SessionRuntime } from './runtime.js';
 import { assertStorable } from './storable.js';
 import { EXPIRED_RETENTION_MS, type SessionStore, type UserEpoch } from './store.js';
 import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
 import type { NoSession, ValidationResult } from './validation.js';
+import { createSessionWriter, type RecordChange, type SessionWriter } from './writes.js';
 
 /** Default bound on one store operation (I2): fail fast, no retries on the request path. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
@@ -69,6 +82,18 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
   onSessionLimit?: 'evict-oldest' | 'refuse';
   /** Bound on each store call in ms (default 1000); a slower store counts as unavailable. */
   storeTimeoutMs?: number;
+  /**
+   * Push revocations to subscribed JWT verifiers: `revoke`, `revokeAll`, `revokeEveryone`,
+   * evictions and refresh-token reuse publish a notice on `channel` (see docs/microservices.md).
+   * A notice that cannot be sent never fails the revocation; `onEvent` hears
+   * `revocation.publish_failed`.
+   */
+  revocation?: { channel: RevocationChannel; onEvent?: RevocationEventListener };
+  /**
+   * Spans and metrics for validations, logins, rotations, revocations and every store call, e.g.
+   * `openTelemetryInstrumentation()` from `@org/session-opentelemetry`. Without it nothing is wrapped.
+   */
+  instrumentation?: SessionInstrumentation;
 }
 
 export interface CreateSessionInput<D extends SessionData = SessionData> {
@@ -127,9 +152,17 @@ export class SessionManager<D extends SessionData = SessionData> {
   readonly cookie: CookiePolicy;
   /** Store, clock, events and store deadlines, shared privately with the modules built on this manager. */
   readonly #rt: SessionRuntime<D>;
+  /** Writes in one round trip on the record already read; concurrent merges combined (writes.ts). */
+  readonly #writer: SessionWriter<D>;
+  /**
+   * The record behind each session object this manager handed out, so that a write after a
+   * validation builds on the version already read. Weak: it lives as long as the app holds the session.
+   */
+  readonly #records = new WeakMap<object, SessionRecord<D>>();
   private readonly binding: BindingPolicy;
   private readonly maxSessionsPerUser: number | null;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
+  readonly #revocation: SessionManagerOptions['revocation'];
 
   /** @internal Use {@link createSessionManager}. */
   constructor(options: SessionManagerOptions<D>) {
@@ -149,20 +182,32 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     this.maxSessionsPerUser = max;
     this.onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
+    if (options.revocation !== undefined && typeof options.revocation?.channel?.publish !== 'function') {
+      throw new SessionError('CONFIG_INVALID', 'revocation.channel must be a RevocationChannel');
+    }
+    this.#revocation = options.revocation;
+    const instrumentation = options.instrumentation;
+    if (instrumentation !== undefined && typeof instrumentation?.run !== 'function') {
+      throw new SessionError('CONFIG_INVALID', 'instrumentation must be a SessionInstrumentation (a run method)');
+    }
     const timeout = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
     this.#rt = createRuntime<D>(this, {
-      store: options.store,
+      store: instrumentation ? instrumentStore(options.store, instrumentation) : options.store,
       policy: this.policy,
       cookie: this.cookie,
       clock: options.clock ?? systemClock,
       random,
-      emit: createEmitter(options.onEvent),
+      emit: createEmitter(
+        instrumentation ? withInstrumentationListener(options.onEvent, instrumentation) : options.onEvent,
+      ),
       logKey: options.logKey ?? randomBytes(32, random),
       storeTimeoutMs: timeout,
     });
+    this.#writer = createSessionWriter(this.#rt);
+    if (instrumentation) instrumentManager(this, instrumentation, options.store);
   }
 
   /**
@@ -204,7 +249,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       userAgent: record.metadata.userAgent ?? null,
     });
     return {
-      session: toSession(record),
+      session: this.#view(record),
       token: generated.token,
       cookies: [this.sessionCookie(generated.token, record, now)],
     };
@@ -343,7 +388,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       reason: options.reauthenticated ? 'reauthenticated' : 'rotated',
     });
     return {
-      session: toSession(record),
+      session: this.#view(record),
       token: generated.token,
       cookies: [this.sessionCookie(generated.token, record, now)],
     };
@@ -357,7 +402,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (options.byMs !== undefined && (!Number.isFinite(options.byMs) || options.byMs <= 0)) {
       throw new SessionError('CONFIG_INVALID', 'byMs must be a positive number');
     }
-    const updated = await this.modify(session.id, (record, now) => extendIdle(record, now, this.policy, options.byMs));
+    const updated = await this.#merge(session, (record, now) => extendIdle(record, now, this.policy, options.byMs));
     this.#rt.emit({
       type: 'session.extended',
       at: this.#rt.clock.now(),
@@ -367,10 +412,54 @@ export class SessionManager<D extends SessionData = SessionData> {
     return updated;
   }
 
-  /** Replaces the session's data with compare-and-set; `STORE_CONFLICT` if it changed meanwhile. */
-  async update(session: Pick<Session<D>, 'id' | 'version'>, data: D): Promise<Session<D>> {
+  /**
+   * Writes the session's data, in one store round trip after the validation that produced
+   * `session`.
+   *
+   * - With a function, a merge: it gets the data as stored when the write runs and returns the new
+   *   data. Concurrent writes to one session never fail: each one's function runs on the result of
+   *   the others (combined into one write within this process, retried across processes), so a
+   *   function that changes only its own keys keeps every write's effect. It may run more than once.
+   * - With data, a replacement with compare-and-set on `session.version`: `STORE_CONFLICT` if the
+   *   session changed since it was read.
+   *
+   * See docs/concurrency.md for what a concurrent write guarantees.
+   *
+   * @example
+   * ```ts
+   * await sessions.update(session, (data) => ({ ...data, cart: [...(data.cart ?? []), item] }))
+   * ```
+   */
+  async update(session: Pick<Session<D>, 'id' | 'version'>, data: D | ((current: D) => D)): Promise<Session<D>> {
+    if (typeof data === 'function') {
+      const merge = data as (current: D) => D;
+      return this.#merge(session, (record) => {
+        const next = merge(record.data);
+        assertStorable('data', next);
+        return { ...record, data: next };
+      });
+    }
     assertStorable('data', data);
-    return this.modify(session.id, (record) => ({ ...record, data }), session.version);
+    const record = await this.#writer.replace(session.id, session.version, this.#records.get(session), (current) => ({
+      ...current,
+      data,
+    }));
+    return this.#view(record);
+  }
+
+  /**
+   * A shallow merge of `changes` into the session's data: `update(session, (data) => ({ ...data,
+   * ...changes }))`. Concurrent patches of one session all land; of two that set the same key, the
+   * later write wins.
+   *
+   * @example
+   * ```ts
+   * await sessions.patch(session, { theme: 'dark' })
+   * ```
+   */
+  async patch(session: Pick<Session<D>, 'id' | 'version'>, changes: Partial<D>): Promise<Session<D>> {
+    assertStorable('data', changes);
+    return this.#merge(session, (record) => ({ ...record, data: { ...record.data, ...changes } }));
   }
 
   /**
@@ -391,6 +480,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!record || (options.userId !== undefined && record.userId !== options.userId)) return false;
     const deleted = await this.#rt.call(() => this.#rt.store.delete(sessionId));
     if (deleted) {
+      await this.publishRevocation({ kind: 'session', sid: sessionId, at: now });
       this.#rt.emit({
         type: 'session.revoked',
         at: now,
@@ -419,6 +509,8 @@ export class SessionManager<D extends SessionData = SessionData> {
     const lifetime =
       Math.max(this.policy.absoluteTimeoutMs, this.policy.persistentAbsoluteTimeoutMs) + EPOCH_CLOCK_MARGIN_MS;
     await this.#rt.call(() => this.#rt.store.setUserEpoch(userId, epoch, now + lifetime, now));
+    // The epoch is what verifiers need; the deletions below may take many batches.
+    await this.publishRevocation({ kind: 'user', sub: userId, validAfter: now, keep: epoch.keep, at: now });
     const count = await this.#rt.call(() => this.#rt.store.deleteByUser(userId, options.except), null);
     this.#rt.emit({
       type: 'session.revoked',
@@ -452,6 +544,9 @@ export class SessionManager<D extends SessionData = SessionData> {
       throw new SessionError('CONFIG_INVALID', 'The session store does not implement deleteAll');
     }
     const count = await this.#rt.call(() => this.#rt.store.deleteAll(), null);
+    // Stamped once the store is empty: a JWT issued before then may belong to a deleted session.
+    const after = this.#rt.clock.now();
+    await this.publishRevocation({ kind: 'everyone', validAfter: after, at: after });
     this.#rt.emit({ type: 'session.revoked', at: this.#rt.clock.now(), reason: options.reason ?? 'revoked_everyone' });
     return count;
   }
@@ -494,19 +589,24 @@ export class SessionManager<D extends SessionData = SessionData> {
     await this.#rt.store.close?.();
   }
 
-  private async modify(
-    id: string,
-    change: (record: SessionRecord<D>, now: number) => SessionRecord<D>,
-    expectedVersion?: number,
-  ): Promise<Session<D>> {
-    const now = this.#rt.clock.now();
-    const record = await this.#rt.lookupLive(id, now);
-    if (!record) throw new SessionError('SESSION_NOT_FOUND');
-    if (expectedVersion !== undefined && record.version !== expectedVersion) throw new SessionError('STORE_CONFLICT');
-    const next = { ...change(record, now), id: record.id, secretHash: record.secretHash, version: record.version + 1 };
-    const ok = await this.#rt.call(() => this.#rt.store.update(next, record.version, now));
-    if (!ok) throw new SessionError('STORE_CONFLICT');
-    return toSession(next);
+  /** A merging write of `session` (see {@link update}); resolves to the session as written. */
+  async #merge(session: Pick<Session<D>, 'id'>, change: RecordChange<D>): Promise<Session<D>> {
+    if (!session || typeof session.id !== 'string') throw new SessionError('SESSION_NOT_FOUND');
+    return this.#view(await this.#writer.merge(session.id, this.#records.get(session), change));
+  }
+
+  /** The public view of `record`, remembered as the base of a later write. */
+  #view(record: SessionRecord<D>): Session<D> {
+    const session = toSession(record);
+    this.#records.set(session, record);
+    return session;
+  }
+
+  /** Sends a revocation notice when a channel is configured; never rejects. */
+  private publishRevocation(notice: RevocationNotice): Promise<void> {
+    const revocation = this.#revocation;
+    if (!revocation) return Promise.resolve();
+    return publishNotice(revocation.channel, notice, (operation) => this.#rt.call(operation), revocation.onEvent);
   }
 
   private async enforceSessionLimit(userId: string, now: number): Promise<void> {
@@ -522,6 +622,11 @@ export class SessionManager<D extends SessionData = SessionData> {
     for (let start = 0; start < victims.length; start += EVICTION_BATCH) {
       const batch = victims.slice(start, start + EVICTION_BATCH);
       const deleted = await Promise.all(batch.map((victim) => this.#rt.call(() => this.#rt.store.delete(victim.id))));
+      await Promise.all(
+        batch.map((victim, i) =>
+          deleted[i] ? this.publishRevocation({ kind: 'session', sid: victim.id, at: now }) : undefined,
+        ),
+      );
       batch.forEach((victim, i) => {
         if (!deleted[i]) return;
         this.#rt.emit({
@@ -634,7 +739,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (cookieTransport && check.touched && check.record.persistent) {
       cookies.push(this.sessionCookie(token, check.record));
     }
-    return { session: toSession(check.record), status: 'valid', source: 'store', cookies, error: null, token };
+    return { session: this.#view(check.record), status: 'valid', source: 'store', cookies, error: null, token };
   }
 
   /** The result for a failed check; `cookieTransport` allows deleting the dead cookie. */

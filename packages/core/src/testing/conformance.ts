@@ -409,6 +409,82 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         clock.advance(-sessions.policy.touchIntervalMs);
       });
 
+      it('a write after the validation that read the session is one round trip', async () => {
+        const probe = instrumentStore(store);
+        const sessions = manager(probe.store);
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        const result = await sessions.validateToken(token);
+        if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+        probe.reset();
+        const updated = await sessions.update(result.session, { role: 'admin' });
+        expect(probe.total()).toBe(1);
+        expect(probe.calls.update).toBe(1);
+        expect(updated.data).toEqual({ role: 'admin' });
+        // The replacement is still a compare-and-set: the version read before is gone now.
+        await expect(sessions.update(result.session, { role: 'root' })).rejects.toMatchObject({ code: 'STORE_CONFLICT' });
+        probe.reset();
+        const patched = await sessions.patch(updated, { plan: 'pro' } as Partial<Data>);
+        expect(probe.total()).toBe(1);
+        expect(patched.data).toEqual({ role: 'admin', plan: 'pro' });
+        const read = await sessions.validateToken(token);
+        expect(read.session?.data).toEqual({ role: 'admin', plan: 'pro' });
+      });
+
+      it('10 concurrent writers of one session: none fails, every write is kept, at most 1.5 round trips each', async () => {
+        const probe = instrumentStore(store);
+        const sessions = manager(probe.store);
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        // Ten parallel requests of one browser: each validates, then writes its own key.
+        const reads = await Promise.all(Array.from({ length: 10 }, () => sessions.validateToken(token)));
+        probe.reset();
+        const writes = await Promise.allSettled(
+          reads.map((result, i) => {
+            if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+            return i % 2 === 0
+              ? sessions.patch(result.session, { [`k${i}`]: i } as Partial<Data>)
+              : sessions.update(result.session, (data) => ({ ...data, [`k${i}`]: i }));
+          }),
+        );
+        expect(writes.filter((w) => w.status === 'rejected')).toEqual([]);
+        expect(probe.total() / 10).toBeLessThanOrEqual(1.5);
+        const expected = { role: 'member', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) };
+        expect((await sessions.validateToken(token)).session?.data).toEqual(expected);
+      });
+
+      it('concurrent writers in two processes (two managers): none fails, every write is kept', async () => {
+        const probe = instrumentStore(store);
+        const [one, two] = [manager(probe.store), manager(probe.store)];
+        const { token } = await one.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        const reads = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).validateToken(token)),
+        );
+        probe.reset();
+        const writes = await Promise.allSettled(
+          reads.map((result, i) => {
+            if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+            return (i % 2 === 0 ? one : two).patch(result.session, { [`k${i}`]: i } as Partial<Data>);
+          }),
+        );
+        expect(writes.filter((w) => w.status === 'rejected')).toEqual([]);
+        // Each process combines its writers; the loser of the first race reads once and retries.
+        expect(probe.total()).toBeLessThanOrEqual(15);
+        const expected = { role: 'member', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) };
+        expect((await one.validateToken(token)).session?.data).toEqual(expected);
+      });
+
+      it('a merging write of a revoked session is SESSION_NOT_FOUND and writes nothing back', async () => {
+        const sessions = manager(store);
+        const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        expect(await sessions.revoke(issued.session.id)).toBe(true);
+        await expect(sessions.patch(issued.session, { role: 'admin' })).rejects.toMatchObject({
+          code: 'SESSION_NOT_FOUND',
+        });
+        await expect(sessions.update(issued.session, { role: 'admin' })).rejects.toMatchObject({
+          code: 'SESSION_NOT_FOUND',
+        });
+        expect(await store.get(issued.session.id, clock.now())).toBeNull();
+      });
+
       it('D1: rotation kills the old token at once and keeps the data', async () => {
         const sessions = manager(store);
         const issued = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
