@@ -44,6 +44,9 @@ export type SessionErrorCode =
   // Storage
   | 'STORE_UNAVAILABLE'
   | 'STORE_CONFLICT'
+  // Services calling the session API
+  | 'CALLER_UNAUTHENTICATED'
+  | 'RATE_LIMITED'
   // Anything unexpected: reported without detail
   | 'INTERNAL_ERROR';
 
@@ -86,6 +89,8 @@ export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.fr
   CRYPTO_UNAVAILABLE: 500,
   STORE_UNAVAILABLE: 503,
   STORE_CONFLICT: 409,
+  CALLER_UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
 });
 
@@ -130,6 +135,8 @@ const defaultMessages: Readonly<Record<SessionErrorCode, string>> = Object.freez
   CRYPTO_UNAVAILABLE: 'Web Crypto is not available in this runtime',
   STORE_UNAVAILABLE: 'The session store is unavailable',
   STORE_CONFLICT: 'The session was changed concurrently',
+  CALLER_UNAUTHENTICATED: 'The calling service is not authenticated',
+  RATE_LIMITED: 'Too many requests',
   INTERNAL_ERROR: 'Internal error',
 });
 

@@ -40,3 +40,14 @@ export {
   type VerifiedSessionJwt,
   type VerifyOptions,
 } from '../jwt/verify.js';
+export {
+  type AuthorityAnswer,
+  type AuthorityAuthenticateOptions,
+  type AuthorityCredential,
+  type AuthorityRevokeInput,
+  createSessionAuthority,
+  DEFAULT_EXCHANGE_WINDOW_SECONDS,
+  MAX_EXCHANGE_WINDOW_SECONDS,
+  type SessionAuthority,
+  type SessionAuthorityOptions,
+} from '../session-api.js';
