@@ -46,12 +46,14 @@ export type { RandomSource } from './random.js';
 export type { Register, RegisteredData } from './register.js';
 export {
   EXPIRED_RETENTION_MS,
+  type ExpiredSweep,
   isRefreshFamilyStore,
   isRevokedByEpoch,
   type RefreshFamilyStore,
   type SessionStore,
   type UserEpoch,
 } from './store.js';
+export { type Sweeper, type SweeperOptions, startSweeper } from './sweeper.js';
 export {
   type RefreshFamilyRecord,
   type RequestSignals,

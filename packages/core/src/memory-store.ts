@@ -1,6 +1,7 @@
 import { SessionError } from './errors.js';
 import {
   EXPIRED_RETENTION_MS,
+  type ExpiredSweep,
   isRevokedByEpoch,
   type RefreshFamilyStore,
   type SessionStore,
@@ -205,6 +206,17 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
    */
   sweep(now: number): number {
     return this.dropExpired(now - EXPIRED_RETENTION_MS, now);
+  }
+
+  /**
+   * {@link sweep} for `startSweeper`: one process holds the store, so there is nothing to
+   * coordinate and everything goes in one pass.
+   */
+  async deleteExpired(now: number): Promise<ExpiredSweep> {
+    const families = this.families.size;
+    const removed = this.sweep(now);
+    const refreshFamilies = families - this.families.size;
+    return { sessions: removed - refreshFamilies, refreshFamilies, done: true, skipped: false };
   }
 
   /** Drops sessions and families expired at `before`, and epochs expired at `now`. */

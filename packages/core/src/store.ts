@@ -37,6 +37,18 @@ export function isRevokedByEpoch(
   return epoch != null && record.createdAt < epoch.validAfter && record.id !== epoch.keep;
 }
 
+/** What one {@link SessionStore.deleteExpired} call did. */
+export interface ExpiredSweep {
+  /** Sessions deleted. */
+  sessions: number;
+  /** Refresh families deleted (0 for a store that keeps none). */
+  refreshFamilies: number;
+  /** False when the call stopped at its batch limit with more to delete: call again soon. */
+  done: boolean;
+  /** True when another instance was sweeping the same store, so this call deleted nothing. */
+  skipped: boolean;
+}
+
 /**
  * The contract every session store implements: sessions, per-user epochs, rotation and
  * `deleteAll`. All methods but {@link SessionStore.getSync} are async and keyed by session id.
@@ -124,6 +136,16 @@ export interface SessionStore<D extends SessionData = SessionData> {
    * short enough not to block requests.
    */
   deleteAll(): Promise<number>;
+
+  /**
+   * Optional, for stores whose backend does not expire records by itself (SQL tables; Redis does
+   * and needs none): deletes sessions and refresh families whose deadline is
+   * {@link EXPIRED_RETENTION_MS} or more before `now`, and user epochs past their own expiry, in
+   * short batches. Where the store can coordinate instances it sweeps on one at a time and answers
+   * `skipped: true` on the others. Driven by `startSweeper`; a store without it loses nothing but
+   * the sweeper.
+   */
+  deleteExpired?(now: number): Promise<ExpiredSweep>;
 
   /** Releases what the store itself opened (never a client the user passed in). */
   close?(): Promise<void>;

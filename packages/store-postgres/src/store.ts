@@ -1,4 +1,5 @@
 import {
+  type ExpiredSweep,
   type RefreshFamilyStore,
   type SessionData,
   SessionError,
@@ -19,9 +20,11 @@ import {
   SESSION_COLUMNS,
   type SharedStatement,
   SqlStore,
+  SWEEP,
   type SweepOptions,
   type SweepResult,
   sharedStatements,
+  sweepTables,
   type Table,
   walk,
 } from '@org/session-sql-kit';
@@ -286,6 +289,44 @@ export class PostgresStore<D extends SessionData = SessionData>
    */
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     return this.sweepExpired(options);
+  }
+
+  /**
+   * The sweep `startSweeper` drives, one instance at a time: on one pooled connection it takes a
+   * session-level advisory lock named after the sessions table (`pg_try_advisory_lock`, never
+   * waiting), runs the batches of {@link sweep} there, each its own short transaction, and unlocks.
+   * An instance that finds the lock taken deletes nothing and answers `skipped: true`. A connection
+   * that dies mid-sweep takes its lock with it, so a crash never leaves the sweep locked.
+   */
+  async deleteExpired(now: number): Promise<ExpiredSweep> {
+    const client = await this.connect();
+    let healthy = false;
+    try {
+      const lockName = `${this.schema.qualified.sessions}:sweep`;
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+        lockName,
+      ]);
+      if (!rows[0]?.locked) {
+        healthy = true;
+        return { sessions: 0, refreshFamilies: 0, done: true, skipped: true };
+      }
+      const result = await sweepTables({ now }, async (table, cutOff, batchSize) => {
+        const statement = this.statements[SWEEP[table]];
+        const values = [cutOff, batchSize];
+        return (
+          (await client.query(this.prepared ? { ...statement, values } : { text: statement.text, values })).rowCount ??
+          0
+        );
+      });
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName]);
+      healthy = true;
+      return { sessions: result.sessions, refreshFamilies: result.refreshFamilies, done: result.done, skipped: false };
+    } catch (error) {
+      throw toStoreError(error);
+    } finally {
+      // A connection that failed may still hold the lock: destroying it releases the lock too.
+      client.release(!healthy);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  type ExpiredSweep,
   type RefreshFamilyStore,
   type SessionData,
   SessionError,
@@ -198,6 +199,16 @@ export class SqliteStore<D extends SessionData = SessionData>
    */
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     return this.sweepExpired(options);
+  }
+
+  /**
+   * The sweep `startSweeper` drives: {@link sweep} at `now`. SQLite runs one write transaction at
+   * a time per file, so two processes sweeping together only take turns batch by batch (each
+   * deletes what the other left); there is no lock to take and `skipped` is always false.
+   */
+  async deleteExpired(now: number): Promise<ExpiredSweep> {
+    const result = await this.sweepExpired({ now });
+    return { sessions: result.sessions, refreshFamilies: result.refreshFamilies, done: result.done, skipped: false };
   }
 
   /**
