@@ -141,13 +141,40 @@ export interface ShimResult {
   failed: number;
   skipped: number;
   failures: Array<{ name: string; message: string }>;
+  /** Every test by its full name (suites joined with ' > '), in order, with its outcome. */
+  cases: ShimCase[];
+}
+
+export interface ShimCase {
+  name: string;
+  status: 'passed' | 'failed' | 'skipped';
+  message?: string;
+}
+
+/** The full names of the tests registered so far, in order, and whether each is skipped. */
+export function list(): Array<{ name: string; skip: boolean }> {
+  const names: Array<{ name: string; skip: boolean }> = [];
+  const visit = (suite: Suite, path: string[], skipped: boolean) => {
+    for (const child of suite.children) {
+      const name = [...path, child.name];
+      if ('children' in child) visit(child, name, skipped || child.skip);
+      else names.push({ name: name.join(' > '), skip: skipped || !child.fn });
+    }
+  };
+  visit(root, [], false);
+  return names;
 }
 
 /** Runs everything registered so far, in order, and returns the counts. */
 export async function run(): Promise<ShimResult> {
-  const result: ShimResult = { passed: 0, failed: 0, skipped: 0, failures: [] };
-  const countSkipped = (node: Test | Suite): number =>
-    'children' in node ? node.children.reduce((n, child) => n + countSkipped(child), 0) : 1;
+  const result: ShimResult = { passed: 0, failed: 0, skipped: 0, failures: [], cases: [] };
+  const skipAll = (node: Test | Suite, path: string[]): void => {
+    if ('children' in node) for (const child of node.children) skipAll(child, [...path, child.name]);
+    else {
+      result.skipped++;
+      result.cases.push({ name: path.join(' > '), status: 'skipped' });
+    }
+  };
   async function visit(suite: Suite, path: string[], eachHooks: { before: Fn[]; after: Fn[] }) {
     const hooks = {
       before: [...eachHooks.before, ...suite.beforeEach],
@@ -157,18 +184,24 @@ export async function run(): Promise<ShimResult> {
       for (const hook of suite.beforeAll) await hook();
     } catch (error) {
       result.failed++;
-      result.failures.push({ name: [...path, '(beforeAll)'].join(' > '), message: String(error) });
+      const message = String(error);
+      result.failures.push({ name: [...path, '(beforeAll)'].join(' > '), message });
+      // Every test of the suite fails with the hook's error.
+      for (const test of list().filter((t) => t.name.startsWith(`${path.join(' > ')} > `))) {
+        result.cases.push({ name: test.name, status: 'failed', message: `beforeAll failed: ${message}` });
+      }
       return;
     }
     for (const child of suite.children) {
       const name = [...path, child.name];
       if ('children' in child) {
-        if (child.skip) result.skipped += countSkipped(child);
+        if (child.skip) skipAll(child, name);
         else await visit(child, name, hooks);
         continue;
       }
       if (!child.fn) {
         result.skipped++;
+        result.cases.push({ name: name.join(' > '), status: 'skipped' });
         continue;
       }
       setState({ currentTestName: name.join(' > ') }, expect);
@@ -177,10 +210,12 @@ export async function run(): Promise<ShimResult> {
         await child.fn();
         for (const hook of hooks.after) await hook();
         result.passed++;
+        result.cases.push({ name: name.join(' > '), status: 'passed' });
       } catch (error) {
         result.failed++;
         const message = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
         result.failures.push({ name: name.join(' > '), message: message.slice(0, 2000) });
+        result.cases.push({ name: name.join(' > '), status: 'failed', message: message.slice(0, 2000) });
       }
     }
     for (const hook of suite.afterAll) await hook();
