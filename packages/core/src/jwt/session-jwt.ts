@@ -14,6 +14,7 @@ import {
   checkTolerance,
   DEFAULT_JWT_TTL_SECONDS,
   JwtVerifier,
+  type JwtVerifierOptions,
   positiveSeconds,
   REGISTERED_CLAIMS,
   rememberIssued,
@@ -54,6 +55,8 @@ export interface SessionJwtOptions<D extends SessionData, C extends object> {
   claims?: (session: Session<D>) => C;
   /** Verified-token cache bound (default 10 000; 0 disables). */
   cacheSize?: number;
+  /** Pushed revocations the verifier also refuses (see `JwtVerifierOptions.revocations`). */
+  revocations?: JwtVerifierOptions['revocations'];
 }
 
 /** A freshly signed session JWT. */
@@ -134,6 +137,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       cacheSize: options.cacheSize,
       isSessionLive: (claims) => this.isSessionLive(claims.sid, claims.sub),
       onEvent: this.#rt.emit,
+      revocations: options.revocations,
     });
   }
 

@@ -2,6 +2,7 @@ import { compactVerify, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
 import { isSessionError, SessionError } from '../errors.js';
 import { createEmitter, type SessionEvent, type SessionEventListener } from '../events.js';
+import type { RevocableClaims } from '../revocation.js';
 import { VerifiedTokenCache } from './cache.js';
 import { type CheckedJwsHeader, fail, fromJoseError, inspectCompactJws, MAX_JWT_LENGTH } from './compact.js';
 import type { JwtKeySource } from './key-set.js';
@@ -86,6 +87,12 @@ export interface JwtVerifierOptions {
   strict?: boolean;
   /** Hook for `jwt.rejected` events (reason only, never the token). */
   onEvent?: SessionEventListener;
+  /**
+   * Revocations pushed by the auth server (a `RevocationList` subscribed to the store's channel):
+   * a JWT of a session it names is refused with `JWT_REVOKED` (reason `revocation_notice`), cached
+   * or not, strict or lax, within the channel's delivery delay instead of at `exp`.
+   */
+  revocations?: { isRevoked(claims: RevocableClaims): boolean };
 }
 
 export interface VerifyOptions {
@@ -121,6 +128,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   private readonly strictByDefault: boolean;
   private readonly onEvent: ((event: SessionEvent) => void) | undefined;
   private readonly peekKey: (kid: string) => JwtKey | undefined;
+  private readonly revocations: JwtVerifierOptions['revocations'];
 
   /** @internal Use {@link createJwtVerifier}. */
   constructor(options: JwtVerifierOptions) {
@@ -154,6 +162,10 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     this.strictByDefault = options.strict === true;
     this.onEvent = options.onEvent === undefined ? undefined : createEmitter(options.onEvent);
     this.peekKey = (kid) => this.keys.peek(kid);
+    if (options.revocations !== undefined && typeof options.revocations?.isRevoked !== 'function') {
+      throw new SessionError('CONFIG_INVALID', 'revocations must be a RevocationList');
+    }
+    this.revocations = options.revocations;
   }
 
   /** Number of tokens in the verified-token cache. */
@@ -177,6 +189,11 @@ export class JwtVerifier<C extends object = Record<string, never>> {
         throw error;
       }
     }
+    if (this.revocations?.isRevoked(claims)) {
+      const error = fail('JWT_REVOKED', 'revocation_notice');
+      this.report(error);
+      throw error;
+    }
     if (strict) await this.assertLive(claims);
     return claims;
   }
@@ -186,7 +203,9 @@ export class JwtVerifier<C extends object = Record<string, never>> {
    * no cryptography and no I/O; otherwise undefined. Does not consult `isSessionLive`.
    */
   peek(token: string): VerifiedSessionJwt<C> | undefined {
-    return this.#cache.get(token, this.clock.now(), this.peekKey);
+    const claims = this.#cache.get(token, this.clock.now(), this.peekKey);
+    // A revoked session's token is no cache hit: the caller's full path refuses it.
+    return claims && this.revocations?.isRevoked(claims) ? undefined : claims;
   }
 
   /** Empties the verified-token cache. */
