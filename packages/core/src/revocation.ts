@@ -193,7 +193,8 @@ export class RevocationList {
       throw new SessionError('CONFIG_INVALID', 'retainSeconds must be a positive number of seconds');
     }
     const max = options.maxEntries ?? DEFAULT_REVOCATION_MAX_ENTRIES;
-    if (!Number.isInteger(max) || max < 1) throw new SessionError('CONFIG_INVALID', 'maxEntries must be a positive integer');
+    if (!Number.isInteger(max) || max < 1)
+      throw new SessionError('CONFIG_INVALID', 'maxEntries must be a positive integer');
     this.retainMs = retain * 1000;
     this.maxEntries = max;
     this.clock = options.clock ?? systemClock;

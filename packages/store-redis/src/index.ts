@@ -29,6 +29,12 @@ import {
   updateSession,
 } from './scripts.js';
 
+export {
+  DEFAULT_REVOCATION_CHANNEL,
+  RedisRevocationChannel,
+  type RedisRevocationChannelOptions,
+} from './revocation.js';
+
 /** An ioredis client for a single Redis server or for a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 

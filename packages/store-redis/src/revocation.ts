@@ -1,0 +1,163 @@
+import {
+  decodeRevocationNotice,
+  encodeRevocationNotice,
+  type RevocationChannel,
+  type RevocationNotice,
+  type RevocationSink,
+  type RevocationSubscription,
+  SessionError,
+} from '@org/session-core';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './index.js';
+
+/** Default pub/sub channel: under the store's default key prefix, so it reads as the store's. */
+export const DEFAULT_REVOCATION_CHANNEL = 'sess:revocations';
+
+export interface RedisRevocationChannelOptions {
+  /**
+   * The client that publishes: a `RedisStore`'s `client` (single server or Cluster), or your own.
+   * Subscriptions open their own connection with its settings (`duplicate()`), since a Redis
+   * connection in subscriber mode can do nothing else.
+   */
+  client?: RedisClient;
+  /** Or a `redis://` URL: the channel opens the publishing connection and `close()` ends it. */
+  url?: string;
+  /** The pub/sub channel name (default `sess:revocations`). */
+  channel?: string;
+  /** `CLIENT SETNAME` of subscription connections, to tell them apart in `CLIENT LIST` (default `session-revocations`). */
+  connectionName?: string;
+  /** Delay before the first reconnection attempt of a dropped subscription, doubling up to 1 s (default 50 ms). */
+  reconnectDelayMs?: number;
+}
+
+/** Longest pause between two reconnection attempts of a subscription, in ms. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+/**
+ * Revocation notices over Redis pub/sub: `PUBLISH` on the store's client, `SUBSCRIBE` on a
+ * connection of its own per subscription that reconnects by itself (and resubscribes) after a
+ * restart, a failover or a `CLIENT KILL`, reporting `down` at once and `up` once subscribed again.
+ * On a Redis Cluster, `PUBLISH` reaches subscribers on every node.
+ *
+ * Delivery is at most once: notices published while a subscriber is away are lost to it, which is
+ * why a verifier falls back to the JWT TTL bound while `down`.
+ *
+ * @example
+ * ```ts
+ * const store = new RedisStore({ url })
+ * const revocations = new RedisRevocationChannel({ client: store.client })
+ * const sessions = createSessionManager({ store, revocation: { channel: revocations } })
+ * // in a downstream service:
+ * const list = createRevocationList({ channel: new RedisRevocationChannel({ url }) })
+ * ```
+ */
+export class RedisRevocationChannel implements RevocationChannel {
+  readonly channel: string;
+  readonly client: RedisClient;
+  private readonly ownsClient: boolean;
+  private readonly reconnectDelayMs: number;
+  private readonly connectionName: string;
+  private readonly subscriptions = new Set<RevocationSubscription>();
+
+  constructor(options: RedisRevocationChannelOptions) {
+    if ((options?.client === undefined) === (options?.url === undefined)) {
+      throw new SessionError('CONFIG_INVALID', 'Pass exactly one of client or url');
+    }
+    const channel = options.channel ?? DEFAULT_REVOCATION_CHANNEL;
+    if (typeof channel !== 'string' || channel.length === 0 || channel.length > 256) {
+      throw new SessionError('CONFIG_INVALID', 'channel must be a non-empty string of at most 256 characters');
+    }
+    const delay = options.reconnectDelayMs ?? 50;
+    if (!Number.isFinite(delay) || delay <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'reconnectDelayMs must be a positive number');
+    }
+    this.channel = channel;
+    this.reconnectDelayMs = delay;
+    this.connectionName = options.connectionName ?? 'session-revocations';
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
+        throw new SessionError('CONFIG_INVALID', 'url must start with redis:// or rediss://');
+      }
+      // Publishing is on the revocation path: fail fast rather than queue while disconnected.
+      this.client = new Redis(options.url, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: (times) => Math.min(delay * 2 ** Math.min(times, 10), MAX_RECONNECT_DELAY_MS),
+      });
+      this.client.on('error', () => {});
+      this.ownsClient = true;
+    }
+  }
+
+  async publish(notice: RevocationNotice): Promise<void> {
+    try {
+      await this.client.publish(this.channel, encodeRevocationNotice(notice));
+    } catch (cause) {
+      throw new SessionError('STORE_UNAVAILABLE', 'The revocation notice could not be published', {
+        reason: 'publish_failed',
+        cause,
+      });
+    }
+  }
+
+  subscribe(sink: RevocationSink): RevocationSubscription {
+    const retry = (times: number) =>
+      Math.min(this.reconnectDelayMs * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS);
+    const overrides: RedisOptions = {
+      // Subscribing is ours to do on each `ready`, so `up` is said only once it has succeeded.
+      autoResubscribe: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      connectionName: this.connectionName,
+    };
+    const subscriber: RedisClient = this.client.isCluster
+      ? (this.client as Cluster).duplicate(undefined, { clusterRetryStrategy: retry, redisOptions: overrides })
+      : (this.client as Redis).duplicate({ ...overrides, retryStrategy: retry });
+    let closed = false;
+    let up = false;
+    const down = (reason: string) => {
+      if (closed || !up) return;
+      up = false;
+      sink.status('down', reason);
+    };
+    subscriber.on('error', () => {});
+    subscriber.on('close', () => down('disconnected'));
+    subscriber.on('end', () => down('ended'));
+    subscriber.on('ready', () => {
+      subscriber.subscribe(this.channel).then(
+        () => {
+          if (closed || up) return;
+          up = true;
+          sink.status('up');
+        },
+        // The connection dropped again: the next `ready` retries.
+        () => {},
+      );
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const notice = decodeRevocationNotice(message);
+      if (notice) sink.notice(notice);
+    });
+    const subscription: RevocationSubscription = {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.subscriptions.delete(subscription);
+        subscriber.disconnect();
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Closes every subscription, and the publishing connection if the channel opened it. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    if (this.ownsClient) this.client.disconnect();
+  }
+}
