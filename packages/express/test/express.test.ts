@@ -1,99 +1,13 @@
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  createSessionManager,
-  isSessionError,
-  MemoryStore,
-  SessionError,
-  type SessionManager,
-} from '@org/session-core';
+import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import type { CsrfSettings } from '@org/session-core/csrf';
 import { createLintedClient, instrumentStore } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';
 import { type ExpressSessions, type ExpressSessionsOptions, expressSessions } from '../src/index.js';
-
-/** The suite's reference app (routes documented on runAdapterHttpSuite). */
-function referenceApp(manager: SessionManager, csrf: CsrfSettings, extra: ExpressSessionsOptions = {}) {
-  const auth = expressSessions(manager, { csrf, ...extra });
-  const app = express();
-  app.use(express.json(), express.urlencoded({ extended: false }), auth.middleware);
-
-  app.get('/me', (req, res) => {
-    res.json({ userId: req.session?.userId ?? null });
-  });
-  app.get('/private', auth.requireSession(), (req, res) => {
-    res.json({ userId: req.session?.userId });
-  });
-  app.get('/fresh', auth.requireFresh(10 * 60_000), (req, res) => {
-    res.json({ userId: req.session?.userId });
-  });
-  app.get('/csrf', (req, res) => {
-    res.json({ csrfToken: auth.csrfToken(req, res) });
-  });
-  app.post('/login', auth.csrf(), async (req, res) => {
-    const session = await auth.login(req, res, { userId: req.body.userId, persistent: req.body.persistent === true });
-    res.json({ userId: session.userId });
-  });
-  app.post('/logout', auth.csrf(), async (req, res) => {
-    await auth.logout(req, res);
-    res.json({ ok: true });
-  });
-  app.post('/rotate', auth.requireSession(), auth.csrf(), async (req, res) => {
-    const session = await auth.rotate(req, res, { reauthenticated: true });
-    res.json({ userId: session.userId });
-  });
-  app.post('/switch-user', auth.requireSession(), auth.csrf(), async (req, res) => {
-    await auth.rotate(req, res);
-    const session = await auth.login(req, res, { userId: req.body.userId });
-    res.json({ userId: session.userId });
-  });
-  app.post('/transfer', auth.requireSession(), auth.csrf(), (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.post('/json', auth.requireSession(), auth.csrf({ requireJson: true }), (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.get('/sessions', auth.requireSession(), async (req, res) => {
-    const current = req.session?.id;
-    const sessions = await manager.list(req.session?.userId as string);
-    res.json({ sessions: sessions.map((s) => ({ id: s.id, current: s.id === current })) });
-  });
-  app.post('/sessions/revoke-others', auth.requireSession(), auth.csrf(), async (req, res) => {
-    const session = req.session as NonNullable<typeof req.session>;
-    res.json({ revoked: await manager.revokeAll(session.userId, { except: session.id }) });
-  });
-  app.delete('/sessions/:id', auth.requireSession(), auth.csrf(), async (req, res) => {
-    // Another user's session is not found, like an unknown one (E5): revoke says false.
-    if (!(await manager.revoke(req.params.id as string, { userId: req.session?.userId as string }))) {
-      throw new SessionError('SESSION_NOT_FOUND');
-    }
-    res.status(204).end();
-  });
-  app.use(auth.errorHandler);
-  return { app, auth };
-}
-
-/** After the app's own routes: a 404 that does not echo the URL (Express's default does). */
-function notFound(app: Express) {
-  app.use((_req, res) => {
-    res.status(404).json({ message: 'Not found' });
-  });
-}
-
-async function listen(app: Express) {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { listen, notFound, referenceApp } from './fixtures/reference-app.js';
 
 runAdapterHttpSuite({
   name: 'express',

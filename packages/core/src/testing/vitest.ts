@@ -9,5 +9,11 @@ export {
   runAdapterHttpSuite,
 } from './adapter-suite.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export {
+  type HostileApiAnswer,
+  type HostileHttpSuiteOptions,
+  type HostileSuiteSetup,
+  runHostileHttpSuite,
+} from './hostile-suite.js';
 export { type HybridHttpSuiteOptions, type HybridSuiteSetup, runHybridHttpSuite } from './hybrid-suite.js';
 export { runRefreshConformance } from './refresh-conformance.js';
