@@ -1,5 +1,10 @@
 export type { PostgresFailureReason } from './errors.js';
 export {
+  DEFAULT_REVOCATION_CHANNEL,
+  PostgresRevocationChannel,
+  type PostgresRevocationChannelOptions,
+} from './revocation.js';
+export {
   DEFAULT_SCHEMA,
   DEFAULT_TABLES,
   MIGRATIONS,
