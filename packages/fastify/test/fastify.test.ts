@@ -1,91 +1,13 @@
 import { request as httpRequest } from 'node:http';
-import { createSessionManager, MemoryStore, SessionError, type SessionManager } from '@org/session-core';
+import { createSessionManager, MemoryStore, SessionError } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import type { CsrfSettings } from '@org/session-core/csrf';
 import { createLintedClient } from '@org/session-core/testing';
 import { runAdapterHttpSuite } from '@org/session-core/testing/vitest';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';
-import { type FastifySessionsOptions, fastifySessions } from '../src/index.js';
-
-/** The suite's reference app (routes documented on runAdapterHttpSuite). */
-async function referenceApp(
-  manager: SessionManager,
-  csrf: CsrfSettings,
-  extra: Partial<FastifySessionsOptions> = {},
-  serverOptions: FastifyServerOptions = {},
-) {
-  const app = Fastify(serverOptions);
-  // Url-encoded forms without a dependency: the CSRF field arrives in request.body.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-  await app.register(fastifySessions, { manager, csrf, ...extra });
-  const { sessions } = app;
-  const body = (request: { body: unknown }) => (request.body ?? {}) as { userId?: string; persistent?: boolean };
-
-  app.get('/me', async (request) => ({ userId: request.session?.userId ?? null }));
-  app.get('/private', { preHandler: sessions.requireSession() }, async (request) => ({
-    userId: request.session?.userId,
-  }));
-  app.get('/fresh', { preHandler: sessions.requireFresh(10 * 60_000) }, async (request) => ({
-    userId: request.session?.userId,
-  }));
-  app.get('/csrf', async (request, reply) => ({ csrfToken: sessions.csrfToken(request, reply) }));
-  app.post('/login', { preHandler: sessions.csrf() }, async (request, reply) => {
-    const input = body(request);
-    const session = await sessions.login(request, reply, {
-      userId: input.userId as string,
-      persistent: input.persistent === true,
-    });
-    return { userId: session.userId };
-  });
-  app.post('/logout', { preHandler: sessions.csrf() }, async (request, reply) => {
-    await sessions.logout(request, reply);
-    return { ok: true };
-  });
-  const guarded = { preHandler: [sessions.requireSession(), sessions.csrf()] };
-  app.post('/rotate', guarded, async (request, reply) => {
-    const session = await sessions.rotate(request, reply, { reauthenticated: true });
-    return { userId: session.userId };
-  });
-  app.post('/switch-user', guarded, async (request, reply) => {
-    await sessions.rotate(request, reply);
-    const session = await sessions.login(request, reply, { userId: body(request).userId as string });
-    return { userId: session.userId };
-  });
-  app.post('/transfer', guarded, async () => ({ ok: true }));
-  app.post('/json', { preHandler: [sessions.requireSession(), sessions.csrf({ requireJson: true })] }, async () => ({
-    ok: true,
-  }));
-  app.get('/sessions', { preHandler: sessions.requireSession() }, async (request) => {
-    const current = request.session?.id;
-    const list = await manager.list(request.session?.userId as string);
-    return { sessions: list.map((s) => ({ id: s.id, current: s.id === current })) };
-  });
-  app.post('/sessions/revoke-others', guarded, async (request) => {
-    const session = request.session as NonNullable<typeof request.session>;
-    return { revoked: await manager.revokeAll(session.userId, { except: session.id }) };
-  });
-  app.delete<{ Params: { id: string } }>('/sessions/:id', guarded, async (request, reply) => {
-    // Another user's session is not found, like an unknown one (E5): revoke says false.
-    if (!(await manager.revoke(request.params.id, { userId: request.session?.userId as string }))) {
-      throw new SessionError('SESSION_NOT_FOUND');
-    }
-    return reply.code(204).send();
-  });
-  // Fastify's default 404 echoes the URL, which may hold a token.
-  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
-  return app;
-}
-
-async function listen(app: FastifyInstance) {
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, port, close: () => app.close() };
-}
+import { fastifySessions } from '../src/index.js';
+import { listen, referenceApp } from './fixtures/reference-app.js';
 
 runAdapterHttpSuite({
   name: 'fastify',
