@@ -1,6 +1,6 @@
 /**
  * The adapter on the runtimes it claims, for real: the reference app (runtime-app.ts, MemoryStore
- * inside that runtime) served by Bun, by Deno, and by workerd through miniflare, each in its own
+ * inside Bun and Deno, D1 inside workerd) served by Bun, by Deno, and by workerd through miniflare, each in its own
  * process on an ephemeral loopback port, driven over HTTP from here. The runtimes come from npm
  * (devDependencies `bun`, `deno`, `miniflare` with `workerd`), pinned; pnpm runs their postinstall.
  *
@@ -11,18 +11,17 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSessionManager, MemoryStore } from '@org/session-core';
 import { resolveCookiePolicy } from '@org/session-core/adapter';
 import { createJwtKeySet, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
 import { createLintedClient, type LintedClient } from '@org/session-core/testing';
+import { D1Store } from '@org/session-store-d1';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RelayMethod, relayMethods } from './fixtures/relay-store.js';
 import { RUNTIME_ORIGIN } from './fixtures/runtime-app.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -146,37 +145,11 @@ const issuer = (async () => {
 })();
 
 /**
- * The store the worker reaches over HTTP (fixtures/relay-store.ts): a MemoryStore here, with a
- * manager of its own, so the test can create and revoke sessions the worker then validates.
+ * The store of the worker on workerd: miniflare's local D1, reached from here through miniflare's
+ * proxy of the same binding, with a manager of its own, so the test can create and revoke
+ * sessions the worker then validates.
  */
-const edgeStore = new MemoryStore();
-const edgeManager = createSessionManager({ store: edgeStore });
-let relay: { url: string; close(): Promise<void> } | undefined;
-async function startRelay(): Promise<string> {
-  if (relay) return relay.url;
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', async () => {
-      try {
-        const { method, args } = JSON.parse(body) as { method: RelayMethod; args: unknown[] };
-        if (!relayMethods.includes(method)) throw new Error('unknown method');
-        const call = edgeStore[method] as (...a: unknown[]) => Promise<unknown>;
-        const result = await call.apply(edgeStore, args);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result: result ?? null }));
-      } catch {
-        res.writeHead(500).end();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/store`;
-  relay = { url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-  return url;
-}
+let edge: { store: D1Store; manager: ReturnType<typeof createSessionManager> } | undefined;
 
 const runtimes: Runtime[] = [
   {
@@ -224,16 +197,19 @@ const runtimes: Runtime[] = [
         compatibilityDate: '2025-04-01',
         host: '127.0.0.1',
         port: 0,
-        bindings: { JWKS: JSON.stringify(keys.exportJwks()), JWT_ISSUER, JWT_AUDIENCE, STORE_URL: await startRelay() },
+        bindings: { JWKS: JSON.stringify(keys.exportJwks()), JWT_ISSUER, JWT_AUDIENCE },
+        d1Databases: { DB: 'hono-runtime-sessions' },
       });
       const url = await mf.ready;
+      const store = new D1Store({ database: await mf.getD1Database('DB') });
+      await store.migrate();
+      edge = { store, manager: createSessionManager({ store }) };
       const { version } = require('workerd/package.json') as { version: string };
       return {
         url: url.origin,
         runtime: `workerd ${version} (miniflare)`,
         stop: async () => {
           await mf.dispose();
-          await relay?.close();
         },
       };
     },
@@ -430,15 +406,19 @@ for (const runtime of runtimes) {
     });
 
     if (runtime.name === 'workerd') {
-      it('validates stateful sessions from the store outside the worker: logins land there, revocations apply at once', async () => {
+      it('validates stateful sessions from D1: logins land there, sessions issued elsewhere validate, revocations apply at once', async () => {
+        const { store, manager } = edge as NonNullable<typeof edge>;
         const { sid } = await login('store-user');
-        const [record] = await edgeStore.listByUser('store-user', Date.now());
+        const [record] = await store.listByUser('store-user', Date.now());
         expect(record?.id).toBe(sid.split('.')[0]);
-        const issued = await edgeManager.create({ userId: 'issued-outside' });
+        // Hashed at rest: the row holds SHA-256 of the secret, never the secret.
+        expect(record?.secretHash).toMatch(/^[0-9a-f]{64}$/);
+        expect(JSON.stringify(record)).not.toContain(sid.split('.')[1]);
+        const issued = await manager.create({ userId: 'issued-outside' });
         const cookie = { [SID]: issued.token };
         const ok = await client.request('/private', { cookies: cookie });
         expect([ok.status, ok.json()]).toEqual([200, { userId: 'issued-outside' }]);
-        await edgeManager.revoke(issued.session.id);
+        await manager.revoke(issued.session.id);
         const revoked = await client.request('/private', { cookies: cookie });
         expect([revoked.status, code(revoked)]).toEqual([401, 'UNAUTHENTICATED']);
       });
