@@ -105,6 +105,15 @@ export interface SidecarPostgresStoreConfig {
 
 export type SidecarStoreConfig = SidecarRedisStoreConfig | SidecarPostgresStoreConfig;
 
+/**
+ * Stateless mode: the auth server's revocation channel. A subscribed sidecar refuses a revoked
+ * session's JWT within about a second instead of at its `exp`; while the channel is down it falls
+ * back to that TTL bound (never open) and `/healthz` says `"revocation": "down"`.
+ */
+export type SidecarRevocationConfig =
+  | { type: 'redis'; url: string; channel?: string }
+  | { type: 'postgres'; connectionString: string; channel?: string };
+
 /** The configuration file's shape. Everything but `mode` has a default or belongs to a mode. */
 export interface SidecarConfig {
   mode: SidecarMode;
@@ -122,6 +131,8 @@ export interface SidecarConfig {
   jwt?: SidecarJwtConfig;
   /** The session store (store mode). */
   store?: SidecarStoreConfig;
+  /** Revocation notices to subscribe to (stateless mode). */
+  revocation?: SidecarRevocationConfig;
   /**
    * The auth server's session policy, so that sliding renewal here matches it: a preset name
    * (`aal1`, `aal2` the default, `aal3`) or `{ idleTimeoutMs, absoluteTimeoutMs, touchIntervalMs }`.
@@ -171,6 +182,7 @@ export interface ResolvedSidecarConfig {
       })
     | null;
   store: SidecarStoreConfig | null;
+  revocation: SidecarRevocationConfig | null;
   policy: string | Record<string, number | null> | undefined;
   cookieMode: 'production' | 'development';
   identity: { claims: string[]; sessionId: SessionIdHeaderMode; sessionIdKeyFile: string | null };
@@ -265,6 +277,7 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
     'bearer',
     'jwt',
     'store',
+    'revocation',
     'policy',
     'cookieMode',
     'identity',
@@ -316,6 +329,14 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
 
   const jwt = parseJwt(input.jwt);
   const store = parseStore(input.store);
+  const revocation = parseRevocation(input.revocation);
+  if (revocation && mode !== 'stateless') {
+    throw new SidecarConfigError(
+      'CONFIG_CONFLICT',
+      'revocation',
+      'only stateless mode subscribes to revocations: store mode sees them in the store at once',
+    );
+  }
 
   if (mode === 'stateless') {
     if (!jwt) throw new SidecarConfigError('CONFIG_REQUIRED', 'jwt', 'stateless mode verifies session JWTs: set jwt');
@@ -389,6 +410,7 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
     bearer,
     jwt,
     store,
+    revocation,
     policy: policy as ResolvedSidecarConfig['policy'],
     cookieMode,
     identity: {
@@ -447,6 +469,24 @@ function parseJwt(value: unknown): ResolvedSidecarConfig['jwt'] {
     ttlSeconds: int(value.ttlSeconds, 'jwt.ttlSeconds', 1, 3600),
     clockToleranceSeconds: int(value.clockToleranceSeconds, 'jwt.clockToleranceSeconds', 0, 300),
   };
+}
+
+function parseRevocation(value: unknown): SidecarRevocationConfig | null {
+  if (value === undefined) return null;
+  if (!isObject(value)) throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'revocation', 'must be an object');
+  const type = oneOf(value.type, 'revocation.type', ['redis', 'postgres'] as const);
+  if (type === undefined) {
+    throw new SidecarConfigError('CONFIG_REQUIRED', 'revocation.type', 'is required: redis or postgres');
+  }
+  const channel = str(value.channel, 'revocation.channel');
+  if (type === 'redis') {
+    onlyKnown(value, 'revocation', ['type', 'url', 'channel']);
+    const url = str(value.url, 'revocation.url', { required: true, pattern: /^rediss?:\/\// }) as string;
+    return { type, url, ...(channel === undefined ? {} : { channel }) };
+  }
+  onlyKnown(value, 'revocation', ['type', 'connectionString', 'channel']);
+  const connectionString = str(value.connectionString, 'revocation.connectionString', { required: true }) as string;
+  return { type, connectionString, ...(channel === undefined ? {} : { channel }) };
 }
 
 function parseStore(value: unknown): SidecarStoreConfig | null {

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  createRevocationList,
   createSessionManager,
   errorStatus,
   isSessionError,
   type RequestSignals,
+  type RevocationChannel,
+  type RevocationList,
   type SessionData,
   SessionError,
   type SessionErrorCode,
@@ -176,12 +179,14 @@ export async function createStatelessEngine(config: ResolvedSidecarConfig): Prom
     localKeys = createJwtKeySet({ verifyOnly: await loadPublicKeys(jwt.jwksFile as string) });
     keys = localKeys;
   }
+  const revocations = config.revocation ? await subscribeToRevocations(config) : null;
   const verifier = createJwtVerifier<Record<string, unknown>>({
     keys,
     issuer: jwt.issuer,
     audience: jwt.audience,
     maxTokenAgeSeconds: jwt.ttlSeconds,
     clockToleranceSeconds: jwt.clockToleranceSeconds,
+    revocations: revocations?.list,
   });
 
   return {
@@ -206,6 +211,7 @@ export async function createStatelessEngine(config: ResolvedSidecarConfig): Prom
       }
     },
     jwks: () => (localKeys ? localKeys.exportJwks() : null),
+    revocationStatus: revocations ? () => revocations.list.status : undefined,
     async ready() {
       if (localKeys) return true;
       try {
@@ -216,7 +222,54 @@ export async function createStatelessEngine(config: ResolvedSidecarConfig): Prom
         return isSessionError(error, 'JWT_KID_UNKNOWN');
       }
     },
-    async close() {},
+    async close() {
+      await revocations?.close();
+    },
+  };
+}
+
+/**
+ * The revocation list of a stateless sidecar, subscribed to the auth server's channel. Entries are
+ * kept for the longest a JWT can still verify (TTL plus tolerance). Not awaited until up: the
+ * sidecar serves from the start, on the TTL bound until the subscription is live.
+ */
+async function subscribeToRevocations(
+  config: ResolvedSidecarConfig,
+): Promise<{ list: RevocationList; close(): Promise<void> }> {
+  const settings = config.revocation as NonNullable<ResolvedSidecarConfig['revocation']>;
+  const jwt = config.jwt as NonNullable<ResolvedSidecarConfig['jwt']>;
+  let channel: RevocationChannel & { close(): Promise<void> };
+  try {
+    if (settings.type === 'redis') {
+      const { RedisRevocationChannel } = await import('@org/session-store-redis');
+      channel = new RedisRevocationChannel({ url: settings.url, channel: settings.channel });
+    } else {
+      const { PostgresRevocationChannel } = await import('@org/session-store-postgres');
+      channel = new PostgresRevocationChannel({
+        connectionString: settings.connectionString,
+        channel: settings.channel,
+      });
+    }
+  } catch (cause) {
+    if (isSessionError(cause)) {
+      throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'revocation', `${cause.code}: ${cause.message}`, { cause });
+    }
+    throw cause;
+  }
+  const list = createRevocationList({
+    channel,
+    retainSeconds: (jwt.ttlSeconds ?? 300) + (jwt.clockToleranceSeconds ?? 30),
+    // One line per change of the channel, for the operator: the TTL bound applies while down.
+    onEvent: (event) => {
+      if (event.type !== 'revocation.list_full') console.warn(JSON.stringify(event));
+    },
+  });
+  return {
+    list,
+    async close() {
+      await list.close();
+      await channel.close();
+    },
   };
 }
 

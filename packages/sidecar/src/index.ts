@@ -15,6 +15,7 @@ export {
   type SidecarMode,
   type SidecarPostgresStoreConfig,
   type SidecarRedisStoreConfig,
+  type SidecarRevocationConfig,
   type SidecarStoreConfig,
 } from './config.js';
 export {

@@ -40,6 +40,8 @@ export interface SidecarEngine {
   jwks(): unknown | null;
   /** Whether the backing service (store, JWKS) answers now. */
   ready(): Promise<boolean>;
+  /** Stateless mode with a revocation channel: its state, reported by the health endpoint. */
+  revocationStatus?: () => string;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,9 @@ export function createHandler(engine: SidecarEngine, options: HandlerOptions) {
       const read = method === 'GET' || method === 'HEAD';
       if (path === paths.health) {
         if (!read) return methodNotAllowed(res, 'GET, HEAD');
-        return send(res, 200, [...NO_STORE, ...json()], { status: 'ok' }, method === 'HEAD');
+        const revocation = engine.revocationStatus?.();
+        const body = revocation === undefined ? { status: 'ok' } : { status: 'ok', revocation };
+        return send(res, 200, [...NO_STORE, ...json()], body, method === 'HEAD');
       }
       if (path === paths.ready) {
         if (!read) return methodNotAllowed(res, 'GET, HEAD');
