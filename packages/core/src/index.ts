@@ -32,6 +32,7 @@ export {
 } from './errors.js';
 export type { SessionEvent, SessionEventListener, SessionEventMap, SessionEventType } from './events.js';
 export { cookieHeaders, type ErrorBody, type ErrorResponse, errorResponse } from './http.js';
+export type { InstrumentedOperation, InstrumentedOutcome, SessionInstrumentation } from './instrumentation.js';
 export {
   type CreateSessionInput,
   createSessionManager,

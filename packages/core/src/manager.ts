@@ -74,7 +74,7 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
   /** Compares stored and current client signals; default flags a changed user agent. */
   binding?: BindingPolicy;
   /**
-   * Limit of concurrent sessions per user (default {@link DEFAULT_MAX_SESSIONS_PER_USER}, 100);
+   * Limit of concurrent sessions per user (default 100);
    * `null` for no limit.
    */
   maxSessionsPerUser?: number | null;

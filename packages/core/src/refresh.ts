@@ -2,6 +2,7 @@ import { base64urlEncode, isBase64url } from './encoding.js';
 import { SessionError } from './errors.js';
 import { expiryStatus, idleDeadline } from './expiry.js';
 import { constantTimeEqualString, hashSecret, hmacSha256 } from './hash.js';
+import { instrumentRefresh } from './instrumentation.js';
 import { type IssuedSessionJwt, issueSessionJwtAt, type SessionJwt, sessionJwtWindow } from './jwt/session-jwt.js';
 import { toSession } from './manager.js';
 import { randomString } from './random.js';
@@ -115,6 +116,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       throw new SessionError('CONFIG_INVALID', 'graceMs must be a whole number from 0 to 60000');
     }
     this.graceMs = grace;
+    instrumentRefresh(this, options.jwt.manager);
   }
 
   /**

@@ -1,0 +1,7 @@
+import { project } from '../../vitest.shared.ts';
+
+export default project({
+  test: {
+    name: 'opentelemetry',
+  },
+});
