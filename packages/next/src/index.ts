@@ -1,0 +1,409 @@
+import {
+  errorResponse,
+  type RegisteredData,
+  type RotateOptions,
+  type Session,
+  type SessionData,
+  SessionError,
+  type SessionManager,
+  type ValidationResult,
+} from '@org/session-core';
+import {
+  createRequestContexts,
+  type RequestContext,
+  type RequestContextInput,
+  type RequestLoginInput,
+  type RequireSessionOptions,
+  readBearerToken,
+  type SessionStrategy,
+} from '@org/session-core/adapter';
+import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import type { JwtVerifier, VerifiedSessionJwt } from '@org/session-core/jwt';
+import { cookies, headers } from 'next/headers';
+import { type NextRequest, NextResponse } from 'next/server';
+import { safeNextPath } from './next-path.js';
+
+/**
+ * Core's, re-exported. Declare your session data type once, for every adapter, and `getSession()`
+ * is typed everywhere: `declare module '@org/session-core' { interface Register { data: AppData } }`.
+ */
+export type { Register, RegisteredData } from '@org/session-core';
+export { safeNextPath } from './next-path.js';
+
+export interface NextSessionsOptions<D extends SessionData = SessionData> {
+  /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `verifyCsrf()`, `csrfToken()` and `csrf` routes. */
+  csrf?: CsrfSettings;
+  /** Hybrid mode (`createHybridSessions` on the same manager): requests validate from a short-lived session-JWT cookie. */
+  hybrid?: SessionStrategy<D>;
+  /**
+   * `next start` gives handlers no peer address, so production mode over plain http is refused
+   * unless this is true and the `Host` is loopback. Never where the server is reachable from another machine.
+   */
+  trustLoopbackHost?: boolean;
+  /**
+   * Behind a TLS-terminating proxy you trust: read the scheme and client address from
+   * `X-Forwarded-Proto` and `X-Forwarded-For` (which clients can forge without such a proxy). Default false.
+   */
+  trustProxy?: boolean;
+}
+
+/** Guards and checks of a route handler made with {@link NextSessions.route}. */
+export interface RouteOptions {
+  /** `true` or `{ strict }`: 401/503 without a session. */
+  session?: boolean | RequireSessionOptions;
+  /** 401 `REAUTH_REQUIRED` unless the user authenticated within this many ms (always strict). */
+  freshWithinMs?: number;
+  /** Core's CSRF check of unsafe requests (`true`, or its options such as `{ requireJson: true }`). */
+  csrf?: boolean | CsrfCheckOptions;
+}
+
+/**
+ * Who called a JSON API route (see {@link NextSessions.api}): a session from the cookie or a bearer
+ * session token (checked with the store), or the verified claims of a bearer session JWT.
+ */
+export type ApiAuth<D extends SessionData> =
+  | { via: 'cookie' | 'token'; session: Session<D>; claims: null }
+  | { via: 'jwt'; session: null; claims: VerifiedSessionJwt };
+
+export interface ApiOptions {
+  /** Verifies `Authorization: Bearer <session JWT>`; without it a JWT is refused (401 `JWT_INVALID`). */
+  jwt?: Pick<JwtVerifier, 'verify'>;
+}
+
+export interface ProxyOptions {
+  /** Paths needing a session: prefixes (`/account` covers `/account/...`) or a predicate. */
+  protect: readonly string[] | ((pathname: string) => boolean);
+  /** Where anonymous visitors of a protected page go, with `?next=<their path>`. Default `/login`. */
+  loginPath?: string;
+  /** Paths whose forms are shown before login: the proxy starts the CSRF pre-session there, since a page cannot set cookies. */
+  preSessionPaths?: readonly string[];
+}
+
+/** A route handler as the app writes it. */
+export type RouteHandler<C> = (request: NextRequest, context: C) => Response | Promise<Response>;
+/** A route handler as Next calls it (`export const GET = ...`). */
+export type WrappedRouteHandler<C> = (request: NextRequest, context: C) => Promise<Response>;
+
+export interface NextSessions<D extends SessionData = RegisteredData> {
+  readonly manager: SessionManager<D>;
+  /** The request's session, or null: in server components, route handlers and server actions (validated once per request). */
+  getSession(): Promise<Session<D> | null>;
+  /** The full validation outcome (status, error) behind `getSession()`. */
+  getSessionResult(): Promise<ValidationResult<D>>;
+  /** The session, or throws the coded error (401 `UNAUTHENTICATED`, `SESSION_EXPIRED`, ..., 503). */
+  requireSession(options?: RequireSessionOptions): Promise<Session<D>>;
+  /** As `requireSession`, plus `REAUTH_REQUIRED` unless the user authenticated within `maxAgeMs`. */
+  requireFresh(maxAgeMs: number): Promise<Session<D>>;
+  /** A CSRF token for a form's `_csrf` field (session-bound; before login, bound to the proxy's pre-session). */
+  csrfToken(): Promise<string>;
+  /** Server actions: our CSRF check on top of Next's origin check (403 `CSRF_REJECTED`). Pass the action's FormData. */
+  verifyCsrf(form?: FormData | Record<string, unknown> | null, options?: CsrfCheckOptions): Promise<void>;
+  /** Server action or route handler: always a new session; revokes the request's one and ends the pre-session. */
+  login(input: RequestLoginInput<D>): Promise<Session<D>>;
+  /** Server action or route handler: revokes the session, then deletes the cookie. */
+  logout(): Promise<void>;
+  /** Server action or route handler: new token for the same session (privilege change). */
+  rotate(options?: RotateOptions<D>): Promise<Session<D>>;
+  /** Server action or route handler: pushes the idle deadline out, and re-sends the cookie. */
+  extend(options?: { byMs?: number }): Promise<Session<D>>;
+  /** A route handler with guards and CSRF, whose response carries core's cookies exactly; errors become core's JSON answers. */
+  route<C = unknown>(handler: RouteHandler<C>, options?: RouteOptions): WrappedRouteHandler<C>;
+  /** A JSON API route taking `Authorization: Bearer` (session token or session JWT) or the cookie. */
+  api<C = unknown>(
+    handler: (request: NextRequest, auth: ApiAuth<D>, context: C) => Response | Promise<Response>,
+    options?: ApiOptions,
+  ): WrappedRouteHandler<C>;
+  /** The `proxy.ts` function: renews cookies on every matched request and sends anonymous visitors of protected paths to login. */
+  proxy(options: ProxyOptions): (request: NextRequest) => Promise<Response>;
+}
+
+interface Entry<D extends SessionData> {
+  context: Promise<RequestContext<D>>;
+  /** Route handlers write core's cookies onto their Response; actions go through `cookies()`. */
+  viaResponse: boolean;
+}
+
+/**
+ * Next.js 16 (App Router) adapter: hands core the raw `Cookie` header, method, headers, scheme and
+ * host, and writes core's cookies where Next lets a response carry them. Every decision is core's.
+ *
+ * Pages (server components) cannot set cookies. So cookie changes are made where they can be
+ * written: the proxy renews on every page request it matches, route handlers and server actions
+ * write through their response. Core's cookie lifetime never depends on the idle deadline (none,
+ * or Max-Age = the absolute one), so a renewal a page could not send is never a lost session.
+ *
+ * @example
+ * ```ts
+ * // lib/auth.ts
+ * export const auth = nextSessions(manager, { csrf: { key, allowedOrigins: ['https://app.example.com'] } })
+ * // proxy.ts
+ * export const proxy = auth.proxy({ protect: ['/account'] })
+ * // app/account/page.tsx
+ * const session = await auth.getSession()
+ * ```
+ */
+export function nextSessions<D extends SessionData = RegisteredData>(
+  manager: SessionManager<D>,
+  options: NextSessionsOptions<D> = {},
+): NextSessions<D> {
+  const csrf = options.csrf ? createCsrfProtection({ ...options.csrf, manager }) : null;
+  const contexts = createRequestContexts({
+    manager,
+    csrf,
+    hybrid: options.hybrid,
+    trustLoopbackHost: options.trustLoopbackHost,
+  });
+  // One context per request, keyed by Next's per-request headers object.
+  const entries = new WeakMap<object, Entry<D>>();
+
+  const inputOf = (source: Headers, method: string): RequestContextInput => {
+    const forwarded = (name: string) => (options.trustProxy ? source.get(name)?.split(',')[0]?.trim() || null : null);
+    return {
+      cookieHeader: source.get('cookie'),
+      method,
+      headers: source,
+      ip: forwarded('x-forwarded-for'),
+      userAgent: source.get('user-agent'),
+      protocol: forwarded('x-forwarded-proto') ?? 'http',
+      host: source.get('host'),
+    };
+  };
+
+  /** Writes the context's cookies through `cookies()` (server actions); a page render cannot, see above. */
+  const flush = async (entry: Entry<D>) => {
+    if (entry.viaResponse) return;
+    const update = (await entry.context).responseHeaders(null);
+    if (!update || update.setCookie.length === 0) return;
+    const jar = await cookies();
+    try {
+      for (const line of update.setCookie) {
+        const { name, value, attributes } = parseSetCookie(line);
+        jar.set(name, value, attributes);
+      }
+    } catch {
+      // A server component: Next refuses cookie writes during render. See the note on nextSessions.
+    }
+  };
+  const entry = async (): Promise<Entry<D>> => {
+    const source = await headers();
+    let found = entries.get(source);
+    if (!found) {
+      // Only a server action (or a form post to one) carries a body here; a render is a GET.
+      const unsafe = source.has('next-action') || source.has('content-type');
+      found = {
+        context: contexts.open(inputOf(source as unknown as Headers, unsafe ? 'POST' : 'GET')),
+        viaResponse: false,
+      };
+      entries.set(source, found);
+      // A renewal or a dead cookie's deletion goes out where the response can carry it.
+      await flush(found);
+    }
+    return found;
+  };
+  const current = async (): Promise<RequestContext<D>> => (await entry()).context;
+  /** Runs a change on the request's context, then writes its cookies (server actions). */
+  const change = async <T>(run: (context: RequestContext<D>) => T | Promise<T>): Promise<T> => {
+    const found = await entry();
+    const result = await run(await found.context);
+    await flush(found);
+    return result;
+  };
+
+  const withResponseCookies = (context: RequestContext<D>, response: Response, guarded: boolean): Response => {
+    const update = context.responseHeaders(response.headers.getSetCookie());
+    if (update) {
+      response.headers.delete('set-cookie');
+      for (const line of update.setCookie) response.headers.append('set-cookie', line);
+      if (update.cacheControl) response.headers.set('cache-control', update.cacheControl);
+    }
+    if (guarded) response.headers.set('cache-control', 'no-store');
+    return response;
+  };
+
+  const fail = (error: unknown): Response => {
+    const { status, headers: errorHeaders, body } = errorResponse(error);
+    return new Response(JSON.stringify(body), { status, headers: errorHeaders });
+  };
+
+  const openFor = async (request: Request): Promise<RequestContext<D>> => {
+    const context = await contexts.open(inputOf(request.headers, request.method));
+    // Helpers called inside the handler (login, getSession, ...) find this context.
+    entries.set(await headers(), { context: Promise.resolve(context), viaResponse: true });
+    return context;
+  };
+
+  return {
+    manager,
+    getSession: async () => (await current()).session,
+    getSessionResult: async () => (await current()).result,
+    requireSession: async (guard) => (await current()).requireSession(guard),
+    requireFresh: async (maxAgeMs) => (await current()).requireFresh(maxAgeMs),
+    csrfToken: () => change((context) => context.csrfToken()),
+    async verifyCsrf(form, checkOptions) {
+      contexts.requireCsrf();
+      const context = await current();
+      // Reached only from server actions, which are POSTs; a GET-shaped context would pass as a safe method.
+      if (context.input.method === 'GET') throw new SessionError('CSRF_REJECTED');
+      const body = form instanceof FormData ? Object.fromEntries(form) : (form ?? undefined);
+      context.verifyCsrf(body, checkOptions);
+    },
+    login: (input) => change((context) => context.login(input)),
+    logout: () => change((context) => context.logout()),
+    rotate: (rotateOptions) => change((context) => context.rotate(rotateOptions)),
+    extend: (extendOptions) => change((context) => context.extend(extendOptions)),
+
+    route(handler, routeOptions = {}) {
+      if (routeOptions.csrf) contexts.requireCsrf();
+      const guarded = Boolean(routeOptions.session || routeOptions.freshWithinMs !== undefined);
+      return async (request, routeContext) => {
+        let context: RequestContext<D>;
+        try {
+          context = await openFor(request);
+        } catch (error) {
+          return fail(error);
+        }
+        let response: Response;
+        try {
+          if (routeOptions.freshWithinMs !== undefined) await context.requireFresh(routeOptions.freshWithinMs);
+          else if (routeOptions.session) {
+            await context.requireSession(routeOptions.session === true ? {} : routeOptions.session);
+          }
+          if (routeOptions.csrf) {
+            const checks = routeOptions.csrf === true ? undefined : routeOptions.csrf;
+            context.verifyCsrf(await readBody(request), checks);
+          }
+          response = await handler(request, routeContext);
+        } catch (error) {
+          return withResponseCookies(context, fail(error), false);
+        }
+        return withResponseCookies(context, response, guarded);
+      };
+    },
+
+    api(handler, apiOptions = {}) {
+      return async (request, routeContext) => {
+        try {
+          const bearer = readBearerToken(request.headers.get('authorization'));
+          if (bearer === null) {
+            const context = await openFor(request);
+            const session = (await context.requireSession({ strict: true })) as Session<D>;
+            return withResponseCookies(
+              context,
+              await handler(request, { via: 'cookie', session, claims: null }, routeContext),
+              true,
+            );
+          }
+          const signals = { ip: null, userAgent: request.headers.get('user-agent') };
+          // A session JWT has three dot-separated parts; a session token has two.
+          if (bearer.split('.').length === 3) {
+            if (!apiOptions.jwt) throw new SessionError('JWT_INVALID');
+            const claims = await apiOptions.jwt.verify(bearer);
+            return noStore(await handler(request, { via: 'jwt', session: null, claims }, routeContext));
+          }
+          const result = await manager.validateToken(bearer, signals);
+          const session = manager.requireSession(result);
+          return noStore(await handler(request, { via: 'token', session, claims: null }, routeContext));
+        } catch (error) {
+          return fail(error);
+        }
+      };
+    },
+
+    proxy(proxyOptions) {
+      const loginPath = proxyOptions.loginPath ?? '/login';
+      const protect = proxyOptions.protect;
+      const isProtected =
+        typeof protect === 'function'
+          ? protect
+          : (path: string) => protect.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+      const prePaths = new Set(proxyOptions.preSessionPaths ?? []);
+      return async (request) => {
+        let context: RequestContext<D>;
+        try {
+          context = await contexts.open(inputOf(request.headers, request.method));
+        } catch (error) {
+          return fail(error);
+        }
+        const path = request.nextUrl.pathname;
+        if (isProtected(path) && !context.session) {
+          if (context.result.status === 'unavailable')
+            return withResponseCookies(context, fail(context.result.error), false);
+          const target = new URL(loginPath, request.nextUrl);
+          target.search = '';
+          target.searchParams.set('next', safeNextPath(`${path}${request.nextUrl.search}`));
+          return withResponseCookies(context, NextResponse.redirect(target, 303), false);
+        }
+        const forwarded = new Headers(request.headers);
+        if (prePaths.has(path) && !context.session && csrf) {
+          context.csrfToken();
+          // The page renders from this request: it must see the pre-session cookie the response starts.
+          const started = context
+            .responseHeaders(null)
+            ?.setCookie.find((line) => line.startsWith(`${csrf.preSessionCookieName}=`));
+          if (started) {
+            const pair = started.slice(0, started.indexOf(';'));
+            const existing = forwarded.get('cookie');
+            forwarded.set('cookie', existing ? `${existing}; ${pair}` : pair);
+          }
+        }
+        const response = NextResponse.next({ request: { headers: forwarded } });
+        return withResponseCookies(context, response, isProtected(path));
+      };
+    },
+  };
+}
+
+function noStore(response: Response): Response {
+  response.headers.set('cache-control', 'no-store');
+  return response;
+}
+
+/** The form or JSON body for the CSRF token field, read from a clone so the handler can read it again. */
+async function readBody(request: Request): Promise<unknown> {
+  const type = request.headers.get('content-type')?.toLowerCase() ?? '';
+  try {
+    if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+      return Object.fromEntries(await request.clone().formData());
+    }
+    if (type.startsWith('application/json')) return await request.clone().json();
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+interface CookieWrite {
+  name: string;
+  value: string;
+  attributes: {
+    path?: string;
+    domain?: string;
+    maxAge?: number;
+    expires?: Date;
+    secure?: boolean;
+    httpOnly?: boolean;
+    sameSite?: 'lax' | 'strict' | 'none';
+    partitioned?: boolean;
+  };
+}
+
+/** Core's own Set-Cookie lines, taken apart for Next's `cookies().set` (server actions). */
+function parseSetCookie(line: string): CookieWrite {
+  const [pair = '', ...parts] = line.split('; ');
+  const eq = pair.indexOf('=');
+  const write: CookieWrite = { name: pair.slice(0, eq), value: pair.slice(eq + 1), attributes: {} };
+  for (const part of parts) {
+    const split = part.indexOf('=');
+    const key = (split === -1 ? part : part.slice(0, split)).toLowerCase();
+    const value = split === -1 ? '' : part.slice(split + 1);
+    if (key === 'path') write.attributes.path = value;
+    else if (key === 'domain') write.attributes.domain = value;
+    else if (key === 'max-age') write.attributes.maxAge = Number(value);
+    else if (key === 'expires') write.attributes.expires = new Date(value);
+    else if (key === 'secure') write.attributes.secure = true;
+    else if (key === 'httponly') write.attributes.httpOnly = true;
+    else if (key === 'partitioned') write.attributes.partitioned = true;
+    else if (key === 'samesite') write.attributes.sameSite = value.toLowerCase() as 'lax' | 'strict' | 'none';
+  }
+  return write;
+}

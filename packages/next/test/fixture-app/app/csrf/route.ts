@@ -1,0 +1,3 @@
+import { lazy } from '../../lib/auth';
+
+export const GET = lazy((auth) => auth.route(async () => Response.json({ csrfToken: await auth.csrfToken() })));

@@ -1,0 +1,22 @@
+import type { SessionStore } from '@org/session-core';
+import type { CsrfSettings } from '@org/session-core/csrf';
+
+/**
+ * What a test hands the fixture app, which Next serves in the test's own process: the parts of
+ * the test's session manager (its store, clock and event hook), so the suite's clock, store
+ * instrumentation and events see every request the app handles.
+ */
+export interface FixtureSetup {
+  store: SessionStore;
+  clock: { now(): number };
+  onEvent?: (event: never) => void;
+  storeTimeoutMs?: number;
+  policy?: { idleTimeoutMs: number; absoluteTimeoutMs: number; touchIntervalMs?: number };
+  csrf: CsrfSettings;
+}
+
+export const SETUP_KEY = Symbol.for('org-session-next.fixture');
+
+export function fixtureSetup(): FixtureSetup | undefined {
+  return (globalThis as Record<symbol, FixtureSetup | undefined>)[SETUP_KEY];
+}
