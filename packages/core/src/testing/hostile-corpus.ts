@@ -183,6 +183,12 @@ export class SeededBytes {
 export const HEADER_BYTES: readonly number[] = Array.from({ length: 256 }, (_, i) => i).filter(
   (b) => b !== 0x0d && b !== 0x0a,
 );
+/** Bytes an HTTP parser lets through to the app: tab, visible ASCII, space and obs-text (0x80-0xFF). */
+export const REACHABLE_BYTES: readonly number[] = [
+  0x09,
+  ...Array.from({ length: 95 }, (_, i) => 0x20 + i),
+  ...Array.from({ length: 128 }, (_, i) => 0x80 + i),
+];
 /** Visible ASCII plus space and tab: what a lenient client sends. */
 export const VISIBLE_ASCII: readonly number[] = [0x09, ...Array.from({ length: 95 }, (_, i) => 0x20 + i)];
 /** Invalid or unusual UTF-8 sequences: lone continuation, overlong '/', a surrogate, truncations, BOM, NUL. */
