@@ -21,7 +21,7 @@ export type SidecarConfigErrorCode =
   | 'CONFIG_INVALID_VALUE'
   /** Fields that cannot go together, or a mode without what it needs. */
   | 'CONFIG_CONFLICT'
-  /** A mode this version does not implement yet (`remote`). */
+  /** A mode this version does not implement (kept for compatibility: every mode is implemented now). */
   | 'CONFIG_MODE_UNSUPPORTED'
   /** A key file that cannot be read or imported. */
   | 'CONFIG_KEY_INVALID'
@@ -58,7 +58,7 @@ export function isSidecarConfigError(value: unknown): value is SidecarConfigErro
   );
 }
 
-/** The three modes of the issue; `remote` is refused by this version. */
+/** Stateless (JWT + JWKS), store (direct store lookups) or remote (the central session API). */
 export type SidecarMode = 'stateless' | 'store' | 'remote';
 
 /** What `X-Auth-Session-Id` carries. */
@@ -114,6 +114,46 @@ export type SidecarRevocationConfig =
   | { type: 'redis'; url: string; channel?: string }
   | { type: 'postgres'; connectionString: string; channel?: string };
 
+/** What remote mode needs: the session API's address, this sidecar's caller id and key, the cache bounds. */
+export interface ResolvedRemoteConfig {
+  /** Base URL of the session API (its `basePath` included), https or loopback http. */
+  url: string;
+  callerId: string;
+  apiKeyFile: string;
+  /** How long an answer is reused: also the longest a revoked session stays allowed here. */
+  cacheTtlMs: number;
+  /** Most answers kept at once. */
+  cacheSize: number;
+  /** Bound on one call to the API; a slower API counts as down (deny). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_REMOTE_CACHE_TTL_MS = 5000;
+export const DEFAULT_REMOTE_CACHE_SIZE = 10_000;
+export const DEFAULT_REMOTE_TIMEOUT_MS = 1000;
+
+/**
+ * Remote mode: the central auth service's session API (`@org/session-auth-api`) that this sidecar
+ * asks, as the caller `callerId` with the API key in `apiKeyFile`.
+ */
+export interface SidecarRemoteConfig {
+  /** Base URL of the session API, mount path included (https, or http on loopback). */
+  url: string;
+  /** This sidecar's caller id at the API. */
+  callerId: string;
+  /** A file holding this sidecar's API key (one line). */
+  apiKeyFile: string;
+  /**
+   * How long a positive answer is reused, in ms (default 5000, at most 60 000): also how long a
+   * revoked session may stay allowed here. 0 disables the cache.
+   */
+  cacheTtlMs?: number;
+  /** Most answers cached at once (default 10 000). */
+  cacheSize?: number;
+  /** Bound on one call to the API in ms (default 1000); a slower API is a deny. */
+  timeoutMs?: number;
+}
+
 /** The configuration file's shape. Everything but `mode` has a default or belongs to a mode. */
 export interface SidecarConfig {
   mode: SidecarMode;
@@ -133,6 +173,8 @@ export interface SidecarConfig {
   store?: SidecarStoreConfig;
   /** Revocation notices to subscribe to (stateless mode). */
   revocation?: SidecarRevocationConfig;
+  /** The central session API (remote mode). */
+  remote?: SidecarRemoteConfig;
   /**
    * The auth server's session policy, so that sliding renewal here matches it: a preset name
    * (`aal1`, `aal2` the default, `aal3`) or `{ idleTimeoutMs, absoluteTimeoutMs, touchIntervalMs }`.
@@ -165,7 +207,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 
 /** The checked configuration, every default filled in. */
 export interface ResolvedSidecarConfig {
-  mode: 'stateless' | 'store';
+  mode: SidecarMode;
   listen: { host: string; port: number };
   paths: { auth: string; token: string; jwks: string; health: string; ready: string };
   cookieName: string;
@@ -183,6 +225,7 @@ export interface ResolvedSidecarConfig {
     | null;
   store: SidecarStoreConfig | null;
   revocation: SidecarRevocationConfig | null;
+  remote: ResolvedRemoteConfig | null;
   policy: string | Record<string, number | null> | undefined;
   cookieMode: 'production' | 'development';
   identity: { claims: string[]; sessionId: SessionIdHeaderMode; sessionIdKeyFile: string | null };
@@ -278,19 +321,15 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
     'jwt',
     'store',
     'revocation',
+    'remote',
     'policy',
     'cookieMode',
     'identity',
     'clientIpHeader',
   ]);
   const mode = oneOf(input.mode, 'mode', ['stateless', 'store', 'remote'] as const);
-  if (mode === undefined) throw new SidecarConfigError('CONFIG_REQUIRED', 'mode', 'is required: stateless or store');
-  if (mode === 'remote') {
-    throw new SidecarConfigError(
-      'CONFIG_MODE_UNSUPPORTED',
-      'mode',
-      'remote mode is not yet supported: it needs the central session API, which does not exist yet; use stateless or store',
-    );
+  if (mode === undefined) {
+    throw new SidecarConfigError('CONFIG_REQUIRED', 'mode', 'is required: stateless, store or remote');
   }
 
   const listen = input.listen === undefined ? {} : input.listen;
@@ -330,6 +369,10 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
   const jwt = parseJwt(input.jwt);
   const store = parseStore(input.store);
   const revocation = parseRevocation(input.revocation);
+  const remote = parseRemote(input.remote);
+  if (remote && mode !== 'remote') {
+    throw new SidecarConfigError('CONFIG_CONFLICT', 'remote', 'only remote mode asks the session API: remove remote');
+  }
   if (revocation && mode !== 'stateless') {
     throw new SidecarConfigError(
       'CONFIG_CONFLICT',
@@ -360,6 +403,13 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
     }
     if (input.cookieName !== undefined) {
       throw new SidecarConfigError('CONFIG_CONFLICT', 'cookieName', 'stateless mode reads no session cookie');
+    }
+  } else if (mode === 'remote') {
+    if (!remote)
+      throw new SidecarConfigError('CONFIG_REQUIRED', 'remote', 'remote mode needs remote (the session API)');
+    if (store) throw new SidecarConfigError('CONFIG_CONFLICT', 'store', 'remote mode uses no store: remove store');
+    if (jwt) {
+      throw new SidecarConfigError('CONFIG_CONFLICT', 'jwt', 'remote mode leaves JWTs to the session API: remove jwt');
     }
   } else {
     if (!store) throw new SidecarConfigError('CONFIG_REQUIRED', 'store', 'store mode needs store');
@@ -411,6 +461,7 @@ export function parseSidecarConfig(input: unknown): ResolvedSidecarConfig {
     jwt,
     store,
     revocation,
+    remote,
     policy: policy as ResolvedSidecarConfig['policy'],
     cookieMode,
     identity: {
@@ -489,6 +540,35 @@ function parseRevocation(value: unknown): SidecarRevocationConfig | null {
   return { type, connectionString, ...(channel === undefined ? {} : { channel }) };
 }
 
+function parseRemote(value: unknown): ResolvedRemoteConfig | null {
+  if (value === undefined) return null;
+  if (!isObject(value)) throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'remote', 'must be an object');
+  onlyKnown(value, 'remote', ['url', 'callerId', 'apiKeyFile', 'cacheTtlMs', 'cacheSize', 'timeoutMs']);
+  const url = str(value.url, 'remote.url', { required: true }) as string;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'remote.url', 'is not a URL', { cause });
+  }
+  // The API key travels in every call: never in clear text beyond this machine.
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+    throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'remote.url', 'must be an https URL (http on loopback)');
+  }
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'remote.url', 'must hold no credentials, query or fragment');
+  }
+  return {
+    url: url.replace(/\/$/, ''),
+    callerId: str(value.callerId, 'remote.callerId', { required: true, pattern: /^[A-Za-z0-9._-]{1,64}$/ }) as string,
+    apiKeyFile: str(value.apiKeyFile, 'remote.apiKeyFile', { required: true }) as string,
+    cacheTtlMs: int(value.cacheTtlMs, 'remote.cacheTtlMs', 0, 60_000) ?? DEFAULT_REMOTE_CACHE_TTL_MS,
+    cacheSize: int(value.cacheSize, 'remote.cacheSize', 1, 1_000_000) ?? DEFAULT_REMOTE_CACHE_SIZE,
+    timeoutMs: int(value.timeoutMs, 'remote.timeoutMs', 1, 60_000) ?? DEFAULT_REMOTE_TIMEOUT_MS,
+  };
+}
+
 function parseStore(value: unknown): SidecarStoreConfig | null {
   if (value === undefined) return null;
   if (!isObject(value)) throw new SidecarConfigError('CONFIG_INVALID_VALUE', 'store', 'must be an object');
@@ -552,6 +632,10 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, string>> = Object.fr
   SESSION_SIDECAR_SESSION_ID_HEADER: 'identity.sessionId',
   SESSION_SIDECAR_SESSION_ID_KEY_FILE: 'identity.sessionIdKeyFile',
   SESSION_SIDECAR_CLIENT_IP_HEADER: 'clientIpHeader',
+  SESSION_SIDECAR_REMOTE_URL: 'remote.url',
+  SESSION_SIDECAR_REMOTE_CALLER_ID: 'remote.callerId',
+  SESSION_SIDECAR_REMOTE_API_KEY_FILE: 'remote.apiKeyFile',
+  SESSION_SIDECAR_REMOTE_CACHE_TTL_MS: 'remote.cacheTtlMs',
 });
 
 /**
@@ -654,6 +738,18 @@ export function configFromEnvironment(
         break;
       case 'SESSION_SIDECAR_CLIENT_IP_HEADER':
         config.clientIpHeader = value;
+        break;
+      case 'SESSION_SIDECAR_REMOTE_URL':
+        section('remote').url = value;
+        break;
+      case 'SESSION_SIDECAR_REMOTE_CALLER_ID':
+        section('remote').callerId = value;
+        break;
+      case 'SESSION_SIDECAR_REMOTE_API_KEY_FILE':
+        section('remote').apiKeyFile = value;
+        break;
+      case 'SESSION_SIDECAR_REMOTE_CACHE_TTL_MS':
+        section('remote').cacheTtlMs = number('remote.cacheTtlMs');
         break;
       default:
         throw new SidecarConfigError(

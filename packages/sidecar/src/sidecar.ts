@@ -1,5 +1,6 @@
 import { parseSidecarConfig, type SidecarConfig } from './config.js';
 import { createStatelessEngine, createStoreEngine, identityOptions } from './engines.js';
+import { createRemoteEngine } from './remote.js';
 import { type Sidecar, serveEngine } from './server.js';
 
 /**
@@ -23,6 +24,10 @@ export async function createSidecar(config: SidecarConfig): Promise<Sidecar> {
   const resolved = parseSidecarConfig(config);
   const identity = await identityOptions(resolved);
   const engine =
-    resolved.mode === 'stateless' ? await createStatelessEngine(resolved) : await createStoreEngine(resolved);
+    resolved.mode === 'stateless'
+      ? await createStatelessEngine(resolved)
+      : resolved.mode === 'remote'
+        ? await createRemoteEngine(resolved)
+        : await createStoreEngine(resolved);
   return serveEngine(engine, resolved, identity);
 }

@@ -118,7 +118,12 @@ describe('session-sidecar CLI', () => {
 
   it('exits 2 with a stable code for each configuration error', async () => {
     const cases: Array<[string, string[], Record<string, string>, string]> = [
-      ['remote mode', ['--config', files.file('remote.json', '{"mode":"remote"}')], {}, 'CONFIG_MODE_UNSUPPORTED'],
+      [
+        'remote mode without remote',
+        ['--config', files.file('remote.json', '{"mode":"remote"}')],
+        {},
+        'CONFIG_REQUIRED',
+      ],
       ['no configuration', [], {}, 'CONFIG_MISSING'],
       ['invalid JSON', ['--config', files.file('bad.json', '{mode:')], {}, 'CONFIG_JSON_INVALID'],
       ['a missing file', ['--config', `${files.path}/nope.json`], {}, 'CONFIG_FILE_UNREADABLE'],
@@ -141,7 +146,6 @@ describe('session-sidecar CLI', () => {
       const { status, stderr } = await inProcess(args, env);
       expect(status, label).toBe(2);
       expect(stderr, label).toContain(`configuration error ${code}:`);
-      if (code === 'CONFIG_MODE_UNSUPPORTED') expect(stderr).toContain('remote mode is not yet supported');
     }
   });
 

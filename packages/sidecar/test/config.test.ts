@@ -11,6 +11,10 @@ const stateless = {
   jwt: { issuer: 'https://auth.test', audience: 'orders', jwksUrl: 'https://auth.test/jwks' },
 };
 const store = { mode: 'store', store: { type: 'redis', url: 'redis://127.0.0.1:6379' } };
+const remote = {
+  mode: 'remote',
+  remote: { url: 'https://auth.test/auth/', callerId: 'edge', apiKeyFile: '/run/secrets/api-key' },
+};
 
 function refusal(input: unknown): { code: SidecarConfigErrorCode; path: string; message: string } {
   try {
@@ -43,7 +47,16 @@ describe('config validation', () => {
   it.each([
     [{}, 'CONFIG_REQUIRED', 'mode'],
     [[], 'CONFIG_INVALID_VALUE', ''],
-    [{ mode: 'remote' }, 'CONFIG_MODE_UNSUPPORTED', 'mode'],
+    [{ mode: 'remote' }, 'CONFIG_REQUIRED', 'remote'],
+    [{ ...remote, remote: { ...remote.remote, url: 'http://auth.example.com' } }, 'CONFIG_INVALID_VALUE', 'remote.url'],
+    [{ ...remote, remote: { ...remote.remote, url: 'https://u:p@auth.test' } }, 'CONFIG_INVALID_VALUE', 'remote.url'],
+    [{ ...remote, remote: { ...remote.remote, callerId: 'a b' } }, 'CONFIG_INVALID_VALUE', 'remote.callerId'],
+    [{ ...remote, remote: { url: 'https://auth.test', callerId: 'edge' } }, 'CONFIG_REQUIRED', 'remote.apiKeyFile'],
+    [{ ...remote, remote: { ...remote.remote, cacheTtlMs: 3_600_000 } }, 'CONFIG_INVALID_VALUE', 'remote.cacheTtlMs'],
+    [{ ...remote, remote: { ...remote.remote, cahceTtlMs: 1 } }, 'CONFIG_UNKNOWN_FIELD', 'remote.cahceTtlMs'],
+    [{ ...remote, store: store.store }, 'CONFIG_CONFLICT', 'store'],
+    [{ ...remote, jwt: stateless.jwt }, 'CONFIG_CONFLICT', 'jwt'],
+    [{ ...store, remote: remote.remote }, 'CONFIG_CONFLICT', 'remote'],
     [{ mode: 'magic' }, 'CONFIG_INVALID_VALUE', 'mode'],
     [{ ...store, prot: 1 }, 'CONFIG_UNKNOWN_FIELD', 'prot'],
     [{ ...store, listen: { port: 70000 } }, 'CONFIG_INVALID_VALUE', 'listen.port'],
@@ -99,8 +112,15 @@ describe('config validation', () => {
     expect(error.path).toBe(path);
   });
 
-  it('says clearly that remote mode is not yet supported', () => {
-    expect(refusal({ mode: 'remote' }).message).toMatch(/remote mode is not yet supported/);
+  it('fills in the remote mode defaults: a 5 s cache of 10 000 answers, 1 s per call', () => {
+    expect(parseSidecarConfig(remote).remote).toEqual({
+      url: 'https://auth.test/auth',
+      callerId: 'edge',
+      apiKeyFile: '/run/secrets/api-key',
+      cacheTtlMs: 5000,
+      cacheSize: 10_000,
+      timeoutMs: 1000,
+    });
   });
 
   it('never repeats a value in a message (a connection string may hold a password)', () => {
