@@ -1,4 +1,5 @@
 import { createSessionManager, MemoryStore, type SessionManager } from '@org/session-core';
+import { createHybridSessions, createSessionJwt } from '@org/session-core/jwt';
 import { type NextSessions, nextSessions } from '@org/session-next';
 import { fixtureSetup } from './setup';
 
@@ -21,7 +22,10 @@ export function auth(): NextSessions {
     storeTimeoutMs: setup.storeTimeoutMs,
     ...(setup.policy ? { policy: setup.policy } : {}),
   });
-  made = nextSessions(manager, { csrf: setup.csrf, trustLoopbackHost: true });
+  const hybrid = setup.hybrid
+    ? createHybridSessions({ jwt: createSessionJwt({ manager, ...setup.hybrid }) })
+    : undefined;
+  made = nextSessions(manager, { csrf: setup.csrf, hybrid, trustLoopbackHost: true });
   return made;
 }
 
