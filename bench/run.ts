@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: every section measures our code next to its floor or its peers in the same run.
- * Run one section with `pnpm bench <name>` (core, jwt, stores, http, sidecar).
+ * Run one section with `pnpm bench <name>` (core, jwt, stores, http, sidecar, revocation).
  */
 const sections: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   core: () => import('./core.ts'),
@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   'store-sql': () => import('./store-sql.ts'),
   http: () => import('./http.ts'),
   sidecar: () => import('./sidecar.ts'),
+  revocation: () => import('./revocation.ts'),
 };
 
 const wanted = process.argv.slice(2);
