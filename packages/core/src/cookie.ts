@@ -133,7 +133,7 @@ export interface CookieAttributes {
   domain?: string;
   /** Seconds; capped at 400 days. 0 deletes the cookie. */
   maxAge?: number;
-  /** An HTTP date string, e.g. {@link EPOCH_EXPIRES}. */
+  /** An HTTP date string, e.g. `Thu, 01 Jan 1970 00:00:00 GMT`. */
   expires?: string;
   secure?: boolean;
   httpOnly?: boolean;

@@ -89,7 +89,7 @@ const curves = { EdDSA: { kty: 'OKP', crv: 'Ed25519' }, ES256: { kty: 'EC', crv:
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const;
 
 /**
- * Generates a new signing key for `alg` (default ES256, {@link DEFAULT_JWT_ALGORITHM}), imported
+ * Generates a new signing key for `alg` (default ES256), imported
  * and ready to use. Choose EdDSA only when every verifier of your tokens supports it.
  *
  * @example

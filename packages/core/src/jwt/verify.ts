@@ -101,7 +101,7 @@ export interface VerifyOptions {
 }
 
 /**
- * Verifies session JWTs: the pre-checks of {@link inspectCompactJws} before any cryptography,
+ * Verifies session JWTs: structural pre-checks of the compact form before any cryptography,
  * then `jose` with every option pinned (the key's own algorithm only, issuer, audience, `typ`,
  * required claims, max token age, clock tolerance), then integer time claims and a lifetime no
  * longer than the max age. Verified tokens are cached by their exact string until `exp`. Strict
