@@ -5,6 +5,11 @@ import { defineConfig } from 'vitest/config';
 // condition: `pnpm test` never needs a prior build.
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'packages/core/vitest.edge.config.ts', 'apps/*/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'packages/core/vitest.edge.config.ts',
+      'apps/*/vitest.config.ts',
+      'bench/vitest.config.ts',
+    ],
   },
 });

@@ -1,72 +1,133 @@
 /**
- * HTTP section: per-request cost of a session read through our Express 5, Fastify 5 and Hono 4
- * adapters, next to the bare framework and to express-session / @fastify/session / hono-sessions
- * doing the same work (read the session, answer with the user id), on the memory store and on
- * Redis, in one run; for Hono also our hybrid mode (the read verifies the session-JWT cookie).
+ * HTTP section: what a session costs per request through our Express 5, Fastify 5 and Hono 4
+ * adapters, beside the bare route and beside the best peers doing the same work, in one run:
+ *
+ * - Express: express-session (memory), express-session + connect-redis, iron-session (sealed cookie);
+ * - Fastify: @fastify/secure-session (sealed cookie), @fastify/session (memory), @fastify/session +
+ *   connect-redis;
+ * - Hono: hono-sessions (memory; it ships no Redis store).
+ *
+ * Ours on the memory store, on Redis and in hybrid mode (a session-JWT cookie beside the session
+ * cookie; reads verify the JWT and skip the store). READ routes read the session and answer with
+ * the user id; WRITE routes also increment a counter in the session data and save it.
  *
  * Every server runs in its own child process pinned to CPU 0 (when `taskset` exists) with
- * NODE_ENV=production; autocannon runs here, on CPU 1. Each case: 10 connections, a warm-up, then
- * ROUNDS interleaved measured runs of SECONDS each; the best run is reported (noise on this
- * machine only ever slows a run down). Before any load, each route is checked: without the cookie
- * it returns no user, with it the user. Any non-2xx response, error or timeout fails the case.
+ * NODE_ENV=production; autocannon runs here, pinned to CPU 1. Each case: 10 connections, each a
+ * browser with its own session (a cookie from a real login), a warm-up, then ROUNDS interleaved
+ * rounds of SECONDS each (the order reversed every other round); every figure is the median over
+ * the rounds, and "added us" is the median of the per-round differences with the bare route of
+ * that round. Before any load each route is checked: without a cookie it knows no user, with one
+ * it does, and a WRITE route's counter goes up. Any non-2xx response, error or timeout fails the
+ * case.
  *
- * Two measures per case: req/s, and the server's CPU time per request (utime + stime of the server
- * process from /proc, divided by the requests served). The CPU measure is the one the targets use:
- * it does not depend on the load generator's ceiling or on other work sharing the machine.
+ * CPU per request (utime + stime of the server process from /proc, over the requests served) is
+ * the measure that matters: it does not depend on the load generator's ceiling, and other work
+ * sharing the machine moves it far less than req/s.
  *
- * Targets (issue 5): our read path keeps >= 90% of the bare framework's throughput (by CPU per
- * request: ours <= 1.11x bare) on the memory store, and beats the peer on every store; on Hono
- * (its issue) >= 85% (ours <= 1.18x bare). `HTTP_BENCH_FRAMEWORKS=hono` runs one framework. Redis cases need Redis at REDIS_URL (default
- * redis://127.0.0.1:6379) and are skipped with a note when it does not answer.
+ * `HTTP_BENCH_FRAMEWORKS=hono` runs one framework; `HTTP_BENCH_ROUNDS`, `HTTP_BENCH_SECONDS` set the
+ * rounds. Redis cases need Redis at REDIS_URL (default redis://127.0.0.1:6379) and are reported as
+ * skipped when it does not answer.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
+import { bench, printTable, printTarget } from './lib.ts';
+import { type FrameworkResults, type HttpRow, httpTable, median } from './report.ts';
 
-const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? 2);
+const QUICK = process.env.BENCH_QUICK === '1';
+const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? (QUICK ? 1 : 3));
+const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const WARMUP_SECONDS = QUICK ? 0.5 : 1;
+const CONNECTIONS = 10;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = 'u_1234';
 const SECRET = 'bench-secret-bench-secret-bench-secret!';
 
-type Framework = 'express' | 'fastify' | 'hono';
-/** `hybrid`: ours with a session-JWT cookie beside the session cookie (reads verify the JWT). */
-type Flavour = 'bare' | 'noop' | 'ours' | 'hybrid' | 'peer';
-type StoreKind = 'memory' | 'redis';
+export type Framework = 'express' | 'fastify' | 'hono';
+type Impl =
+  | 'bare'
+  | 'noop'
+  | 'ours'
+  | 'hybrid'
+  | 'express-session'
+  | 'iron-session'
+  | 'secure-session'
+  | 'fastify-session'
+  | 'hono-sessions';
+type StoreKind = 'memory' | 'redis' | 'cookie';
+type Operation = 'read' | 'write';
 interface Case {
   framework: Framework;
-  flavour: Flavour;
+  impl: Impl;
   store: StoreKind;
+  op: Operation;
   label: string;
 }
 
-const peerName: Record<Framework, string> = {
-  express: 'express-session',
-  fastify: '@fastify/session',
-  hono: 'hono-sessions',
-};
-/** Shown in the table titles. */
-const frameworkVersion: Record<Framework, string> = {
+const frameworkTitle: Record<Framework, string> = {
   express: 'Express 5',
   fastify: 'Fastify 5',
   hono: 'Hono 4 (@hono/node-server)',
 };
-/** Share of bare throughput (by CPU per request) our memory-store read path keeps at least. */
-const keepOfBare: Record<Framework, number> = { express: 0.9, fastify: 0.9, hono: 0.85 };
+
+const peerTitle: Record<Exclude<Impl, 'bare' | 'noop' | 'ours' | 'hybrid'>, string> = {
+  'express-session': 'express-session',
+  'iron-session': 'iron-session',
+  'secure-session': '@fastify/secure-session',
+  'fastify-session': '@fastify/session',
+  'hono-sessions': 'hono-sessions',
+};
+
+/** The peers measured on each framework, with the stores they are measured on. */
+const peers: Record<Framework, { impl: keyof typeof peerTitle; stores: StoreKind[] }[]> = {
+  express: [
+    { impl: 'express-session', stores: ['memory', 'redis'] },
+    { impl: 'iron-session', stores: ['cookie'] },
+  ],
+  fastify: [
+    { impl: 'secure-session', stores: ['cookie'] },
+    { impl: 'fastify-session', stores: ['memory', 'redis'] },
+  ],
+  hono: [{ impl: 'hono-sessions', stores: ['memory'] }],
+};
+
+function labelOf(impl: Impl, store: StoreKind, op: Operation): string {
+  const write = op === 'write' ? ' WRITE' : '';
+  if (impl === 'bare') return 'bare route';
+  if (impl === 'noop') return 'an empty middleware';
+  if (impl === 'hybrid') return 'ours, hybrid (session-JWT cookie)';
+  const where = store === 'redis' ? 'Redis' : store === 'cookie' ? 'sealed cookie' : 'memory';
+  if (impl === 'ours') return `ours, ${where}${write}`;
+  const name = store === 'redis' ? `${peerTitle[impl]} + connect-redis` : `${peerTitle[impl]} (${where})`;
+  return `${name}${write}`;
+}
+
+/** `--quick`: the floor, our read on memory and Redis, our Redis write and one peer read. */
+function quickCase(c: Case): boolean {
+  if (c.impl === 'bare') return true;
+  if (c.impl === 'ours') return c.op === 'read' || c.store === 'redis';
+  const first = peers[c.framework][0];
+  return c.impl === first?.impl && c.store === first.stores[0] && c.op === 'read';
+}
 
 function cases(framework: Framework): Case[] {
-  const list: Case[] = [{ framework, flavour: 'bare', store: 'memory', label: `${framework} bare` }];
-  for (const store of ['memory', 'redis'] as const) {
-    list.push({ framework, flavour: 'ours', store, label: `${framework} + ours (${store})` });
-    list.push({ framework, flavour: 'peer', store, label: `${framework} + ${peerName[framework]} (${store})` });
-  }
-  if (framework === 'hono') {
-    list.push({ framework, flavour: 'hybrid', store: 'memory', label: 'hono + ours hybrid (memory)' });
-    // The floor any middleware pays on Hono: a route with a handler alone skips the middleware chain.
-    list.push({ framework, flavour: 'noop', store: 'memory', label: 'hono + an empty middleware' });
+  if (QUICK) return allCases(framework).filter(quickCase);
+  return allCases(framework);
+}
+
+function allCases(framework: Framework): Case[] {
+  const list: Case[] = [];
+  const add = (impl: Impl, store: StoreKind, op: Operation) =>
+    list.push({ framework, impl, store, op, label: labelOf(impl, store, op) });
+  add('bare', 'memory', 'read');
+  if (framework === 'hono') add('noop', 'memory', 'read');
+  for (const op of ['read', 'write'] as const) {
+    add('ours', 'memory', op);
+    add('ours', 'redis', op);
+    if (op === 'read') add('hybrid', 'memory', op);
+    for (const peer of peers[framework]) for (const store of peer.stores) add(peer.impl, store, op);
   }
   return list;
 }
@@ -77,53 +138,101 @@ function cases(framework: Framework): Case[] {
 
 interface Ready {
   port: number;
-  cookie: string | null;
+  /** One Cookie header per connection: each connection is one browser with its own session. */
+  cookies: string[];
 }
 
-/** Starts the server for `c` and returns its port and a cookie header of a live session. */
-async function serve(c: Case): Promise<{ ready: Ready; cleanup: () => Promise<void> }> {
-  const hello = (user: unknown) => ({ hello: 'world', user: typeof user === 'string' ? user : null });
-  if (c.framework === 'hono') return serveHono(c, hello);
-  return c.framework === 'express' ? serveExpress(c, hello) : serveFastify(c, hello);
+interface Served {
+  port: number;
+  /** Sessions made by our manager (peers log in over HTTP once the server listens). */
+  cookies: string[];
+  cleanup: () => Promise<void>;
 }
 
-async function ourManager(store: StoreKind) {
+type Reply = (user: unknown, n?: unknown) => { hello: string; user: string | null; n?: number };
+const reply: Reply = (user, n) => ({
+  hello: 'world',
+  user: typeof user === 'string' ? user : null,
+  ...(typeof n === 'number' ? { n } : {}),
+});
+
+interface BenchData extends Record<string, unknown> {
+  role?: string;
+  n?: number;
+}
+
+async function ourSessions(c: Case) {
   const { MemoryStore, createSessionManager } = await import('@org/session-core');
   const { randomString } = await import('@org/session-core/testing');
-  if (store === 'memory') return { manager: createSessionManager({ store: new MemoryStore() }), close: async () => {} };
-  const { RedisStore } = await import('@org/session-store-redis');
-  const redisStore = new RedisStore({ url: REDIS_URL, prefix: `bench-http:${randomString(6)}:` });
-  return { manager: createSessionManager({ store: redisStore }), close: () => redisStore.close() };
+  let close = async () => {};
+  let store: import('@org/session-core').SessionStore<BenchData>;
+  if (c.store === 'redis') {
+    const { RedisStore } = await import('@org/session-store-redis');
+    const redisStore = new RedisStore({ url: REDIS_URL, prefix: `bench-http:${randomString(6)}:` });
+    store = redisStore as unknown as typeof store;
+    close = () => redisStore.close();
+  } else {
+    store = new MemoryStore<BenchData>();
+  }
+  const manager = createSessionManager<BenchData>({ store });
+  let hybrid: import('@org/session-core/adapter').SessionStrategy<BenchData> | undefined;
+  let login = async () => (await manager.create({ userId: USER, data: { role: 'member', n: 0 } })).cookies;
+  if (c.impl === 'hybrid') {
+    const { createHybridSessions, createJwtKeySet, createSessionJwt, generateSigningKey } = await import(
+      '@org/session-core/jwt'
+    );
+    const keys = createJwtKeySet({ active: await generateSigningKey() });
+    const jwt = createSessionJwt({ manager, keys, issuer: 'https://bench.example', audience: 'bench' });
+    const hybridSessions = createHybridSessions({ jwt });
+    hybrid = hybridSessions as unknown as typeof hybrid;
+    login = async () => (await hybridSessions.create({ userId: USER, data: { role: 'member', n: 0 } })).cookies;
+  }
+  const cookies: string[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    cookies.push((await login()).map((line) => line.split(';')[0]).join('; '));
+  }
+  // The write every WRITE route makes: a merge that increments the counter (one round trip).
+  const write = async (session: { id: string; version: number }) =>
+    (await manager.update(session, (data) => ({ ...data, n: (data.n ?? 0) + 1 }))).data.n;
+  return { manager, hybrid, cookies, write, close };
 }
 
 async function peerRedisStore() {
   const { createClient } = await import('redis');
   const { RedisStore } = await import('connect-redis');
+  const { randomString } = await import('@org/session-core/testing');
   const client = createClient({ url: REDIS_URL });
   await client.connect();
-  return { store: new RedisStore({ client, prefix: 'bench-http-peer:' }), close: () => client.quit().then(() => {}) };
+  const prefix = `bench-http-peer:${randomString(6)}:`;
+  return {
+    store: new RedisStore({ client, prefix }),
+    close: async () => {
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}*` }))
+        if (keys.length > 0) await client.del(keys);
+      await client.quit();
+    },
+  };
 }
 
-async function serveExpress(c: Case, hello: (user: unknown) => object) {
+async function serveExpress(c: Case): Promise<Served> {
   const { default: express } = await import('express');
   const app = express();
-  let cookie: string | null = null;
+  let cookies: string[] = [];
   let cleanup = async () => {};
-  if (c.flavour === 'ours') {
+  if (c.impl === 'ours' || c.impl === 'hybrid') {
     const { expressSessions } = await import('@org/session-express');
-    const { manager, close } = await ourManager(c.store);
-    const auth = expressSessions(manager);
-    app.use(auth.middleware);
+    const ours = await ourSessions(c);
+    app.use(expressSessions(ours.manager, { hybrid: ours.hybrid }).middleware);
     app.get('/hello', (req, res) => {
-      res.json(hello(req.session?.userId));
+      res.json(reply(req.session?.userId));
     });
-    const issued = await manager.create({ userId: USER, data: { role: 'member' } });
-    cookie = `${manager.cookie.name}=${issued.token}`;
-    cleanup = async () => {
-      await manager.revoke(issued.session.id);
-      await close();
-    };
-  } else if (c.flavour === 'peer') {
+    app.get('/write', async (req, res) => {
+      if (!req.session) return void res.json(reply(null));
+      res.json(reply(req.session.userId, await ours.write(req.session)));
+    });
+    cookies = ours.cookies;
+    cleanup = ours.close;
+  } else if (c.impl === 'express-session') {
     const { default: session } = await import('express-session');
     const redis = c.store === 'redis' ? await peerRedisStore() : null;
     app.use(
@@ -135,43 +244,90 @@ async function serveExpress(c: Case, hello: (user: unknown) => object) {
         cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 86_400_000 },
       }),
     );
+    type Data = { user?: string; n?: number };
     app.post('/login', (req, res) => {
-      Object.assign(req.session, { user: USER, role: 'member' });
+      Object.assign(req.session, { user: USER, role: 'member', n: 0 });
       res.json({ ok: true });
     });
     app.get('/hello', (req, res) => {
-      res.json(hello((req.session as unknown as { user?: string }).user));
+      res.json(reply((req.session as unknown as Data).user));
+    });
+    app.get('/write', (req, res) => {
+      const data = req.session as unknown as Data;
+      if (!data.user) return void res.json(reply(null));
+      data.n = (data.n ?? 0) + 1;
+      res.json(reply(data.user, data.n));
     });
     cleanup = async () => redis?.close();
+  } else if (c.impl === 'iron-session') {
+    const { getIronSession } = await import('iron-session');
+    type Data = { user?: string; role?: string; n?: number };
+    const options = {
+      password: SECRET,
+      cookieName: 'iron',
+      cookieOptions: { secure: false, sameSite: 'lax' as const },
+    };
+    app.post('/login', async (req, res) => {
+      const session = await getIronSession<Data>(req, res, options);
+      Object.assign(session, { user: USER, role: 'member', n: 0 });
+      await session.save();
+      res.json({ ok: true });
+    });
+    app.get('/hello', async (req, res) => {
+      const session = await getIronSession<Data>(req, res, options);
+      res.json(reply(session.user));
+    });
+    app.get('/write', async (req, res) => {
+      const session = await getIronSession<Data>(req, res, options);
+      if (!session.user) return void res.json(reply(null));
+      session.n = (session.n ?? 0) + 1;
+      await session.save();
+      res.json(reply(session.user, session.n));
+    });
   } else {
     app.get('/hello', (_req, res) => {
-      res.json(hello(USER));
+      res.json(reply(USER));
     });
   }
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  const port = (server.address() as { port: number }).port;
-  if (c.flavour === 'peer') cookie = await loginCookie(port);
-  return { ready: { port, cookie }, cleanup };
+  return { port: (server.address() as { port: number }).port, cookies, cleanup };
 }
 
-async function serveFastify(c: Case, hello: (user: unknown) => object) {
+async function serveFastify(c: Case): Promise<Served> {
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
-  let cookie: string | null = null;
+  let cookies: string[] = [];
   let cleanup = async () => {};
-  if (c.flavour === 'ours') {
+  type Session = { get(key: string): unknown; set(key: string, value: unknown): void };
+  const peerRoutes = (session: (request: object) => Session) => {
+    app.post('/login', async (request) => {
+      session(request).set('user', USER);
+      session(request).set('role', 'member');
+      session(request).set('n', 0);
+      return { ok: true };
+    });
+    app.get('/hello', async (request) => reply(session(request).get('user')));
+    app.get('/write', async (request) => {
+      const s = session(request);
+      if (typeof s.get('user') !== 'string') return reply(null);
+      const n = ((s.get('n') as number | undefined) ?? 0) + 1;
+      s.set('n', n);
+      return reply(s.get('user'), n);
+    });
+  };
+  if (c.impl === 'ours' || c.impl === 'hybrid') {
     const { fastifySessions } = await import('@org/session-fastify');
-    const { manager, close } = await ourManager(c.store);
-    await app.register(fastifySessions, { manager });
-    app.get('/hello', async (request) => hello(request.session?.userId));
-    const issued = await manager.create({ userId: USER, data: { role: 'member' } });
-    cookie = `${manager.cookie.name}=${issued.token}`;
-    cleanup = async () => {
-      await manager.revoke(issued.session.id);
-      await close();
-    };
-  } else if (c.flavour === 'peer') {
+    const ours = await ourSessions(c);
+    await app.register(fastifySessions, { manager: ours.manager, hybrid: ours.hybrid });
+    app.get('/hello', async (request) => reply(request.session?.userId));
+    app.get('/write', async (request) => {
+      if (!request.session) return reply(null);
+      return reply(request.session.userId, await ours.write(request.session));
+    });
+    cookies = ours.cookies;
+    cleanup = ours.close;
+  } else if (c.impl === 'fastify-session') {
     const { default: fastifyCookie } = await import('@fastify/cookie');
     const { default: fastifySession } = await import('@fastify/session');
     const redis = c.store === 'redis' ? await peerRedisStore() : null;
@@ -185,55 +341,43 @@ async function serveFastify(c: Case, hello: (user: unknown) => object) {
       store: redis?.store as never,
       cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 86_400_000 },
     });
-    app.post('/login', async (request) => {
-      request.session.set('user' as never, USER as never);
-      return { ok: true };
-    });
-    app.get('/hello', async (request) => hello(request.session.get('user' as never)));
+    peerRoutes((request) => (request as { session: Session }).session);
     cleanup = async () => redis?.close();
+  } else if (c.impl === 'secure-session') {
+    const { default: secureSession } = await import('@fastify/secure-session');
+    await app.register(secureSession, {
+      key: Buffer.from(crypto.getRandomValues(new Uint8Array(32))),
+      cookieName: 'sealed',
+      cookie: { path: '/', httpOnly: true, secure: false, sameSite: 'lax', maxAge: 86_400 },
+    });
+    peerRoutes((request) => (request as { session: Session }).session);
   } else {
-    app.get('/hello', async () => hello(USER));
+    app.get('/hello', async () => reply(USER));
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const port = (app.server.address() as { port: number }).port;
-  if (c.flavour === 'peer') cookie = await loginCookie(port);
-  return { ready: { port, cookie }, cleanup };
+  return { port: (app.server.address() as { port: number }).port, cookies, cleanup };
 }
 
-async function serveHono(c: Case, hello: (user: unknown) => object) {
+async function serveHono(c: Case): Promise<Served> {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
   const app = new Hono();
-  let cookie: string | null = null;
+  let cookies: string[] = [];
   let cleanup = async () => {};
-  if (c.flavour === 'ours' || c.flavour === 'hybrid') {
+  if (c.impl === 'ours' || c.impl === 'hybrid') {
     const { honoSessions } = await import('@org/session-hono');
     const { getConnInfo } = await import('@hono/node-server/conninfo');
-    const { manager, close } = await ourManager(c.store);
-    let issued: Awaited<ReturnType<typeof manager.create>>;
-    if (c.flavour === 'hybrid') {
-      const { createHybridSessions, createJwtKeySet, createSessionJwt, generateSigningKey } = await import(
-        '@org/session-core/jwt'
-      );
-      const keys = createJwtKeySet({ active: await generateSigningKey() });
-      const jwt = createSessionJwt({ manager, keys, issuer: 'https://bench.example', audience: 'bench' });
-      const hybrid = createHybridSessions({ jwt });
-      app.use(honoSessions(manager, { hybrid, getConnInfo }).middleware);
-      issued = await hybrid.create({ userId: USER, data: { role: 'member' } });
-    } else {
-      app.use(honoSessions(manager, { getConnInfo }).middleware);
-      issued = await manager.create({ userId: USER, data: { role: 'member' } });
-    }
-    app.get('/hello', (ctx) => ctx.json(hello(ctx.var.session?.userId)));
-    // Every cookie the login set (the hybrid login sets the JWT cookie too).
-    cookie = issued.cookies.map((line) => line.split(';')[0]).join('; ');
-    cleanup = async () => {
-      await manager.revoke(issued.session.id);
-      await close();
-    };
-  } else if (c.flavour === 'peer') {
-    if (c.store === 'redis')
-      throw new Error('hono-sessions 0.8 ships no Redis store (memory, cookie and Bun SQLite only)');
+    const ours = await ourSessions(c);
+    app.use(honoSessions(ours.manager, { hybrid: ours.hybrid, getConnInfo }).middleware);
+    app.get('/hello', (ctx) => ctx.json(reply(ctx.var.session?.userId)));
+    app.get('/write', async (ctx) => {
+      const session = ctx.var.session;
+      if (!session) return ctx.json(reply(null));
+      return ctx.json(reply(session.userId, await ours.write(session)));
+    });
+    cookies = ours.cookies;
+    cleanup = ours.close;
+  } else if (c.impl === 'hono-sessions') {
     const { MemoryStore, sessionMiddleware } = await import('hono-sessions');
     // As its README sets it up: an encrypted session-id cookie over its in-memory store.
     app.use(
@@ -248,42 +392,59 @@ async function serveHono(c: Case, hello: (user: unknown) => object) {
     const peer = (ctx: { get(key: never): unknown }) => ctx.get('session' as never) as PeerSession;
     app.post('/login', (ctx) => {
       peer(ctx).set('user', USER);
+      peer(ctx).set('n', 0);
       return ctx.json({ ok: true });
     });
-    app.get('/hello', (ctx) => ctx.json(hello(peer(ctx).get('user'))));
+    app.get('/hello', (ctx) => ctx.json(reply(peer(ctx).get('user'))));
+    app.get('/write', (ctx) => {
+      const s = peer(ctx);
+      if (typeof s.get('user') !== 'string') return ctx.json(reply(null));
+      const n = ((s.get('n') as number | undefined) ?? 0) + 1;
+      s.set('n', n);
+      return ctx.json(reply(s.get('user'), n));
+    });
   } else {
-    if (c.flavour === 'noop') app.use(async (_ctx, next) => next());
-    app.get('/hello', (ctx) => ctx.json(hello(USER)));
+    if (c.impl === 'noop') app.use(async (_ctx, next) => next());
+    app.get('/hello', (ctx) => ctx.json(reply(USER)));
   }
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
   });
-  const port = (server.address() as { port: number }).port;
-  if (c.flavour === 'peer') cookie = await loginCookie(port);
-  return { ready: { port, cookie }, cleanup };
+  return { port: (server.address() as { port: number }).port, cookies, cleanup };
 }
 
-/** The peers' cookie comes from a real login request, as a browser would get it. */
-async function loginCookie(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST' });
-  const line = res.headers.getSetCookie()[0];
-  if (!line) throw new Error('the login route set no cookie');
-  return line.split(';')[0] as string;
+/** The peers' cookies come from real logins, one per connection, as browsers would get them. */
+async function loginCookies(port: number): Promise<string[]> {
+  const cookies: string[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST' });
+    const line = res.headers.getSetCookie()[0];
+    if (!line) throw new Error('the login route set no cookie');
+    cookies.push(line.split(';')[0] as string);
+  }
+  return cookies;
 }
 
 async function runChild(spec: string): Promise<void> {
   const c = JSON.parse(spec) as Case;
   // Exit with the parent, and in any case after a while: never a stray server.
-  const ttl = setTimeout(() => process.exit(0), 15 * 60_000);
+  const ttl = setTimeout(() => process.exit(0), 30 * 60_000);
   ttl.unref();
   process.stdin.on('end', () => process.exit(0)).resume();
   try {
-    const { ready, cleanup } = await serve(c);
+    const served =
+      c.framework === 'hono'
+        ? await serveHono(c)
+        : c.framework === 'express'
+          ? await serveExpress(c)
+          : await serveFastify(c);
+    const isPeer = c.impl !== 'ours' && c.impl !== 'hybrid' && c.impl !== 'bare' && c.impl !== 'noop';
+    const cookies = isPeer ? await loginCookies(served.port) : served.cookies;
     process.on('SIGTERM', () => {
-      cleanup().finally(() => process.exit(0));
+      served.cleanup().finally(() => process.exit(0));
     });
-    process.stdout.write(`${JSON.stringify(ready)}\n`);
+    process.stdout.write(`${JSON.stringify({ port: served.port, cookies } satisfies Ready)}\n`);
   } catch (error) {
     process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
     process.exit(0);
@@ -306,7 +467,7 @@ interface Running {
   child: ChildProcess;
   ready: Ready | null;
   skipped?: string;
-  best: Measured | null;
+  rounds: Measured[];
 }
 
 const clockTicksPerSecond = (() => {
@@ -341,7 +502,8 @@ async function start(c: Case): Promise<Running> {
     ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${c.label}: server did not start in 30 s`)), 30_000);
+    // All servers start at once on one CPU: give them time.
+    const timer = setTimeout(() => reject(new Error(`${c.label}: server did not start in 120 s`)), 120_000);
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (text) => {
       clearTimeout(timer);
       resolve(text);
@@ -349,21 +511,37 @@ async function start(c: Case): Promise<Running> {
     child.once('exit', () => reject(new Error(`${c.label}: server exited before it was ready`)));
   });
   const message = JSON.parse(line) as Ready & { error?: string };
-  if (message.error) return { c, child, ready: null, skipped: message.error, best: null };
-  await verify(c, message);
-  return { c, child, ready: message, best: null };
+  if (message.error) return { c, child, ready: null, skipped: message.error, rounds: [] };
+  try {
+    await verify(c, message);
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  }
+  return { c, child, ready: message, rounds: [] };
 }
 
-/** Without the cookie the route knows no user; with it, it does. */
+const routeOf = (c: Case) => (c.op === 'write' ? '/write' : '/hello');
+
+/** Without a cookie the route knows no user; with one it does; a write's counter goes up. */
 async function verify(c: Case, ready: Ready): Promise<void> {
-  const url = `http://127.0.0.1:${ready.port}/hello`;
+  const url = `http://127.0.0.1:${ready.port}${routeOf(c)}`;
   const anonymous = (await (await fetch(url)).json()) as { user: string | null };
-  const headers: Record<string, string> = ready.cookie ? { cookie: ready.cookie } : {};
-  const known = (await (await fetch(url, { headers })).json()) as { user: string | null };
-  const expectAnonymous = c.flavour === 'bare' || c.flavour === 'noop' ? USER : null;
-  if (anonymous.user !== expectAnonymous || known.user !== USER) {
+  let cookie = ready.cookies[0] ?? '';
+  const first = await fetch(url, { headers: cookie ? { cookie } : {} });
+  const known = (await first.json()) as { user: string | null; n?: number };
+  const expectAnonymous = c.impl === 'bare' || c.impl === 'noop' ? USER : null;
+  let counted = true;
+  if (c.op === 'write') {
+    // A sealed-cookie session carries the counter in the cookie: send back the one just set.
+    const reset = first.headers.getSetCookie().find((line) => line.startsWith(cookie.split('=')[0] as string));
+    if (reset && (c.store === 'cookie' || c.impl === 'hono-sessions')) cookie = reset.split(';')[0] as string;
+    const again = (await (await fetch(url, { headers: { cookie } })).json()) as { n?: number };
+    counted = typeof known.n === 'number' && again.n === known.n + 1;
+  }
+  if (anonymous.user !== expectAnonymous || known.user !== USER || !counted) {
     throw new Error(
-      `${c.label}: the route does not behave as a session read (${JSON.stringify({ anonymous, known })})`,
+      `${c.label}: the route does not behave as a session ${c.op} (${JSON.stringify({ anonymous, known })})`,
     );
   }
 }
@@ -371,13 +549,19 @@ async function verify(c: Case, ready: Ready): Promise<void> {
 async function load(running: Running, seconds: number): Promise<Measured> {
   const ready = running.ready as Ready;
   const pid = running.child.pid as number;
+  const cookies = ready.cookies;
+  let next = 0;
   const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
-    url: `http://127.0.0.1:${ready.port}/hello`,
-    connections: 10,
+    url: `http://127.0.0.1:${ready.port}${routeOf(running.c)}`,
+    connections: CONNECTIONS,
     duration: seconds,
-    headers: ready.cookie ? { cookie: ready.cookie } : {},
-  });
+    // Each connection is one browser: its own session cookie.
+    setupClient: (client: { setHeaders(headers: Record<string, string>): void }) => {
+      const cookie = cookies[next++ % Math.max(1, cookies.length)];
+      if (cookie) client.setHeaders({ cookie });
+    },
+  } as autocannon.Options);
   const cpu = cpuSeconds(pid) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(
@@ -414,99 +598,93 @@ function pinSelf(): () => void {
   };
 }
 
-function toResult(running: Running): BenchResult {
-  const best = running.best;
-  if (!best) {
-    return {
-      name: running.c.label,
-      opsPerSec: Number.NaN,
-      nsPerOp: Number.NaN,
-      p99NsPerOp: Number.NaN,
-      batches: 0,
-      note: `skipped: ${running.skipped}`,
-    };
-  }
-  return {
-    name: running.c.label,
-    opsPerSec: best.rps,
-    nsPerOp: best.cpuUsPerRequest * 1000,
-    p99NsPerOp: Number.NaN,
-    batches: ROUNDS,
-    note: `latency p50 ${best.p50} ms, p99 ${best.p99} ms`,
-  };
+/** Which peers each of our cases is compared with: the same operation on a comparable store. */
+function comparablePeer(ours: Case, peer: Case): boolean {
+  if (peer.op !== ours.op) return false;
+  if (ours.store === 'redis') return peer.store === 'redis';
+  return peer.store !== 'redis';
 }
 
-async function measureFramework(framework: Framework): Promise<void> {
+async function measureFramework(framework: Framework): Promise<FrameworkResults> {
   const running: Running[] = [];
   try {
-    for (const c of cases(framework)) running.push(await start(c));
+    // Started together (each compiles its TypeScript on its own), then checked one by one.
+    const started = await Promise.allSettled(cases(framework).map(start));
+    for (const outcome of started) if (outcome.status === 'fulfilled') running.push(outcome.value);
+    const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     const live = running.filter((r) => r.ready);
-    for (const r of live) await load(r, 1); // warm-up
+    for (const r of live) await load(r, WARMUP_SECONDS);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? live : [...live].reverse();
-      for (const r of order) {
-        const result = await load(r, SECONDS);
-        // Best of the rounds, each measure on its own: interference only ever makes them worse.
-        r.best = r.best
-          ? {
-              rps: Math.max(r.best.rps, result.rps),
-              cpuUsPerRequest: Math.min(r.best.cpuUsPerRequest, result.cpuUsPerRequest),
-              p50: Math.min(r.best.p50, result.p50),
-              p99: Math.min(r.best.p99, result.p99),
-            }
-          : result;
-      }
+      for (const r of order) r.rounds.push(await load(r, SECONDS));
     }
   } finally {
     await Promise.all(running.map(stop));
   }
 
-  const results = running.map(toResult);
-  printTable(
-    `HTTP: ${frameworkVersion[framework]}, GET with a valid session (autocannon, 10 connections, best of ${ROUNDS} x ${SECONDS} s)`,
-    results,
-    `${framework} bare`,
-  );
-  console.log(
-    '\n("ops/s" is req/s; "us/op" is the server\'s CPU time per request; "cost vs bare" divides CPU per request.)\n',
-  );
-  const find = (flavour: Flavour, store: StoreKind) =>
-    results[running.findIndex((r) => r.c.flavour === flavour && (flavour === 'bare' || r.c.store === store))];
-  const bare = find('bare', 'memory') as BenchResult;
-  const oursMemory = find('ours', 'memory') as BenchResult;
-  const added = (oursMemory.nsPerOp - bare.nsPerOp) / 1000;
-  const keep = keepOfBare[framework];
-  printTarget(
-    `${framework}: CPU per request, ours / bare (memory store, +${added.toFixed(1)} us; keeps >= ${keep * 100}% of bare)`,
-    oursMemory.nsPerOp / bare.nsPerOp,
-    Math.round((1 / keep) * 100) / 100,
-  );
-  console.log(
-    `info   ${framework}: req/s, bare / ours (memory store): ${(bare.opsPerSec / oursMemory.opsPerSec).toFixed(2)}x`,
-  );
-  for (const store of ['memory', 'redis'] as const) {
-    const ours = find('ours', store) as BenchResult;
-    const peer = find('peer', store) as BenchResult;
-    if (Number.isNaN(ours.opsPerSec) || Number.isNaN(peer.opsPerSec)) {
-      console.log(`SKIPPED ${framework} vs ${peerName[framework]} (${store}): ${ours.note ?? peer.note}`);
-      continue;
+  const bare = running.find((r) => r.c.impl === 'bare') as Running;
+  const rows: HttpRow[] = running.map((r) => {
+    if (r.rounds.length === 0)
+      return { label: r.c.label, role: roleOf(r.c), op: r.c.op, skipped: r.skipped ?? 'not run' };
+    const added = median(r.rounds.map((m, i) => m.cpuUsPerRequest - (bare.rounds[i] as Measured).cpuUsPerRequest));
+    return {
+      label: r.c.label,
+      role: roleOf(r.c),
+      op: r.c.op,
+      rps: median(r.rounds.map((m) => m.rps)),
+      p50: median(r.rounds.map((m) => m.p50)),
+      p99: median(r.rounds.map((m) => m.p99)),
+      cpuUs: median(r.rounds.map((m) => m.cpuUsPerRequest)),
+      addedUs: r.c.impl === 'bare' ? 0 : added,
+    };
+  });
+  // Ours against the best (cheapest) comparable peer of this run.
+  for (const [i, r] of running.entries()) {
+    const row = rows[i] as HttpRow;
+    if (row.role !== 'ours' || row.addedUs === undefined) continue;
+    const candidates = running
+      .map((p, j) => ({ p, row: rows[j] as HttpRow }))
+      .filter(
+        ({ p, row: peerRow }) => peerRow.role === 'peer' && peerRow.addedUs !== undefined && comparablePeer(r.c, p.c),
+      );
+    const best = candidates.sort((a, b) => (a.row.addedUs as number) - (b.row.addedUs as number))[0];
+    if (best) {
+      row.bestPeer = best.row.label;
+      row.vsBestPeer = (row.addedUs as number) / Math.max(0.01, best.row.addedUs as number);
     }
-    printTarget(
-      `${framework}: CPU per request, ours / ${peerName[framework]} (${store}; beat the peer)`,
-      ours.nsPerOp / peer.nsPerOp,
-      1,
-    );
   }
+  const title = `${frameworkTitle[framework]}: ${CONNECTIONS} connections (one session each), median of ${ROUNDS} interleaved round(s) x ${SECONDS} s`;
+  console.log(`\n### HTTP: ${title}\n`);
+  console.log(httpTable(rows));
+  const oursMemory = rows.find((row) => row.label === 'ours, memory');
+  if (oursMemory?.addedUs !== undefined) {
+    printTarget(`${framework}: CPU added by a read, memory store`, oursMemory.addedUs, 5, ' us');
+  }
+  for (const row of rows) {
+    if (row.role === 'ours' && row.vsBestPeer !== undefined) {
+      printTarget(`${framework}: ${row.label}, added CPU / best peer's (${row.bestPeer})`, row.vsBestPeer, 0.5);
+    }
+  }
+  return {
+    framework,
+    title: frameworkTitle[framework],
+    subtitle: title,
+    bareCpuUs: bare.rounds.length ? median(bare.rounds.map((m) => m.cpuUsPerRequest)) : Number.NaN,
+    rows,
+  };
+}
+
+function roleOf(c: Case): HttpRow['role'] {
+  if (c.impl === 'bare' || c.impl === 'noop') return 'floor';
+  return c.impl === 'ours' || c.impl === 'hybrid' ? 'ours' : 'peer';
 }
 
 /**
  * The adapters' whole share of a request, measured in-process with no HTTP around it: open the
- * request context for a valid session cookie (transport check, cookie parse, token parse, store
- * read, SHA-256, expiry and binding checks) and compute the response headers. This is the CPU our
- * read path adds; the HTTP tables above also include how the server's batching changes with
- * throughput.
+ * request context for a valid session cookie and compute the response headers.
  */
-async function measureInProcess(): Promise<void> {
+async function measureInProcess(): Promise<string> {
   const { MemoryStore, createSessionManager } = await import('@org/session-core');
   const { createRequestContexts } = await import('@org/session-core/adapter');
   const manager = createSessionManager({ store: new MemoryStore() });
@@ -528,32 +706,42 @@ async function measureInProcess(): Promise<void> {
     host: headers.host,
     peerAddress: '127.0.0.1',
   };
-  const read = await bench('request context: open + response headers (valid session)', async () => {
-    const context = await contexts.open(input);
-    return context.responseHeaders(undefined) ?? context.session;
-  });
+  const options = QUICK ? { warmupMs: 100, timeMs: 300 } : {};
+  const read = await bench(
+    'request context: open + response headers (valid session)',
+    async () => {
+      const context = await contexts.open(input);
+      return context.responseHeaders(undefined) ?? context.session;
+    },
+    options,
+  );
   const anonymous = await bench(
     'request context: open (no cookie)',
     async () => (await contexts.open({ ...input, cookieHeader: undefined })).session,
+    options,
   );
-  printTable('HTTP: our read path in-process (no server, no network)', [read, anonymous]);
-  // Budgets from research/perf-baseline.md: 90% of bare throughput leaves ~14 us (Express 5) and
-  // ~3.1 us (Fastify 5) per request for the whole session read path.
-  printTarget('express: in-process read path within the 90%-of-bare budget', read.nsPerOp / 1000, 14, ' us');
-  printTarget('fastify: in-process read path within the 90%-of-bare budget', read.nsPerOp / 1000, 3.1, ' us');
+  return printTable('HTTP: our read path in-process (no server, no network)', [read, anonymous]);
 }
 
-export async function run(): Promise<void> {
-  await measureInProcess();
+export interface HttpSectionResult {
+  markdown: string;
+  frameworks: FrameworkResults[];
+}
+
+export async function run(): Promise<HttpSectionResult> {
+  const parts = [await measureInProcess()];
+  const frameworks: FrameworkResults[] = [];
   const unpin = pinSelf();
   try {
     const only = process.env.HTTP_BENCH_FRAMEWORKS?.split(',');
     for (const framework of ['express', 'fastify', 'hono'] as const) {
-      if (!only || only.includes(framework)) await measureFramework(framework);
+      if (!only || only.includes(framework)) frameworks.push(await measureFramework(framework));
     }
   } finally {
     unpin();
   }
+  for (const f of frameworks) parts.push(`### HTTP: ${f.subtitle}\n\n${httpTable(f.rows)}`);
+  return { markdown: parts.join('\n\n'), frameworks };
 }
 
 if (process.env.HTTP_BENCH_CHILD) await runChild(process.env.HTTP_BENCH_CHILD);

@@ -71,8 +71,11 @@ function formatNumber(n: number, digits = 0): string {
     : '-';
 }
 
-/** Prints results as a Markdown table; `baseline` names the row the ratio column divides by. */
-export function printTable(title: string, results: BenchResult[], baseline?: string): void {
+/**
+ * Prints results as a Markdown table, and returns it with its title (for RESULTS.md); `baseline`
+ * names the row the ratio column divides by.
+ */
+export function printTable(title: string, results: BenchResult[], baseline?: string): string {
   const base = baseline ? results.find((r) => r.name === baseline) : undefined;
   const rows = results.map((r) => [
     r.name,
@@ -85,10 +88,15 @@ export function printTable(title: string, results: BenchResult[], baseline?: str
   const header = ['case', 'ops/s', 'us/op (median)', 'us/op (p99)', base ? `cost vs ${base.name}` : '', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  console.log(`\n### ${title}\n`);
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows) console.log(line(row));
+  const text = [
+    `### ${title}`,
+    '',
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+  console.log(`\n${text}`);
+  return text;
 }
 
 /** Prints a verdict line against a target, without failing the run (benchmarks inform, tests gate). */
