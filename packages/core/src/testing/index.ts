@@ -1,6 +1,7 @@
 /**
  * Test helpers for apps and store authors that need no test runner: an injectable clock, record
- * fixtures, a call-counting store wrapper with fault injection, and the HTTP response lint. The
+ * fixtures, a call-counting store wrapper with fault injection, the HTTP response lint, and the
+ * hostile corpus's oracle, raw request builder, seeded generator and report. The
  * suites themselves (store conformance, adapter HTTP suites) are in `@org/session-core/testing/vitest`.
  */
 
@@ -14,6 +15,15 @@ export { randomBytes, randomString } from '../random.js';
 export { generateSessionToken } from '../token.js';
 export { createTestClock, type TestClock } from './clock.js';
 export { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
+export {
+  buildRawRequest,
+  type HostileExpectation,
+  HostileReport,
+  type HostileResponse,
+  hostileResponseProblems,
+  type RawHeaderValue,
+  SeededBytes,
+} from './hostile-corpus.js';
 export {
   createLintedClient,
   type HttpLintPolicy,
