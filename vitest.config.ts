@@ -10,6 +10,7 @@ export default defineConfig({
       'packages/core/vitest.edge.config.ts',
       'apps/*/vitest.config.ts',
       'bench/vitest.config.ts',
+      'soak/vitest.config.ts',
     ],
   },
 });

@@ -300,6 +300,10 @@ export class PostgresStore<D extends SessionData = SessionData>
    */
   async deleteExpired(now: number): Promise<ExpiredSweep> {
     const client = await this.connect();
+    // A connection that dies between two batches is reported here (the next query then fails);
+    // without a listener its error event would crash the process.
+    const ignore = () => {};
+    client.on('error', ignore);
     let healthy = false;
     try {
       const lockName = `${this.schema.qualified.sessions}:sweep`;
@@ -325,6 +329,7 @@ export class PostgresStore<D extends SessionData = SessionData>
       throw toStoreError(error);
     } finally {
       // A connection that failed may still hold the lock: destroying it releases the lock too.
+      client.off('error', ignore);
       client.release(!healthy);
     }
   }

@@ -1,0 +1,537 @@
+// One soak phase: a store, its server children, the load, the faults, the sweeper and the audit.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  createSessionManager,
+  EXPIRED_RETENTION_MS,
+  type RefreshFamilyStore,
+  type SessionStore,
+  type Sweeper,
+  startSweeper,
+} from '@org/session-core';
+import { hashSecret } from '@org/session-core/testing';
+import { type Counters, type FaultWindow, newCounters, SESSION_COOKIE, SoakClient } from './client.js';
+import { SERVER_CONFIG_ENV, type ServerConfig, type StoreTarget } from './config.js';
+import {
+  DedicatedCluster,
+  DedicatedRedis,
+  lockSqliteFile,
+  PrivatePostgres,
+  sleep,
+  terminateBackends,
+  waitFor,
+} from './infra.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const soakRoot = join(here, '..');
+
+export type StoreKind = 'redis' | 'redis-cluster' | 'postgres' | 'sqlite';
+export type FaultKind = 'redis-kill' | 'cluster-failover' | 'pg-terminate' | 'pg-restart' | 'sqlite-lock';
+
+export interface PhaseSpec {
+  name: string;
+  store: StoreKind;
+  adapters: ('express' | 'fastify')[];
+  faults: FaultKind[];
+  /** PostgreSQL: a private cluster the soak may restart, or the shared server (`SOAK_PG_URL`). */
+  privatePostgres?: boolean;
+  /** Expiring sessions and two sweepers, to show the sessions table stays bounded (SQL stores). */
+  sweeper?: boolean;
+}
+
+export interface LoadSettings {
+  durationMs: number;
+  clients: number;
+  thinkMs: number;
+  /** How long a stopped server stays down, or a lock held (ms). */
+  outageMs: number;
+  log?: (line: string) => void;
+}
+
+export interface FaultResult {
+  name: string;
+  durationMs: number;
+  failedClosed: number;
+  wronglyAllowed: number;
+  deletionCookies: number;
+  sessionsChecked: number;
+  sessionsLost: number;
+  recoverMs: number | null;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+}
+
+export interface SweepResult {
+  churned: number;
+  swept: number;
+  skipped: number;
+  rowsAtStart: number;
+  rowsMax: number;
+  rowsAtEnd: number;
+}
+
+export interface PhaseResult {
+  name: string;
+  servers: string;
+  counters: Counters;
+  sessionsAudited: number;
+  lostAtAudit: number;
+  revokedLiveAtAudit: number;
+  familiesAudited: number;
+  familiesForkedAtAudit: number;
+  familiesLostAtAudit: number;
+  memoryBefore: MemorySample[];
+  memoryAfter: MemorySample[];
+  faults: FaultResult[];
+  sweep: SweepResult | null;
+}
+
+const SHARED_PG_URL = process.env.SOAK_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const GRACE_MS = 2_000;
+const JWT_TTL_SECONDS = 5;
+const JWT_TOLERANCE_SECONDS = 1;
+
+type AuditStore = SessionStore & RefreshFamilyStore & { close?(): Promise<void> };
+
+interface Backend {
+  target: StoreTarget;
+  /** A store of the orchestrator's own on the same data, for the audit and the sweeper. */
+  open(): Promise<AuditStore>;
+  /** Rows in the sessions table (SQL stores). */
+  rows?(store: AuditStore): Promise<number>;
+  inject(fault: FaultKind, window: FaultWindow, outageMs: number): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+async function openBackend(spec: PhaseSpec): Promise<Backend> {
+  const tag = randomBytes(4).toString('hex');
+  const notFor = (fault: FaultKind) => new Error(`fault ${fault} does not apply to ${spec.store}`);
+  if (spec.store === 'redis') {
+    const redis = await DedicatedRedis.start();
+    const prefix = `soak:${tag}:`;
+    const { RedisStore } = await import('@org/session-store-redis');
+    return {
+      target: { kind: 'redis', url: redis.url, prefix },
+      open: async () => new RedisStore({ url: redis.url, prefix }),
+      async inject(fault, window, outageMs) {
+        if (fault !== 'redis-kill') throw notFor(fault);
+        window.hardStart = Date.now();
+        await redis.kill();
+        await sleep(outageMs);
+        window.hardEnd = Date.now();
+        await redis.start();
+      },
+      destroy: () => redis.destroy(),
+    };
+  }
+  if (spec.store === 'redis-cluster') {
+    const cluster = await DedicatedCluster.start();
+    const prefix = `soak:${tag}:`;
+    const { RedisStore } = await import('@org/session-store-redis');
+    return {
+      target: { kind: 'redis-cluster', nodes: cluster.nodes, prefix },
+      open: async () => new RedisStore({ cluster: { nodes: cluster.nodes }, prefix }),
+      async inject(fault) {
+        if (fault !== 'cluster-failover') throw notFor(fault);
+        const killed = await cluster.killMaster();
+        // The replica is promoted after the node timeout (2 s); the cluster is whole again then.
+        await sleep(1_000);
+        await waitFor(() => cluster.healthy(), 30_000, 200);
+        await cluster.restart(killed);
+      },
+      destroy: () => cluster.destroy(),
+    };
+  }
+  if (spec.store === 'postgres') {
+    const server = spec.privatePostgres ? await PrivatePostgres.start() : null;
+    const url = server?.url ?? SHARED_PG_URL;
+    const schema = `soak_${tag}`;
+    const appName = `soak-${tag}`;
+    const { PostgresStore } = await import('@org/session-store-postgres');
+    const open = async () =>
+      new PostgresStore({ connectionString: url, schema, poolConfig: { application_name: `${appName}-audit` } });
+    const first = await open();
+    await first.migrate();
+    await first.close();
+    return {
+      target: { kind: 'postgres', url, schema, appName },
+      open,
+      rows: async (store) => {
+        const pool = (store as unknown as { pool: import('pg').Pool }).pool;
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".session_store_sessions`);
+        return rows[0].n as number;
+      },
+      async inject(fault, window, outageMs) {
+        if (fault === 'pg-terminate') {
+          // Three rounds: connections opened again after the first are killed too.
+          for (let round = 0; round < 3; round++) {
+            await terminateBackends(url, appName);
+            await sleep(300);
+          }
+        } else if (fault === 'pg-restart' && server) {
+          window.hardStart = Date.now();
+          await server.stop();
+          await sleep(outageMs);
+          window.hardEnd = Date.now();
+          await server.start();
+        } else throw notFor(fault);
+      },
+      async destroy() {
+        if (server) await server.destroy();
+        else {
+          const pg = await import('pg');
+          const client = new pg.default.Client({ connectionString: url });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await client.end();
+        }
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'soak-sqlite-'));
+  const path = join(dir, 'sessions.db');
+  const { SqliteStore } = await import('@org/session-store-sqlite');
+  new SqliteStore({ path, migrate: true }).close();
+  return {
+    target: { kind: 'sqlite', path },
+    open: async () => new SqliteStore({ path, busyTimeoutMs: 50 }),
+    rows: async (store) =>
+      (
+        (store as unknown as { database: import('better-sqlite3').Database }).database
+          .prepare('SELECT count(*) AS n FROM session_store_sessions')
+          .get() as { n: number }
+      ).n,
+    async inject(fault, _window, outageMs) {
+      if (fault !== 'sqlite-lock') throw notFor(fault);
+      const lock = await lockSqliteFile(path);
+      await sleep(outageMs);
+      await lock.release();
+    },
+    destroy: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+interface ServerChild {
+  url: string;
+  label: string;
+  child: ChildProcess;
+}
+
+async function startServer(config: ServerConfig, label: string): Promise<ServerChild> {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--conditions=@org/source', '--import', 'tsx', join(here, 'server.ts')],
+    {
+      cwd: soakRoot,
+      env: { ...process.env, [SERVER_CONFIG_ENV]: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  if (!child.stdout) throw new Error(`${label} has no stdout`);
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start: ${stderr}`)), 30_000);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited with ${code}: ${stderr}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return { url: `http://127.0.0.1:${port}`, label, child };
+}
+
+async function stopServer(server: ServerChild): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function sampleMemory(servers: ServerChild[]): Promise<MemorySample[]> {
+  return Promise.all(
+    servers.map(async (server) => {
+      // A server busy with the load may answer late; a missing sample shows as NaN, never a crash.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const response = await fetch(`${server.url}/_soak/memory`, { signal: AbortSignal.timeout(20_000) });
+          return (await response.json()) as MemorySample;
+        } catch {
+          await sleep(500);
+        }
+      }
+      return { rss: Number.NaN, heapUsed: Number.NaN };
+    }),
+  );
+}
+
+/** Until a fresh login and a store-checked read succeed on every server: the time to recover. */
+async function probeRecovery(servers: ServerChild[], from: number, timeoutMs: number): Promise<number | null> {
+  const pending = new Set(servers);
+  const ok = await waitFor(
+    async () => {
+      for (const server of [...pending]) {
+        const login = await fetch(`${server.url}/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: 'soak-probe' }),
+          signal: AbortSignal.timeout(2_000),
+        }).catch(() => null);
+        const cookie = login?.headers.getSetCookie().find((line) => line.startsWith(`${SESSION_COOKIE}=`));
+        if (login?.status !== 200 || !cookie) continue;
+        const me = await fetch(`${server.url}/me`, {
+          headers: { cookie: cookie.split(';')[0] as string },
+          signal: AbortSignal.timeout(2_000),
+        }).catch(() => null);
+        if (me?.status === 200) pending.delete(server);
+      }
+      return pending.size === 0;
+    },
+    timeoutMs,
+    50,
+  );
+  return ok ? Date.now() - from : null;
+}
+
+/** Ledger-live sessions created before `before` that the store no longer knows. */
+async function checkSessions(
+  store: AuditStore,
+  clients: SoakClient[],
+  before: number,
+): Promise<{ checked: number; lost: number }> {
+  let checked = 0;
+  let lost = 0;
+  const now = Date.now();
+  for (const client of clients) {
+    for (const held of [...client.live.values()]) {
+      if (held.busy || held.createdAt >= before) continue;
+      const record = await store.get(held.id, now);
+      // The client may have started a mutation while the store was asked.
+      if (held.busy || !client.live.has(held.id)) continue;
+      checked++;
+      if (!record) lost++;
+    }
+  }
+  return { checked, lost };
+}
+
+/** The sessions table's size while short-lived sessions are created and two sweepers run. */
+function startChurn(backend: Backend, log: (line: string) => void) {
+  const result: SweepResult = { churned: 0, swept: 0, skipped: 0, rowsAtStart: 0, rowsMax: 0, rowsAtEnd: 0 };
+  let stopped = false;
+  const stores: AuditStore[] = [];
+  const sweepers: Sweeper[] = [];
+  const countSessions = backend.rows;
+  if (!countSessions) throw new Error('the sweeper phase needs a SQL store');
+  const done = (async () => {
+    for (let i = 0; i < 2; i++) stores.push(await backend.open());
+    const [first] = stores as [AuditStore];
+    // The sweepers' clock runs one retention period (1 h) ahead, so sessions that expire during
+    // the soak become sweepable within it; everything else about the sweep is as in production.
+    const ahead = { now: () => Date.now() + EXPIRED_RETENTION_MS };
+    for (const store of stores) {
+      sweepers.push(
+        startSweeper(store, {
+          intervalMs: 1_000,
+          clock: ahead,
+          onSweep: (r) => {
+            result.swept += r.sessions;
+            if (r.skipped) result.skipped++;
+          },
+          onError: () => {},
+        }),
+      );
+    }
+    // A count can meet a fault too: retried for a while, like any client would.
+    const countRows = async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await countSessions(first);
+        } catch (error) {
+          if (attempt >= 50) throw error;
+          await sleep(200);
+        }
+      }
+    };
+    const manager = createSessionManager({ store: first, policy: { idleTimeoutMs: 1_000, absoluteTimeoutMs: 2_000 } });
+    result.rowsAtStart = await countRows();
+    let tick = 0;
+    while (!stopped) {
+      await Promise.all(
+        Array.from({ length: 5 }, () =>
+          manager.create({ userId: `soak-churn-${tick % 50}` }).then(
+            () => result.churned++,
+            () => {},
+          ),
+        ),
+      );
+      if (tick++ % 10 === 0) {
+        result.rowsMax = Math.max(result.rowsMax, await countRows());
+      }
+      await sleep(100);
+    }
+    result.rowsAtEnd = await countRows();
+    log(`  sweeper: ${result.churned} expiring sessions created, ${result.swept} swept, table max ${result.rowsMax}`);
+  })();
+  return {
+    async stop(): Promise<SweepResult> {
+      stopped = true;
+      await done;
+      await Promise.all(sweepers.map((s) => s.stop()));
+      await Promise.all(stores.map((s) => s.close?.()));
+      return result;
+    },
+  };
+}
+
+export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise<PhaseResult> {
+  const log = settings.log ?? (() => {});
+  log(`phase ${spec.name}: starting ${spec.store} and ${spec.adapters.join(', ')}`);
+  const backend = await openBackend(spec);
+  const servers: ServerChild[] = [];
+  const auditStore = await backend.open();
+  try {
+    const sharedKeys = { jwt: randomBytes(32).toString('base64url'), refresh: randomBytes(32).toString('base64url') };
+    const config = (adapter: 'express' | 'fastify'): ServerConfig => ({
+      adapter,
+      store: backend.target,
+      jwtKey: sharedKeys.jwt,
+      refreshSecret: sharedKeys.refresh,
+      graceMs: GRACE_MS,
+      jwtTtlSeconds: JWT_TTL_SECONDS,
+      jwtToleranceSeconds: JWT_TOLERANCE_SECONDS,
+    });
+    for (const [i, adapter] of spec.adapters.entries())
+      servers.push(await startServer(config(adapter), `${adapter}-${i}`));
+
+    const counters = newCounters();
+    const windows: FaultWindow[] = [];
+    const clients = Array.from(
+      { length: settings.clients },
+      (_, i) =>
+        new SoakClient(
+          i,
+          {
+            servers: servers.map((s) => s.url),
+            graceMs: GRACE_MS,
+            jwtWindowMs: (JWT_TTL_SECONDS + JWT_TOLERANCE_SECONDS + 1) * 1_000,
+            thinkMs: settings.thinkMs,
+            requestTimeoutMs: 10_000,
+          },
+          counters,
+          windows,
+        ),
+    );
+    const startedAt = Date.now();
+    const endAt = startedAt + settings.durationMs;
+    const load = Promise.all(clients.map((client) => client.run(() => Date.now() >= endAt)));
+    const churn = spec.sweeper ? startChurn(backend, log) : null;
+
+    // Memory "before": after a warm-up, so JIT and connection pools are in place.
+    await sleep(Math.min(5_000, settings.durationMs * 0.1));
+    const memoryBefore = await sampleMemory(servers);
+
+    const faults: FaultResult[] = [];
+    for (const [i, fault] of spec.faults.entries()) {
+      const at = startedAt + (settings.durationMs * (i + 1)) / (spec.faults.length + 1);
+      await sleep(Math.max(0, at - Date.now()));
+      const window: FaultWindow = {
+        name: fault,
+        hardStart: null,
+        hardEnd: null,
+        start: Date.now(),
+        end: null,
+        failedClosed: 0,
+        wronglyAllowed: 0,
+        deletionCookies: 0,
+      };
+      windows.push(window);
+      log(`  fault ${fault}`);
+      await backend.inject(fault, window, settings.outageMs);
+      const injectedUntil = Date.now();
+      const recoverMs = await probeRecovery(servers, injectedUntil, 30_000);
+      window.end = Date.now();
+      const check = await checkSessions(auditStore, clients, window.start);
+      faults.push({
+        name: fault,
+        durationMs: injectedUntil - window.start,
+        failedClosed: window.failedClosed,
+        wronglyAllowed: window.wronglyAllowed,
+        deletionCookies: window.deletionCookies,
+        sessionsChecked: check.checked,
+        sessionsLost: check.lost,
+        recoverMs,
+      });
+      log(`    recovered in ${recoverMs} ms; ${check.checked} sessions from before it checked, ${check.lost} lost`);
+    }
+
+    await load;
+    const sweep = churn ? await churn.stop() : null;
+    await sleep(1_000);
+    const memoryAfter = await sampleMemory(servers);
+
+    // The audit: every session the ledgers hold must be in the store, every dead one must not be,
+    // and every followed refresh family must have the client's token as its only live successor.
+    const now = Date.now();
+    let sessionsAudited = 0;
+    let lostAtAudit = 0;
+    let revokedLiveAtAudit = 0;
+    let familiesAudited = 0;
+    let familiesForkedAtAudit = 0;
+    let familiesLostAtAudit = 0;
+    for (const client of clients) {
+      for (const held of client.live.values()) {
+        sessionsAudited++;
+        if (!(await auditStore.get(held.id, now))) lostAtAudit++;
+      }
+      for (const dead of client.dead) {
+        sessionsAudited++;
+        if (await auditStore.get(dead.id, now)) revokedLiveAtAudit++;
+      }
+      const family = client.family;
+      if (family) {
+        familiesAudited++;
+        const stored = await auditStore.getRefreshFamily(family.familyId, now);
+        if (!stored || stored.revokedAt !== null) familiesLostAtAudit++;
+        else if (stored.currentHash !== hashSecret(family.token.split('.')[1] as string)) familiesForkedAtAudit++;
+      }
+    }
+    log(`  ${counters.requests} requests; audited ${sessionsAudited} sessions, ${familiesAudited} refresh families`);
+    return {
+      name: spec.name,
+      servers: spec.adapters.join(' + '),
+      counters,
+      sessionsAudited,
+      lostAtAudit,
+      revokedLiveAtAudit,
+      familiesAudited,
+      familiesForkedAtAudit,
+      familiesLostAtAudit,
+      memoryBefore,
+      memoryAfter,
+      faults,
+      sweep,
+    };
+  } finally {
+    await Promise.all(servers.map(stopServer));
+    await auditStore.close?.();
+    await backend.destroy();
+  }
+}

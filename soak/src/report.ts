@@ -1,0 +1,76 @@
+// The soak's one table: a column per phase, a row per count; fault rows under their phase.
+import type { MemorySample, PhaseResult } from './phase.js';
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)}`;
+const sum = (samples: MemorySample[], key: keyof MemorySample) => samples.reduce((n, s) => n + s[key], 0);
+
+/** The counts that must all be 0, per phase: what the CI variant asserts. */
+export function violations(phase: PhaseResult) {
+  const c = phase.counters;
+  return {
+    lost:
+      c.lostDuringLoad +
+      phase.lostAtAudit +
+      phase.familiesLostAtAudit +
+      phase.faults.reduce((n, f) => n + f.sessionsLost, 0),
+    forged: c.forgedAccepted,
+    forked: c.forked + phase.familiesForkedAtAudit + c.replayAccepted,
+    revokedAccepted: c.revokedAccepted + phase.revokedLiveAtAudit,
+    wronglyAllowed: phase.faults.reduce((n, f) => n + f.wronglyAllowed, 0),
+    deletionCookies: c.wrongDeletions + phase.faults.reduce((n, f) => n + f.deletionCookies, 0),
+    graceRefused: c.graceRefused,
+  };
+}
+
+/** Heap growth over the load, summed over the phase's servers, after a full GC (bytes). */
+export function heapGrowth(phase: PhaseResult): number {
+  return sum(phase.memoryAfter, 'heapUsed') - sum(phase.memoryBefore, 'heapUsed');
+}
+
+export function renderTable(phases: PhaseResult[]): string {
+  const rows: [string, ...string[]][] = [];
+  const add = (label: string, cell: (p: PhaseResult) => string) => rows.push([label, ...phases.map(cell)]);
+  add('servers', (p) => p.servers);
+  add('requests under load', (p) => String(p.counters.requests));
+  add('  200 / 401-403 / 5xx / no answer', (p) => {
+    const c = p.counters;
+    return `${c.ok} / ${c.refused} / ${c.unavailable} / ${c.networkErrors}`;
+  });
+  add('sessions audited (ledger vs store)', (p) => String(p.sessionsAudited));
+  add('refresh families audited', (p) => String(p.familiesAudited));
+  add('sessions lost', (p) => String(violations(p).lost));
+  add('forged accepted', (p) => String(violations(p).forged));
+  add('refresh families forked', (p) => String(violations(p).forked));
+  add('revoked but accepted', (p) => String(violations(p).revokedAccepted));
+  add('wrongly allowed during faults', (p) => String(violations(p).wronglyAllowed));
+  add('deletion cookies from an outage', (p) => String(violations(p).deletionCookies));
+  add('grace duplicates refused', (p) => String(violations(p).graceRefused));
+  add('hybrid JWT reads after revoke, inside the JWT TTL (known window)', (p) =>
+    String(p.counters.hybridWindowAccepted),
+  );
+  add('outcomes unknown (mutations cut by a fault, left out)', (p) => String(p.counters.uncertain));
+  add(
+    'heap MB before -> after (after GC, all servers)',
+    (p) => `${mb(sum(p.memoryBefore, 'heapUsed'))} -> ${mb(sum(p.memoryAfter, 'heapUsed'))}`,
+  );
+  add('RSS MB before -> after', (p) => `${mb(sum(p.memoryBefore, 'rss'))} -> ${mb(sum(p.memoryAfter, 'rss'))}`);
+  add('sweeper: expiring sessions created / swept / sweeps skipped (lock held elsewhere)', (p) =>
+    p.sweep ? `${p.sweep.churned} / ${p.sweep.swept} / ${p.sweep.skipped}` : '-',
+  );
+  add('sweeper: sessions table rows at start / max / end', (p) =>
+    p.sweep ? `${p.sweep.rowsAtStart} / ${p.sweep.rowsMax} / ${p.sweep.rowsAtEnd}` : '-',
+  );
+  const faultNames = [...new Set(phases.flatMap((p) => p.faults.map((f) => f.name)))];
+  for (const name of faultNames) {
+    add(`fault ${name}: failed closed / wrongly allowed / lost of checked / recovered in`, (p) => {
+      const f = p.faults.find((x) => x.name === name);
+      if (!f) return '-';
+      const recovered = f.recoverMs === null ? 'never' : `${f.recoverMs} ms`;
+      return `${f.failedClosed} / ${f.wronglyAllowed} / ${f.sessionsLost} of ${f.sessionsChecked} / ${recovered}`;
+    });
+  }
+  const header = ['', ...phases.map((p) => p.name)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
