@@ -135,13 +135,16 @@ export function createSessionApi<D extends SessionData, C extends object>(
       const url = new URL(request.url);
       const path = relativePath(url.pathname, base);
       if (path === '/.well-known/jwks.json') {
-        if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET, HEAD');
-        return new Response(request.method === 'HEAD' ? null : JSON.stringify(authority.jwt.jwks()), {
+        if (request.method !== 'GET' && request.method !== 'HEAD') {
+          return audit(methodNotAllowed('GET, HEAD'), null, path);
+        }
+        const jwks = new Response(request.method === 'HEAD' ? null : JSON.stringify(authority.jwt.jwks()), {
           headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
         });
+        return audit(jwks, null, path);
       }
       const route = path === null ? undefined : routes[path];
-      if (!route) return plainError(404, 'NOT_FOUND', 'Not found');
+      if (!route) return audit(plainError(404, 'NOT_FOUND', 'Not found'), null, path ?? url.pathname);
       let caller: string | null = null;
       try {
         caller = await callers.authenticate(request.headers.get('authorization'));

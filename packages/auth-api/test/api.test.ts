@@ -200,6 +200,32 @@ describe('rate limits per caller', () => {
   });
 });
 
+describe('audit hook', () => {
+  it('reports caller, route, status and code of each answer, never a token; no internal header leaks', async () => {
+    const entries: Array<{ caller: string | null; route: string; status: number; code: string | null }> = [];
+    const api = await startApi('memory', 'node', { onRequest: (entry) => entries.push(entry) });
+    try {
+      const { token } = await api.login();
+      const ok = await post(api, '/sessions/authenticate', { session_token: token });
+      const refused = await post(api, '/sessions/authenticate', { session_token: `${token}x` });
+      const stranger = await post({ url: api.url, auth: 'Basic Zm9vOmJhcg==' }, '/sessions/revoke', {
+        session_token: token,
+      });
+      const missing = await get(api, '/nowhere');
+      for (const answer of [ok, refused, stranger, missing]) expect(answer.headers.get('x-error-code')).toBeNull();
+      expect(entries).toEqual([
+        { caller: 'orders', route: '/sessions/authenticate', status: 200, code: null },
+        { caller: 'orders', route: '/sessions/authenticate', status: 401, code: 'UNAUTHENTICATED' },
+        { caller: null, route: '/sessions/revoke', status: 401, code: 'CALLER_UNAUTHENTICATED' },
+        { caller: null, route: '/nowhere', status: 404, code: 'NOT_FOUND' },
+      ]);
+      expect(JSON.stringify(entries)).not.toContain(token.split('.')[1]);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('store outage', () => {
   it('a store that does not answer gives 503 STORE_UNAVAILABLE, never a session', async () => {
     const dead = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 200 });
