@@ -24,12 +24,18 @@ export interface RequestContextInput {
   method: string;
   /** Request headers, for the CSRF origin signals and token header. */
   headers: HeaderSource;
-  /** Client address as the framework's proxy settings see it. */
+  /**
+   * Client address as the framework's proxy settings see it. Read only when needed (events, a
+   * binding policy, login metadata): an adapter may define it as a getter.
+   */
   ip?: string | null;
   userAgent?: string | null;
   /** `http` or `https` as the framework's proxy settings see it (B9). */
   protocol: string;
-  /** The `Host` as the framework's proxy settings see it. */
+  /**
+   * The `Host` as the framework's proxy settings see it. Read only for plain http (an adapter
+   * may define it, and `peerAddress`, as getters).
+   */
   host: string | null | undefined;
   /**
    * The address of the connected peer, from the socket (`req.socket.remoteAddress`), never from a
@@ -134,7 +140,14 @@ export function createRequestContexts<D extends SessionData = SessionData>(
     strategy,
     async open(input, onChange) {
       assertSecureTransport(input, mode, transport);
-      const signals = { ip: input.ip ?? null, userAgent: input.userAgent ?? null };
+      // The address is read only when something asks for it (an event, a binding policy, a
+      // login): adapters may pass it as a getter, and frameworks' proxy-aware getters cost.
+      const signals: RequestSignals = {
+        get ip() {
+          return input.ip ?? null;
+        },
+        userAgent: input.userAgent ?? null,
+      };
       const result = await strategy.validate(input.cookieHeader, signals);
       return new RequestContext(setup, input, signals, result, onChange);
     },

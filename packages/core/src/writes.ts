@@ -1,5 +1,6 @@
 import { SessionError } from './errors.js';
 import { expiryStatus } from './expiry.js';
+import type { RandomSource } from './random.js';
 import type { SessionRuntime } from './runtime.js';
 import type { SessionData, SessionRecord } from './types.js';
 
@@ -132,7 +133,7 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
         return;
       }
       // Another process won: back off a little (random, growing) so that retries do not collide.
-      await jitter(attempt);
+      await jitter(attempt, rt.random);
       base = undefined;
     }
   };
@@ -191,8 +192,9 @@ function matches<D extends SessionData>(record: SessionRecord<D>, expectedVersio
   return (expectedVersion === undefined || record.version === expectedVersion) && expiryStatus(record, now) === 'valid';
 }
 
-function jitter(attempt: number): Promise<void> {
+function jitter(attempt: number, random: RandomSource): Promise<void> {
   // Up to 2, 4, 8 ... ms, capped at 50 ms: enough to let the winner's write land first.
   const ceiling = Math.min(50, 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+  const fraction = (random(new Uint8Array(1))[0] as number) / 256;
+  return new Promise((resolve) => setTimeout(resolve, fraction * ceiling));
 }

@@ -146,16 +146,24 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     middleware: async (req, res, next) => {
       let context: RequestContext<D>;
       try {
+        // Express's proxy-aware getters (req.ip, req.host) cost more than a session read: core
+        // reads them only when it needs them (the address for events, the host on plain http).
         const input = {
           cookieHeader: req.headers.cookie,
           method: req.method,
           headers: req.headers,
-          ip: req.ip ?? null,
-          userAgent: req.get('user-agent') ?? null,
+          get ip() {
+            return req.ip ?? null;
+          },
+          userAgent: req.headers['user-agent'] ?? null,
           protocol: req.protocol,
-          host: req.host,
+          get host() {
+            return req.host;
+          },
           // The socket's own peer, not `req.ip`: trust proxy settings and headers cannot change it.
-          peerAddress: req.socket.remoteAddress ?? null,
+          get peerAddress() {
+            return req.socket.remoteAddress ?? null;
+          },
         };
         context = await contexts.open(input, (changed) => sync(req, res, changed));
       } catch (error) {

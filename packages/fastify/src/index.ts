@@ -128,16 +128,24 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
   app.decorateRequest(kContext as unknown as string, null);
 
   app.addHook('onRequest', async (request, reply) => {
+    // Proxy-aware getters are read only when core needs them (the address for events, the host
+    // on plain http).
     const input = {
       cookieHeader: request.headers.cookie,
       method: request.method,
       headers: request.headers,
-      ip: request.ip,
+      get ip() {
+        return request.ip;
+      },
       userAgent: request.headers['user-agent'] ?? null,
       protocol: request.protocol,
-      host: request.host,
+      get host() {
+        return request.host;
+      },
       // The socket's own peer, not `request.ip`: trustProxy and headers cannot change it.
-      peerAddress: request.raw.socket?.remoteAddress ?? null,
+      get peerAddress() {
+        return request.raw.socket?.remoteAddress ?? null;
+      },
     };
     const context = await contexts.open(input, (changed) => sync(request, reply, changed));
     (request as unknown as WithContext)[kContext] = context;

@@ -165,17 +165,29 @@ export function honoSessions<D extends SessionData = RegisteredData>(
         const url = c.req.url;
         const scheme = url.indexOf(':');
         const path = url.indexOf('/', scheme + 3);
-        const peer = options.getConnInfo?.(c).remote.address ?? null;
+        // The peer address is asked of the runtime only when core needs it (events, a binding
+        // policy, plain http), and then once.
+        let peer: string | null | undefined;
+        const peerAddress = () => {
+          if (peer === undefined) peer = options.getConnInfo?.(c).remote.address ?? null;
+          return peer;
+        };
         const input = {
           cookieHeader: c.req.header('cookie'),
           method: c.req.method,
           headers: c.req.raw.headers,
-          ip: peer,
+          get ip() {
+            return peerAddress();
+          },
           userAgent: c.req.header('user-agent') ?? null,
           protocol: url.slice(0, scheme),
           // The URL's authority: the Host header as the runtime (or a proxy it trusts) set it.
-          host: url.slice(scheme + 3, path === -1 ? undefined : path),
-          peerAddress: peer,
+          get host() {
+            return url.slice(scheme + 3, path === -1 ? undefined : path);
+          },
+          get peerAddress() {
+            return peerAddress();
+          },
         };
         // The context's later changes (login, logout, rotate) show in `c.var` at once.
         context = await contexts.open(input, (changed) => {

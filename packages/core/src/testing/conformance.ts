@@ -421,7 +421,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(probe.calls.update).toBe(1);
         expect(updated.data).toEqual({ role: 'admin' });
         // The replacement is still a compare-and-set: the version read before is gone now.
-        await expect(sessions.update(result.session, { role: 'root' })).rejects.toMatchObject({ code: 'STORE_CONFLICT' });
+        await expect(sessions.update(result.session, { role: 'root' })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        });
         probe.reset();
         const patched = await sessions.patch(updated, { plan: 'pro' } as Partial<Data>);
         expect(probe.total()).toBe(1);
