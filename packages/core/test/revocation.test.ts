@@ -53,7 +53,7 @@ async function fixture(options: { ttlSeconds?: number } = {}) {
   const loop = loopbackChannel();
   const managerEvents: RevocationEvent[] = [];
   const manager = createSessionManager({
-    store: new MemoryStore({ clock }),
+    store: new MemoryStore(),
     clock,
     revocation: { channel: loop.channel, onEvent: (e) => managerEvents.push(e) },
   });
