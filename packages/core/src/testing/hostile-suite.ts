@@ -46,6 +46,8 @@ export interface HostileSuiteSetup {
   csrf: CsrfSettings;
   /** Pass it as the adapter's `hybrid` option: the JWT cookie is attack surface too. */
   hybrid: HybridSessions;
+  /** What `hybrid` was made from, for an app that builds its own from the same keys (one per process). */
+  jwtOptions: { keys: JwtKeySet; issuer: string; audience: string; ttlSeconds: number };
   /**
    * The two API routes the app adds to the reference app, as plain functions of the request:
    * `POST /api/token` answers `api.refresh(body)` (JSON body, no CSRF: API clients hold no cookie),
@@ -114,12 +116,13 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
 
     beforeAll(async () => {
       key = await generateSigningKey('EdDSA');
-      jwt = createSessionJwt({
-        manager,
+      const jwtOptions = {
         keys: new JwtKeySet({ active: key }),
         issuer: 'https://auth.app.example',
         audience: 'web',
-      });
+        ttlSeconds: 300,
+      };
+      jwt = createSessionJwt({ manager, ...jwtOptions });
       hybrid = createHybridSessions({ jwt });
       JWT = hybrid.cookieName;
       refresh = createRefreshTokens({ jwt, secret: randomBytes(32), graceMs: GRACE_MS });
@@ -140,7 +143,7 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
         me: (authorization) => answer(async () => ({ userId: (await jwt.verify(readBearerToken(authorization))).sub })),
       };
       const csrf = { key: randomBytes(32), allowedOrigins: [SUITE_ORIGIN] };
-      server = await options.start({ manager, csrf, hybrid, api });
+      server = await options.start({ manager, csrf, hybrid, jwtOptions, api });
       client = createLintedClient(server.url, { sessionCookie: manager.cookie, preSessionCookieName: PRE });
     });
     afterAll(async () => {
@@ -387,7 +390,7 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
       /** A forged JWT must be refused as a cookie (no session) and as a Bearer token (401 with a JWT_ code). */
       const refuseJwt = async (inputClass: string, token: string) => {
         await refused(inputClass, jwtCookieOnly(token), unauthenticated([token]));
-        const { res } = await attempt(inputClass, bearer(token), { statuses: [400, 401], credentials: [token] });
+        const res = await refused(inputClass, bearer(token), { statuses: [400, 401], credentials: [token] });
         // The HTTP parser refuses control bytes with 400 before we see them; ours name the JWT failure.
         if (res.status === 400) expect([...token].some((c) => c.charCodeAt(0) < 0x20)).toBe(true);
         else {
@@ -529,7 +532,7 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
           { path: '/private', headers: [cookie(`${SID}=${good}`)] },
           unauthenticated([good]),
         );
-        const { res } = await attempt(
+        const res = await refused(
           'JW-13..16 structure',
           {
             method: 'POST',
@@ -588,7 +591,7 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
           ['a'],
           { a: 1 },
         ]) {
-          const { res } = await attempt('RT refresh', post(token), {
+          const res = await refused('RT refresh', post(token), {
             statuses: [401],
             credentials: [victim.refreshToken],
           });
@@ -718,8 +721,9 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
           await refused('CS csrf', post(headers), expected);
         }
         for (const method of ['PUT', 'PATCH', 'DELETE', 'PROPFIND']) {
-          const { res } = await attempt('CS csrf', post([...sameOrigin], method), {
-            statuses: [403, 404],
+          // The framework may answer an unrouted method itself (404, 405; Node's parser 400 for PROPFIND).
+          const res = await refused('CS csrf', post([...sameOrigin], method), {
+            statuses: [400, 403, 404, 405],
             credentials: [sid],
             sessionCookies: [SID],
           });
@@ -1004,15 +1008,9 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
               ? { statuses: [431, 400], credentials: [victim.sid] }
               : { statuses: [200], credentials: [], sessionCookies: [SID] },
           );
-          if (!over) {
-            expect({ size, status: res.res.status, body: res.res.body }).toEqual({
-              size,
-              status: 200,
-              body: JSON.stringify({ userId: victim.userId }),
-            });
-          } else {
-            expect(res.problems, `size ${size}`).toEqual([]);
-          }
+          expect(res.problems, `size ${size}`).toEqual([]);
+          // Under the limit, ours is found behind the padding, and it is the victim's own session.
+          if (!over) expect({ size, body: safeJson(res.res.body) }).toEqual({ size, body: { userId: victim.userId } });
           await refused(
             'header size',
             { path: '/private', headers: [cookie(`${junk}; ${SID}=${fakeToken()}`)] },
