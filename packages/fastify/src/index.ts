@@ -179,7 +179,8 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
     extend: async (request, _reply, extendOptions) => contextOf(request).extend(extendOptions),
     csrfToken: (request) => contextOf(request).csrfToken(),
   };
-  app.decorate('sessions', sessions as FastifySessions<RegisteredData>);
+  // Through unknown: the manager's private state is invariant in the data type, which the app registered.
+  app.decorate('sessions', sessions as unknown as FastifySessions<RegisteredData>);
 };
 
 /**
