@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import type { HttpSectionResult } from './http.ts';
 import { resultsSvg, summaryTable } from './report.ts';
 
@@ -29,6 +29,8 @@ if (args.includes('--quick')) process.env.BENCH_QUICK = '1';
 const wanted = args.filter((a) => !a.startsWith('--'));
 const names = wanted.length > 0 ? wanted : Object.keys(sections);
 const startedAt = new Date();
+// Other work on the machine moves the figures: the load averages are reported with them.
+const loadAtStart = loadavg();
 console.log(`# Benchmarks (${startedAt.toISOString()}, Node ${process.version}, ${names.join(', ')})`);
 const results = new Map<string, SectionResult>();
 for (const name of names) {
@@ -64,6 +66,9 @@ function machine(): string {
   return [
     `- Date: ${startedAt.toISOString()} (${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min)`,
     `- CPU: ${cpuList.length} x ${cpuList[0]?.model ?? '?'}; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ${pinning}`,
+    `- Load average (1, 5, 15 min) at the start ${loadAtStart.map((l) => l.toFixed(1)).join(', ')}, at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')}: other work on this ${cpuList.length}-CPU machine shares it during the run`,
     `- Node ${process.version}, Redis ${redis}`,
     `- Frameworks: express ${version('express')}, fastify ${version('fastify')}, hono ${version('hono')} (@hono/node-server ${version('@hono/node-server')})`,
     `- Peers: express-session ${version('express-session')}, connect-redis ${version('connect-redis')}, iron-session ${version('iron-session')}, @fastify/secure-session ${version('@fastify/secure-session')}, @fastify/session ${version('@fastify/session')}, hono-sessions ${version('hono-sessions')}; load by autocannon ${version('autocannon')}`,
