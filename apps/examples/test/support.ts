@@ -1,0 +1,45 @@
+/** What the example tests share: a minimal browser client. */
+/** A minimal browser: a cookie jar (name -> value) and the page's CSRF token when the app has one. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+  readonly setCookies: string[] = [];
+  csrfToken: string | null = null;
+  constructor(readonly origin: string) {}
+
+  copy(): Client {
+    const other = new Client(this.origin);
+    for (const [name, value] of this.cookies) other.cookies.set(name, value);
+    other.csrfToken = this.csrfToken;
+    return other;
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { cookie: [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ') };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET') headers.origin = this.origin;
+    if (method !== 'GET' && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
+    const response = await fetch(this.origin + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      this.setCookies.push(line);
+      const [pair = '', ...attributes] = line.split(';');
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=Thu, 01 Jan 1970/i.test(a));
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await response.text();
+    const isJson = response.headers.get('content-type')?.includes('application/json');
+    return { status: response.status, json: isJson ? JSON.parse(text) : text };
+  }
+
+  /** Fetches a CSRF token where the app offers one (the "after" apps); the "before" apps answer 404. */
+  async refreshCsrf(): Promise<void> {
+    const response = await this.request('GET', '/csrf');
+    this.csrfToken = response.status === 200 ? (response.json as { csrfToken: string }).csrfToken : null;
+  }
+}
