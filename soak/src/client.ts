@@ -209,7 +209,8 @@ export class SoakClient {
     for (const fault of this.faults) {
       const end = fault.end ?? Number.POSITIVE_INFINITY;
       if (answer.receivedAt < fault.start || answer.sentAt > end) continue;
-      if (answer.status === 401 || answer.status === 503) fault.failedClosed++;
+      // Refused because of the fault: a 5xx, or a 401 for a session the ledger holds (also counted lost).
+      if (answer.status >= 500 || (answer.status === 401 && LIVE_SESSION_OPS.has(op))) fault.failedClosed++;
       const deletes = answer.setCookies.some((line) => {
         const cookie = parseSetCookie(line);
         return cookie.name === SESSION_COOKIE && cookie.deletes;

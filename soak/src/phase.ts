@@ -107,7 +107,16 @@ interface Backend {
   open(): Promise<AuditStore>;
   /** Rows in the sessions table (SQL stores). */
   rows?(store: AuditStore): Promise<number>;
-  inject(fault: FaultKind, window: FaultWindow, outageMs: number): Promise<void>;
+  /**
+   * Injects the fault and returns once it is over: a stopped server started again, a lock
+   * released, a killed master left to the cluster. `from` is when the service may come back (the
+   * time to recover counts from there); `after` puts back what the cluster lost, once recovered.
+   */
+  inject(
+    fault: FaultKind,
+    window: FaultWindow,
+    outageMs: number,
+  ): Promise<{ from: number; after?: () => Promise<void> }>;
   destroy(): Promise<void>;
 }
 
@@ -128,6 +137,7 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
         await sleep(outageMs);
         window.hardEnd = Date.now();
         await redis.start();
+        return { from: window.hardEnd };
       },
       destroy: () => redis.destroy(),
     };
@@ -142,10 +152,15 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
       async inject(fault) {
         if (fault !== 'cluster-failover') throw notFor(fault);
         const killed = await cluster.killMaster();
-        // The replica is promoted after the node timeout (2 s); the cluster is whole again then.
-        await sleep(1_000);
-        await waitFor(() => cluster.healthy(), 30_000, 200);
-        await cluster.restart(killed);
+        // Nobody restarts anything: the replica is promoted after the node timeout (2 s), and the
+        // time to recover counts from the kill. The old master rejoins as a replica afterwards.
+        return {
+          from: Date.now(),
+          after: async () => {
+            await waitFor(() => cluster.healthy(), 30_000, 200);
+            await cluster.restart(killed);
+          },
+        };
       },
       destroy: () => cluster.destroy(),
     };
@@ -174,15 +189,19 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
           // Three rounds: connections opened again after the first are killed too.
           for (let round = 0; round < 3; round++) {
             await terminateBackends(url, appName);
-            await sleep(300);
+            if (round < 2) await sleep(300);
           }
-        } else if (fault === 'pg-restart' && server) {
+          return { from: Date.now() };
+        }
+        if (fault === 'pg-restart' && server) {
           window.hardStart = Date.now();
           await server.stop();
           await sleep(outageMs);
           window.hardEnd = Date.now();
           await server.start();
-        } else throw notFor(fault);
+          return { from: window.hardEnd };
+        }
+        throw notFor(fault);
       },
       async destroy() {
         if (server) await server.destroy();
@@ -214,6 +233,7 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
       const lock = await lockSqliteFile(path);
       await sleep(outageMs);
       await lock.release();
+      return { from: Date.now() };
     },
     destroy: async () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -310,6 +330,31 @@ async function probeRecovery(servers: ServerChild[], from: number, timeoutMs: nu
   return ok ? Date.now() - from : null;
 }
 
+/**
+ * An audit lookup, retried while the store is unavailable (a busy machine, a store just back):
+ * the audit must answer what the store holds, not whether it answered at once.
+ */
+async function patiently<T>(lookup: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await lookup();
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+/** Runs the tasks `width` at a time. */
+async function inBatches(tasks: (() => Promise<void>)[], width: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < tasks.length) await (tasks[next++] as () => Promise<void>)();
+    }),
+  );
+}
+
 /** Ledger-live sessions created before `before` that the store no longer knows. */
 async function checkSessions(
   store: AuditStore,
@@ -322,7 +367,7 @@ async function checkSessions(
   for (const client of clients) {
     for (const held of [...client.live.values()]) {
       if (held.busy || held.createdAt >= before) continue;
-      const record = await store.get(held.id, now);
+      const record = await patiently(() => store.get(held.id, now));
       // The client may have started a mutation while the store was asked.
       if (held.busy || !client.live.has(held.id)) continue;
       checked++;
@@ -464,10 +509,11 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       };
       windows.push(window);
       log(`  fault ${fault}`);
-      await backend.inject(fault, window, settings.outageMs);
+      const injected = await backend.inject(fault, window, settings.outageMs);
       const injectedUntil = Date.now();
-      const recoverMs = await probeRecovery(servers, injectedUntil, 30_000);
+      const recoverMs = await probeRecovery(servers, injected.from, 30_000);
       window.end = Date.now();
+      await injected.after?.();
       const check = await checkSessions(auditStore, clients, window.start);
       faults.push({
         name: fault,
@@ -496,23 +542,30 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     let familiesAudited = 0;
     let familiesForkedAtAudit = 0;
     let familiesLostAtAudit = 0;
+    const checks: (() => Promise<void>)[] = [];
     for (const client of clients) {
       for (const held of client.live.values()) {
-        sessionsAudited++;
-        if (!(await auditStore.get(held.id, now))) lostAtAudit++;
+        checks.push(async () => {
+          if (!(await patiently(() => auditStore.get(held.id, now)))) lostAtAudit++;
+        });
       }
       for (const dead of client.dead) {
-        sessionsAudited++;
-        if (await auditStore.get(dead.id, now)) revokedLiveAtAudit++;
+        checks.push(async () => {
+          if (await patiently(() => auditStore.get(dead.id, now))) revokedLiveAtAudit++;
+        });
       }
       const family = client.family;
       if (family) {
         familiesAudited++;
-        const stored = await auditStore.getRefreshFamily(family.familyId, now);
-        if (!stored || stored.revokedAt !== null) familiesLostAtAudit++;
-        else if (stored.currentHash !== hashSecret(family.token.split('.')[1] as string)) familiesForkedAtAudit++;
+        checks.push(async () => {
+          const stored = await patiently(() => auditStore.getRefreshFamily(family.familyId, now));
+          if (!stored || stored.revokedAt !== null) familiesLostAtAudit++;
+          else if (stored.currentHash !== hashSecret(family.token.split('.')[1] as string)) familiesForkedAtAudit++;
+        });
       }
+      sessionsAudited += client.live.size + client.dead.length;
     }
+    await inBatches(checks, 16);
     log(`  ${counters.requests} requests; audited ${sessionsAudited} sessions, ${familiesAudited} refresh families`);
     return {
       name: spec.name,
