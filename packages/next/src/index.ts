@@ -14,11 +14,12 @@ import {
   type RequestContextInput,
   type RequestLoginInput,
   type RequireSessionOptions,
+  type ResponseHeaderUpdate,
   readBearerToken,
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
-import type { JwtVerifier, VerifiedSessionJwt } from '@org/session-core/jwt';
+import type { SessionJwtClaims } from '@org/session-core/jwt';
 import { cookies, headers } from 'next/headers';
 import { type NextRequest, NextResponse } from 'next/server';
 import { safeNextPath } from './next-path.js';
@@ -63,11 +64,11 @@ export interface RouteOptions {
  */
 export type ApiAuth<D extends SessionData> =
   | { via: 'cookie' | 'token'; session: Session<D>; claims: null }
-  | { via: 'jwt'; session: null; claims: VerifiedSessionJwt };
+  | { via: 'jwt'; session: null; claims: Readonly<SessionJwtClaims> };
 
 export interface ApiOptions {
   /** Verifies `Authorization: Bearer <session JWT>`; without it a JWT is refused (401 `JWT_INVALID`). */
-  jwt?: Pick<JwtVerifier, 'verify'>;
+  jwt?: { verify(token: string): Promise<Readonly<SessionJwtClaims>> };
 }
 
 export interface ProxyOptions {
@@ -209,16 +210,8 @@ export function nextSessions<D extends SessionData = RegisteredData>(
     return result;
   };
 
-  const withResponseCookies = (context: RequestContext<D>, response: Response, guarded: boolean): Response => {
-    const update = context.responseHeaders(response.headers.getSetCookie());
-    if (update) {
-      response.headers.delete('set-cookie');
-      for (const line of update.setCookie) response.headers.append('set-cookie', line);
-      if (update.cacheControl) response.headers.set('cache-control', update.cacheControl);
-    }
-    if (guarded) response.headers.set('cache-control', 'no-store');
-    return response;
-  };
+  const withResponseCookies = (context: RequestContext<D>, response: Response, guarded: boolean): Response =>
+    writeUpdate(response, context.responseHeaders(response.headers.getSetCookie()), guarded);
 
   const fail = (error: unknown): Response => {
     const { status, headers: errorHeaders, body } = errorResponse(error);
@@ -333,24 +326,33 @@ export function nextSessions<D extends SessionData = RegisteredData>(
           target.searchParams.set('next', safeNextPath(`${path}${request.nextUrl.search}`));
           return withResponseCookies(context, NextResponse.redirect(target, 303), false);
         }
+        if (prePaths.has(path) && !context.session && csrf) context.csrfToken();
+        // Read once (it reports changes since the last call): the page's request may need the cookie too.
+        const update = context.responseHeaders(null);
         const forwarded = new Headers(request.headers);
-        if (prePaths.has(path) && !context.session && csrf) {
-          context.csrfToken();
-          // The page renders from this request: it must see the pre-session cookie the response starts.
-          const started = context
-            .responseHeaders(null)
-            ?.setCookie.find((line) => line.startsWith(`${csrf.preSessionCookieName}=`));
-          if (started) {
-            const pair = started.slice(0, started.indexOf(';'));
-            const existing = forwarded.get('cookie');
-            forwarded.set('cookie', existing ? `${existing}; ${pair}` : pair);
-          }
+        const started = update?.setCookie.find((line) => csrf && line.startsWith(`${csrf.preSessionCookieName}=`));
+        if (started) {
+          // The page renders from this request and cannot set the cookie itself: it must see the new pre-session.
+          const pair = started.slice(0, started.indexOf(';'));
+          const existing = forwarded.get('cookie');
+          forwarded.set('cookie', existing ? `${existing}; ${pair}` : pair);
         }
         const response = NextResponse.next({ request: { headers: forwarded } });
-        return withResponseCookies(context, response, isProtected(path));
+        return writeUpdate(response, update, isProtected(path));
       };
     },
   };
+}
+
+/** Replaces the response's Set-Cookie list with core's (app cookies first, ours once per name). */
+function writeUpdate(response: Response, update: ResponseHeaderUpdate | null, guarded: boolean): Response {
+  if (update) {
+    response.headers.delete('set-cookie');
+    for (const line of update.setCookie) response.headers.append('set-cookie', line);
+    if (update.cacheControl) response.headers.set('cache-control', update.cacheControl);
+  }
+  if (guarded) response.headers.set('cache-control', 'no-store');
+  return response;
 }
 
 function noStore(response: Response): Response {
@@ -403,7 +405,8 @@ function parseSetCookie(line: string): CookieWrite {
     else if (key === 'secure') write.attributes.secure = true;
     else if (key === 'httponly') write.attributes.httpOnly = true;
     else if (key === 'partitioned') write.attributes.partitioned = true;
-    else if (key === 'samesite') write.attributes.sameSite = value.toLowerCase() as 'lax' | 'strict' | 'none';
+    // Next prints SameSite as given: core's spelling (`Lax`) is kept.
+    else if (key === 'samesite') write.attributes.sameSite = value as 'lax' | 'strict' | 'none';
   }
   return write;
 }

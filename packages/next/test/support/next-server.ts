@@ -15,8 +15,10 @@ export interface RunningApp {
  * app's manager shares the test's store, clock and event hook (see fixture-app/lib/setup.ts).
  * One app per test file: vitest runs each file in its own process.
  */
-export async function startFixtureApp(setup: FixtureSetup, dir = fixtureDir): Promise<RunningApp> {
-  (globalThis as Record<symbol, unknown>)[SETUP_KEY] = setup;
+export async function startFixtureApp(
+  setup: FixtureSetup | ((origin: string) => FixtureSetup),
+  dir = fixtureDir,
+): Promise<RunningApp> {
   // Next's production server expects a production environment (React's production builds).
   Reflect.set(process.env, 'NODE_ENV', 'production');
   process.env.NEXT_TELEMETRY_DISABLED = '1';
@@ -27,6 +29,9 @@ export async function startFixtureApp(setup: FixtureSetup, dir = fixtureDir): Pr
     server.listen(0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  // A browser's origin for this server, for setups whose CSRF settings name it.
+  (globalThis as Record<symbol, unknown>)[SETUP_KEY] =
+    typeof setup === 'function' ? setup(`http://localhost:${port}`) : setup;
   const app = next({ dev: false, dir, hostname: '127.0.0.1', port, quiet: true });
   await app.prepare();
   const handle = app.getRequestHandler();

@@ -1,6 +1,6 @@
 import type { SessionStore } from '@org/session-core';
 import type { CsrfSettings } from '@org/session-core/csrf';
-import type { JwtKeySet, JwtVerifier } from '@org/session-core/jwt';
+import type { JwtKeySet, SessionJwtClaims } from '@org/session-core/jwt';
 
 /**
  * What a test hands the fixture app, which Next serves in the test's own process: the parts of
@@ -17,7 +17,7 @@ export interface FixtureSetup {
   /** Hybrid mode: the parts of the test's session JWT (the app makes its own hybrid sessions from them). */
   hybrid?: { keys: JwtKeySet; issuer: string; audience: string; ttlSeconds: number };
   /** Verifies bearer session JWTs on the JSON API route. */
-  jwtVerifier?: Pick<JwtVerifier, 'verify'>;
+  jwtVerifier?: { verify(token: string): Promise<Readonly<SessionJwtClaims>> };
 }
 
 export const SETUP_KEY = Symbol.for('org-session-next.fixture');
