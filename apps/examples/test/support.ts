@@ -1,4 +1,36 @@
 /** What the example tests share: a minimal browser client. */
+import { request as httpRequest } from 'node:http';
+
+/**
+ * One request on its own connection (no keep-alive pool): the tests restart servers on the same
+ * port, and a pooled connection to the old process would fail the next request.
+ */
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; setCookies: string[]; contentType: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          setCookies: res.headers['set-cookie'] ?? [],
+          contentType: res.headers['content-type'] ?? '',
+          text,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 /** A minimal browser: a cookie jar (name -> value) and the page's CSRF token when the app has one. */
 export class Client {
   readonly cookies = new Map<string, string>();
@@ -18,12 +50,13 @@ export class Client {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (method !== 'GET') headers.origin = this.origin;
     if (method !== 'GET' && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
-    const response = await fetch(this.origin + path, {
+    const response = await send(
+      this.origin + path,
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    for (const line of response.headers.getSetCookie()) {
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    for (const line of response.setCookies) {
       this.setCookies.push(line);
       const [pair = '', ...attributes] = line.split(';');
       const name = pair.slice(0, pair.indexOf('='));
@@ -32,9 +65,8 @@ export class Client {
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
-    const text = await response.text();
-    const isJson = response.headers.get('content-type')?.includes('application/json');
-    return { status: response.status, json: isJson ? JSON.parse(text) : text };
+    const isJson = response.contentType.includes('application/json');
+    return { status: response.status, json: isJson ? JSON.parse(response.text) : response.text };
   }
 
   /** Fetches a CSRF token where the app offers one (the "after" apps); the "before" apps answer 404. */
