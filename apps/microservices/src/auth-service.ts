@@ -1,8 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { type ApiCaller, createSessionApi } from '@org/session-auth-api';
+import { toNodeHandler } from '@org/session-auth-api/node';
 import { createSessionManager, errorStatus, isSessionError, type SessionManager } from '@org/session-core';
 import {
   createJwtKeySet,
+  createSessionAuthority,
   createSessionJwt,
   importJwtKey,
   type JwtKeySet,
@@ -33,6 +36,8 @@ export interface AuthServiceOptions {
   users: ReadonlyMap<string, string>;
   /** Guards the key-rotation endpoint; only the stack's operator knows it. */
   adminToken: string;
+  /** Services allowed to call the session API (`/auth/sessions/...`), by API key hash. */
+  apiCallers: ApiCaller[];
 }
 
 export interface AuthService extends RunningService {
@@ -68,6 +73,15 @@ export async function startAuthService(options: AuthServiceOptions): Promise<Aut
     ttlSeconds: options.ttlSeconds,
     clockToleranceSeconds: 0,
   });
+  // The central session API, for services in any language: authenticate a session token or JWT
+  // (one expired within a minute too), revoke (published like every revocation), list, JWKS.
+  const sessionApi = toNodeHandler(
+    createSessionApi({
+      authority: createSessionAuthority({ jwt: jwts, exchangeWindowSeconds: 60 }),
+      callers: options.apiCallers,
+      basePath: '/auth',
+    }),
+  );
   const instance = { 'x-instance': options.name };
   const admin = Buffer.from(options.adminToken);
 
@@ -87,6 +101,10 @@ export async function startAuthService(options: AuthServiceOptions): Promise<Aut
   const service = await serve(options.name, options.port ?? 0, async (req, res, url) => {
     const method = req.method ?? 'GET';
     const path = url.pathname;
+    if (path === '/auth/sessions' || path.startsWith('/auth/sessions/')) {
+      res.setHeader('x-instance', options.name);
+      return sessionApi(req, res);
+    }
     if (method === 'GET' && path === '/.well-known/jwks.json') {
       return sendJson(res, 200, jwts.jwks(), instance);
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { generateApiKey, hashApiKey } from '@org/session-auth-api';
 import type { RevocationEvent } from '@org/session-core';
 import { exportSigningJwk, generateSigningKey } from '@org/session-core/jwt';
 import { createSidecar } from '@org/session-sidecar';
@@ -39,6 +40,8 @@ export interface Stack {
   redisUrl: string;
   prefix: string;
   channel: string;
+  /** The `ops` caller's credentials for the session API (`Authorization: Basic`). */
+  apiCaller: { id: string; key: string };
   ttlSeconds: number;
   /**
    * Rotates the signing key on both auth instances while traffic flows: publish the next key on
@@ -68,6 +71,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const ttlSeconds = options.ttlSeconds ?? 300;
   const jwksCooldownMs = options.jwksCooldownMs ?? 1000;
   const adminToken = randomBytes(32).toString('base64url');
+  const apiCaller = { id: 'ops', key: generateApiKey() };
+  const apiCallers = [{ id: apiCaller.id, keyHash: await hashApiKey(apiCaller.key) }];
   const audience = ['orders', 'billing'];
   const users = new Map([
     ['alice', await hashPassword(DEMO_PASSWORD)],
@@ -82,7 +87,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   try {
     const firstKey = await newKey();
-    const common = { redisUrl, prefix, channel, issuer: ISSUER, audience, ttlSeconds, users, adminToken };
+    const common = { redisUrl, prefix, channel, issuer: ISSUER, audience, ttlSeconds, users, adminToken, apiCallers };
     const authA = await startAuthService({ ...common, name: 'auth-a', keys: [firstKey] });
     started.push(authA);
     const authB = await startAuthService({ ...common, name: 'auth-b', keys: [firstKey] });
@@ -147,6 +152,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redisUrl,
       prefix,
       channel,
+      apiCaller,
       ttlSeconds,
       async rotateKeys(rotation = {}) {
         const from = authA.keys.active.kid;

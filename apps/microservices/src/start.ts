@@ -26,6 +26,8 @@ Try:
   curl -b jar ${u}/reports/whoami
   curl -H "authorization: Bearer <jwt from login>" ${u}/orders/me
   curl -b jar -H 'content-type: application/json' -d '{}' ${u}/auth/logout
+  curl -u ${stack.apiCaller.id}:${stack.apiCaller.key} -H 'content-type: application/json' -d '{"session_jwt":"<jwt>"}' ${u}/auth/sessions/authenticate
+  (the session API's caller key is made for this run and valid only on this machine)
 `);
 const shutdown = () => {
   void stack.stop().then(() => process.exit(0));

@@ -165,6 +165,33 @@ describe.skipIf(missing.length > 0)('apps/microservices: nginx, two auth instanc
     expect(late).toBe('JWT_EXPIRED');
   });
 
+  it('the session API, mounted on both instances: authenticate a JWT through nginx, revoke by JWT on B, refused downstream within 1 s', async () => {
+    const session = await login(stack.authA.url);
+    const basic = `Basic ${Buffer.from(`${stack.apiCaller.id}:${stack.apiCaller.key}`).toString('base64')}`;
+    expect((await call(`${stack.url}/auth/sessions/authenticate`, { body: { session_jwt: session.jwt } })).status).toBe(
+      401,
+    );
+    const authenticated = await call(`${stack.url}/auth/sessions/authenticate`, {
+      headers: { authorization: basic },
+      body: { session_jwt: session.jwt },
+    });
+    expect(authenticated.status).toBe(200);
+    expect(authenticated.body.session).toMatchObject({ session_id: session.sessionId, user_id: 'alice' });
+    expect((await call(`${stack.url}/orders/me`, { bearer: session.jwt })).status).toBe(200);
+
+    const revoked = await call(`${stack.authB.url}/auth/sessions/revoke`, {
+      headers: { authorization: basic },
+      body: { session_jwt: session.jwt },
+    });
+    expect(revoked).toMatchObject({ status: 200, body: { revoked: true } });
+    const ms = await until(
+      async () => (await call(`${stack.url}/orders/me`, { bearer: session.jwt })).status === 401,
+      1000,
+    );
+    expect(ms).toBeLessThan(1000);
+    expect((await call(`${stack.authA.url}/auth/session`, { cookie: session.cookie })).status).toBe(401);
+  });
+
   it('nginx auth_request + sidecar: 401 without a session, identity from the sidecar only, 401 after logout', async () => {
     const spoofed = { 'x-auth-user-id': 'mallory', 'x-auth-session-id': 'forged', 'x-auth-time': '1' };
     expect((await call(`${stack.url}/reports/whoami`)).status).toBe(401);
