@@ -15,8 +15,13 @@ console.log(
   `  timeouts: idle ${formatDuration(config.idleTimeoutMs)}, absolute ${formatDuration(config.absoluteTimeoutMs)}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
 );
 
+// \`on\`, not \`once\`: pnpm forwards a Ctrl-C to the demo again, and a second SIGINT with no listener
+// would kill the process mid-close (and pnpm would print a failure banner).
+let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (closing) return;
+    closing = true;
     demo.close().then(
       () => process.exit(0),
       () => process.exit(1),
