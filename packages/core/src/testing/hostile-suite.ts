@@ -321,7 +321,15 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
 
       it('CK-06: only the exact-case cookie name is read', async () => {
         const { sid } = await login();
-        for (const name of ['__host-sid', '__HOST-SID', '__Host-Sid', ' __Host-sid_', '__Host-sid\t2']) {
+        for (const name of [
+          '__host-sid',
+          '__HOST-SID',
+          '__Host-Sid',
+          ' __Host-sid_',
+          '__Host-sid\t2',
+          '%5F%5FHost-sid',
+          '__Host%2Dsid',
+        ]) {
           await refused(
             'CK-06 names',
             { path: '/private', headers: [cookie(`${name}=${sid}`)] },
@@ -342,6 +350,21 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
         const many = Array.from({ length: 50 }, () => `${SID}=${fakeToken()}`).join('; ');
         await refused('CK-08/09 duplicates', { path: '/private', headers: [cookie(many)] }, unauthenticated());
         expect(instrumented.calls.get).toBeLessThanOrEqual(4);
+      });
+
+      it('A7: TRACE and OPTIONS never reflect the Cookie header (cross-site tracing) nor answer with the session', async () => {
+        const { sid } = await login();
+        for (const method of ['TRACE', 'OPTIONS']) {
+          for (const path of ['/private', '/transfer', '/nowhere']) {
+            const res = await refused(
+              'A7 reflection',
+              { method, path, headers: [cookie(`${SID}=${sid}`), ['Max-Forwards', '0']] },
+              // Frameworks answer OPTIONS themselves (200/204 with Allow); none may carry the session.
+              { statuses: [200, 204, 400, 404, 405, 501], credentials: [sid], sessionCookies: [SID] },
+            );
+            expect(safeJson<{ userId?: unknown }>(res.body)?.userId, `${method} ${path}`).toBeUndefined();
+          }
+        }
       });
 
       it('CK-12/FX-03: a session token in the URL, a matrix parameter, the body or a Bearer header is ignored', async () => {
