@@ -208,8 +208,7 @@ async function readJson(request: Request): Promise<Record<string, unknown>> {
   if (!/^application\/json\s*(;|$)/i.test(type)) throw new SessionError('CONTENT_TYPE_REJECTED');
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw inputError('body');
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.length > MAX_BODY_BYTES) throw inputError('body');
+  const bytes = await readLimited(request);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -218,6 +217,31 @@ async function readJson(request: Request): Promise<Record<string, unknown>> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw inputError('body');
   return parsed as Record<string, unknown>;
+}
+
+/** The body, read chunk by chunk and abandoned past {@link MAX_BODY_BYTES} (a chunked body declares no length). */
+async function readLimited(request: Request): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw inputError('body');
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 function stringField(body: Record<string, unknown>, name: string): string | undefined {

@@ -164,6 +164,9 @@ describe.each(combos)('session API on %s store, mounted on %s', (kind, mount) =>
       expect(answer.status, body).toBe(400);
       expect(JSON.stringify(answer.json)).not.toContain(token);
     }
+    const huge = await post(api, '/sessions/authenticate', { session_token: token, pad: 'x'.repeat(20_000) });
+    expect(huge.status).toBe(400);
+    expect((huge.json.error as { code: string }).code).toBe('INPUT_INVALID');
     const none = await post(api, '/sessions/authenticate', {});
     expect(none.status).toBe(401);
   });
