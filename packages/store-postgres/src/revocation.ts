@@ -34,6 +34,12 @@ export interface PostgresRevocationChannelOptions {
   reconnectDelayMs?: number;
   /** Bound on connecting and on each statement, in ms (default 1000). */
   timeoutMs?: number;
+  /**
+   * A listener runs `SELECT 1` this often (default 5000 ms; 0: never) and replaces its connection
+   * when that fails or takes longer than `timeoutMs`: a connection that died without a word is
+   * reported `down` instead of staying silently deaf.
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -58,6 +64,8 @@ export class PostgresRevocationChannel implements RevocationChannel {
   private readonly ownsPool: boolean;
   private readonly config: ClientConfig;
   private readonly reconnectDelayMs: number;
+  private readonly heartbeatMs: number;
+  private readonly timeoutMs: number;
   private readonly subscriptions = new Set<RevocationSubscription>();
 
   constructor(options: PostgresRevocationChannelOptions) {
@@ -73,8 +81,14 @@ export class PostgresRevocationChannel implements RevocationChannel {
     if (!Number.isFinite(delay) || delay <= 0 || !Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'reconnectDelayMs and timeoutMs must be positive numbers');
     }
+    const heartbeat = options.heartbeatMs ?? 5000;
+    if (!Number.isFinite(heartbeat) || heartbeat < 0) {
+      throw new SessionError('CONFIG_INVALID', 'heartbeatMs must be a non-negative number');
+    }
     this.channel = channel;
     this.reconnectDelayMs = delay;
+    this.heartbeatMs = heartbeat;
+    this.timeoutMs = timeout;
     this.config = {
       application_name: 'session-revocations',
       ...options.clientConfig,
@@ -158,12 +172,32 @@ export class PostgresRevocationChannel implements RevocationChannel {
       sink.status('up');
     };
     void connect();
+    const heartbeat =
+      this.heartbeatMs > 0
+        ? setInterval(() => {
+            const current = client;
+            if (!up || !current) return;
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const deadline = new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error('heartbeat timeout')), this.timeoutMs);
+            });
+            Promise.race([current.query('SELECT 1'), deadline]).then(
+              () => clearTimeout(timer),
+              () => {
+                clearTimeout(timer);
+                if (client === current) lost('heartbeat_failed');
+              },
+            );
+          }, this.heartbeatMs)
+        : undefined;
+    heartbeat?.unref?.();
 
     const subscription: RevocationSubscription = {
       close: async () => {
         if (closed) return;
         closed = true;
         clearTimeout(timer);
+        clearInterval(heartbeat);
         this.subscriptions.delete(subscription);
         const last = client;
         client = null;

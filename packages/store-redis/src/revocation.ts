@@ -26,6 +26,12 @@ export interface RedisRevocationChannelOptions {
   channel?: string;
   /** `CLIENT SETNAME` of subscription connections, to tell them apart in `CLIENT LIST` (default `session-revocations`). */
   connectionName?: string;
+  /**
+   * A subscription PINGs its connection this often (default 5000 ms; 0: never) and drops it when
+   * the answer takes longer than that: a connection that died without a word (a frozen server, a
+   * lost route) is reported `down` and replaced instead of staying silently deaf.
+   */
+  heartbeatMs?: number;
   /** Delay before the first reconnection attempt of a dropped subscription, doubling up to 1 s (default 50 ms). */
   reconnectDelayMs?: number;
 }
@@ -57,6 +63,7 @@ export class RedisRevocationChannel implements RevocationChannel {
   private readonly ownsClient: boolean;
   private readonly reconnectDelayMs: number;
   private readonly connectionName: string;
+  private readonly heartbeatMs: number;
   private readonly subscriptions = new Set<RevocationSubscription>();
 
   constructor(options: RedisRevocationChannelOptions) {
@@ -74,6 +81,11 @@ export class RedisRevocationChannel implements RevocationChannel {
     this.channel = channel;
     this.reconnectDelayMs = delay;
     this.connectionName = options.connectionName ?? 'session-revocations';
+    const heartbeat = options.heartbeatMs ?? 5000;
+    if (!Number.isFinite(heartbeat) || heartbeat < 0) {
+      throw new SessionError('CONFIG_INVALID', 'heartbeatMs must be a non-negative number');
+    }
+    this.heartbeatMs = heartbeat;
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
@@ -138,6 +150,27 @@ export class RedisRevocationChannel implements RevocationChannel {
         () => {},
       );
     });
+    const heartbeat =
+      this.heartbeatMs > 0
+        ? setInterval(() => {
+            if (!up) return;
+            let answered = false;
+            subscriber.ping().then(
+              () => {
+                answered = true;
+              },
+              () => {},
+            );
+            setTimeout(() => {
+              // No answer within one interval: drop the connection; ioredis reconnects.
+              if (!answered && up && !closed) {
+                down('heartbeat_timeout');
+                subscriber.disconnect(true);
+              }
+            }, this.heartbeatMs).unref?.();
+          }, this.heartbeatMs)
+        : undefined;
+    heartbeat?.unref?.();
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       const notice = decodeRevocationNotice(message);
@@ -147,6 +180,7 @@ export class RedisRevocationChannel implements RevocationChannel {
       close: async () => {
         if (closed) return;
         closed = true;
+        clearInterval(heartbeat);
         this.subscriptions.delete(subscription);
         subscriber.disconnect();
       },

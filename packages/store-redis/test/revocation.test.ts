@@ -11,11 +11,13 @@ import { randomString } from '@org/session-core/testing';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRevocationChannel, RedisStore } from '../src/index.js';
+import { type RedisServer, startRedisServer } from './servers.js';
 import {
   assertServices,
   dropUnder,
   LOCAL_URL,
   localRedis,
+  redisBinary,
   redisCluster,
   skipWithout,
   uniquePrefix,
@@ -236,3 +238,79 @@ describe.skipIf(skipWithout(cluster))('Redis revocation channel on a Redis Clust
     expect(ms).toBeLessThan(1000);
   });
 });
+
+describe.skipIf(skipWithout(redisBinary()))(
+  'Redis revocation channel on a private redis-server: restart and freeze',
+  () => {
+    let server: RedisServer;
+    let pid = 0;
+
+    beforeAll(async () => {
+      assertServices(redisBinary());
+      server = await startRedisServer();
+    });
+    afterAll(async () => {
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // Already gone.
+        }
+      }
+      await server?.destroy();
+    });
+
+    async function serverPid(): Promise<number> {
+      const probe = new Redis(server.url);
+      const info = (await probe.info('server')) as string;
+      probe.disconnect();
+      return Number(/process_id:(\d+)/.exec(info)?.[1]);
+    }
+
+    it('a restarted server: down, then up again with no action, and notices flow', async () => {
+      const events: RevocationEvent[] = [];
+      const channel = new RedisRevocationChannel({ url: server.url, channel: 'restart-test' });
+      const list = createRevocationList({ channel, onEvent: (e) => events.push(e) });
+      try {
+        await list.ready();
+        await server.kill();
+        await until(() => list.status === 'down', 2000);
+        await server.start();
+        await until(() => list.status === 'up', 5000);
+        expect(events.map((e) => e.type)).toEqual([
+          'revocation.channel.up',
+          'revocation.channel.down',
+          'revocation.channel.up',
+        ]);
+        await channel.publish({ kind: 'session', sid: 'after-restart', at: Date.now() });
+        await until(() => list.isRevoked({ sid: 'after-restart', sub: 'u', iat: Math.floor(Date.now() / 1000) }), 1000);
+      } finally {
+        await list.close();
+        await channel.close();
+      }
+    });
+
+    it('a frozen server (SIGSTOP): the heartbeat reports down; thawed (SIGCONT), up again by itself', async () => {
+      const events: RevocationEvent[] = [];
+      const channel = new RedisRevocationChannel({ url: server.url, channel: 'freeze-test', heartbeatMs: 200 });
+      const list = createRevocationList({ channel, onEvent: (e) => events.push(e) });
+      try {
+        await list.ready();
+        pid = await serverPid();
+        process.kill(pid, 'SIGSTOP');
+        // The TCP connection stays open: only the heartbeat can tell.
+        const detected = await until(() => list.status === 'down', 3000);
+        console.info(`[store-redis] frozen server detected after ${detected.toFixed(0)} ms (heartbeat 200 ms)`);
+        expect(events.at(-1)).toMatchObject({ type: 'revocation.channel.down', reason: 'heartbeat_timeout' });
+        process.kill(pid, 'SIGCONT');
+        pid = 0;
+        await until(() => list.status === 'up', 15_000);
+        await channel.publish({ kind: 'session', sid: 'after-thaw', at: Date.now() });
+        await until(() => list.isRevoked({ sid: 'after-thaw', sub: 'u', iat: Math.floor(Date.now() / 1000) }), 1000);
+      } finally {
+        await list.close();
+        await channel.close();
+      }
+    });
+  },
+);
