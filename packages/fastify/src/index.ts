@@ -12,6 +12,7 @@ import {
 import {
   createRequestContexts,
   type RequestContext,
+  type RequestContextInput,
   type RequestLoginInput,
   type RequireSessionOptions,
   type SessionStrategy,
@@ -93,6 +94,36 @@ export interface FastifySessions<D extends SessionData = RegisteredData> {
 }
 
 const kContext = Symbol('org-session');
+
+/**
+ * What core reads of a request. Proxy-aware getters (`request.ip`, `request.host`) are read only
+ * when core needs them (the address for events and login metadata, the host on plain http):
+ * getters on a class, because an object literal with getters costs more to create on V8.
+ */
+class FastifyRequestInput implements RequestContextInput {
+  readonly cookieHeader: string | undefined;
+  readonly method: string;
+  readonly headers: FastifyRequest['headers'];
+  readonly userAgent: string | null;
+  readonly protocol: string;
+  constructor(private readonly request: FastifyRequest) {
+    this.cookieHeader = request.headers.cookie;
+    this.method = request.method;
+    this.headers = request.headers;
+    this.userAgent = request.headers['user-agent'] ?? null;
+    this.protocol = request.protocol;
+  }
+  get ip(): string {
+    return this.request.ip;
+  }
+  get host(): string {
+    return this.request.host;
+  }
+  /** The socket's own peer, not `request.ip`: trustProxy and headers cannot change it. */
+  get peerAddress(): string | null {
+    return this.request.raw.socket?.remoteAddress ?? null;
+  }
+}
 type WithContext = { [kContext]: RequestContext | null };
 
 const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) => {
@@ -128,25 +159,7 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
   app.decorateRequest(kContext as unknown as string, null);
 
   app.addHook('onRequest', async (request, reply) => {
-    // Proxy-aware getters are read only when core needs them (the address for events, the host
-    // on plain http).
-    const input = {
-      cookieHeader: request.headers.cookie,
-      method: request.method,
-      headers: request.headers,
-      get ip() {
-        return request.ip;
-      },
-      userAgent: request.headers['user-agent'] ?? null,
-      protocol: request.protocol,
-      get host() {
-        return request.host;
-      },
-      // The socket's own peer, not `request.ip`: trustProxy and headers cannot change it.
-      get peerAddress() {
-        return request.raw.socket?.remoteAddress ?? null;
-      },
-    };
+    const input = new FastifyRequestInput(request);
     const context = await contexts.open(input, (changed) => sync(request, reply, changed));
     (request as unknown as WithContext)[kContext] = context;
     sync(request, reply, context);

@@ -12,6 +12,7 @@ import {
 import {
   createRequestContexts,
   type RequestContext,
+  type RequestContextInput,
   type RequestLoginInput,
   type RequireSessionOptions,
   type SessionStrategy,
@@ -100,6 +101,47 @@ export interface HonoSessions<D extends SessionData = RegisteredData> {
 const contextKey = 'org-session-context';
 
 /**
+ * What core reads of a request. The peer address is asked of the runtime, and the host cut from
+ * the URL, only when core needs them (events, a binding policy, login metadata, plain http), and
+ * then once: getters on a class, because an object literal with getters costs more to create on V8.
+ */
+class HonoRequestInput implements RequestContextInput {
+  readonly cookieHeader: string | undefined;
+  readonly method: string;
+  readonly headers: Headers;
+  readonly userAgent: string | null;
+  readonly protocol: string;
+  private readonly url: string;
+  private readonly scheme: number;
+  private peer: string | null | undefined = undefined;
+  constructor(
+    private readonly c: Context,
+    private readonly getConnInfo: GetConnInfo | undefined,
+  ) {
+    const url = c.req.url;
+    this.url = url;
+    this.scheme = url.indexOf(':');
+    this.cookieHeader = c.req.header('cookie');
+    this.method = c.req.method;
+    this.headers = c.req.raw.headers;
+    this.userAgent = c.req.header('user-agent') ?? null;
+    this.protocol = url.slice(0, this.scheme);
+  }
+  /** The URL's authority: the Host header as the runtime (or a proxy it trusts) set it. */
+  get host(): string {
+    const path = this.url.indexOf('/', this.scheme + 3);
+    return this.url.slice(this.scheme + 3, path === -1 ? undefined : path);
+  }
+  get ip(): string | null {
+    return this.peerAddress;
+  }
+  get peerAddress(): string | null {
+    if (this.peer === undefined) this.peer = this.getConnInfo?.(this.c).remote.address ?? null;
+    return this.peer;
+  }
+}
+
+/**
  * Hono 4 adapter: hands core the raw `Cookie` header, method, headers, URL protocol and host and
  * the runtime's peer address, and writes core's cookies onto the response. Every decision is
  * core's. Web APIs only: the same build runs on Node, Bun, Deno and Cloudflare Workers.
@@ -162,33 +204,7 @@ export function honoSessions<D extends SessionData = RegisteredData>(
       // a later operation ran (every one reports through onChange).
       let touched = false;
       try {
-        const url = c.req.url;
-        const scheme = url.indexOf(':');
-        const path = url.indexOf('/', scheme + 3);
-        // The peer address is asked of the runtime only when core needs it (events, a binding
-        // policy, plain http), and then once.
-        let peer: string | null | undefined;
-        const peerAddress = () => {
-          if (peer === undefined) peer = options.getConnInfo?.(c).remote.address ?? null;
-          return peer;
-        };
-        const input = {
-          cookieHeader: c.req.header('cookie'),
-          method: c.req.method,
-          headers: c.req.raw.headers,
-          get ip() {
-            return peerAddress();
-          },
-          userAgent: c.req.header('user-agent') ?? null,
-          protocol: url.slice(0, scheme),
-          // The URL's authority: the Host header as the runtime (or a proxy it trusts) set it.
-          get host() {
-            return url.slice(scheme + 3, path === -1 ? undefined : path);
-          },
-          get peerAddress() {
-            return peerAddress();
-          },
-        };
+        const input = new HonoRequestInput(c, options.getConnInfo);
         // The context's later changes (login, logout, rotate) show in `c.var` at once.
         context = await contexts.open(input, (changed) => {
           touched = true;
