@@ -53,6 +53,8 @@ for (const name of (values.phases ?? '').split(',')) {
       log: (line) => console.log(line),
     }),
   );
+  // Each phase's column as soon as it is known, so a later failure loses nothing.
+  console.log(renderTable(results.slice(-1)));
 }
 
 console.log(

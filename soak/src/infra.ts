@@ -9,6 +9,24 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
+// What must not outlive the soak even if it crashes: synchronous, run on process exit.
+const atExit = new Set<() => void>();
+process.once('exit', () => {
+  for (const cleanup of atExit) {
+    try {
+      cleanup();
+    } catch {
+      // Best effort: the process is ending.
+    }
+  }
+});
+
+/** Registers a synchronous cleanup for process exit; returns its removal. */
+export function onExit(cleanup: () => void): () => void {
+  atExit.add(cleanup);
+  return () => atExit.delete(cleanup);
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every `intervalMs` until it holds or `timeoutMs` passes; true if it held. */
@@ -95,6 +113,8 @@ export class DedicatedRedis {
       { stdio: 'ignore' },
     );
     this.process = child;
+    const forget = onExit(() => child.kill('SIGKILL'));
+    child.once('exit', forget);
     if (!(await waitFor(() => redisPing(this.port), 10_000)))
       throw new Error(`redis-server on ${this.port} did not start`);
   }
@@ -180,6 +200,8 @@ export class DedicatedCluster {
       { stdio: 'ignore' },
     );
     this.processes.set(port, child);
+    const forget = onExit(() => child.kill('SIGKILL'));
+    child.once('exit', forget);
   }
 
   private async info(port: number, section: string): Promise<string> {
@@ -252,6 +274,7 @@ function pgBinDir(): string | null {
  * (initdb refuses root), so the soak may restart it. The shared server is never touched.
  */
 export class PrivatePostgres {
+  private forgetAtExit: () => void = () => {};
   private constructor(
     readonly port: number,
     readonly dir: string,
@@ -270,6 +293,20 @@ export class PrivatePostgres {
     const { uid, gid } = postgresUser();
     chownSync(dir, uid, gid);
     const server = new PrivatePostgres(await freePort(), dir, bin);
+    server.forgetAtExit = onExit(() => {
+      spawnSync('runuser', [
+        '-u',
+        'postgres',
+        '--',
+        join(bin, 'pg_ctl'),
+        '-D',
+        join(dir, 'data'),
+        '-m',
+        'immediate',
+        'stop',
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+    });
     server.asPostgres('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     await server.start();
     return server;
@@ -306,6 +343,7 @@ export class PrivatePostgres {
   }
 
   async destroy(): Promise<void> {
+    this.forgetAtExit();
     try {
       this.asPostgres('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop']);
     } catch {
@@ -325,7 +363,19 @@ function postgresUser(): { uid: number; gid: number } {
 
 /** Terminates every backend whose application_name is `appName` (the soak servers' own). */
 export async function terminateBackends(url: string, appName: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  // A loaded machine may be slow to accept the admin connection: try again rather than give up.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await terminateOnce(url, appName);
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+async function terminateOnce(url: string, appName: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => {});
   try {
     await client.connect();

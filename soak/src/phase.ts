@@ -21,6 +21,7 @@ import {
   DedicatedCluster,
   DedicatedRedis,
   lockSqliteFile,
+  onExit,
   PrivatePostgres,
   sleep,
   terminateBackends,
@@ -255,24 +256,28 @@ async function startServer(config: ServerConfig, label: string): Promise<ServerC
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  const forget = onExit(() => child.kill('SIGKILL'));
+  child.once('exit', forget);
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-4000);
   });
   if (!child.stdout) throw new Error(`${label} has no stdout`);
   const lines = createInterface({ input: child.stdout });
+  let early: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label} did not start: ${stderr}`)), 30_000);
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve((JSON.parse(line) as { port: number }).port);
     });
-    child.once('exit', (code) => {
+    early = (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${label} exited with ${code}: ${stderr}`));
-    });
+      reject(new Error(`${label} exited (${code ?? signal}) before listening: ${stderr}`));
+    };
+    child.once('exit', early);
   });
-  child.removeAllListeners('exit');
+  if (early) child.off('exit', early);
   return { url: `http://127.0.0.1:${port}`, label, child };
 }
 
@@ -509,9 +514,20 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       };
       windows.push(window);
       log(`  fault ${fault}`);
-      const injected = await backend.inject(fault, window, settings.outageMs);
+      let injected: Awaited<ReturnType<Backend['inject']>>;
+      let injectionFailed = false;
+      try {
+        injected = await backend.inject(fault, window, settings.outageMs);
+      } catch (error) {
+        // The soak's own tooling failed (not the library): reported as a fault never recovered from.
+        log(`    could not inject ${fault}: ${error instanceof Error ? error.message : String(error)}`);
+        injected = { from: Date.now() };
+        injectionFailed = true;
+      }
       const injectedUntil = Date.now();
-      const recoverMs = await probeRecovery(servers, injected.from, 30_000);
+      // Generous: on a loaded machine the servers first work off the requests queued meanwhile.
+      const probed = await probeRecovery(servers, injected.from, 60_000);
+      const recoverMs = injectionFailed ? null : probed;
       window.end = Date.now();
       await injected.after?.();
       const check = await checkSessions(auditStore, clients, window.start);
