@@ -63,9 +63,9 @@ describe('authenticate with a session token', () => {
     const { token } = await login();
     const issued = await authority.authenticate({ sessionToken: token });
     expect(await codeOf(authority.authenticate({}))).toBe('UNAUTHENTICATED');
-    expect(
-      await codeOf(authority.authenticate({ sessionToken: token, sessionJwt: issued.jwt?.token as string })),
-    ).toBe('UNAUTHENTICATED');
+    expect(await codeOf(authority.authenticate({ sessionToken: token, sessionJwt: issued.jwt?.token as string }))).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 });
 
