@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXPIRED_RETENTION_MS, isSessionError } from '@org/session-core';
-import { randomString, sessionRecordFixture } from '@org/session-core/testing';
+import { createSessionManager, EXPIRED_RETENTION_MS, isSessionError } from '@org/session-core';
+import { generateSessionToken, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { DEFAULT_TABLE_NAMES, migrationNames, renderTemplate } from '@org/session-sql-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type D1DatabaseLike, D1Store, MIGRATIONS, renderMigrations } from '../src/index.js';
@@ -67,7 +67,8 @@ if (missing && !onCi) {
     it('not run', () => {});
   });
 } else {
-  describe('D1Store on local D1', () => {
+  // Each call is a round trip through miniflare's proxy: slow on a busy machine.
+  describe('D1Store on local D1', { timeout: 60_000 }, () => {
     let worker: D1Worker;
     let db: D1DatabaseLike;
     beforeAll(async () => {
@@ -114,6 +115,12 @@ if (missing && !onCi) {
       const error = await expectCode(store.get('x'.repeat(22), Date.now()), 'STORE_UNAVAILABLE', 'schema');
       expect(error.message).toMatch(/migrate\(\)/);
       await expectCode(store.create(sessionRecordFixture(Date.now()), Date.now()), 'STORE_UNAVAILABLE', 'schema');
+      // The manager fails closed: no session, never one it could not check.
+      const manager = createSessionManager({ store });
+      const result = await manager.validateToken(generateSessionToken().token);
+      expect(result.status).toBe('unavailable');
+      expect(result.session).toBeNull();
+      await expectCode(manager.create({ userId: 'u' }), 'STORE_UNAVAILABLE');
     });
 
     it('a table of another shape under one of its names is CONFIG_INVALID, and is left as it was', async () => {
