@@ -118,7 +118,9 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   ): Promise<HybridValidationResult<D, C>> {
     // Two distinct values are enough to know the JWT cookie is not unique (see verifiedClaims).
     const jwtValues = getCookieValues(cookieHeader, this.cookieName, 2);
-    const claims = jwtValues.length === 1 ? await this.verifiedClaims(jwtValues[0] as string, cookieHeader) : null;
+    const found = jwtValues.length === 1 ? this.verifiedClaims(jwtValues[0] as string, cookieHeader) : null;
+    // A token in the verified-token cache is answered without a promise hop.
+    const claims = found instanceof Promise ? await found : found;
     if (claims && !options.strict) {
       return {
         session: this.sessionFromClaims(claims),
@@ -197,21 +199,34 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
    * issued it, so the staleness bound is exactly the TTL), and belongs to the one session cookie
    * sent along. A JWT without its session cookie (closed browser, logout elsewhere) never counts.
    */
-  private async verifiedClaims(
+  private verifiedClaims(
     jwt: string,
     cookieHeader: CookieHeaderInput,
-  ): Promise<{ claims: VerifiedSessionJwt<C>; token: string } | null> {
+  ): VerifiedClaims<C> | null | Promise<VerifiedClaims<C> | null> {
     const sessionValues = getCookieValues(cookieHeader, this.#rt.cookie.name, 2);
     if (sessionValues.length !== 1) return null;
     const token = sessionValues[0] as string;
     const parts = parseSessionToken(token);
     if (!parts) return null;
-    let claims: VerifiedSessionJwt<C>;
+    let cached: VerifiedSessionJwt<C> | undefined;
     try {
-      claims = this.jwt.verifier.peek(jwt) ?? (await this.jwt.verify(jwt));
+      cached = this.jwt.verifier.peek(jwt);
     } catch {
       return null;
     }
+    if (cached) return this.boundClaims(cached, parts, token);
+    return this.jwt.verify(jwt).then(
+      (claims) => this.boundClaims(claims, parts, token),
+      () => null,
+    );
+  }
+
+  /** `claims` if they are current and bound to the session cookie `token` (its id and secret). */
+  private boundClaims(
+    claims: VerifiedSessionJwt<C>,
+    parts: { id: string; secret: string },
+    token: string,
+  ): VerifiedClaims<C> | null {
     if (claims.sid !== parts.id || claims.exp * 1000 <= this.#rt.clock.now()) return null;
     // The JWT counts only with the very session cookie it was issued with (its secret, not just its
     // id): a leaked API JWT or a forged `<sid>.<anything>` cookie gets no session from this path.
@@ -263,6 +278,9 @@ function secretOf(token: string): string | undefined {
  * The custom claims as a plain object. Members are defined, never assigned, and prototype names
  * (refused at issue) are skipped: a `__proto__` claim can never become the data's prototype.
  */
+/** Claims of a session-JWT cookie that passed every check, with the session token it is bound to. */
+type VerifiedClaims<C extends object> = { claims: VerifiedSessionJwt<C>; token: string };
+
 function customClaimsAsData<D extends SessionData, C extends object>(claims: VerifiedSessionJwt<C>): D {
   const data: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(claims)) {
