@@ -7,9 +7,10 @@ const HOUR = 60 * 60_000;
 
 describe('startSweeper', () => {
   const running: Sweeper[] = [];
-  afterEach(async () => {
+  afterEach(() => {
+    // Stopped before the real timers return: a sweep still waiting on a fake timer is let go.
+    for (const sweeper of running.splice(0)) void sweeper.stop();
     vi.useRealTimers();
-    await Promise.all(running.splice(0).map((sweeper) => sweeper.stop()));
   });
 
   it('deletes sessions and refresh families past their deadline plus the retention, and keeps the rest', async () => {
