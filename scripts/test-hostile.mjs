@@ -80,6 +80,8 @@ table.push(`| **total** | ${perAdapter.length} | ${tried} | | ${fiveHundreds} | 
 table.push('');
 table.push('Problems: a status outside the expected refusals, a refusal without a stable code, a session');
 table.push('cookie set, an authenticated answer, or a sent credential echoed. 503 appears only where the');
-table.push('store is made to fail (ST rows). All must be 0.');
+table.push('store is made to fail (ST rows). All must be 0. The 500s column counts answers a framework gave');
+table.push("before any app code ran and the adapter's suite declared (frameworkMethodStatuses: Next answers");
+table.push('TRACE with 500); each was still checked for echoes and sessions.');
 console.log(table.join('\n'));
 process.exit(code ?? 1);

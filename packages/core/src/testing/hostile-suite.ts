@@ -75,6 +75,13 @@ export interface HostileHttpSuiteOptions {
   runs?: number;
   /** The server's header limit in bytes (default 16 KiB, Node's). */
   maxHeaderBytes?: number;
+  /**
+   * Statuses the framework itself answers a method with before any app or adapter code runs, when
+   * that is outside the usual refusals: Next answers TRACE with 500 (the Fetch `Request` constructor
+   * refuses the method). They are accepted for that method only, counted in the report, and the
+   * answer must still echo nothing and carry no session.
+   */
+  frameworkMethodStatuses?: Record<string, readonly number[]>;
   /** Receives the report table at the end (default: printed with console.log). */
   onReport?: (table: string, report: HostileReport) => void;
 }
@@ -93,7 +100,16 @@ const GRACE_MS = 10_000;
  *
  * @example
  * ```ts
- * runHostileHttpSuite({ name: 'express', start: async (setup) => listen(hostileApp(setup)), sendRaw })
+ * runHostileHttpSuite({
+ *   name: 'express',
+ *   start: async ({ manager, csrf, hybrid, api }) => {
+ *     const app = referenceApp(manager, { csrf, hybrid }) // the routes of runAdapterHttpSuite
+ *     app.post('/api/token', async (req, res) => send(res, await api.refresh(req.body)))
+ *     app.get('/api/me', async (req, res) => send(res, await api.me(req.headers.authorization)))
+ *     return listen(app)
+ *   },
+ *   sendRaw, // raw bytes on a socket, e.g. node:net
+ * })
  * ```
  */
 export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
@@ -360,7 +376,11 @@ export function runHostileHttpSuite(options: HostileHttpSuiteOptions): void {
               'A7 reflection',
               { method, path, headers: [cookie(`${SID}=${sid}`), ['Max-Forwards', '0']] },
               // Frameworks answer OPTIONS themselves (200/204 with Allow); none may carry the session.
-              { statuses: [200, 204, 400, 404, 405, 501], credentials: [sid], sessionCookies: [SID] },
+              {
+                statuses: [200, 204, 400, 404, 405, 501, ...(options.frameworkMethodStatuses?.[method] ?? [])],
+                credentials: [sid],
+                sessionCookies: [SID],
+              },
             );
             expect(safeJson<{ userId?: unknown }>(res.body)?.userId, `${method} ${path}`).toBeUndefined();
           }
