@@ -636,6 +636,9 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, string>> = Object.fr
   SESSION_SIDECAR_REMOTE_CALLER_ID: 'remote.callerId',
   SESSION_SIDECAR_REMOTE_API_KEY_FILE: 'remote.apiKeyFile',
   SESSION_SIDECAR_REMOTE_CACHE_TTL_MS: 'remote.cacheTtlMs',
+  SESSION_SIDECAR_REVOCATION_REDIS_URL: 'revocation(redis).url',
+  SESSION_SIDECAR_REVOCATION_POSTGRES_URL: 'revocation(postgres).connectionString',
+  SESSION_SIDECAR_REVOCATION_CHANNEL: 'revocation.channel',
 });
 
 /**
@@ -751,6 +754,15 @@ export function configFromEnvironment(
       case 'SESSION_SIDECAR_REMOTE_CACHE_TTL_MS':
         section('remote').cacheTtlMs = number('remote.cacheTtlMs');
         break;
+      case 'SESSION_SIDECAR_REVOCATION_REDIS_URL':
+        revocationOf(config, name, 'redis').url = value;
+        break;
+      case 'SESSION_SIDECAR_REVOCATION_POSTGRES_URL':
+        revocationOf(config, name, 'postgres').connectionString = value;
+        break;
+      case 'SESSION_SIDECAR_REVOCATION_CHANNEL':
+        section('revocation').channel = value;
+        break;
       default:
         throw new SidecarConfigError(
           'CONFIG_UNKNOWN_ENV',
@@ -760,6 +772,19 @@ export function configFromEnvironment(
     }
   }
   return config;
+}
+
+function revocationOf(config: Json, variable: string, type: 'redis' | 'postgres'): Json {
+  const existing = config.revocation as Json | undefined;
+  if (existing?.type !== undefined && existing.type !== type) {
+    throw new SidecarConfigError(
+      'CONFIG_CONFLICT',
+      variable,
+      'Redis and PostgreSQL revocation variables cannot be mixed',
+    );
+  }
+  config.revocation = { ...existing, type };
+  return config.revocation as Json;
 }
 
 function storeOf(config: Json, variable: string, type: 'redis' | 'postgres'): Json {

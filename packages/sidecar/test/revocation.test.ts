@@ -5,7 +5,7 @@ import { randomString } from '@org/session-core/testing';
 import { RedisRevocationChannel, RedisStore } from '@org/session-store-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSidecar, isSidecarConfigError } from '../src/index.js';
+import { configFromEnvironment, createSidecar, isSidecarConfigError, parseSidecarConfig } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
 import { httpRequest, inCI } from './support.js';
 
@@ -27,6 +27,42 @@ async function redisUp(): Promise<boolean> {
 const hasRedis = await redisUp();
 if (!hasRedis && inCI) throw new Error(`Redis at ${REDIS_URL} is required under CI=true`);
 if (!hasRedis) console.warn(`[sidecar] skipping revocation tests: no Redis at ${REDIS_URL}`);
+
+describe('revocation settings from the environment', () => {
+  const base = {
+    SESSION_SIDECAR_MODE: 'stateless',
+    SESSION_SIDECAR_JWT_ISSUER: 'https://auth.test',
+    SESSION_SIDECAR_JWT_AUDIENCE: 'orders',
+    SESSION_SIDECAR_JWKS_URL: 'http://127.0.0.1:9/jwks.json',
+  };
+
+  it('reads the Redis or PostgreSQL channel, and refuses both at once', () => {
+    const redis = parseSidecarConfig(
+      configFromEnvironment({
+        ...base,
+        SESSION_SIDECAR_REVOCATION_REDIS_URL: REDIS_URL,
+        SESSION_SIDECAR_REVOCATION_CHANNEL: 'auth:revocations',
+      }),
+    );
+    expect(redis.revocation).toEqual({ type: 'redis', url: REDIS_URL, channel: 'auth:revocations' });
+    const postgres = parseSidecarConfig(
+      configFromEnvironment({ ...base, SESSION_SIDECAR_REVOCATION_POSTGRES_URL: 'postgres://db/auth' }),
+    );
+    expect(postgres.revocation).toEqual({ type: 'postgres', connectionString: 'postgres://db/auth' });
+    let error: unknown = null;
+    try {
+      configFromEnvironment({
+        ...base,
+        SESSION_SIDECAR_REVOCATION_REDIS_URL: REDIS_URL,
+        SESSION_SIDECAR_REVOCATION_POSTGRES_URL: 'postgres://db/auth',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSidecarConfigError(error)).toBe(true);
+    expect((error as { code: string }).code).toBe('CONFIG_CONFLICT');
+  });
+});
 
 describe.skipIf(!hasRedis)('stateless mode subscribed to revocations (Redis pub/sub)', () => {
   const prefix = `test:sidecar-revocation:${randomString(6)}:`;
