@@ -39,6 +39,9 @@ const all: Record<string, PhaseSpec> = {
   },
 };
 
+// Interrupted: exit normally, so the exit hooks stop every server and store the soak started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 const results: PhaseResult[] = [];
 const started = new Date();
 for (const name of (values.phases ?? '').split(',')) {

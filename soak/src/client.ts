@@ -121,6 +121,11 @@ const MAX_LIVE = 3;
 const LIVE_SESSION_OPS = new Set(['validate', 'hybrid', 'touch', 'rotate', 'logout-others', 'token']);
 const MAX_DEAD = 8;
 
+/** An answer refusing a refresh token as replayed (the server then ended its family and session). */
+function isReuse(answer: Answer): boolean {
+  return (answer.body?.error as { code?: string } | undefined)?.code === 'REFRESH_REUSED';
+}
+
 /** Name and value of a Set-Cookie line, and whether it deletes the cookie. */
 function parseSetCookie(line: string): { name: string; value: string; deletes: boolean } {
   const [pair = '', ...attributes] = line.split(';');
@@ -425,6 +430,14 @@ export class SoakClient {
     const successes = [a, b].filter((x) => x.status === 200);
     const tokens = new Set(successes.map((x) => String(x.body?.refreshToken)));
     if (tokens.size > 1) this.counters.forked++;
+    // On a loaded machine the second copy may reach the store after the grace window: that is a
+    // replay, rightly answered REFRESH_REUSED, and the family and its session are ended.
+    if ([a, b].some(isReuse)) {
+      this.endedFamilies.push(family.familyId);
+      this.family = null;
+      this.bury(held, Math.max(a.receivedAt, b.receivedAt));
+      return;
+    }
     const first = successes[0];
     if (!first) {
       if (a.status === 401 || b.status === 401) {

@@ -90,6 +90,7 @@ export interface PhaseResult {
   familiesForkedAtAudit: number;
   familiesLostAtAudit: number;
   memoryBefore: MemorySample[];
+  memoryMiddle: MemorySample[];
   memoryAfter: MemorySample[];
   faults: FaultResult[];
   sweep: SweepResult | null;
@@ -497,6 +498,10 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     // Memory "before": after a warm-up, so JIT and connection pools are in place.
     await sleep(Math.min(5_000, settings.durationMs * 0.1));
     const memoryBefore = await sampleMemory(servers);
+    // A sample halfway through too: bounded caches fill early, a leak keeps growing after.
+    const memoryMiddle = sleep(Math.max(0, startedAt + settings.durationMs / 2 - Date.now())).then(() =>
+      sampleMemory(servers),
+    );
 
     const faults: FaultResult[] = [];
     for (const [i, fault] of spec.faults.entries()) {
@@ -594,6 +599,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       familiesForkedAtAudit,
       familiesLostAtAudit,
       memoryBefore,
+      memoryMiddle: await memoryMiddle,
       memoryAfter,
       faults,
       sweep,
