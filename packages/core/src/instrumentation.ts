@@ -99,16 +99,20 @@ export function instrumentStore<S extends object>(store: S, instrumentation: Ses
   const kind = storeKindOf(store);
   for (const method of methodNames(store)) {
     if (method === 'close') continue;
-    const original = (store as unknown as Record<string, (...args: unknown[]) => unknown>)[method] as (
-      ...args: unknown[]
-    ) => unknown;
+    const original = (store as unknown as Record<string, Method>)[method] as Method;
     const operation: InstrumentedOperation = Object.freeze({
       name: `session.store.${method}`,
       kind: 'store',
       method,
       store: kind,
     });
-    view[method] = (...args: unknown[]) => instrumentation.run(operation, () => original.apply(store, args), ok);
+    // Fixed arity where the method declares at most four parameters: no rest array on the
+    // request path.
+    view[method] =
+      original.length <= 4
+        ? (a: unknown, b: unknown, c: unknown, d: unknown) =>
+            instrumentation.run(operation, () => original.call(store, a, b, c, d), ok)
+        : (...args: unknown[]) => instrumentation.run(operation, () => original.apply(store, args), ok);
   }
   return view as unknown as S;
 }
@@ -125,10 +129,11 @@ export function instrumentManager(manager: object, instrumentation: SessionInstr
     Object.defineProperty(manager, method, {
       configurable: true,
       writable: true,
-      value: (...args: unknown[]) =>
+      // Every reported manager method takes at most two parameters.
+      value: (a: unknown, b: unknown) =>
         instrumentation.run(
           operation,
-          () => original.apply(manager, args),
+          () => original.call(manager, a, b),
           outcomeOf as (r: unknown) => InstrumentedOutcome,
         ),
     });
@@ -169,6 +174,8 @@ export function withInstrumentationListener(
   if (listeners === undefined) return [listener];
   return Array.isArray(listeners) ? [...listeners, listener] : [listeners as SessionEventListener, listener];
 }
+
+type Method = (...args: unknown[]) => unknown;
 
 /** Function-valued properties of `store` and its prototypes (not Object's), each name once. */
 function methodNames(store: object): string[] {

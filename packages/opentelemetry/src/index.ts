@@ -131,6 +131,10 @@ export function openTelemetryInstrumentation(
     fn: () => T,
     outcomeOf: (result: Awaited<T>) => InstrumentedOutcome,
   ): T {
+    // The path with no SDK registered, first and alone: two reads and a call, nothing allocated.
+    if (instruments === null && globalProxy !== null && globalProxy.getDelegate() === NOOP_TRACER_PROVIDER) {
+      return fn();
+    }
     const meters = metricsOf();
     const tracing = !tracingOff();
     if (!tracing && meters === null) return fn();
