@@ -88,6 +88,14 @@ http {
       proxy_set_header X-Auth-Session-Id $auth_session_id;
       proxy_set_header X-Auth-Time $auth_time;
       proxy_pass http://127.0.0.1:${ports.reports};
+      # The sidecar answers 503 when the store is down; nginx turns any auth subrequest status but
+      # 2xx/401/403 into its own 500. Said as what it is: unavailable, a deny.
+      error_page 500 = @auth_unavailable;
+    }
+
+    location @auth_unavailable {
+      default_type application/json;
+      return 503 '{"code":"STORE_UNAVAILABLE"}';
     }
   }
 }

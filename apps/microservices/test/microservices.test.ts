@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx } from '../src/nginx.js';
 import { DEMO_PASSWORD, ISSUER, type Stack, startStack } from '../src/stack.js';
+import { hasRedisServer, type PrivateRedis, startPrivateRedis } from './private-redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const inCI = process.env.CI === 'true';
@@ -256,3 +257,43 @@ describe.skipIf(missing.length > 0)('apps/microservices: nginx, two auth instanc
     expect((jwks.body.keys as { kid: string }[]).map((k) => k.kid)).toEqual([rotation.to]);
   });
 });
+
+describe.skipIf(missing.length > 0 || (!hasRedisServer() && !inCI))(
+  'apps/microservices on a Redis of its own: an outage',
+  () => {
+    let redis: PrivateRedis;
+    let stack: Stack;
+
+    beforeAll(async () => {
+      if (!hasRedisServer()) throw new Error('redis-server is required under CI=true');
+      redis = await startPrivateRedis();
+      stack = await startStack({ redisUrl: redis.url, ttlSeconds: 60 });
+    });
+    afterAll(async () => {
+      await stack?.stop();
+      await redis?.destroy();
+    });
+
+    it('Redis stopped: auth_request denies (503), JWT services keep verifying on the TTL bound; restarted: all allowed again, nothing restarted', async () => {
+      const session = await login(stack.url);
+      expect((await call(`${stack.url}/reports/whoami`, { cookie: session.cookie })).status).toBe(200);
+
+      await redis.kill();
+      // A store that does not answer is a deny, never an allow.
+      expect((await call(`${stack.url}/reports/whoami`, { cookie: session.cookie })).status).toBe(503);
+      // Stateless verification needs no store: it goes on, and says the channel is down.
+      expect((await call(`${stack.url}/orders/me`, { bearer: session.jwt })).status).toBe(200);
+      await until(async () => (await call(`${stack.url}/orders/healthz`)).body.revocation === 'down', 5000);
+
+      await redis.start();
+      await until(
+        async () => (await call(`${stack.url}/reports/whoami`, { cookie: session.cookie })).status === 200,
+        10_000,
+      );
+      await until(async () => (await call(`${stack.url}/orders/healthz`)).body.revocation === 'up', 10_000);
+      // And revocation reaches the JWT services again.
+      await call(`${stack.url}/auth/logout`, { cookie: session.cookie, body: {} });
+      await until(async () => (await call(`${stack.url}/orders/me`, { bearer: session.jwt })).status === 401, 1000);
+    });
+  },
+);
