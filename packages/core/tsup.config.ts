@@ -6,6 +6,7 @@ export default defineConfig({
     jwt: 'src/entries/jwt.ts',
     csrf: 'src/entries/csrf.ts',
     refresh: 'src/entries/refresh.ts',
+    dpop: 'src/entries/dpop.ts',
     adapter: 'src/entries/adapter.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/vitest': 'src/testing/vitest.ts',

@@ -34,6 +34,11 @@ export type SessionErrorCode =
   // Refresh tokens
   | 'REFRESH_INVALID'
   | 'REFRESH_REUSED'
+  // DPoP proofs (RFC 9449)
+  | 'DPOP_PROOF_INVALID'
+  | 'DPOP_PROOF_REPLAYED'
+  | 'DPOP_NONCE_REQUIRED'
+  | 'DPOP_KEY_MISMATCH'
   // Server-side configuration and environment
   | 'CONFIG_INVALID'
   | 'KEY_WEAK'
@@ -81,6 +86,10 @@ export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.fr
   JWKS_UNAVAILABLE: 503,
   REFRESH_INVALID: 401,
   REFRESH_REUSED: 401,
+  DPOP_PROOF_INVALID: 401,
+  DPOP_PROOF_REPLAYED: 401,
+  DPOP_NONCE_REQUIRED: 401,
+  DPOP_KEY_MISMATCH: 401,
   CONFIG_INVALID: 500,
   KEY_WEAK: 500,
   COOKIE_INVALID: 500,
@@ -127,6 +136,10 @@ const defaultMessages: Readonly<Record<SessionErrorCode, string>> = Object.freez
   JWKS_UNAVAILABLE: 'The key set could not be fetched',
   REFRESH_INVALID: 'The refresh token is invalid',
   REFRESH_REUSED: 'The refresh token was already used',
+  DPOP_PROOF_INVALID: 'The DPoP proof is invalid',
+  DPOP_PROOF_REPLAYED: 'The DPoP proof was already used',
+  DPOP_NONCE_REQUIRED: 'The DPoP proof must carry the server nonce',
+  DPOP_KEY_MISMATCH: 'The token is bound to another key',
   CONFIG_INVALID: 'The session configuration is invalid',
   KEY_WEAK: 'The key is too weak',
   COOKIE_INVALID: 'The cookie is invalid',

@@ -108,6 +108,26 @@ export interface SessionEventMap {
     reason: 'after_grace' | 'older_generation';
   };
   /**
+   * A DPoP-bound refresh token was presented without a proof (`proof_missing`) or with a proof
+   * from another key (`key_mismatch`): most likely a stolen token. It was refused; nothing rotated.
+   */
+  'refresh.dpop_mismatch': {
+    type: 'refresh.dpop_mismatch';
+    at: number;
+    sidHash: string;
+    userId: string;
+    reason: 'proof_missing' | 'key_mismatch';
+  };
+  /** The same for a DPoP-bound session token or session JWT presented to an API. */
+  'session.dpop_mismatch': {
+    type: 'session.dpop_mismatch';
+    at: number;
+    sidHash: string;
+    userId: string;
+    reason: 'proof_missing' | 'key_mismatch';
+    ip: string | null;
+  };
+  /**
    * An unsafe request failed the CSRF checks (in report-only mode the reason is prefixed with
    * `report_only:` and the request went through). `sidHash` and `userId` when it carried a session.
    */

@@ -361,7 +361,10 @@ export class SessionManager<D extends SessionData = SessionData> {
       // A clock that stepped back must not move lastSeenAt backwards (CL-03).
       lastSeenAt: Math.max(renewed.lastSeenAt, now),
       data: options.data ?? old.data,
-      metadata: options.metadata ? normaliseMetadata(options.metadata) : old.metadata,
+      // New metadata may add a DPoP binding but never drop or change one: rotation keeps the key.
+      metadata: options.metadata
+        ? normaliseMetadata({ ...options.metadata, dpopJkt: old.metadata.dpopJkt ?? options.metadata.dpopJkt })
+        : old.metadata,
       version: 1,
     };
     // One atomic step: the old token dies as the new one is born, and only one caller wins. Bounded
@@ -843,7 +846,16 @@ const MAX_METADATA_LENGTH = 512;
 function normaliseMetadata(metadata: SessionMetadata | undefined): SessionMetadata {
   const clip = (value: string | null | undefined) =>
     typeof value === 'string' ? value.slice(0, MAX_METADATA_LENGTH) : null;
-  return { userAgent: clip(metadata?.userAgent), ip: clip(metadata?.ip), label: clip(metadata?.label) };
+  const normalised: SessionMetadata = {
+    userAgent: clip(metadata?.userAgent),
+    ip: clip(metadata?.ip),
+    label: clip(metadata?.label),
+  };
+  // A DPoP binding (a 43-character thumbprint) is kept only when present, so unbound records keep their shape.
+  if (typeof metadata?.dpopJkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(metadata.dpopJkt)) {
+    normalised.dpopJkt = metadata.dpopJkt;
+  }
+  return normalised;
 }
 
 /** Whether `epoch` spares the session `id` ("log out everywhere else" kept it). */

@@ -3,6 +3,7 @@ import {
   EXPIRED_RETENTION_MS,
   type ExpiredSweep,
   isRevokedByEpoch,
+  type MarkOnceStore,
   type RefreshFamilyStore,
   type SessionStore,
   type UserEpoch,
@@ -19,6 +20,12 @@ export interface MemoryStoreOptions {
   maxSessions?: number;
   /** Upper bound on refresh families (default: `maxSessions`). */
   maxRefreshFamilies?: number;
+  /**
+   * Upper bound on `markOnce` keys, the DPoP replay cache (default 100 000). At the bound expired
+   * keys are dropped; if it is still full, new keys are refused (`RATE_LIMITED`) rather than an
+   * unexpired key forgotten, which would let its proof be replayed.
+   */
+  maxOnceKeys?: number;
 }
 
 // Set by MemoryStore's static block: the one way into its private maps (see dumpMemoryStore).
@@ -36,7 +43,9 @@ let readContents: (store: MemoryStore) => Record<string, unknown>;
  * const sessions = createSessionManager({ store: new MemoryStore({ maxSessions: 1000 }) })
  * ```
  */
-export class MemoryStore<D extends SessionData = SessionData> implements SessionStore<D>, RefreshFamilyStore {
+export class MemoryStore<D extends SessionData = SessionData>
+  implements SessionStore<D>, RefreshFamilyStore, MarkOnceStore
+{
   static {
     readContents = (store) => ({
       sessions: [...store.sessions],
@@ -48,6 +57,9 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
 
   readonly maxSessions: number;
   readonly maxRefreshFamilies: number;
+  readonly maxOnceKeys: number;
+  /** markOnce keys and when each expires, in insertion order. */
+  private readonly onceKeys = new Map<string, number>();
   private readonly sessions = new Map<string, SessionRecord<D>>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly families = new Map<string, RefreshFamilyRecord>();
@@ -68,6 +80,25 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     }
     this.maxSessions = max;
     this.maxRefreshFamilies = maxFamilies;
+    const maxOnce = options.maxOnceKeys ?? 100_000;
+    if (!Number.isInteger(maxOnce) || maxOnce < 1) {
+      throw new SessionError('CONFIG_INVALID', 'maxOnceKeys must be a positive integer');
+    }
+    this.maxOnceKeys = maxOnce;
+  }
+
+  async markOnce(key: string, ttlMs: number, now: number): Promise<boolean> {
+    const expiresAt = this.onceKeys.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    this.onceKeys.delete(key);
+    if (this.onceKeys.size >= this.maxOnceKeys) {
+      for (const [held, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(held);
+      if (this.onceKeys.size >= this.maxOnceKeys) {
+        throw new SessionError('RATE_LIMITED', 'The replay cache is full', { reason: 'once_keys_full' });
+      }
+    }
+    this.onceKeys.set(key, now + ttlMs);
+    return true;
   }
 
   /** Number of records held, expired ones included until swept. */
@@ -230,6 +261,7 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
       }
     }
     for (const [userId, held] of this.epochs) if (held.expiresAt <= now) this.epochs.delete(userId);
+    for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     for (const [id, family] of this.families) {
       if (recordExpiresAt(family) <= before) {
         this.families.delete(id);
@@ -248,6 +280,7 @@ export class MemoryStore<D extends SessionData = SessionData> implements Session
     this.byUser.clear();
     this.families.clear();
     this.epochs.clear();
+    this.onceKeys.clear();
     this.createsSinceSweep = 0;
   }
 

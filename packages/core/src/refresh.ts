@@ -1,3 +1,4 @@
+import { assertDpopBinding, type VerifiedDpopProof } from './dpop.js';
 import { base64urlEncode, isBase64url } from './encoding.js';
 import { SessionError } from './errors.js';
 import { expiryStatus, idleDeadline } from './expiry.js';
@@ -39,7 +40,15 @@ export interface RefreshTokensOptions<D extends SessionData, C extends object> {
   graceMs?: number;
 }
 
-/** An access JWT plus refresh token, as an API returns them (`token_type: Bearer`). */
+/**
+ * A DPoP proof already verified for this request (RFC 9449), when the client sent one: a bound
+ * session's refresh token is refused without a proof from its key.
+ */
+export interface RefreshDpopOptions {
+  dpop?: VerifiedDpopProof | null;
+}
+
+/** An access JWT plus refresh token, as an API returns them (`token_type: Bearer`, or `DPoP` when key-bound). */
 export interface RefreshTokenPair<D extends SessionData = SessionData, C extends object = Record<string, never>> {
   session: Session<D>;
   accessToken: string;
@@ -49,7 +58,8 @@ export interface RefreshTokenPair<D extends SessionData = SessionData, C extends
   refreshToken: string;
   /** When the refresh family ends at the latest (ms since the epoch). */
   refreshExpiresAt: number;
-  tokenType: 'Bearer';
+  /** `DPoP` when the session is bound to a DPoP key (the JWT then carries `cnf.jkt`). */
+  tokenType: 'Bearer' | 'DPoP';
   jwt: IssuedSessionJwt<C>;
 }
 
@@ -123,9 +133,18 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
    * Starts a refresh family for `session` (an API login) and returns the first pair. The family
    * ends with the session: at its absolute deadline, or after one idle timeout without a refresh.
    */
-  async issue(session: Session<D>): Promise<RefreshTokenPair<D, C>> {
+  async issue(session: Session<D>, options: RefreshDpopOptions = {}): Promise<RefreshTokenPair<D, C>> {
     const now = this.#rt.clock.now();
     if (!session || expiryStatus(session, now) !== 'valid') throw new SessionError('SESSION_EXPIRED');
+    // Binding happens when the session is created (metadata.dpopJkt from the login's proof); a
+    // proof for an unbound session would silently leave its tokens bearer tokens, so it is refused.
+    if (options.dpop && !session.metadata?.dpopJkt) {
+      throw new SessionError(
+        'CONFIG_INVALID',
+        'Bind the session at creation: metadata.dpopJkt from the verified proof',
+      );
+    }
+    assertDpopBinding(session.metadata?.dpopJkt, options.dpop ?? null);
     // Checked before the family is written: in the session's last seconds no access JWT is issued.
     if (!sessionJwtWindow(this.jwt, session, now)) {
       throw new SessionError('SESSION_EXPIRED', 'The session ends within the clock tolerance: no JWT is issued', {
@@ -158,7 +177,10 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
    * mismatching tokens and ended sessions, `REFRESH_REUSED` when a rotated token is replayed
    * (the family and the session are then revoked), `STORE_UNAVAILABLE` on an outage.
    */
-  async refresh(refreshToken: string | null | undefined): Promise<RefreshTokenPair<D, C>> {
+  async refresh(
+    refreshToken: string | null | undefined,
+    options: RefreshDpopOptions = {},
+  ): Promise<RefreshTokenPair<D, C>> {
     const parts = parseRefreshToken(refreshToken);
     if (!parts) throw new SessionError('TOKEN_MALFORMED', undefined, { reason: 'refresh_token_shape' });
     const presentedHash = hashSecret(parts.secret);
@@ -175,6 +197,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       if (constantTimeEqualString(presentedHash, family.currentHash)) {
         const record = await this.liveSession(family, now);
         if (!record) throw invalid('session_ended');
+        this.checkDpop(record, family, options.dpop ?? null, now);
         const successor = this.successor(family.id, parts.secret);
         const rotated: RefreshFamilyRecord = {
           ...family,
@@ -204,6 +227,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
         if (!constantTimeEqualString(hashSecret(successor), family.currentHash)) throw invalid('successor_mismatch');
         const record = await this.liveSession(family, now);
         if (!record) throw invalid('session_ended');
+        this.checkDpop(record, family, options.dpop ?? null, now);
         return this.pair(toSession(record), family, `${family.id}.${successor}`, now);
       }
       if (!isPrevious && !this.isAncestor(parts.secret, family)) throw invalid('secret_mismatch');
@@ -247,6 +271,27 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       return true;
     }
     throw new SessionError('STORE_CONFLICT', 'The refresh family kept changing; try again');
+  }
+
+  /** A bound session's refresh token needs a proof from its key: refused and reported otherwise. */
+  private checkDpop(
+    record: SessionRecord<D>,
+    family: RefreshFamilyRecord,
+    proof: VerifiedDpopProof | null,
+    now: number,
+  ): void {
+    try {
+      assertDpopBinding(record.metadata.dpopJkt, proof);
+    } catch (error) {
+      this.#rt.emit({
+        type: 'refresh.dpop_mismatch',
+        at: now,
+        sidHash: this.#rt.sidHash(family.sessionId),
+        userId: family.userId,
+        reason: proof ? 'key_mismatch' : 'proof_missing',
+      });
+      throw error;
+    }
   }
 
   /** Successor of a secret: HMAC-SHA256(server secret, "rt1|familyId|secret"), base64url. */
@@ -310,7 +355,7 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       expiresIn: jwt.expiresIn,
       refreshToken,
       refreshExpiresAt: family.absoluteExpiresAt,
-      tokenType: 'Bearer' as const,
+      tokenType: typeof session.metadata?.dpopJkt === 'string' ? ('DPoP' as const) : ('Bearer' as const),
       jwt,
     };
   }

@@ -188,3 +188,35 @@ export function isRefreshFamilyStore<S extends object>(store: S): store is S & R
     typeof candidate.updateRefreshFamily === 'function'
   );
 }
+
+/**
+ * An optional store capability: remember a key once, for a while, across every instance that
+ * shares the store (DPoP proof ids). Third-party stores without it keep working; only features
+ * that need it (a DPoP verifier) refuse them, at construction.
+ *
+ * @example
+ * ```ts
+ * if (isMarkOnceStore(store)) await store.markOnce('dpop:ab12', 65_000, Date.now())
+ * ```
+ */
+export interface MarkOnceStore {
+  /**
+   * Records `key` until `now + ttlMs`. Resolves true if it was not recorded (or its record had
+   * expired), false if it was: one caller in any number of concurrent ones gets true.
+   */
+  markOnce(key: string, ttlMs: number, now: number): Promise<boolean>;
+}
+
+/**
+ * Whether `store` implements {@link MarkOnceStore}.
+ *
+ * @example
+ * ```ts
+ * if (!isMarkOnceStore(store)) throw new Error('this store cannot hold a replay cache')
+ * ```
+ */
+export function isMarkOnceStore(store: unknown): store is MarkOnceStore {
+  return (
+    typeof store === 'object' && store !== null && typeof (store as Partial<MarkOnceStore>).markOnce === 'function'
+  );
+}

@@ -7,6 +7,11 @@ export interface SessionMetadata {
   ip?: string | null;
   /** A device label the user or app chose ("Work laptop"). */
   label?: string | null;
+  /**
+   * RFC 7638 thumbprint of the DPoP key the session is bound to (set at issue from a verified
+   * proof); tokens of a bound session are refused without a proof from that key. Kept on rotation.
+   */
+  dpopJkt?: string | null;
 }
 
 /** Signals from the current request, compared against the stored metadata by the binding policy. */

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createCsrfProtection } from '../src/entries/csrf.js';
+import { assertSessionDpopBinding, type VerifiedDpopProof } from '../src/entries/dpop.js';
 import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
 import { createRefreshTokens } from '../src/entries/refresh.js';
 import {
@@ -62,6 +63,16 @@ const shapes = {
     required: ['type', 'at', 'sidHash', 'userId', 'reason'],
     optional: [],
     reasons: ['after_grace', 'older_generation'],
+  },
+  'refresh.dpop_mismatch': {
+    required: ['type', 'at', 'sidHash', 'userId', 'reason'],
+    optional: [],
+    reasons: ['proof_missing', 'key_mismatch'],
+  },
+  'session.dpop_mismatch': {
+    required: ['type', 'at', 'sidHash', 'userId', 'reason', 'ip'],
+    optional: [],
+    reasons: ['proof_missing', 'key_mismatch'],
   },
   'csrf.rejected': { required: ['type', 'at', 'reason', 'ip'], optional: ['sidHash', 'userId'], reasons: null },
   'jwt.rejected': { required: ['type', 'at', 'reason'], optional: [], reasons: null },
@@ -184,6 +195,15 @@ describe('SessionEvent: a union on type', () => {
     clock.advance(60_000);
     await expect(refresh.refresh(pair.refreshToken)).rejects.toMatchObject({ code: 'REFRESH_REUSED' });
     await expect(jwt.verify('not.a.jwt')).rejects.toMatchObject({ code: 'JWT_MALFORMED' });
+
+    // DPoP: a bound session's refresh token and session token presented without the key's proof.
+    const jkt = 'A'.repeat(43);
+    const bound = remember(await manager.create({ userId: 'user-7', metadata: { dpopJkt: jkt } }));
+    const proofFromKey = { jkt } as VerifiedDpopProof;
+    const boundPair = await refresh.issue(bound.session, { dpop: proofFromKey });
+    credentials.push(boundPair.refreshToken, boundPair.accessToken);
+    await expect(refresh.refresh(boundPair.refreshToken)).rejects.toMatchObject({ code: 'DPOP_KEY_MISMATCH' });
+    expect(() => assertSessionDpopBinding(manager, bound.session, null)).toThrow();
 
     // CSRF: a rejection with a session, and one in report-only mode without one.
     const h = remember(await manager.create({ userId: 'user-6' }));

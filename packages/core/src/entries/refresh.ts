@@ -4,6 +4,7 @@
  */
 export {
   createRefreshTokens,
+  type RefreshDpopOptions,
   type RefreshTokenPair,
   type RefreshTokens,
   type RefreshTokensOptions,

@@ -194,6 +194,7 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       exp,
       auth_time: Math.floor(session.authenticatedAt / 1000),
       ...(options.bindToSecret === undefined ? {} : { sth: sessionTokenBinding(options.bindToSecret) }),
+      ...(typeof session.metadata?.dpopJkt === 'string' ? { cnf: { jkt: session.metadata.dpopJkt } } : {}),
     } as unknown as VerifiedSessionJwt<C>;
     const key = this.keys.active;
     const token = await new SignJWT(claims as unknown as Record<string, unknown>)

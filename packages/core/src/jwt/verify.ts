@@ -40,6 +40,8 @@ export interface SessionJwtClaims {
    * SHA-256 of the session token's secret. Absent from JWTs issued for API use.
    */
   sth?: string;
+  /** Confirmation (RFC 9449): the thumbprint of the DPoP key a bound session's JWTs need a proof from. */
+  cnf?: { jkt: string };
 }
 
 /** What a verification returns: the registered claims plus the app's typed custom claims. */
@@ -57,6 +59,7 @@ export const REGISTERED_CLAIMS: readonly string[] = Object.freeze([
   'exp',
   'auth_time',
   'sth',
+  'cnf',
 ]);
 
 const REQUIRED_CLAIMS = ['exp', 'nbf', 'iat', 'sub', 'sid', 'jti'];
