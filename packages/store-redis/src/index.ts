@@ -439,6 +439,21 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     return openEpoch(await this.run(() => this.readEpoch(userId)), now);
   }
 
+  /** Key of one `markOnce` entry (the DPoP replay cache): its own slot, expired by Redis. */
+  onceKey(key: string): string {
+    return `${this.prefix}o:{${key}}`;
+  }
+
+  /**
+   * Records `key` for `ttlMs` with one `SET ... PX ttl NX`: true for the first caller on any
+   * instance, false while the key lives. Redis's clock expires it, so `now` is not needed.
+   */
+  async markOnce(key: string, ttlMs: number, _now: number): Promise<boolean> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const reply = await this.run(() => this.client.set(this.onceKey(key), '1', 'PX', ttl, 'NX'));
+    return reply === 'OK';
+  }
+
   /**
    * Deletes every session, user index, user epoch, rotation mark and refresh family under this
    * store's prefix (E3: log everyone out) and returns how many sessions it deleted. Administrative,
