@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from './clock.js';
 import { SessionError } from './errors.js';
+import { type RandomSource, randomBytes, webRandom } from './random.js';
 import type { ExpiredSweep, SessionStore } from './store.js';
 
 export interface SweeperOptions {
@@ -13,6 +14,8 @@ export interface SweeperOptions {
   jitter?: number;
   /** The clock whose `now` the store sweeps with: the manager's (default `Date.now()`). */
   clock?: Clock;
+  /** Where the jitter comes from (default the Web Crypto CSPRNG, like every random draw of core). */
+  random?: RandomSource;
   /** Called after every sweep, skipped ones included. */
   onSweep?: (result: ExpiredSweep) => void;
   /** Called when a sweep fails (an outage, say); the sweeper carries on at the next interval. */
@@ -61,6 +64,9 @@ export function startSweeper(store: Pick<SessionStore, 'deleteExpired'>, options
     throw new SessionError('CONFIG_INVALID', 'jitter must be a number from 0 to 1');
   }
   const clock = options.clock ?? systemClock;
+  const random = options.random ?? webRandom;
+  /** A uniform draw from [0, 1). */
+  const draw = () => new DataView(randomBytes(4, random).buffer).getUint32(0) / 2 ** 32;
 
   let running = true;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -78,7 +84,7 @@ export function startSweeper(store: Pick<SessionStore, 'deleteExpired'>, options
     // Runtimes with unref (Node, Bun, Deno) let the process exit while the sweeper waits.
     (timer as { unref?: () => void }).unref?.();
   };
-  const nextWait = () => Math.round(intervalMs * (1 - jitter / 2 + Math.random() * jitter));
+  const nextWait = () => Math.round(intervalMs * (1 - jitter / 2 + draw() * jitter));
 
   const sweep = (): Promise<ExpiredSweep> => {
     if (inFlight) return inFlight;
@@ -99,7 +105,7 @@ export function startSweeper(store: Pick<SessionStore, 'deleteExpired'>, options
   };
 
   // The first sweep comes anywhere in the first interval, so a fleet restarted at once spreads out.
-  schedule(Math.round(Math.random() * intervalMs));
+  schedule(Math.round(draw() * intervalMs));
 
   return {
     sweepNow() {
