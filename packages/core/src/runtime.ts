@@ -99,7 +99,11 @@ export function createRuntime<D extends SessionData>(owner: object, parts: Runti
       if (!needsTouch(record, now, policy)) return null;
       const touched: SessionRecord<D> = { ...slideIdle(record, now, policy), version: record.version + 1 };
       // A lost race means another request touched it first; either way the session stays valid.
-      return call(() => store.update(touched, record.version, now)).then(
+      // Only the deadline moves: a store that can write just that (Redis) does.
+      const write = store.touch
+        ? () => (store.touch as NonNullable<typeof store.touch>)(touched, record.version, now)
+        : () => store.update(touched, record.version, now);
+      return call(write).then(
         (written) => (written ? { record: touched, written } : { record, written }),
         () => ({ record, written: false }),
       );

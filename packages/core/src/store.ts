@@ -95,6 +95,13 @@ export interface SessionStore<D extends SessionData = SessionData> {
    */
   update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean>;
   /**
+   * Optional fast path for a touch (the sliding idle deadline a read writes): the same
+   * compare-and-set and refusals as {@link update}, for a `record` that differs from the stored
+   * one only in `version`, `lastSeenAt` and `idleExpiresAt`, so a store may write just those and
+   * leave the rest (the data) as it is. A store without it gets `update` with the whole record.
+   */
+  touch?(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean>;
+  /**
    * Rotation as one atomic step (D1, E3): replaces the record `oldId` with `successor` (a new id,
    * the same user, `version` 1) if, and only if, the stored old record still has version
    * `expectedVersion` and is live at `now`. Readers never see both records live, and never see

@@ -18,13 +18,18 @@ function lua(...parts: string[]): LuaScript {
 // A session key is a hash. The fields the scripts need have fields of their own: `owner` (the
 // user's tag, see `userTag` in index.ts), `version`, `createdAt`, `expiresAt` (the earliest
 // deadline), `indexedUntil` (a score the user index is known to hold for this session, kept above
-// `expiresAt`) and `record` (the session as JSON). No script ever decodes `record`: application
+// `expiresAt`), `record` (the session as JSON) and, after a touch, `activity` (the version,
+// lastSeenAt and idleExpiresAt that readers lay over the JSON). No script ever decodes `record`: application
 // data (labels, data, user ids) can hold anything JSON can, lone surrogates and deep nesting
 // included, and a revocation must never depend on it.
 
-/** Writes every field of a session hash and its TTL. */
+/**
+ * Writes every field of a session hash and its TTL. The record JSON is whole again, so the
+ * `activity` a touch left beside it goes.
+ */
 const WRITE_SESSION = `
 local function writeSession(key, ttl, owner, version, createdAt, expiresAt, indexedUntil, record)
+  redis.call('HDEL', key, 'activity')
   redis.call('HSET', key, 'owner', owner, 'version', version, 'createdAt', createdAt,
     'expiresAt', expiresAt, 'indexedUntil', indexedUntil, 'record', record)
   redis.call('PEXPIRE', key, ttl)
@@ -113,6 +118,33 @@ if tonumber(ARGV[4]) > indexed then return -1 end
 writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', indexed), ARGV[10])
 return indexed`,
 );
+
+/**
+ * A touch: the compare-and-set of {@link updateSession} for a record whose data did not change,
+ * writing only the version, the deadline, the index score and `activity` (version, lastSeenAt and
+ * idleExpiresAt, which readers lay over the record JSON). The record JSON is not sent at all.
+ * Refuses (0) a record that would change owner. ARGV: expected version, now, ttl ms, score the
+ * index must hold at least, raised score or '', owner, new version, expiresAt, activity.
+ */
+export const touchSession = lua(`
+local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil')
+if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
+local expiresAt = tonumber(f[2])
+if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
+if f[3] ~= ARGV[6] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+local indexed = tonumber(f[4]) or 0
+local raised = tonumber(ARGV[5])
+if raised and raised > indexed then indexed = raised end
+if tonumber(ARGV[4]) > indexed then return -1 end
+redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'indexedUntil', string.format('%d', indexed),
+  'activity', ARGV[9])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return indexed`);
 
 /**
  * Deletes one session key, whatever it holds, and answers {1, owner} ('' when the owner cannot

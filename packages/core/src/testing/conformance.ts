@@ -409,6 +409,38 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         clock.advance(-sessions.policy.touchIntervalMs);
       });
 
+      it('a touch moves the idle deadline and keeps the data; writes after it build on it', async () => {
+        const probe = instrumentStore(store);
+        const sessions = manager(probe.store);
+        const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+        const first = await sessions.validateToken(token);
+        clock.advance(sessions.policy.touchIntervalMs);
+        probe.reset();
+        const touched = await sessions.validateToken(token);
+        if (first.status !== 'valid' || touched.status !== 'valid') throw new Error('expected valid sessions');
+        // One write: through the store's touch when it has one, else update.
+        expect(probe.writes()).toBe(1);
+        expect(touched.session.version).toBe(first.session.version + 1);
+        expect(touched.session.lastSeenAt).toBe(clock.now());
+        expect(touched.session.idleExpiresAt).toBeGreaterThan(first.session.idleExpiresAt as number);
+        const read = await store.get(touched.session.id, clock.now());
+        expect(read).toMatchObject({
+          version: touched.session.version,
+          lastSeenAt: touched.session.lastSeenAt,
+          idleExpiresAt: touched.session.idleExpiresAt,
+          data: { role: 'member' },
+        });
+        // A replacement on the touched version lands, and keeps the touched deadline.
+        const updated = await sessions.update(touched.session, { role: 'admin' });
+        const after = await store.get(updated.id, clock.now());
+        expect(after).toMatchObject({
+          version: touched.session.version + 1,
+          idleExpiresAt: touched.session.idleExpiresAt,
+          data: { role: 'admin' },
+        });
+        clock.advance(-sessions.policy.touchIntervalMs);
+      });
+
       it('a write after the validation that read the session is one round trip', async () => {
         const probe = instrumentStore(store);
         const sessions = manager(probe.store);

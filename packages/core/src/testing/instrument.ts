@@ -24,6 +24,7 @@ const methods: StoreMethod[] = [
   'create',
   'get',
   'update',
+  'touch',
   'rotate',
   'delete',
   'listByUser',
@@ -38,6 +39,7 @@ const methods: StoreMethod[] = [
 const writeMethods = new Set<StoreMethod>([
   'create',
   'update',
+  'touch',
   'rotate',
   'delete',
   'deleteByUser',
