@@ -83,5 +83,7 @@ table.push('cookie set, an authenticated answer, or a sent credential echoed. 50
 table.push('store is made to fail (ST rows). All must be 0. The 500s column counts answers a framework gave');
 table.push("before any app code ran and the adapter's suite declared (frameworkMethodStatuses: Next answers");
 table.push('TRACE with 500); each was still checked for echoes and sessions.');
+table.push('200s are the real session found behind padding under the header limit (CK-11), 204s a');
+table.push("framework's own answer to OPTIONS; neither carried another session or an echo.");
 console.log(table.join('\n'));
 process.exit(code ?? 1);
