@@ -126,6 +126,11 @@ function isReuse(answer: Answer): boolean {
   return (answer.body?.error as { code?: string } | undefined)?.code === 'REFRESH_REUSED';
 }
 
+/** No answer, or a 5xx: the server may yet act on the request (or did, and failed to say so). */
+function unanswered(answer: Answer): boolean {
+  return answer.status === 0 || answer.status >= 500;
+}
+
 /** Name and value of a Set-Cookie line, and whether it deletes the cookie. */
 function parseSetCookie(line: string): { name: string; value: string; deletes: boolean } {
   const [pair = '', ...attributes] = line.split(';');
@@ -430,6 +435,13 @@ export class SoakClient {
     const successes = [a, b].filter((x) => x.status === 200);
     const tokens = new Set(successes.map((x) => String(x.body?.refreshToken)));
     if (tokens.size > 1) this.counters.forked++;
+    // A copy that got no answer (or a 5xx) may still be served later, after the grace window: a
+    // replay that ends the session. Its fate is unknown, so it leaves the ledger.
+    if ([a, b].some(unanswered)) {
+      this.forget(held);
+      this.family = null;
+      return;
+    }
     // On a loaded machine the second copy may reach the store after the grace window: that is a
     // replay, rightly answered REFRESH_REUSED, and the family and its session are ended.
     if ([a, b].some(isReuse)) {
@@ -451,6 +463,11 @@ export class SoakClient {
     family.rotatedSentAt = Math.min(a.sentAt, b.sentAt);
     // One more duplicate, certainly inside the window if it answers fast enough.
     const again = await this.send('refresh-grace', 'POST', '/token/refresh', '', { refreshToken: presented });
+    if (unanswered(again)) {
+      this.forget(held);
+      this.family = null;
+      return;
+    }
     if (again.status === 200 && again.body?.refreshToken !== family.token) this.counters.forked++;
     const certainlyInside = again.receivedAt - family.rotatedSentAt <= this.settings.graceMs;
     if (again.status === 401 && certainlyInside) this.counters.graceRefused++;

@@ -49,11 +49,12 @@ export function renderTable(phases: PhaseResult[]): string {
     String(p.counters.hybridWindowAccepted),
   );
   add('outcomes unknown (mutations cut by a fault, left out)', (p) => String(p.counters.uncertain));
-  add(
-    'heap MB before -> after (after GC, all servers)',
-    (p) => `${mb(sum(p.memoryBefore, 'heapUsed'))} -> ${mb(sum(p.memoryAfter, 'heapUsed'))}`,
+  add('heap MB warm -> halfway -> after (after GC, all servers)', (p) =>
+    [p.memoryBefore, p.memoryMiddle, p.memoryAfter].map((m) => mb(sum(m, 'heapUsed'))).join(' -> '),
   );
-  add('RSS MB before -> after', (p) => `${mb(sum(p.memoryBefore, 'rss'))} -> ${mb(sum(p.memoryAfter, 'rss'))}`);
+  add('RSS MB warm -> halfway -> after', (p) =>
+    [p.memoryBefore, p.memoryMiddle, p.memoryAfter].map((m) => mb(sum(m, 'rss'))).join(' -> '),
+  );
   add('sweeper: expiring sessions created / swept / sweeps skipped (lock held elsewhere)', (p) =>
     p.sweep ? `${p.sweep.churned} / ${p.sweep.swept} / ${p.sweep.skipped}` : '-',
   );
