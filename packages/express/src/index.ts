@@ -18,6 +18,12 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import {
+  authenticateDpopRequest,
+  type DpopAuthentication,
+  type DpopVerifier,
+  dpopErrorResponse,
+} from '@org/session-core/dpop';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
@@ -35,6 +41,8 @@ declare global {
       session: Session<RegisteredData> | null;
       /** The full validation outcome (status, error) behind `req.session`. */
       sessionResult: ValidationResult<RegisteredData> | null;
+      /** Set by `expressDpop`: the request's credential and its verified DPoP proof, if any. */
+      dpop?: DpopAuthentication;
     }
   }
 }
@@ -203,5 +211,56 @@ export function expressSessions<D extends SessionData = RegisteredData>(
       if (!isSessionError(error) || res.headersSent) return next(error);
       fail(error, req, res, next);
     },
+  };
+}
+
+export interface ExpressDpopOptions {
+  /**
+   * The origin clients call (`https://api.example.com`), which their proofs' `htu` names. Default:
+   * `req.protocol` and `req.host`, as `trust proxy` sees them.
+   */
+  origin?: string;
+  /** This route issues tokens: refusals are 400 with the OAuth error in the body (RFC 9449 section 5). */
+  tokenEndpoint?: boolean;
+}
+
+/**
+ * DPoP (RFC 9449) for API routes: verifies the `DPoP` proof against the method, the URL and the
+ * `Authorization: DPoP` token, and sets `req.dpop` (`{ scheme, token, proof }`). A refused proof is
+ * answered as the RFC says (401 with `WWW-Authenticate: DPoP error=...`, 400 at a token endpoint,
+ * `DPoP-Nonce` when nonces are on). Whether the token is bound to the proof's key is checked where
+ * the token is looked up: `refresh.refresh(token, { dpop })`, `assertSessionDpopBinding`,
+ * `assertDpopBinding(claims.cnf?.jkt, proof)`; answer their errors with `dpopErrorResponse`.
+ *
+ * @example
+ * ```ts
+ * const dpop = createDpopVerifier({ replay: store })
+ * app.get('/api/me', expressDpop(dpop), async (req, res) => {
+ *   const { session } = await manager.validateToken(req.dpop?.token)
+ *   ...
+ * })
+ * ```
+ */
+export function expressDpop(verifier: DpopVerifier, options: ExpressDpopOptions = {}): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const origin = options.origin ?? `${req.protocol}://${req.host}`;
+      req.dpop = await authenticateDpopRequest(verifier, {
+        method: req.method,
+        url: `${origin}${req.originalUrl}`,
+        authorization: req.headers.authorization,
+        // Distinct values: Node joins repeated headers with a comma, which would hide a second proof.
+        dpop: req.headersDistinct.dpop,
+      });
+    } catch (error) {
+      if (!isSessionError(error)) return next(error);
+      const answer = dpopErrorResponse(error, verifier, { tokenEndpoint: options.tokenEndpoint });
+      for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+      res.status(answer.status).json(answer.body);
+      return;
+    }
+    const nonce = verifier.currentNonce();
+    if (nonce !== null) res.setHeader('dpop-nonce', nonce);
+    next();
   };
 }

@@ -10,6 +10,14 @@ export {
 } from './adapter-suite.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
 export {
+  type DpopAnswer,
+  type DpopClientLibrary,
+  type DpopHandlers,
+  type DpopServerInput,
+  type DpopSuiteOptions,
+  runDpopHttpSuite,
+} from './dpop-suite.js';
+export {
   type HostileApiAnswer,
   type HostileHttpSuiteOptions,
   type HostileSuiteSetup,
