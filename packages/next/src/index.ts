@@ -20,8 +20,9 @@ import {
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
 import type { SessionJwtClaims } from '@org/session-core/jwt';
-import { cookies, headers } from 'next/headers';
-import { type NextRequest, NextResponse } from 'next/server';
+// `.js` specifiers: next has no exports map, and Node's ESM loader needs the file name (bundlers take either).
+import { cookies, headers } from 'next/headers.js';
+import { type NextRequest, NextResponse } from 'next/server.js';
 import { safeNextPath } from './next-path.js';
 
 /**

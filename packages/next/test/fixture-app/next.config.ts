@@ -6,6 +6,8 @@ import type { NextConfig } from 'next';
 // outside the app's directory.)
 const config: NextConfig = {
   poweredByHeader: false,
+  // Each test run builds into its own folder under .next (test/global-setup.ts), so runs never share one.
+  distDir: process.env.FIXTURE_DIST_DIR ?? '.next/build',
   // The package's `pnpm typecheck` checks the fixture; the build need not do it again.
   typescript: { ignoreBuildErrors: true },
   experimental: { externalDir: true },

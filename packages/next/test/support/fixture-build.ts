@@ -1,43 +1,24 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const fixtureDir = join(here, '..', 'fixture-app');
-const packageRoot = join(here, '..', '..');
-const coreSrc = join(packageRoot, '..', 'core', 'src');
 const BUILD_TIMEOUT_MS = 8 * 60_000;
-
-/** Everything the build reads that we own: a changed file means a new build. */
-function inputsHash(): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      if (name === '.next' || name === 'node_modules' || name === 'next-env.d.ts') continue;
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(path).update(readFileSync(path));
-    }
-  };
-  for (const dir of [fixtureDir, join(packageRoot, 'src'), coreSrc]) walk(dir);
-  return hash.digest('hex');
-}
 
 /**
  * `next build` of a Next app directory (webpack), bounded in time; the output's error tail on
- * failure. With a stamp file, an unchanged app is not built again.
+ * failure.
  */
-export async function nextBuild(dir: string, stamp?: { file: string; inputs: string }): Promise<void> {
-  if (stamp && existsSync(stamp.file) && readFileSync(stamp.file, 'utf8') === stamp.inputs) return;
+export async function nextBuild(dir: string, env: Record<string, string> = {}): Promise<void> {
   const require = createRequire(join(dir, 'package.json'));
   const nextBin = join(dirname(require.resolve('next/package.json')), 'dist', 'bin', 'next');
   const child = spawn(process.execPath, [nextBin, 'build', '--webpack'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
+    env: { ...process.env, ...env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -54,10 +35,14 @@ export async function nextBuild(dir: string, stamp?: { file: string; inputs: str
     });
   });
   if (code !== 0) throw new Error(`next build in ${dir} failed (${code}):\n${output.slice(-4000)}`);
-  if (stamp) writeFileSync(stamp.file, stamp.inputs);
 }
 
-/** Builds the fixture app once per test run (skipped when nothing it reads has changed). */
-export async function buildFixtureApp(): Promise<void> {
-  await nextBuild(fixtureDir, { file: join(fixtureDir, '.next', 'fixture-inputs'), inputs: inputsHash() });
+/**
+ * Builds the fixture app for this test run into its own folder (`.next/run-<pid>`, its `distDir`
+ * through `FIXTURE_DIST_DIR`), so runs at the same time never serve a build another is rewriting.
+ */
+export async function buildFixtureApp(): Promise<{ distDir: string; remove(): void }> {
+  const distDir = `.next/run-${process.pid}`;
+  await nextBuild(fixtureDir, { FIXTURE_DIST_DIR: distDir });
+  return { distDir, remove: () => rmSync(join(fixtureDir, distDir), { recursive: true, force: true }) };
 }

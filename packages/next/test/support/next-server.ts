@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inject } from 'vitest';
 import { type FixtureSetup, SETUP_KEY } from '../fixture-app/lib/setup.js';
 import { fixtureDir } from './fixture-build.js';
 
@@ -22,6 +23,8 @@ export async function startFixtureApp(
   // Next's production server expects a production environment (React's production builds).
   Reflect.set(process.env, 'NODE_ENV', 'production');
   process.env.NEXT_TELEMETRY_DISABLED = '1';
+  // This run's build (test/global-setup.ts); next.config.ts reads it.
+  process.env.FIXTURE_DIST_DIR = inject('fixtureDistDir');
   const { default: next } = await import('next');
   const server = createServer();
   await new Promise<void>((resolve, reject) => {

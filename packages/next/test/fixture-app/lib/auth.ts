@@ -1,14 +1,14 @@
 import { createSessionManager, MemoryStore, type SessionManager } from '@org/session-core';
 import { createHybridSessions, createSessionJwt } from '@org/session-core/jwt';
 import { type NextSessions, nextSessions } from '@org/session-next';
-import { fixtureSetup } from './setup';
+import { type FixtureSetup, fixtureSetup } from './setup';
 
 let made: NextSessions | undefined;
 
 /** The app's adapter, made on first use from the test's setup (`next build` collects pages without one). */
 export function auth(): NextSessions {
   if (made) return made;
-  const setup = fixtureSetup();
+  const setup = fixtureSetup() ?? standaloneSetup();
   if (!setup) {
     if (process.env.NEXT_PHASE === 'phase-production-build') {
       return nextSessions(createSessionManager({ store: new MemoryStore() }));
@@ -49,4 +49,22 @@ export async function body(request: Request): Promise<Record<string, unknown>> {
     return (await request.json()) as Record<string, unknown>;
   }
   return Object.fromEntries(await request.formData());
+}
+
+/**
+ * Under the real `next start` CLI (a child process: no test can hand it objects), a MemoryStore on
+ * the real clock, with the CSRF key and allowed origin from the environment.
+ */
+function standaloneSetup(): FixtureSetup | undefined {
+  const key = process.env.FIXTURE_CSRF_KEY;
+  const origin = process.env.FIXTURE_ORIGIN;
+  if (process.env.FIXTURE_STANDALONE !== '1' || !key || !origin) return undefined;
+  return {
+    store: new MemoryStore(),
+    clock: { now: () => Date.now() },
+    csrf: {
+      key: Uint8Array.from(key.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16)),
+      allowedOrigins: [origin],
+    },
+  };
 }
