@@ -390,7 +390,10 @@ export async function authenticateDpopRequest(
 ): Promise<DpopAuthentication> {
   const proofs =
     input.dpop === null || input.dpop === undefined ? [] : typeof input.dpop === 'string' ? [input.dpop] : input.dpop;
-  if (proofs.length > 1) throw invalidProof('multiple');
+  // Fetch-style headers join repeated values with ", ": a proof never holds a comma.
+  if (proofs.length > 1 || (proofs.length === 1 && (proofs[0] as string).includes(','))) {
+    throw invalidProof('multiple');
+  }
   const credential = readAuthorization(input.authorization);
   if (input.authorization && !credential)
     throw new SessionError('TOKEN_MALFORMED', undefined, { reason: 'authorization' });

@@ -18,6 +18,12 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import {
+  authenticateDpopRequest,
+  type DpopAuthentication,
+  type DpopVerifier,
+  dpopErrorResponse,
+} from '@org/session-core/dpop';
 import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import type { GetConnInfo } from 'hono/conninfo';
 import { HTTPException } from 'hono/http-exception';
@@ -259,4 +265,60 @@ async function readBody(c: Context): Promise<unknown> {
     return undefined;
   }
   return undefined;
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by `honoDpop`: the request's credential and its verified DPoP proof, if any. */
+    dpop: DpopAuthentication;
+  }
+}
+
+export interface HonoDpopOptions {
+  /**
+   * The origin clients call (`https://api.example.com`), which their proofs' `htu` names. Default:
+   * the request URL's own (behind a proxy that rewrites the host or scheme, set it).
+   */
+  origin?: string;
+  /** This route issues tokens: refusals are 400 with the OAuth error in the body (RFC 9449 section 5). */
+  tokenEndpoint?: boolean;
+}
+
+/**
+ * DPoP (RFC 9449) for API routes: verifies the `DPoP` proof against the method, the URL and the
+ * `Authorization: DPoP` token, and sets `c.var.dpop` (`{ scheme, token, proof }`). A refused proof
+ * is answered as the RFC says (401 with `WWW-Authenticate: DPoP error=...`, 400 at a token
+ * endpoint, `DPoP-Nonce` when nonces are on). Whether the token is bound to the proof's key is
+ * checked where the token is looked up (`refresh.refresh(token, { dpop })`,
+ * `assertSessionDpopBinding`, `assertDpopBinding(claims.cnf?.jkt, proof)`).
+ *
+ * @example
+ * ```ts
+ * app.get('/api/me', honoDpop(createDpopVerifier({ replay: store })), async (c) => {
+ *   const { session } = await manager.validateToken(c.var.dpop.token)
+ *   ...
+ * })
+ * ```
+ */
+export function honoDpop(verifier: DpopVerifier, options: HonoDpopOptions = {}): MiddlewareHandler {
+  return async (c, next) => {
+    let auth: DpopAuthentication;
+    try {
+      const url = new URL(c.req.url);
+      auth = await authenticateDpopRequest(verifier, {
+        method: c.req.method,
+        url: options.origin ? `${options.origin}${url.pathname}${url.search}` : url,
+        authorization: c.req.header('authorization'),
+        dpop: c.req.header('dpop'),
+      });
+    } catch (error) {
+      if (!isSessionError(error)) throw error;
+      const answer = dpopErrorResponse(error, verifier, { tokenEndpoint: options.tokenEndpoint });
+      return c.json(answer.body, answer.status as 400, answer.headers);
+    }
+    c.set('dpop', auth);
+    await next();
+    const nonce = verifier.currentNonce();
+    if (nonce !== null) c.header('dpop-nonce', nonce);
+  };
 }
