@@ -114,7 +114,7 @@ function writeResultFiles(): void {
   }
   writeFileSync(new URL('./RESULTS.md', import.meta.url), `${parts.join('\n')}\n`);
   if (http) {
-    const caption = `${startedAt.toISOString().slice(0, 10)}, Node ${process.version}, median of interleaved rounds; see RESULTS.md for every figure`;
+    const caption = `${startedAt.toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs at load average ${loadAtStart[0]?.toFixed(0)}: compare bars within this chart only; medians of interleaved rounds, every figure in RESULTS.md`;
     writeFileSync(new URL('./results.svg', import.meta.url), resultsSvg(http.frameworks, caption));
   }
   console.log('\nWrote bench/RESULTS.md');

@@ -129,11 +129,12 @@ export function instrumentManager(manager: object, instrumentation: SessionInstr
     Object.defineProperty(manager, method, {
       configurable: true,
       writable: true,
-      // Every reported manager method takes at most two parameters.
-      value: (a: unknown, b: unknown) =>
+      // Fixed arity, no rest array: the reported methods take at most two parameters today (four
+      // pass through, and a missing one arrives as undefined, which takes its default).
+      value: (a: unknown, b: unknown, c: unknown, d: unknown) =>
         instrumentation.run(
           operation,
-          () => original.call(manager, a, b),
+          () => original.call(manager, a, b, c, d),
           outcomeOf as (r: unknown) => InstrumentedOutcome,
         ),
     });
