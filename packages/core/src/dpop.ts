@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { type Clock, systemClock } from './clock.js';
 import { base64urlEncode, toHex, utf8 } from './encoding.js';
-import { SessionError } from './errors.js';
+import { SessionError, toSessionError } from './errors.js';
 import { constantTimeEqualString, hmacSha256, sha256 } from './hash.js';
 import type { SessionManager } from './manager.js';
 import { runtimeOf } from './runtime.js';
@@ -424,7 +424,7 @@ export interface DpopErrorResponse {
  * The answer to a refused DPoP request, per RFC 9449: at a protected resource 401 with
  * `WWW-Authenticate: DPoP error="...", algs="..."`; at the token endpoint (`tokenEndpoint: true`)
  * 400 with the OAuth error in the body. A fresh `DPoP-Nonce` goes with every answer when nonces
- * are on. Non-DPoP errors keep the status of the error table.
+ * are on. Non-DPoP errors keep the status of the error table; anything not a `SessionError` is a 500.
  *
  * @example
  * ```ts
@@ -432,10 +432,11 @@ export interface DpopErrorResponse {
  * ```
  */
 export function dpopErrorResponse(
-  error: SessionError,
+  thrown: unknown,
   verifier: DpopVerifier,
   options: { tokenEndpoint?: boolean } = {},
 ): DpopErrorResponse {
+  const error = toSessionError(thrown, 'INTERNAL_ERROR');
   const oauthError =
     error.code === 'DPOP_NONCE_REQUIRED'
       ? 'use_dpop_nonce'
