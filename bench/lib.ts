@@ -99,13 +99,13 @@ export function printTable(title: string, results: BenchResult[], baseline?: str
     r.note ?? '',
   ]);
   const header = ['case', 'ops/s', 'us/op (median)', 'us/op (p99)', base ? `cost vs ${base.name}` : '', 'note'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const text = [
     `### ${title}`,
     '',
     line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
     ...rows.map(line),
   ].join('\n');
   console.log(`\n${text}`);

@@ -57,7 +57,8 @@ export function markdownTable(header: string[], rows: string[][], numeric: boole
   const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const cell = (text: string, i: number) => (numeric[i] ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0));
   const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  // The separator row as Biome formats Markdown: `| --- |`, `| --: |` for numbers.
+  const rule = `| ${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
@@ -140,6 +141,7 @@ export function resultsSvg(frameworks: FrameworkResults[], caption: string): str
   const height = y + 30;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>Server CPU added per request vs the bare route, by framework</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="10" y="22" font-weight="bold" font-size="17">Server CPU added per request vs the bare route (us, lower is better)</text>`,
     `<text x="10" y="42" fill="#57606a">${escapeXml(caption)}</text>`,
