@@ -12,12 +12,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  createRevocationList,
   createSessionManager,
   type RevocationChannel,
   type RevocationNotice,
   type SessionStore,
 } from '@org/session-core';
+import { createRevocationList } from '@org/session-core/jwt';
 import { PostgresRevocationChannel, PostgresStore } from '@org/session-store-postgres';
 import { RedisRevocationChannel, RedisStore } from '@org/session-store-redis';
 

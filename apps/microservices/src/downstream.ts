@@ -1,12 +1,12 @@
-import {
-  createRevocationList,
-  errorStatus,
-  isSessionError,
-  type RevocationEvent,
-  type RevocationList,
-} from '@org/session-core';
+import { errorStatus, isSessionError, type RevocationEvent } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import { createJwtVerifier, createRemoteJwks, type RemoteJwks } from '@org/session-core/jwt';
+import {
+  createJwtVerifier,
+  createRemoteJwks,
+  createRevocationList,
+  type RemoteJwks,
+  type RevocationList,
+} from '@org/session-core/jwt';
 import { RedisRevocationChannel } from '@org/session-store-redis';
 import { type RunningService, sendJson, serve } from './http.js';
 

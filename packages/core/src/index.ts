@@ -46,18 +46,12 @@ export { type PolicyPresetName, policyPresets, type SessionPolicy, type SessionP
 export type { RandomSource } from './random.js';
 export type { Register, RegisteredData } from './register.js';
 export {
-  createRevocationList,
-  DEFAULT_REVOCATION_MAX_ENTRIES,
-  DEFAULT_REVOCATION_RETAIN_SECONDS,
   decodeRevocationNotice,
   encodeRevocationNotice,
   MAX_NOTICE_LENGTH,
-  type RevocableClaims,
   type RevocationChannel,
   type RevocationEvent,
   type RevocationEventListener,
-  type RevocationList,
-  type RevocationListOptions,
   type RevocationNotice,
   type RevocationSink,
   type RevocationSubscription,

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createHybridSessions, createJwtKeySet, createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
+import {
+  createHybridSessions,
+  createJwtKeySet,
+  createRevocationList,
+  createSessionJwt,
+  generateSigningKey,
+} from '../src/entries/jwt.js';
 import { createRefreshTokens } from '../src/entries/refresh.js';
 import { isSessionError } from '../src/errors.js';
 import {
-  createRevocationList,
   createSessionManager,
   decodeRevocationNotice,
   encodeRevocationNotice,

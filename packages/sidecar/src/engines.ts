@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  createRevocationList,
   createSessionManager,
   errorStatus,
   isSessionError,
   type RequestSignals,
   type RevocationChannel,
-  type RevocationList,
   type SessionData,
   SessionError,
   type SessionErrorCode,
@@ -25,12 +23,14 @@ import {
   createJwtKeySet,
   createJwtVerifier,
   createRemoteJwks,
+  createRevocationList,
   createSessionJwt,
   importJwtKey,
   type JwtAlgorithm,
   type JwtKey,
   type JwtKeySet,
   type JwtKeySource,
+  type RevocationList,
 } from '@org/session-core/jwt';
 import { type ResolvedSidecarConfig, SidecarConfigError } from './config.js';
 import type { SidecarIdentity } from './identity.js';

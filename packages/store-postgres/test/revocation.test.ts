@@ -1,11 +1,11 @@
+import { createSessionManager, decodeRevocationNotice, isSessionError, type RevocationEvent } from '@org/session-core';
 import {
+  createJwtKeySet,
+  createJwtVerifier,
   createRevocationList,
-  createSessionManager,
-  decodeRevocationNotice,
-  isSessionError,
-  type RevocationEvent,
-} from '@org/session-core';
-import { createJwtKeySet, createJwtVerifier, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
+  createSessionJwt,
+  generateSigningKey,
+} from '@org/session-core/jwt';
 import { randomString } from '@org/session-core/testing';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

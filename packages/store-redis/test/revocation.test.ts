@@ -1,12 +1,12 @@
+import { createSessionManager, decodeRevocationNotice, isSessionError, type RevocationEvent } from '@org/session-core';
 import {
+  createJwtKeySet,
+  createJwtVerifier,
   createRevocationList,
-  createSessionManager,
-  decodeRevocationNotice,
-  isSessionError,
-  type RevocationEvent,
+  createSessionJwt,
+  generateSigningKey,
   type RevocationList,
-} from '@org/session-core';
-import { createJwtKeySet, createJwtVerifier, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
+} from '@org/session-core/jwt';
 import { randomString } from '@org/session-core/testing';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

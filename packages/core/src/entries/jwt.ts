@@ -41,6 +41,14 @@ export {
   type VerifyOptions,
 } from '../jwt/verify.js';
 export {
+  createRevocationList,
+  DEFAULT_REVOCATION_MAX_ENTRIES,
+  DEFAULT_REVOCATION_RETAIN_SECONDS,
+  type RevocableClaims,
+  type RevocationList,
+  type RevocationListOptions,
+} from '../revocation-list.js';
+export {
   type AuthorityAnswer,
   type AuthorityAuthenticateOptions,
   type AuthorityCredential,

@@ -2,7 +2,7 @@ import { compactVerify, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
 import { isSessionError, SessionError } from '../errors.js';
 import { createEmitter, type SessionEvent, type SessionEventListener } from '../events.js';
-import type { RevocableClaims } from '../revocation.js';
+import type { RevocableClaims } from '../revocation-list.js';
 import { VerifiedTokenCache } from './cache.js';
 import { type CheckedJwsHeader, fail, fromJoseError, inspectCompactJws, MAX_JWT_LENGTH } from './compact.js';
 import type { JwtKeySource } from './key-set.js';
