@@ -7,6 +7,7 @@ export default defineConfig({
     csrf: 'src/entries/csrf.ts',
     refresh: 'src/entries/refresh.ts',
     dpop: 'src/entries/dpop.ts',
+    dbsc: 'src/entries/dbsc.ts',
     adapter: 'src/entries/adapter.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/vitest': 'src/testing/vitest.ts',

@@ -39,6 +39,10 @@ export type SessionErrorCode =
   | 'DPOP_PROOF_REPLAYED'
   | 'DPOP_NONCE_REQUIRED'
   | 'DPOP_KEY_MISMATCH'
+  // Device Bound Session Credentials (DBSC)
+  | 'DBSC_PROOF_INVALID'
+  | 'DBSC_CHALLENGE_INVALID'
+  | 'DBSC_BINDING_REQUIRED'
   // Server-side configuration and environment
   | 'CONFIG_INVALID'
   | 'KEY_WEAK'
@@ -90,6 +94,9 @@ export const errorStatus: Readonly<Record<SessionErrorCode, number>> = Object.fr
   DPOP_PROOF_REPLAYED: 401,
   DPOP_NONCE_REQUIRED: 401,
   DPOP_KEY_MISMATCH: 401,
+  DBSC_PROOF_INVALID: 401,
+  DBSC_CHALLENGE_INVALID: 401,
+  DBSC_BINDING_REQUIRED: 401,
   CONFIG_INVALID: 500,
   KEY_WEAK: 500,
   COOKIE_INVALID: 500,
@@ -140,6 +147,9 @@ const defaultMessages: Readonly<Record<SessionErrorCode, string>> = Object.freez
   DPOP_PROOF_REPLAYED: 'The DPoP proof was already used',
   DPOP_NONCE_REQUIRED: 'The DPoP proof must carry the server nonce',
   DPOP_KEY_MISMATCH: 'The token is bound to another key',
+  DBSC_PROOF_INVALID: 'The device-bound session proof is invalid',
+  DBSC_CHALLENGE_INVALID: 'The device-bound session challenge is unknown, expired or used',
+  DBSC_BINDING_REQUIRED: 'This route requires a fresh device-bound session',
   CONFIG_INVALID: 'The session configuration is invalid',
   KEY_WEAK: 'The key is too weak',
   COOKIE_INVALID: 'The cookie is invalid',

@@ -127,6 +127,30 @@ export interface SessionEventMap {
     reason: 'proof_missing' | 'key_mismatch';
     ip: string | null;
   };
+  /** A browser registered a Device Bound Session key for the session (DBSC). */
+  'session.dbsc_registered': {
+    type: 'session.dbsc_registered';
+    at: number;
+    sidHash: string;
+    userId: string;
+    alg: 'ES256' | 'RS256';
+  };
+  /**
+   * A DBSC registration or refresh was refused: no proof from the registered key (`key_mismatch`,
+   * most likely a copied cookie without the device), a malformed or unsigned proof
+   * (`proof_invalid`), a challenge that is unknown, expired or already used (`challenge_invalid`),
+   * a session that is not bound or names another DBSC id (`not_bound`, `id_mismatch`), or a
+   * second registration of a bound session (`already_bound`).
+   */
+  'session.dbsc_rejected': {
+    type: 'session.dbsc_rejected';
+    at: number;
+    sidHash: string;
+    userId: string;
+    step: 'registration' | 'refresh';
+    reason: 'key_mismatch' | 'proof_invalid' | 'challenge_invalid' | 'not_bound' | 'id_mismatch' | 'already_bound';
+    ip: string | null;
+  };
   /**
    * An unsafe request failed the CSRF checks (in report-only mode the reason is prefixed with
    * `report_only:` and the request went through). `sidHash` and `userId` when it carried a session.

@@ -12,6 +12,7 @@ import {
   serializeDeletionCookie,
   serializeSessionCookie,
 } from './cookie.js';
+import { isDbscBinding } from './dbsc-binding.js';
 import { SessionError, type SessionErrorCode } from './errors.js';
 import { createEmitter, type SessionEventListener } from './events.js';
 import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, slideIdle } from './expiry.js';
@@ -363,7 +364,11 @@ export class SessionManager<D extends SessionData = SessionData> {
       data: options.data ?? old.data,
       // New metadata may add a DPoP binding but never drop or change one: rotation keeps the key.
       metadata: options.metadata
-        ? normaliseMetadata({ ...options.metadata, dpopJkt: old.metadata.dpopJkt ?? options.metadata.dpopJkt })
+        ? normaliseMetadata({
+            ...options.metadata,
+            dpopJkt: old.metadata.dpopJkt ?? options.metadata.dpopJkt,
+            dbsc: old.metadata.dbsc ?? options.metadata.dbsc,
+          })
         : old.metadata,
       version: 1,
     };
@@ -855,6 +860,8 @@ function normaliseMetadata(metadata: SessionMetadata | undefined): SessionMetada
   if (typeof metadata?.dpopJkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(metadata.dpopJkt)) {
     normalised.dpopJkt = metadata.dpopJkt;
   }
+  // A DBSC binding is written by the registration endpoint only; kept when its shape is sound.
+  if (isDbscBinding(metadata?.dbsc)) normalised.dbsc = metadata.dbsc;
   return normalised;
 }
 

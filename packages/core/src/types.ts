@@ -12,6 +12,24 @@ export interface SessionMetadata {
    * proof); tokens of a bound session are refused without a proof from that key. Kept on rotation.
    */
   dpopJkt?: string | null;
+  /**
+   * The browser key a Device Bound Session (DBSC) registered for this session, set by the
+   * registration endpoint (`@org/session-core/dbsc`). Kept on rotation.
+   */
+  dbsc?: DbscBinding | null;
+}
+
+/** A session's Device Bound Session Credentials binding: the browser's public key and the DBSC id. */
+export interface DbscBinding {
+  /** The DBSC session identifier the browser sends in `Sec-Secure-Session-Id` (random, not the session id). */
+  id: string;
+  alg: 'ES256' | 'RS256';
+  /** The public key from the registration proof (public members only). */
+  jwk: Record<string, string>;
+  /** RFC 7638 thumbprint of `jwk`. */
+  jkt: string;
+  /** When the key was registered, ms since the epoch. */
+  boundAt: number;
 }
 
 /** Signals from the current request, compared against the stored metadata by the binding policy. */

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createCsrfProtection } from '../src/entries/csrf.js';
+import { createDbsc } from '../src/entries/dbsc.js';
 import { assertSessionDpopBinding, type VerifiedDpopProof } from '../src/entries/dpop.js';
 import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
 import { createRefreshTokens } from '../src/entries/refresh.js';
@@ -12,7 +13,14 @@ import {
 } from '../src/index.js';
 import { JwtKeySet } from '../src/jwt/key-set.js';
 import { SessionManager } from '../src/manager.js';
-import { createTestClock } from '../src/testing/index.js';
+import {
+  createTestClock,
+  generateDbscKey,
+  parseChallengeHeader,
+  parseRegistrationHeader,
+  sessionResponseHeader,
+  signDbscProof,
+} from '../src/testing/index.js';
 import { generateSessionToken } from '../src/token.js';
 
 // The compile-time half of this file is checked by `tsc -p packages/core` (CI's typecheck) and by
@@ -73,6 +81,12 @@ const shapes = {
     required: ['type', 'at', 'sidHash', 'userId', 'reason', 'ip'],
     optional: [],
     reasons: ['proof_missing', 'key_mismatch'],
+  },
+  'session.dbsc_registered': { required: ['type', 'at', 'sidHash', 'userId', 'alg'], optional: [], reasons: null },
+  'session.dbsc_rejected': {
+    required: ['type', 'at', 'sidHash', 'userId', 'step', 'reason', 'ip'],
+    optional: [],
+    reasons: ['key_mismatch', 'proof_invalid', 'challenge_invalid', 'not_bound', 'id_mismatch', 'already_bound'],
   },
   'csrf.rejected': { required: ['type', 'at', 'reason', 'ip'], optional: ['sidHash', 'userId'], reasons: null },
   'jwt.rejected': { required: ['type', 'at', 'reason'], optional: [], reasons: null },
@@ -204,6 +218,25 @@ describe('SessionEvent: a union on type', () => {
     credentials.push(boundPair.refreshToken, boundPair.accessToken);
     await expect(refresh.refresh(boundPair.refreshToken)).rejects.toMatchObject({ code: 'DPOP_KEY_MISMATCH' });
     expect(() => assertSessionDpopBinding(manager, bound.session, null)).toThrow();
+
+    // DBSC: a browser registers its key, then a refresh signed by another key is refused.
+    const dbsc = createDbsc(manager, { secret: new Uint8Array(32).fill(5) });
+    const device = remember(await manager.create({ userId: 'user-8' }));
+    const { challenge } = parseRegistrationHeader(dbsc.registrationHeader(device.session));
+    const deviceKey = await generateDbscKey();
+    await dbsc.register(device.session, {
+      proof: sessionResponseHeader(await signDbscProof(deviceKey, { challenge, registration: true })),
+    });
+    const boundSession = (await manager.validateToken(device.token)).session;
+    if (!boundSession) throw new Error('the bound session should validate');
+    const asked = await dbsc.refresh(boundSession, { proof: null });
+    const refreshChallenge = parseChallengeHeader(asked.headers['Secure-Session-Challenge'] ?? '').challenge;
+    const thief = await signDbscProof(await generateDbscKey(), { challenge: refreshChallenge });
+    await expect(
+      dbsc.refresh(boundSession, { proof: sessionResponseHeader(thief), ip: '203.0.113.9' }),
+    ).rejects.toMatchObject({
+      code: 'DBSC_PROOF_INVALID',
+    });
 
     // CSRF: a rejection with a session, and one in report-only mode without one.
     const h = remember(await manager.create({ userId: 'user-6' }));

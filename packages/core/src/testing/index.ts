@@ -14,6 +14,14 @@ export { hashSecret } from '../hash.js';
 export { randomBytes, randomString } from '../random.js';
 export { generateSessionToken } from '../token.js';
 export { createTestClock, type TestClock } from './clock.js';
+export {
+  type DbscTestKey,
+  generateDbscKey,
+  parseChallengeHeader,
+  parseRegistrationHeader,
+  sessionResponseHeader,
+  signDbscProof,
+} from './dbsc-client.js';
 export { refreshFamilyFixture, sessionRecordFixture } from './fixtures.js';
 export {
   buildRawRequest,
