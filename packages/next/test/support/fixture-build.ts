@@ -44,5 +44,7 @@ export async function nextBuild(dir: string, env: Record<string, string> = {}): 
 export async function buildFixtureApp(): Promise<{ distDir: string; remove(): void }> {
   const distDir = `.next/run-${process.pid}`;
   await nextBuild(fixtureDir, { FIXTURE_DIST_DIR: distDir });
+  // Next writes it on every build, pointing into this run's folder; the package's tsconfig needs none of it.
+  rmSync(join(fixtureDir, 'next-env.d.ts'), { force: true });
   return { distDir, remove: () => rmSync(join(fixtureDir, distDir), { recursive: true, force: true }) };
 }
