@@ -18,6 +18,7 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import type { Dbsc, DbscAnswer } from '@org/session-core/dbsc';
 import {
   authenticateDpopRequest,
   type DpopAuthentication,
@@ -262,5 +263,89 @@ export function expressDpop(verifier: DpopVerifier, options: ExpressDpopOptions 
     const nonce = verifier.currentNonce();
     if (nonce !== null) res.setHeader('dpop-nonce', nonce);
     next();
+  };
+}
+
+/** The Express side of DBSC (`@org/session-core/dbsc`): its endpoints and a guard. */
+export interface ExpressDbsc {
+  /** Adds `Secure-Session-Registration` to a response that signed the user in (call after `auth.login`). */
+  offer(res: Response, session: Pick<Session, 'id'>): void;
+  /** The registration endpoint (`POST dbsc.registrationPath`): needs the session cookie. */
+  register: RequestHandler;
+  /** The refresh endpoint (`POST dbsc.refreshPath`): 403 with a challenge, then a new bound cookie. */
+  refresh: RequestHandler;
+  /**
+   * A guard for sensitive routes, after `requireSession`: 401 `DBSC_BINDING_REQUIRED` when a bound
+   * session comes without a fresh bound cookie (a copied session cookie), and with `'always'` for
+   * sessions of browsers that never bound one.
+   */
+  requireBound(require?: 'if-bound' | 'always'): RequestHandler;
+  /** Deletes the bound cookie (with `auth.logout`). */
+  clear(res: Response): void;
+}
+
+/**
+ * Device Bound Session Credentials on Express: mount `register` and `refresh` at the DBSC paths,
+ * after `auth.middleware`, call `offer` after login, and guard sensitive routes with `requireBound()`. Browsers without
+ * DBSC keep ordinary sessions unless a route says `'always'`.
+ *
+ * @example
+ * ```ts
+ * const dbsc = expressDbsc(createDbsc(manager, { secret: dbscKey }))
+ * app.post('/dbsc/register', dbsc.register)
+ * app.post('/dbsc/refresh', dbsc.refresh)
+ * app.post('/login', auth.csrf(), async (req, res) => { dbsc.offer(res, await auth.login(req, res, { userId })); res.redirect(303, '/') })
+ * app.post('/transfer', auth.requireSession(), dbsc.requireBound(), transfer)
+ * ```
+ */
+export function expressDbsc<D extends SessionData = RegisteredData>(dbsc: Dbsc<D>): ExpressDbsc {
+  const fail = (error: unknown, res: Response) => {
+    const { status, headers, body } = errorResponse(error);
+    for (const [name, value] of headers) res.setHeader(name, value);
+    res.status(status).json(body);
+  };
+  const answer = (res: Response, result: DbscAnswer) => {
+    for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
+    for (const cookie of result.cookies) res.append('set-cookie', cookie);
+    if (result.body) res.status(result.status).json(result.body);
+    else res.status(result.status).end();
+  };
+  const endpoint = (step: 'register' | 'refresh'): RequestHandler => {
+    return async (req, res) => {
+      const session = req.session as Session<D> | null;
+      if (!session) return fail(req.sessionResult?.error ?? new SessionError('UNAUTHENTICATED'), res);
+      const request = {
+        proof: req.get('secure-session-response') ?? null,
+        sessionIdHeader: req.get('sec-secure-session-id') ?? null,
+        ip: req.ip ?? null,
+      };
+      try {
+        answer(res, step === 'register' ? await dbsc.register(session, request) : await dbsc.refresh(session, request));
+      } catch (error) {
+        fail(error, res);
+      }
+    };
+  };
+  return {
+    offer: (res, session) => {
+      res.setHeader('secure-session-registration', dbsc.registrationHeader(session));
+    },
+    register: endpoint('register'),
+    refresh: endpoint('refresh'),
+    requireBound: (require = 'if-bound') => {
+      return (req, res, next) => {
+        const session = req.session as Session<D> | null;
+        if (!session) return fail(new SessionError('UNAUTHENTICATED'), res);
+        try {
+          dbsc.assertBound(session, req.headers.cookie, require);
+        } catch (error) {
+          return fail(error, res);
+        }
+        next();
+      };
+    },
+    clear: (res) => {
+      res.append('set-cookie', dbsc.deletionCookie());
+    },
   };
 }
