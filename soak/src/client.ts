@@ -152,6 +152,8 @@ export class SoakClient {
   /** Families ended for certain (revoked by reuse or logout), for the store audit. */
   readonly endedFamilies: string[] = [];
   private next = 0;
+  /** Stopped after an unanswered revoke-all (see mutate). */
+  retired = false;
 
   constructor(
     index: number,
@@ -276,7 +278,15 @@ export class SoakClient {
 
   /** A 401 for a session the ledger holds: lost, unless a fault made the store unreachable. */
   private refusedLive(answer: Answer): void {
-    if (answer.status === 401 || answer.status === 403) this.counters.lostDuringLoad++;
+    if (answer.status === 401 || answer.status === 403) {
+      this.counters.lostDuringLoad++;
+      // SOAK_DEBUG=1: what the server said, to tell a library fault from a ledger gap.
+      if (process.env.SOAK_DEBUG) {
+        console.error(
+          `lost? ${this.userId} ${answer.status} ${JSON.stringify(answer.body)} after ${answer.receivedAt - answer.sentAt} ms`,
+        );
+      }
+    }
     if (answer.setCookies.some((l) => parseSetCookie(l).name === SESSION_COOKIE && parseSetCookie(l).deletes)) {
       this.counters.wrongDeletions++;
     }
@@ -325,6 +335,14 @@ export class SoakClient {
       if (op !== 'touch') {
         this.forget(held);
         if (op === 'logout-others') for (const other of others) if (this.live.has(other.id)) this.forget(other);
+      }
+      // A revoke-all left without an answer may still be served later, and then revokes every
+      // session of the user created before it runs, new ones included: the client retires, so its
+      // ledger never holds a session such a late request could end.
+      if (op === 'logout-others' && answer.status === 0) {
+        for (const other of [...this.live.values()]) this.forget(other);
+        this.family = null;
+        this.retired = true;
       }
       return;
     }
@@ -552,7 +570,7 @@ export class SoakClient {
   }
 
   async run(until: () => boolean): Promise<void> {
-    while (!until()) {
+    while (!until() && !this.retired) {
       await this.step();
       await new Promise((resolve) => setTimeout(resolve, Math.random() * this.settings.thinkMs));
     }
