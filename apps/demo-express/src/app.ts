@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, SessionError } from '@org/session-core';
+import { type Clock, MemoryStore, SessionError } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
-import { expressSessions } from '@org/session-express';
+import { assertDpopBinding, createDpopVerifier, dpopErrorResponse } from '@org/session-core/dpop';
+import { expressDpop, expressSessions } from '@org/session-express';
 import type { DemoConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';
 import {
@@ -73,6 +74,44 @@ export function createExpressDemo(services: DemoServices): express.Express {
     res.setHeader('cache-control', 'no-store');
     next();
   });
+  // DPoP (RFC 9449) for API clients: a script logs in with a proof and gets a session JWT bound to
+  // its key (cnf.jkt). No cookie is sent or set, so there is nothing for CSRF to protect: the route
+  // comes before the CSRF check. One process: a memory replay cache is enough (several instances
+  // would share the Redis store's).
+  const dpop = createDpopVerifier({ replay: new MemoryStore() });
+  const sendDpopError = (error: unknown, res: Response, tokenEndpoint = false) => {
+    const { status, headers, body } = dpopErrorResponse(error, dpop, { tokenEndpoint });
+    res.status(status).set(headers).json(body);
+  };
+  app.post(
+    '/api/token',
+    express.json({ limit: '8kb' }),
+    expressDpop(dpop, { tokenEndpoint: true }),
+    async (req, res) => {
+      const proof = req.dpop?.proof;
+      if (!proof)
+        return sendDpopError(new SessionError('DPOP_PROOF_INVALID', undefined, { reason: 'missing' }), res, true);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const user = await users.authenticate(body.email, body.password);
+      if (!user) {
+        res.status(400).json({ error: 'invalid_grant', error_description: 'Wrong email or password' });
+        return;
+      }
+      const { session } = await manager.create({
+        userId: user.id,
+        metadata: { ...clientMetadata(req.get('user-agent'), req.ip), label: 'API client (DPoP)', dpopJkt: proof.jkt },
+      });
+      const { token, expiresIn } = await services.jwts.issue(session);
+      res.json({ access_token: token, token_type: 'DPoP', expires_in: expiresIn });
+    },
+  );
+  // Only requests that speak DPoP go through its check: a bearer token keeps its old answers.
+  const dpopWhenPresent = expressDpop(dpop);
+  const withDpop = (req: Request, res: Response, next: NextFunction) =>
+    req.headers.dpop !== undefined || /^dpop /i.test(req.get('authorization') ?? '')
+      ? dpopWhenPresent(req, res, next)
+      : next();
+
   app.use(express.urlencoded({ extended: false, limit: '8kb' }));
   app.use(auth.middleware);
   app.use(auth.csrf());
@@ -303,15 +342,22 @@ export function createExpressDemo(services: DemoServices): express.Express {
     res.json({ jwt: token, expiresAt });
   });
 
-  app.get('/api/me', async (req, res) => {
-    const token = readBearerToken(req.get('authorization'));
+  app.get('/api/me', withDpop, async (req, res) => {
+    const token = req.dpop?.token ?? readBearerToken(req.get('authorization'));
     if (!token) throw new SessionError('UNAUTHENTICATED');
     const claims = await services.jwts.verify(token, { strict: true });
+    try {
+      // A key-bound JWT (cnf.jkt) needs a proof from that key: a copied token alone is refused.
+      assertDpopBinding(claims.cnf?.jkt, req.dpop?.proof ?? null);
+    } catch (error) {
+      return sendDpopError(error, res);
+    }
     const user = users.findById(claims.sub);
     if (!user) throw new SessionError('UNAUTHENTICATED');
     res.json({
       user: { id: user.id, email: user.email },
       jwt: { iss: claims.iss, aud: claims.aud, iat: claims.iat, exp: claims.exp, auth_time: claims.auth_time },
+      keyBound: claims.cnf !== undefined,
     });
   });
 

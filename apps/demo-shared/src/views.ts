@@ -16,6 +16,8 @@ export interface SessionView {
   absoluteExpiresAt: number;
   persistent: boolean;
   current: boolean;
+  /** Bound to a client's DPoP key: its tokens are refused without a proof from that key. */
+  keyBound: boolean;
 }
 
 export interface ExpiryPolicyView {
@@ -157,11 +159,16 @@ export function sessionsPage(input: {
   write at most every ${formatDuration(policy.touchIntervalMs)}; nothing extends the absolute deadline. Shorten both with
   <code>IDLE_TIMEOUT_MS</code> and <code>ABSOLUTE_TIMEOUT_MS</code> to watch a session expire.
   ${current.persistent ? 'This is a "remember me" session: its cookie outlives the browser.' : 'The cookie ends when the browser closes.'}</p>
+  <p id="key-binding">${
+    current.keyBound
+      ? "Key-bound (DPoP): its tokens are refused without a proof from the client's key."
+      : 'Not key-bound: a bearer session, usable by whoever holds its cookie. API clients can bind theirs with DPoP (see the README).'
+  }</p>
 </section>`
     : null;
   const rows = input.sessions.map(
     (s) => html`<tr class="${s.current ? 'current' : ''}" data-session="${s.handle}">
-  <td><strong>${s.device}</strong>${s.current ? html` <span class="badge">this device</span>` : null}<br><small>${s.userAgent ?? 'no user agent'}</small></td>
+  <td><strong>${s.device}</strong>${s.current ? html` <span class="badge">this device</span>` : null}${s.keyBound ? html` <span class="badge">key-bound (DPoP)</span>` : null}<br><small>${s.userAgent ?? 'no user agent'}</small></td>
   <td>${s.ip ?? 'unknown'}</td>
   <td><time datetime="${new Date(s.createdAt).toISOString()}">${formatTime(s.createdAt)}</time></td>
   <td><time datetime="${new Date(s.lastSeenAt).toISOString()}">${formatTime(s.lastSeenAt)}</time></td>

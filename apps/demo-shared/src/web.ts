@@ -37,6 +37,7 @@ export async function sessionViews(
     absoluteExpiresAt: session.absoluteExpiresAt,
     persistent: session.persistent,
     current: session.id === currentSessionId,
+    keyBound: typeof session.metadata.dpopJkt === 'string',
   }));
 }
 
