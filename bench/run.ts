@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: every section measures our code next to its floor or its peers in the same run.
  * Run some sections with `pnpm bench <name> ...` (core, jwt, store-redis, store-sql, http,
- * footprint, sidecar, revocation, dpop). `--quick` shortens every section (`pnpm bench:quick`, for checking a
+ * footprint, sidecar, revocation, dpop, dbsc). `--quick` shortens every section (`pnpm bench:quick`, for checking a
  * change); `--write-results` writes bench/RESULTS.md (and, with the http section, the chart
  * bench/results.svg) from the sections that ran.
  */
@@ -22,6 +22,7 @@ const sections: Record<string, () => Promise<{ run(): Promise<SectionResult | un
   sidecar: () => import('./sidecar.ts'),
   revocation: () => import('./revocation.ts'),
   dpop: () => import('./dpop.ts'),
+  dbsc: () => import('./dbsc.ts'),
 };
 
 const args = process.argv.slice(2);

@@ -95,6 +95,7 @@ export const MAX_DBSC_PROOF_LENGTH = 8192;
 export const DEFAULT_DBSC_ALGORITHMS: readonly DbscAlgorithm[] = Object.freeze(['ES256', 'RS256']);
 const DBSC_TYP = 'dbsc+jwt';
 const REPLAY_PREFIX = 'dbsc:';
+const KEY_CACHE_SIZE = 1000;
 
 type Purpose = 'reg' | 'ref';
 type RejectReason = SessionEventMap['session.dbsc_rejected']['reason'];
@@ -122,6 +123,7 @@ export class Dbsc<D extends SessionData = SessionData> {
   readonly #secret: Uint8Array;
   readonly #replay: MarkOnceStore;
   readonly #secure: boolean;
+  readonly #keys = new Map<string, CryptoKey | Uint8Array>();
 
   constructor(manager: SessionManager<D>, options: DbscOptions) {
     const rt = runtimeOf(manager);
@@ -196,7 +198,7 @@ export class Dbsc<D extends SessionData = SessionData> {
     }
     const alg = header.alg as DbscAlgorithm;
     const jwk = publicMembers(header.jwk as JWK);
-    const payload = await verifyWith(token, jwk, alg);
+    const payload = await verifyWith(token, await importJWK(jwk, alg).catch(() => null), alg);
     if (!payload) return fail('DBSC_PROOF_INVALID', 'proof_invalid');
     if (!(await this.#acceptChallenge(payload.jti, 'reg', session.id, now)))
       fail('DBSC_CHALLENGE_INVALID', 'challenge_invalid');
@@ -249,7 +251,7 @@ export class Dbsc<D extends SessionData = SessionData> {
     const header = safeHeader(token);
     if (!header || header.typ !== DBSC_TYP || header.alg !== binding.alg)
       return fail('DBSC_PROOF_INVALID', 'proof_invalid');
-    const payload = await verifyWith(token, binding.jwk as JWK, binding.alg);
+    const payload = await verifyWith(token, await this.#storedKey(binding), binding.alg);
     if (!payload) return fail('DBSC_PROOF_INVALID', 'key_mismatch');
     if (!(await this.#acceptChallenge(payload.jti, 'ref', binding.id, now)))
       fail('DBSC_CHALLENGE_INVALID', 'challenge_invalid');
@@ -309,6 +311,18 @@ export class Dbsc<D extends SessionData = SessionData> {
       maxAge: 0,
       expires: 'Thu, 01 Jan 1970 00:00:00 GMT',
     });
+  }
+
+  /** The stored public key, imported once per binding (imports cost more than the signature check). */
+  async #storedKey(binding: DbscBinding): Promise<CryptoKey | Uint8Array | null> {
+    const cached = this.#keys.get(binding.jkt);
+    if (cached) return cached;
+    const imported = await importJWK(binding.jwk as JWK, binding.alg).catch(() => null);
+    if (!imported) return null;
+    // Bounded: an old entry is dropped first; a miss only costs a new import.
+    if (this.#keys.size >= KEY_CACHE_SIZE) this.#keys.delete(this.#keys.keys().next().value as string);
+    this.#keys.set(binding.jkt, imported);
+    return imported;
   }
 
   #allowed(alg: unknown): alg is DbscAlgorithm {
@@ -473,9 +487,13 @@ function publicMembers(jwk: JWK): JWK {
     : { kty: 'RSA', n: jwk.n as string, e: jwk.e as string };
 }
 
-async function verifyWith(token: string, jwk: JWK, alg: DbscAlgorithm): Promise<Record<string, unknown> | null> {
+async function verifyWith(
+  token: string,
+  key: CryptoKey | Uint8Array | null,
+  alg: DbscAlgorithm,
+): Promise<Record<string, unknown> | null> {
+  if (!key) return null;
   try {
-    const key = await importJWK(jwk, alg);
     const { payload } = await compactVerify(token, key, { algorithms: [alg] });
     const claims = JSON.parse(new TextDecoder().decode(payload)) as unknown;
     return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
