@@ -1,7 +1,11 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { type Clock, systemClock } from './clock.js';
+import { assertDpopBinding } from './dpop-binding.js';
 import { base64urlEncode, toHex, utf8 } from './encoding.js';
 import { SessionError, toSessionError } from './errors.js';
+
+export { assertDpopBinding };
+
 import { constantTimeEqualString, hmacSha256, sha256 } from './hash.js';
 import type { SessionManager } from './manager.js';
 import { runtimeOf } from './runtime.js';
@@ -280,25 +284,6 @@ export function accessTokenHash(accessToken: string): string {
  */
 export async function jwkThumbprint(jwk: JWK): Promise<string> {
   return calculateJwkThumbprint(jwk, 'sha256');
-}
-
-/**
- * Checks that a credential bound to `boundJkt` (a session's `metadata.dpopJkt`, a JWT's `cnf.jkt`)
- * is presented with a proof from that key. An unbound credential passes with or without a proof.
- * Throws `DPOP_KEY_MISMATCH` with reason `proof_missing` (a bound token used as a bearer token) or
- * `key_mismatch` (a proof from another key: a stolen token).
- *
- * @example
- * ```ts
- * assertDpopBinding(session.metadata.dpopJkt, proof)
- * ```
- */
-export function assertDpopBinding(boundJkt: string | null | undefined, proof: VerifiedDpopProof | null): void {
-  if (typeof boundJkt !== 'string' || boundJkt === '') return;
-  if (!proof) throw new SessionError('DPOP_KEY_MISMATCH', undefined, { reason: 'proof_missing' });
-  if (!constantTimeEqualString(boundJkt, proof.jkt)) {
-    throw new SessionError('DPOP_KEY_MISMATCH', undefined, { reason: 'key_mismatch' });
-  }
 }
 
 /**

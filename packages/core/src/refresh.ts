@@ -1,4 +1,5 @@
-import { assertDpopBinding, type VerifiedDpopProof } from './dpop.js';
+import type { VerifiedDpopProof } from './dpop.js';
+import { assertDpopBinding } from './dpop-binding.js';
 import { base64urlEncode, isBase64url } from './encoding.js';
 import { SessionError } from './errors.js';
 import { expiryStatus, idleDeadline } from './expiry.js';
