@@ -104,8 +104,11 @@ export interface CsrfRequest {
   headers: HeaderSource;
   /** Raw `Cookie` header(s); read from `headers` when omitted. */
   cookieHeader?: CookieHeaderInput;
-  /** The session the request was authenticated with (validated by the manager), or null. */
-  session: { id: string; userId?: string } | null;
+  /**
+   * The session the request was authenticated with (validated by the manager), or null. Its
+   * `metadata.csrfId`, when present, is what tokens are bound to across rotation.
+   */
+  session: CsrfSession | null;
   /** The token field of a parsed form body (`_csrf`), if the adapter parsed one. */
   formToken?: unknown;
   /** Client address, for the event. */
@@ -118,7 +121,21 @@ export interface CsrfRequest {
   sessionUnavailable?: boolean;
 }
 
+/** What CSRF tokens need of a session: its id and, when it has one, its rotation-proof CSRF id. */
+export interface CsrfSession {
+  id: string;
+  userId?: string;
+  metadata?: { csrfId?: string | null } | null;
+}
+
 export interface CsrfCheckOptions {
+  /**
+   * The route only ends the caller's own session (logout). A same-origin signal is enough there:
+   * the token is not required, so a page older than a rotation, or a second tab after the first
+   * logged out, still logs out. Another site still cannot: the origin checks run as always, and
+   * the worst a forged request could do is log the user out. Default false.
+   */
+  logout?: boolean;
   /**
    * H7: the endpoint only takes JSON. Unsafe requests with a body of any other type (`text/plain`,
    * forms, multipart, or no type at all) get `CONTENT_TYPE_REJECTED` (415).
@@ -160,8 +177,11 @@ export interface CsrfVerdict {
 }
 
 export interface CsrfTokenInput {
-  /** The request's session, or null before login (a pre-session token is issued then). */
-  session: { id: string } | null;
+  /**
+   * The request's session, or null before login (a pre-session token is issued then). A session
+   * with `metadata.csrfId` gets a token that stays valid when the session rotates.
+   */
+  session: CsrfSession | null;
   /** Raw `Cookie` header(s), to reuse the pre-session cookie the client already holds. */
   cookieHeader?: CookieHeaderInput;
   /** A pre-session id issued earlier in the same response, so that two calls agree. */
@@ -296,7 +316,12 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
     if (presented === null || presented === '') return 'token_missing';
     if (typeof presented !== 'string' || !TOKEN_PATTERN.test(presented)) return 'token_invalid';
     if (request.session) {
-      return checkToken(sessionKey, request.session.id, presented) ? null : 'token_invalid';
+      // A token bound to the session's CSRF id (kept across rotation) or, for tokens issued
+      // before the session had one, to its id. Both are checked so the time says nothing.
+      const csrfId = csrfIdOf(request.session);
+      const byId = checkToken(sessionKey, request.session.id, presented);
+      const byCsrfId = csrfId !== null && checkToken(sessionKey, csrfBinding(csrfId), presented);
+      return byId || byCsrfId ? null : 'token_invalid';
     }
     const preSessionIds = getCookieValues(cookieHeader, preSessionCookieName).filter(isPreSessionId);
     if (preSessionIds.length === 0) return 'token_missing';
@@ -315,7 +340,9 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
     token(input) {
       const r = toHex(randomBytes(RANDOM_BYTES, random));
       if (input.session) {
-        return { token: signToken(sessionKey, input.session.id, r), cookies: [], preSessionId: null };
+        const csrfId = csrfIdOf(input.session);
+        const bound = csrfId === null ? input.session.id : csrfBinding(csrfId);
+        return { token: signToken(sessionKey, bound, r), cookies: [], preSessionId: null };
       }
       const held =
         input.preSessionId ?? getCookieValues(input.cookieHeader, preSessionCookieName).find(isPreSessionId) ?? null;
@@ -343,7 +370,8 @@ export function createCsrfProtection(options: CsrfOptions): CsrfProtection {
         // An outage, not a forgery: no csrf.rejected event, and the client may retry.
         throw new SessionError('STORE_UNAVAILABLE', undefined, { reason: 'session_unreadable' });
       }
-      if (requireToken && !bearer) {
+      // Logout: the origin checks above are the whole defence (see CsrfCheckOptions.logout).
+      if (requireToken && !bearer && checkOptions.logout !== true) {
         const tokenReason = tokenFailure(request, cookieHeader);
         if (tokenReason) return reject(request, tokenReason);
       }
@@ -388,6 +416,18 @@ function originOf(url: string): string | null {
   } catch {
     return null;
   }
+}
+
+const CSRF_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+function csrfIdOf(session: CsrfSession): string | null {
+  const csrfId = session.metadata?.csrfId;
+  return typeof csrfId === 'string' && CSRF_ID_PATTERN.test(csrfId) ? csrfId : null;
+}
+
+// A prefix no session id carries, so a CSRF id can never be mistaken for a session id.
+function csrfBinding(csrfId: string): string {
+  return `csrf-id:${csrfId}`;
 }
 
 function isPreSessionId(value: string): boolean {

@@ -13,6 +13,7 @@ import {
   serializeSessionCookie,
 } from './cookie.js';
 import { isDbscBinding } from './dbsc-binding.js';
+import { base64urlEncode } from './encoding.js';
 import { SessionError, type SessionErrorCode } from './errors.js';
 import { createEmitter, type SessionEventListener } from './events.js';
 import { cookieMaxAge, expiryStatus, extendIdle, initialExpiry, isFreshAt, slideIdle } from './expiry.js';
@@ -237,7 +238,8 @@ export class SessionManager<D extends SessionData = SessionData> {
       persistent,
       ...initialExpiry(now, this.policy, persistent),
       data: (input.data ?? {}) as D,
-      metadata: normaliseMetadata(input.metadata),
+      // A new session always starts a new CSRF binding (never one the caller passed in).
+      metadata: normaliseMetadata({ ...input.metadata, csrfId: base64urlEncode(randomBytes(16, this.#rt.random)) }),
       version: 1,
     };
     await this.#rt.call(() => this.#rt.store.create(record, now));
@@ -368,6 +370,8 @@ export class SessionManager<D extends SessionData = SessionData> {
             ...options.metadata,
             dpopJkt: old.metadata.dpopJkt ?? options.metadata.dpopJkt,
             dbsc: old.metadata.dbsc ?? options.metadata.dbsc,
+            // The CSRF binding survives rotation: pages open before it keep working.
+            csrfId: old.metadata.csrfId,
           })
         : old.metadata,
       version: 1,
@@ -862,6 +866,9 @@ function normaliseMetadata(metadata: SessionMetadata | undefined): SessionMetada
   }
   // A DBSC binding is written by the registration endpoint only; kept when its shape is sound.
   if (isDbscBinding(metadata?.dbsc)) normalised.dbsc = metadata.dbsc;
+  if (typeof metadata?.csrfId === 'string' && /^[A-Za-z0-9_-]{22}$/.test(metadata.csrfId)) {
+    normalised.csrfId = metadata.csrfId;
+  }
   return normalised;
 }
 

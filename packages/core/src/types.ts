@@ -17,6 +17,12 @@ export interface SessionMetadata {
    * registration endpoint (`@org/session-core/dbsc`). Kept on rotation.
    */
   dbsc?: DbscBinding | null;
+  /**
+   * A random id the session's CSRF tokens are bound to: set when the session is created, kept on
+   * rotation, so a page rendered before a rotation still posts. Not a credential: a token also
+   * needs the server's CSRF key.
+   */
+  csrfId?: string;
 }
 
 /** A session's Device Bound Session Credentials binding: the browser's public key and the DBSC id. */

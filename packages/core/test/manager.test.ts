@@ -95,7 +95,8 @@ describe('create', () => {
       authenticatedAt: now,
       persistent: false,
       data: { role: 'admin' },
-      metadata: { userAgent: 'UA/1', ip: '203.0.113.9', label: 'Laptop' },
+      // Plus the random CSRF id the session's tokens are bound to.
+      metadata: { userAgent: 'UA/1', ip: '203.0.113.9', label: 'Laptop', csrfId: expect.stringMatching(/^[\w-]{22}$/) },
       version: 1,
     });
     expect(issued.session).not.toHaveProperty('secretHash');
@@ -278,7 +279,12 @@ describe('rotate', () => {
     const issued = await sessions.create({ userId: 'u1', data: { role: 'member' }, metadata: { userAgent: 'A' } });
     const rotated = await sessions.rotate(issued.session, { data: { role: 'admin' }, metadata: { userAgent: 'B' } });
     expect(rotated.session.data).toEqual({ role: 'admin' });
-    expect(rotated.session.metadata).toEqual({ userAgent: 'B', ip: null, label: null });
+    expect(rotated.session.metadata).toEqual({
+      userAgent: 'B',
+      ip: null,
+      label: null,
+      csrfId: issued.session.metadata.csrfId,
+    });
   });
 
   it('C3: re-authentication resets authenticatedAt and both timeouts; a plain rotation moves neither', async () => {

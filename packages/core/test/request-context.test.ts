@@ -195,7 +195,12 @@ describe('request context: login, logout, rotate, extend', () => {
     const planted = await manager.create({ userId: 'attacker' });
     const context = await open({ cookie: `${SID}=${planted.token}; ${PRE}=${'a'.repeat(43)}` });
     const session = await context.login({ userId: 'victim', metadata: { label: 'laptop' } });
-    expect(session.metadata).toEqual({ ip: '198.51.100.7', userAgent: 'test-agent', label: 'laptop' });
+    expect(session.metadata).toEqual({
+      ip: '198.51.100.7',
+      userAgent: 'test-agent',
+      label: 'laptop',
+      csrfId: expect.stringMatching(/^[\w-]{22}$/),
+    });
     expect(context.session?.id).toBe(session.id);
     expect((await manager.validateToken(planted.token)).status).toBe('invalid');
     const lines = written(context);

@@ -13,6 +13,7 @@ export {
   type CsrfProtection,
   type CsrfRejectReason,
   type CsrfRequest,
+  type CsrfSession,
   type CsrfSettings,
   type CsrfToken,
   type CsrfTokenInput,
