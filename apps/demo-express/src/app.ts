@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, MemoryStore, SessionError } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
+import { createDbsc } from '@org/session-core/dbsc';
 import { assertDpopBinding, createDpopVerifier, dpopErrorResponse } from '@org/session-core/dpop';
-import { expressDpop, expressSessions } from '@org/session-express';
+import { expressDbsc, expressDpop, expressSessions } from '@org/session-express';
 import type { DemoConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';
 import {
@@ -114,6 +115,14 @@ export function createExpressDemo(services: DemoServices): express.Express {
 
   app.use(express.urlencoded({ extended: false, limit: '8kb' }));
   app.use(auth.middleware);
+  // Device Bound Session Credentials: the browser posts signed proofs here. The challenge in each
+  // proof is the anti-forgery check, so these two come before the CSRF token check. Used challenges
+  // are kept in memory (one process; a cluster would share the Redis store's).
+  const dbsc = expressDbsc(
+    createDbsc(manager, { secret: crypto.getRandomValues(new Uint8Array(32)), replayStore: new MemoryStore() }),
+  );
+  app.post('/dbsc/register', dbsc.register);
+  app.post('/dbsc/refresh', dbsc.refresh);
   app.use(auth.csrf());
 
   /** The signed-in user, or null after sending the way out (login page, or 503 if the store is down). */
@@ -157,11 +166,13 @@ export function createExpressDemo(services: DemoServices): express.Express {
         .send(loginPage({ csrfToken: auth.csrfToken(req, res), email, problem: 'Wrong email or password.' }));
       return;
     }
-    await auth.login(req, res, {
+    const session = await auth.login(req, res, {
       userId: user.id,
       metadata: clientMetadata(req.get('user-agent'), req.ip),
       persistent: form(req, 'remember') === '1',
     });
+    // A browser with DBSC registers a device key for the new session; others ignore the header.
+    dbsc.offer(res, session);
     res.redirect(303, '/sessions');
   });
 
@@ -183,6 +194,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
 
   app.post('/logout', async (req, res) => {
     await auth.logout(req, res);
+    dbsc.clear(res);
     res.redirect(303, '/login?reason=logged-out');
   });
 
@@ -359,6 +371,16 @@ export function createExpressDemo(services: DemoServices): express.Express {
       jwt: { iss: claims.iss, aud: claims.aud, iat: claims.iat, exp: claims.exp, auth_time: claims.auth_time },
       keyBound: claims.cnf !== undefined,
     });
+  });
+
+  // Whether this session is device-bound (DBSC) and its bound cookie fresh; /api/device-bound is a
+  // route that requires it, as a sensitive action would.
+  app.get('/api/device-binding', (req, res) => {
+    if (!req.session) throw req.sessionResult?.error ?? new SessionError('UNAUTHENTICATED');
+    res.json({ state: dbsc.state(req) });
+  });
+  app.get('/api/device-bound', dbsc.requireBound(), (_req, res) => {
+    res.json({ ok: true });
   });
 
   app.get('/.well-known/jwks.json', (_req, res) => {

@@ -10,6 +10,11 @@ const SESSION_DELETION =
 const PRE_SESSION_COOKIE = /^__Host-pre=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/;
 const PRE_SESSION_DELETION =
   /^__Host-pre=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Strict$/;
+/** The short-lived DBSC bound cookie (docs/device-bound-sessions.md): `<expiry>.<HMAC>`. */
+const BOUND_COOKIE =
+  /^__Host-sid-bound=[0-9a-z]+\.[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Lax$/;
+const BOUND_DELETION =
+  /^__Host-sid-bound=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax$/;
 
 export interface LintedResponse {
   status: number;
@@ -35,7 +40,14 @@ export function lintResponse(response: LintedResponse, knownTokens: Iterable<str
   const names = setCookies.map((cookie) => cookie.slice(0, cookie.indexOf('=')));
   expect(new Set(names).size, `one Set-Cookie per name: ${names.join(', ')}`).toBe(names.length);
   for (const cookie of setCookies) {
-    const shapes = [SESSION_COOKIE, SESSION_DELETION, PRE_SESSION_COOKIE, PRE_SESSION_DELETION];
+    const shapes = [
+      SESSION_COOKIE,
+      SESSION_DELETION,
+      PRE_SESSION_COOKIE,
+      PRE_SESSION_DELETION,
+      BOUND_COOKIE,
+      BOUND_DELETION,
+    ];
     expect(
       shapes.some((shape) => shape.test(cookie)),
       `unexpected Set-Cookie shape: ${cookie.replace(/=[^;]+/, '=<value>')}`,
