@@ -18,6 +18,12 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import {
+  authenticateDpopRequest,
+  type DpopAuthentication,
+  type DpopVerifier,
+  dpopErrorResponse,
+} from '@org/session-core/dpop';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -213,3 +219,60 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
 export const fastifySessions = fp(plugin, { fastify: '5.x', name: '@org/session-fastify' });
 
 export default fastifySessions;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `fastifyDpop`: the request's credential and its verified DPoP proof, if any. */
+    dpop?: DpopAuthentication;
+  }
+}
+
+export interface FastifyDpopOptions {
+  /**
+   * The origin clients call (`https://api.example.com`), which their proofs' `htu` names. Default:
+   * `request.protocol` and `request.host`, as `trustProxy` sees them.
+   */
+  origin?: string;
+  /** This route issues tokens: refusals are 400 with the OAuth error in the body (RFC 9449 section 5). */
+  tokenEndpoint?: boolean;
+}
+
+/**
+ * DPoP (RFC 9449) for API routes, as a `preHandler`: verifies the `DPoP` proof against the method,
+ * the URL and the `Authorization: DPoP` token, and sets `request.dpop` (`{ scheme, token, proof }`).
+ * A refused proof is answered as the RFC says (401 with `WWW-Authenticate: DPoP error=...`, 400 at a
+ * token endpoint, `DPoP-Nonce` when nonces are on). Whether the token is bound to the proof's key
+ * is checked where the token is looked up (`refresh.refresh(token, { dpop })`,
+ * `assertSessionDpopBinding`, `assertDpopBinding(claims.cnf?.jkt, proof)`).
+ *
+ * @example
+ * ```ts
+ * app.get('/api/me', { preHandler: fastifyDpop(createDpopVerifier({ replay: store })) }, async (request) => {
+ *   const { session } = await manager.validateToken(request.dpop?.token)
+ * })
+ * ```
+ */
+export function fastifyDpop(
+  verifier: DpopVerifier,
+  options: FastifyDpopOptions = {},
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
+    try {
+      const origin = options.origin ?? `${request.protocol}://${request.host}`;
+      request.dpop = await authenticateDpopRequest(verifier, {
+        method: request.method,
+        url: `${origin}${request.url}`,
+        authorization: request.headers.authorization,
+        // Distinct values: Node joins repeated headers with a comma, which would hide a second proof.
+        dpop: request.raw.headersDistinct.dpop,
+      });
+    } catch (error) {
+      if (!isSessionError(error)) throw error;
+      const answer = dpopErrorResponse(error, verifier, { tokenEndpoint: options.tokenEndpoint });
+      await reply.code(answer.status).headers(answer.headers).send(answer.body);
+      return;
+    }
+    const nonce = verifier.currentNonce();
+    if (nonce !== null) reply.header('dpop-nonce', nonce);
+  };
+}
