@@ -117,13 +117,21 @@ export type CookieOptions = HostOnlyCookieOptions | ScopedCookieOptions;
 
 /** A validated cookie policy: data, not scattered flags. */
 export interface CookiePolicy {
+  /** `production` (the default) or `development`; decides `secure` and the default name. */
   readonly mode: CookieMode;
+  /** Cookie name: the option, else `__Host-sid` (host-only, `/`), `__Secure-sid` (scoped) or `sid` in development. */
   readonly name: string;
+  /** `Path` attribute; default `/`. */
   readonly path: string;
+  /** `Domain` attribute; `undefined` (the default) makes the cookie host-only. */
   readonly domain: string | undefined;
+  /** `Secure` attribute: true in production mode, false in development. */
   readonly secure: boolean;
+  /** Always `HttpOnly`: scripts never read the session cookie. */
   readonly httpOnly: true;
+  /** `SameSite` attribute; default `lax`. */
   readonly sameSite: SameSite;
+  /** CHIPS `Partitioned` attribute; default false. */
   readonly partitioned: boolean;
 }
 

@@ -49,6 +49,7 @@ export interface DpopVerifierOptions {
   nonce?: DpopServerNonceOptions;
   /** Prefix of replay-cache keys, to share one store between apps (default `dpop:`). */
   keyPrefix?: string;
+  /** Source of the current time, for `iat` checks and nonces. Default: the system clock. */
   clock?: Clock;
 }
 
@@ -342,9 +343,11 @@ export function readAuthorization(authorization: string | null | undefined): Pre
 
 /** What {@link authenticateDpopRequest} needs from a request, framework-neutral. */
 export interface DpopRequestInput {
+  /** The HTTP method as received; compared with the proof's `htm`. */
   method: string;
   /** The absolute URL as the client called it. */
   url: string | URL;
+  /** The `Authorization` header (`DPoP <token>` or `Bearer <token>`); absent means no credential. */
   authorization: string | null | undefined;
   /** Every `DPoP` header value (more than one is refused). */
   dpop: string | readonly string[] | null | undefined;
@@ -419,7 +422,13 @@ export interface DpopErrorResponse {
 export function dpopErrorResponse(
   thrown: unknown,
   verifier: DpopVerifier,
-  options: { tokenEndpoint?: boolean } = {},
+  options: {
+    /**
+     * Answer as the token endpoint (RFC 9449 section 5): status 400 and `invalid_grant` instead of
+     * 401 with `WWW-Authenticate`. Default false (a protected resource).
+     */
+    tokenEndpoint?: boolean;
+  } = {},
 ): DpopErrorResponse {
   const error = toSessionError(thrown, 'INTERNAL_ERROR');
   const oauthError =

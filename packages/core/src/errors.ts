@@ -176,6 +176,7 @@ export function defaultErrorMessage(code: SessionErrorCode): string {
 }
 
 export interface SessionErrorOptions {
+  /** The underlying error, kept as the standard `Error.cause`. Default: none. */
   cause?: unknown;
   /** Machine-readable detail (never a credential), for logs and tests. */
   reason?: string;

@@ -64,7 +64,9 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
   cookie?: CookieOptions;
   /** `production` (default) or the explicit `development` mode for plain-http hosts. */
   mode?: CookieMode;
+  /** Source of the current time (ms since the epoch), for tests. Default: the system clock. */
   clock?: Clock;
+  /** Source of random bytes for tokens and keys. Default: Web Crypto `getRandomValues`. */
   random?: RandomSource;
   /** Audit hooks, sync or async. A listener that throws or rejects is ignored. */
   onEvent?: SessionEventListener | readonly SessionEventListener[];
@@ -99,8 +101,14 @@ export interface SessionManagerOptions<D extends SessionData = SessionData> {
 }
 
 export interface CreateSessionInput<D extends SessionData = SessionData> {
+  /** The authenticated user the session belongs to; required. */
   userId: string;
+  /** Application data stored with the session (JSON-serialisable). Default `{}`. */
   data?: D;
+  /**
+   * What to record about the client (user agent, IP, label); strings are clipped. Default: none.
+   * A CSRF binding is always generated here, never taken from the input.
+   */
   metadata?: SessionMetadata;
   /** "Remember me": persistent cookie with Max-Age = remaining absolute lifetime. */
   persistent?: boolean;
@@ -124,6 +132,10 @@ export interface RotateOptions<D extends SessionData = SessionData> {
   reauthenticated?: boolean;
   /** Replace the session data (privilege change). */
   data?: D;
+  /**
+   * Replace the recorded client metadata. Default: the old session's. A DPoP, DBSC or CSRF
+   * binding of the old session is kept whatever this says.
+   */
   metadata?: SessionMetadata;
 }
 

@@ -36,10 +36,22 @@ export interface SessionPolicy {
 export type PolicyPresetName = 'aal1' | 'aal2' | 'aal3';
 
 export interface SessionPolicyOptions {
+  /** NIST AAL preset the other fields start from (see {@link policyPresets}). Default `aal2`. */
   preset?: PolicyPresetName;
+  /**
+   * Inactivity timeout in milliseconds. Default: the preset's (7 days for `aal1`, 30 min for
+   * `aal2`, 15 min for `aal3`); `null` disables it, allowed with `aal1` only.
+   */
   idleTimeoutMs?: number | null;
+  /** Lifetime from authentication in milliseconds. Default: the preset's (30 days for `aal1`, 12 h otherwise). */
   absoluteTimeoutMs?: number;
+  /**
+   * Minimum time in milliseconds between two store writes caused by plain reads. Default: a sixth
+   * of the idle timeout (of the absolute one without idle timeout), at most 5 minutes. Must be
+   * shorter than the idle timeout.
+   */
   touchIntervalMs?: number;
+  /** Lifetime of "remember me" sessions in milliseconds. Default `absoluteTimeoutMs`; at most 400 days. */
   persistentAbsoluteTimeoutMs?: number;
 }
 

@@ -46,6 +46,7 @@ export interface RefreshTokensOptions<D extends SessionData, C extends object> {
  * session's refresh token is refused without a proof from its key.
  */
 export interface RefreshDpopOptions {
+  /** The request's verified DPoP proof; default none (only unbound refresh tokens are accepted then). */
   dpop?: VerifiedDpopProof | null;
 }
 

@@ -30,6 +30,7 @@ export interface RequestContextInput {
    * literal with getters costs more to create than the getter saves).
    */
   ip?: string | null;
+  /** The `User-Agent` header, recorded as login metadata. Default: none (`null`). */
   userAgent?: string | null;
   /** `http` or `https` as the framework's proxy settings see it (B9). */
   protocol: string;
@@ -47,6 +48,7 @@ export interface RequestContextInput {
 }
 
 export interface RequestContextOptions<D extends SessionData = SessionData> {
+  /** The session manager that reads, issues and ends this request's session; required. */
   manager: SessionManager<D>;
   /** Needed by `csrfToken()` and `verifyCsrf()`. */
   csrf?: CsrfProtection | null;

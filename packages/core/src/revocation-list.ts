@@ -27,7 +27,9 @@ export interface RevocationListOptions {
   retainSeconds?: number;
   /** Bound on entries (default 100 000); past it the oldest goes and `revocation.list_full` says so. */
   maxEntries?: number;
+  /** Source of the current time, for entry retention. Default: the system clock. */
   clock?: Clock;
+  /** Hooks for `revocation.list_full` and `revocation.channel.down`/`up` events. Default: none. */
   onEvent?: RevocationEventListener | readonly RevocationEventListener[];
 }
 

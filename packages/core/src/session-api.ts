@@ -27,7 +27,9 @@ export interface SessionAuthorityOptions<D extends SessionData, C extends object
 
 /** What to authenticate: exactly one of a session token or a session JWT. */
 export interface AuthorityCredential {
+  /** An opaque session token, as the session cookie carries it. */
   sessionToken?: string | null;
+  /** A session JWT issued for the session (one expired within the exchange window is accepted too). */
   sessionJwt?: string | null;
 }
 
@@ -51,6 +53,7 @@ export interface AuthorityAnswer<D extends SessionData, C extends object> {
 
 /** What to revoke: exactly one of a session id, a session token or a session JWT. */
 export interface AuthorityRevokeInput extends AuthorityCredential {
+  /** The id of the session to revoke (as listed by the session API), instead of a credential. */
   sessionId?: string | null;
 }
 

@@ -64,7 +64,9 @@ export interface JwtKey {
 export type JwtKeyMaterial = Uint8Array | CryptoKey | CryptoKeyPair | JWK;
 
 export interface JwtKeyInput {
+  /** The algorithm the key is used with: `HS256`, `EdDSA` or `ES256`; required. */
   alg: JwtAlgorithm;
+  /** The key itself (see {@link JwtKeyMaterial} for what each algorithm accepts); required. */
   key: JwtKeyMaterial;
   /**
    * Key id. Defaults to the JWK's own `kid`, else the RFC 7638 thumbprint for EdDSA/ES256.

@@ -39,7 +39,9 @@ export interface RemoteJwksOptions {
   maxBytes?: number;
   /** For a JWKS on plain http inside a private network; off by default. */
   allowHttp?: boolean;
+  /** The `fetch` used to download the set (for tests or a proxy). Default: the global `fetch`. */
   fetch?: typeof fetch;
+  /** Source of the current time, for cache ages and backoff. Default: the system clock. */
   clock?: Clock;
 }
 

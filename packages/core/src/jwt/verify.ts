@@ -78,6 +78,7 @@ export interface JwtVerifierOptions {
   maxTokenAgeSeconds?: number;
   /** Tolerance for `exp`, `nbf` and `iat` in seconds (default 30, at most 300). */
   clockToleranceSeconds?: number;
+  /** Source of the current time, for `exp`, `nbf` and `iat`. Default: the system clock. */
   clock?: Clock;
   /** Bound of the verified-token cache (default 10 000; 0 disables it). */
   cacheSize?: number;
