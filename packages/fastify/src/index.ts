@@ -57,6 +57,7 @@ declare module 'fastify' {
 }
 
 export interface FastifySessionsOptions {
+  /** The session manager behind `request.session`, `login`, `logout` and the other decorations; required. */
   // biome-ignore lint/suspicious/noExplicitAny: any session data type; request.session is typed by Register.
   manager: SessionManager<any>;
   /** CSRF protection (`key`, `allowedOrigins`, ...); the manager is filled in. Needed by `csrf()` and `csrfToken()`. */

@@ -41,7 +41,15 @@ export class SidecarConfigError extends Error {
   readonly code: SidecarConfigErrorCode;
   readonly path: string;
 
-  constructor(code: SidecarConfigErrorCode, path: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    code: SidecarConfigErrorCode,
+    path: string,
+    message: string,
+    options: {
+      /** The underlying error (an unreadable file, a JSON syntax error), kept as `Error.cause`. Default: none. */
+      cause?: unknown;
+    } = {},
+  ) {
     super(path ? `${path}: ${message}` : message, { cause: options.cause });
     this.code = code;
     this.path = path;
@@ -85,6 +93,7 @@ export interface SidecarJwtConfig {
 }
 
 export interface SidecarRedisStoreConfig {
+  /** Selects the Redis store. */
   type: 'redis';
   /** `redis://` or `rediss://` URL. */
   url: string;
@@ -95,7 +104,9 @@ export interface SidecarRedisStoreConfig {
 }
 
 export interface SidecarPostgresStoreConfig {
+  /** Selects the PostgreSQL store. */
   type: 'postgres';
+  /** `postgres://` connection string of the auth server's session database; required. */
   connectionString: string;
   /** Schema of the session tables (default `public`). */
   schema?: string;
@@ -118,7 +129,9 @@ export type SidecarRevocationConfig =
 export interface ResolvedRemoteConfig {
   /** Base URL of the session API (its `basePath` included), https or loopback http. */
   url: string;
+  /** This sidecar's caller id at the API. */
   callerId: string;
+  /** The file holding this sidecar's API key. */
   apiKeyFile: string;
   /** How long an answer is reused: also the longest a revoked session stays allowed here. */
   cacheTtlMs: number;
@@ -156,6 +169,7 @@ export interface SidecarRemoteConfig {
 
 /** The configuration file's shape. Everything but `mode` has a default or belongs to a mode. */
 export interface SidecarConfig {
+  /** `stateless` (JWTs only), `store` (store lookups) or `remote` (the session API); required. */
   mode: SidecarMode;
   /** Where to listen (default `127.0.0.1:4180`). Keep it on loopback or a private network. */
   listen?: { host?: string; port?: number };
@@ -182,6 +196,7 @@ export interface SidecarConfig {
   policy?: string | Record<string, number | null>;
   /** `production` (default) or `development` (cookie names without the `__Host-` prefix). */
   cookieMode?: 'production' | 'development';
+  /** What the sidecar tells the upstream about the caller (claims and session id headers). */
   identity?: {
     /** Claims (store mode: session data fields) sent as `X-Auth-Claim-<name>`. */
     claims?: string[];
@@ -207,12 +222,19 @@ export const DEFAULT_HOST = '127.0.0.1';
 
 /** The checked configuration, every default filled in. */
 export interface ResolvedSidecarConfig {
+  /** The configured mode. */
   mode: SidecarMode;
+  /** Listening address; default `127.0.0.1:4180`. */
   listen: { host: string; port: number };
+  /** Endpoint paths, {@link DEFAULT_PATHS} where not configured. */
   paths: { auth: string; token: string; jwks: string; health: string; ready: string };
+  /** Session cookie name; default `__Host-sid` (`sid` in development mode). */
   cookieName: string;
+  /** Session-JWT cookie name, or null (the default) for none. */
   jwtCookieName: string | null;
+  /** Whether `Authorization: Bearer` is accepted; default true. */
   bearer: boolean;
+  /** Session-JWT settings (audience as a list, files and URL null when absent), or null without `jwt`. */
   jwt:
     | (Required<Pick<SidecarJwtConfig, 'issuer'>> & {
         audience: string[];
@@ -223,12 +245,19 @@ export interface ResolvedSidecarConfig {
         clockToleranceSeconds: number | undefined;
       })
     | null;
+  /** The session store (store mode), else null. */
   store: SidecarStoreConfig | null;
+  /** The revocation channel (stateless mode), else null. */
   revocation: SidecarRevocationConfig | null;
+  /** The session API with its cache bounds filled in (remote mode), else null. */
   remote: ResolvedRemoteConfig | null;
+  /** The session policy as configured; undefined means the `aal2` preset. */
   policy: string | Record<string, number | null> | undefined;
+  /** Cookie mode; default `production`. */
   cookieMode: 'production' | 'development';
+  /** Claims to forward (default none), the session id header mode (default `hash`) and its key file. */
   identity: { claims: string[]; sessionId: SessionIdHeaderMode; sessionIdKeyFile: string | null };
+  /** Header the client IP is read from, lower-cased; default `x-real-ip`. */
   clientIpHeader: string;
 }
 

@@ -22,6 +22,10 @@ export interface D1TableNames {
 }
 
 export interface D1SchemaOptions {
+  /**
+   * Table names to use instead of the defaults (see {@link D1TableNames}), for several apps or tests
+   * sharing one database. Default: the `session_store_*` names.
+   */
   tables?: Partial<D1TableNames>;
 }
 

@@ -25,6 +25,10 @@ export interface PostgresTableNames {
 export interface PostgresSchemaOptions {
   /** Schema holding the tables; created by the migration if missing. Default `public`. */
   schema?: string;
+  /**
+   * Table names to use instead of the defaults (see {@link PostgresTableNames}), for several apps or tests
+   * sharing one database. Default: the `session_store_*` names.
+   */
   tables?: Partial<PostgresTableNames>;
 }
 

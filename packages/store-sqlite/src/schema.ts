@@ -22,6 +22,10 @@ export interface SqliteTableNames {
 }
 
 export interface SqliteSchemaOptions {
+  /**
+   * Table names to use instead of the defaults (see {@link SqliteTableNames}), for several apps or tests
+   * sharing one database. Default: the `session_store_*` names.
+   */
   tables?: Partial<SqliteTableNames>;
 }
 

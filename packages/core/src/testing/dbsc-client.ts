@@ -60,10 +60,15 @@ export async function generateDbscKey(alg: 'ES256' | 'RS256' = 'ES256'): Promise
 export async function signDbscProof(
   key: DbscTestKey,
   options: {
+    /** The server's challenge, signed as the proof's `jti`; required. */
     challenge: string;
+    /** A registration proof: puts the public key in the header as `jwk`. Default false (a refresh proof). */
     registration?: boolean;
+    /** The `authorization` value the server passed at registration, echoed in the payload. Default: left out. */
     authorization?: string;
+    /** Extra or overriding header members (for tampering tests). Default: none. */
     header?: Record<string, unknown>;
+    /** Extra or overriding payload claims (for tampering tests). Default: none. */
     payload?: Record<string, unknown>;
   },
 ): Promise<string> {

@@ -44,12 +44,16 @@ export interface DpopHandlers {
 }
 
 export interface DpopServerInput {
+  /** The suite's verifier, for the adapter's DPoP middleware on all four routes. */
   verifier: DpopVerifier;
+  /** What each route answers; the adapter calls these with the request's authentication. */
   handlers: DpopHandlers;
 }
 
 export interface DpopSuiteOptions {
+  /** The adapter's name, prefixed to the suite's `describe` title. */
   name: string;
+  /** The `dpop` client library, to make keys and sign proofs like a real client. */
   client: DpopClientLibrary;
   /**
    * Starts the adapter's app: POST /token and POST /token/refresh behind the DPoP middleware as a
