@@ -12,6 +12,7 @@ import {
   type UserEpoch,
 } from '@org/session-core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { type AnyRedisClient, driverFor, type RedisDriver } from './client.js';
 import {
   createFamily,
   createSession,
@@ -30,13 +31,15 @@ import {
   updateSession,
 } from './scripts.js';
 
+export type { AnyRedisClient, IoRedisClient, NodeRedisClient, NodeRedisCluster } from './client.js';
+
 export {
   DEFAULT_REVOCATION_CHANNEL,
   RedisRevocationChannel,
   type RedisRevocationChannelOptions,
 } from './revocation.js';
 
-/** An ioredis client for a single Redis server or for a Redis Cluster. */
+/** An ioredis (5 or 6) client for a single Redis server or for a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 
 /** Default bound on one store operation, in ms (I2: fail fast). */
@@ -45,13 +48,16 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 /** Default prefix of every key the store writes. */
 export const DEFAULT_KEY_PREFIX = 'sess:';
 
-export interface RedisStoreOptions {
+export interface RedisStoreOptions<C extends AnyRedisClient = RedisClient> {
   /**
-   * A client you created and own: the store never closes it. Give it `enableOfflineQueue: false`,
-   * `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false` to fail fast while
-   * disconnected; the store bounds every operation by `commandTimeoutMs` either way.
+   * A client you created and own: the store never closes it. An ioredis 5 or 6 `Redis` or
+   * `Cluster` (give it `enableOfflineQueue: false`, `maxRetriesPerRequest: 0` and
+   * `autoResendUnfulfilledCommands: false` to fail fast while disconnected), or a node-redis 5+
+   * client from `createClient()` or `createCluster()`, connected first (`await client.connect()`;
+   * `disableOfflineQueue: true` fails fast). The store bounds every operation by
+   * `commandTimeoutMs` either way. Anything else is refused with `CONFIG_INVALID`.
    */
-  client?: RedisClient;
+  client?: C;
   /** `redis://` or `rediss://` URL of a single server: the store opens the connection and `close()` ends it. */
   url?: string;
   /** Seed nodes of a Redis Cluster: the store opens the cluster client and `close()` ends it. */
@@ -93,11 +99,6 @@ const ROTATION_MARK_MS = 60_000;
 /** Extra rounds `deleteByUser` allows itself for sessions that appear while it runs (rotations). */
 const EXTRA_REVOCATION_ROUNDS = 16;
 
-/** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */
-const downStates = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
-/** States in which the first connection is still being set up: wait for it within the timeout. */
-const connectingStates = new Set(['connecting', 'connect']);
-
 /**
  * A session store on Redis or Redis Cluster.
  *
@@ -126,15 +127,18 @@ const connectingStates = new Set(['connecting', 'connect']);
  * await store.close()
  * ```
  */
-export class RedisStore<D extends SessionData = SessionData> implements SessionStore<D>, RefreshFamilyStore {
-  /** The ioredis client in use (yours, or the one the store opened). */
-  readonly client: RedisClient;
+export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisClient = RedisClient>
+  implements SessionStore<D>, RefreshFamilyStore
+{
+  /** The client in use (yours, or the ioredis client the store opened). */
+  readonly client: C;
+  /** The client's commands, whichever library it comes from. */
+  private readonly driver: RedisDriver;
   /** Whether the store opened `client` itself and therefore closes it. */
   readonly ownsClient: boolean;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
   readonly userBatchSize: number;
-  private ready: Promise<void> | null = null;
   private closed = false;
   /**
    * Session id -> its user and a score its index entry is known to hold. Hints only: a read
@@ -142,7 +146,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    */
   private readonly hints = new Map<string, { userId: string; indexedUntil: number }>();
 
-  constructor(options: RedisStoreOptions) {
+  constructor(options: RedisStoreOptions<C>) {
     const sources = [options?.client, options?.url, options?.cluster].filter((s) => s !== undefined);
     if (sources.length !== 1) {
       throw new SessionError('CONFIG_INVALID', 'Pass exactly one of client, url or cluster');
@@ -163,12 +167,14 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
 
     if (options.client) {
       this.client = options.client;
+      this.driver = driverFor(options.client);
       this.ownsClient = false;
       return;
     }
     // Fail fast on the request path: no offline queue, no retries, no replay of commands that were
     // in flight when the connection dropped. Reconnection itself goes on in the background.
     // The store's own timer bounds every operation (one per call, on single servers and clusters).
+    let client: RedisClient;
     const failFast = {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
@@ -177,7 +183,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
       if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
         throw new SessionError('CONFIG_INVALID', 'url must start with redis:// or rediss://');
       }
-      this.client = new Redis(options.url, {
+      client = new Redis(options.url, {
         retryStrategy: backoff,
         ...options.redisOptions,
         ...failFast,
@@ -188,7 +194,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
       if (!Array.isArray(cluster.nodes) || cluster.nodes.length === 0) {
         throw new SessionError('CONFIG_INVALID', 'cluster.nodes must list at least one node');
       }
-      this.client = new Cluster(cluster.nodes, {
+      client = new Cluster(cluster.nodes, {
         clusterRetryStrategy: backoff,
         ...cluster.options,
         enableOfflineQueue: false,
@@ -197,7 +203,9 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     }
     this.ownsClient = true;
     // Errors reach callers as STORE_UNAVAILABLE; without a listener ioredis would log each one.
-    this.client.on('error', () => {});
+    client.on('error', () => {});
+    this.client = client as C;
+    this.driver = driverFor(client);
   }
 
   /** Key of one session record. The id is the hash tag: each session lands on its own slot. */
@@ -232,7 +240,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     await this.run(async () => {
       if (ttl <= 0) {
         // Past its deadline and the retention on arrival: nothing to keep, but a taken id is still a conflict.
-        if ((await this.client.exists(key)) === 1) throw conflict('Session id already exists');
+        if ((await this.driver.exists(key)) === 1) throw conflict('Session id already exists');
         return;
       }
       if ((await this.script(createSession, [key], [ttl, ...sessionFields(record, indexedUntil)])) !== 1) {
@@ -246,7 +254,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     } catch (error) {
       // An unindexed session would escape "log out everywhere": undo it. The token was never handed
       // out (create fails), so even if this undo fails too, the leftover is unusable until its TTL.
-      await this.run(() => this.client.del(key)).catch(() => 0);
+      await this.run(() => this.driver.del(key)).catch(() => 0);
       throw error;
     }
     this.remember(record.id, record.userId, indexedUntil);
@@ -259,7 +267,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     // the same round trip (the epoch lives on the user's slot, so it cannot share a script).
     const [fields, guessed] = await this.run(() =>
       Promise.all([
-        this.client.hmget(key, 'record', 'indexedUntil', 'activity'),
+        this.driver.hmget(key, ['record', 'indexedUntil', 'activity']),
         hint ? this.readEpoch(hint.userId) : Promise.resolve(null),
       ]),
     );
@@ -320,7 +328,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   }
 
   async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
-    const rotated = this.client.isCluster
+    const rotated = this.driver.isCluster
       ? await this.rotateAcrossSlots(oldId, expectedVersion, successor, now)
       : await this.rotateInOneStep(oldId, expectedVersion, successor, now);
     this.hints.delete(oldId);
@@ -335,7 +343,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     const owner: unknown = outcome[1];
     // The key is gone; now its index entry may go. A missed removal is pruned by the next list.
     if (typeof owner === 'string' && owner !== '') {
-      await this.run(() => this.client.zrem(this.indexKeyOf(owner), id)).catch(() => 0);
+      await this.run(() => this.driver.zrem(this.indexKeyOf(owner), id)).catch(() => 0);
     }
     return true;
   }
@@ -357,12 +365,12 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     let cursor = '0';
     let first = true;
     do {
-      const scan = () => this.client.zscan(indexKey, cursor, 'COUNT', this.userBatchSize);
+      const scan = () => this.driver.zscan(indexKey, cursor, this.userBatchSize);
       let page: [string, string[]];
       if (first) {
         // The epoch lives on the index's slot: read in the same round trip as the first page.
         const [epochFields, firstPage] = await this.run(() =>
-          Promise.all([this.client.hmget(this.epochKeyOf(tag), ...EPOCH_FIELDS), scan()]),
+          Promise.all([this.driver.hmget(this.epochKeyOf(tag), EPOCH_FIELDS), scan()]),
         );
         epoch = openEpoch(epochFields, now);
         page = firstPage;
@@ -385,7 +393,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
       }
       if (candidates.length === 0) continue;
       const rows = await this.run(() =>
-        Promise.all(candidates.map((id) => this.client.hmget(this.sessionKey(id), 'owner', 'record', 'activity'))),
+        Promise.all(candidates.map((id) => this.driver.hmget(this.sessionKey(id), ['owner', 'record', 'activity']))),
       );
       candidates.forEach((id, i) => {
         const [owner, raw, activity] = rows[i] ?? [null, null, null];
@@ -470,8 +478,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    */
   async markOnce(key: string, ttlMs: number, _now: number): Promise<boolean> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    const reply = await this.run(() => this.client.set(this.onceKey(key), '1', 'PX', ttl, 'NX'));
-    return reply === 'OK';
+    return this.run(() => this.driver.setPxNx(this.onceKey(key), '1', ttl));
   }
 
   /**
@@ -495,17 +502,17 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
       throw new SessionError('CONFIG_INVALID', 'batchSize must be a positive integer');
     }
     // SCAN patterns and replies carry the client's own keyPrefix; commands add it by themselves.
-    const clientPrefix = clientKeyPrefix(this.client);
+    const clientPrefix = this.driver.keyPrefix;
     const pattern = `${escapeGlob(clientPrefix + this.prefix)}*`;
-    const masters = await this.run(async () => mastersOf(this.client));
+    const masters = await this.run(() => this.driver.masters());
     let sessions = 0;
-    for (const node of masters) {
+    for (const scan of masters) {
       let cursor = '0';
       do {
-        const [next, found] = await this.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', batchSize));
+        const [next, found] = await this.run(() => scan(cursor, pattern, batchSize));
         cursor = next;
         const ours = found.map((key) => key.slice(clientPrefix.length)).filter((key) => this.ownsKey(key));
-        const deleted = await this.run(() => Promise.all(ours.map((key) => this.client.del(key))));
+        const deleted = await this.run(() => Promise.all(ours.map((key) => this.driver.del(key))));
         ours.forEach((key, i) => {
           if (deleted[i] === 1 && key.startsWith(`${this.prefix}s:`)) sessions++;
         });
@@ -521,7 +528,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     const ttl = retainedTtl(expiresAt, now);
     await this.run(async () => {
       if (ttl <= 0) {
-        if ((await this.client.exists(key)) === 1) throw conflict('Refresh family id already exists');
+        if ((await this.driver.exists(key)) === 1) throw conflict('Refresh family id already exists');
         return;
       }
       const json = JSON.stringify(family);
@@ -532,7 +539,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   }
 
   async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
-    const raw = await this.run(() => this.client.hget(this.refreshFamilyKey(id), 'record'));
+    const raw = await this.run(() => this.driver.hget(this.refreshFamilyKey(id), 'record'));
     const family = parseJson<RefreshFamilyRecord>(raw);
     return family && family.id === id && isUsable(family) && recordExpiresAt(family) > now ? family : null;
   }
@@ -549,7 +556,8 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   async close(): Promise<void> {
     if (!this.ownsClient || this.closed) return;
     this.closed = true;
-    const client = this.client;
+    // Only a client the store opened is closed, and the store opens ioredis clients only.
+    const client = this.client as unknown as RedisClient;
     if (client.status !== 'ready') {
       // Also stops a pending reconnect attempt.
       client.disconnect();
@@ -615,8 +623,8 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
     const markKey = this.rotationMarkKey(oldId);
     await this.create(successor, now);
     const removeSuccessor = async () => {
-      await this.run(() => this.client.del(successorKey));
-      await this.run(() => this.client.zrem(this.indexKeyOf(owner), successor.id));
+      await this.run(() => this.driver.del(successorKey));
+      await this.run(() => this.driver.zrem(this.indexKeyOf(owner), successor.id));
       this.hints.delete(successor.id);
     };
     let outcome: unknown;
@@ -635,7 +643,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
       return false;
     }
     // The old key is gone; now its index entry may go. A missed removal is pruned by the next list.
-    await this.run(() => this.client.zrem(this.indexKeyOf(owner), oldId)).catch(() => 0);
+    await this.run(() => this.driver.zrem(this.indexKeyOf(owner), oldId)).catch(() => 0);
     return true;
   }
 
@@ -662,7 +670,7 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   }
 
   private readEpoch(userId: string): Promise<(string | null)[]> {
-    return this.client.hmget(this.userEpochKey(userId), ...EPOCH_FIELDS);
+    return this.driver.hmget(this.userEpochKey(userId), EPOCH_FIELDS);
   }
 
   private addToIndex(record: SessionRecord<D>, score: number, now: number): Promise<unknown> {
@@ -702,10 +710,10 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
   private async script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.driver.evalsha(script.sha, keys, args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script.source, keys.length, ...keys, ...args);
+      return this.driver.eval(script.source, keys, args);
     }
   }
 
@@ -714,13 +722,13 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
    * turning every driver error into `STORE_UNAVAILABLE` (fail closed).
    */
   private run<T>(operation: () => Promise<T>): Promise<T> {
-    const status = this.client.status;
-    if (this.closed || downStates.has(status)) return Promise.reject(unavailable('disconnected'));
+    const state = this.driver.state();
+    if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(unavailable('timeout')), this.commandTimeoutMs);
       let work: Promise<T>;
       try {
-        work = connectingStates.has(status) ? this.whenReady().then(operation) : operation();
+        work = state === 'connecting' ? this.driver.whenReady().then(operation) : operation();
       } catch (error) {
         work = Promise.reject(error);
       }
@@ -735,25 +743,6 @@ export class RedisStore<D extends SessionData = SessionData> implements SessionS
         },
       );
     });
-  }
-
-  /** Resolves when the first connection is up, rejects when it fails; shared by every call meanwhile. */
-  private whenReady(): Promise<void> {
-    if (this.client.status === 'ready') return Promise.resolve();
-    this.ready ??= new Promise<void>((resolve, reject) => {
-      const settle = (error: SessionError | null) => {
-        this.client.off('ready', onReady);
-        this.client.off('close', onClose);
-        this.ready = null;
-        if (error) reject(error);
-        else resolve();
-      };
-      const onReady = () => settle(null);
-      const onClose = () => settle(unavailable('disconnected'));
-      this.client.once('ready', onReady);
-      this.client.once('close', onClose);
-    });
-    return this.ready;
   }
 }
 
@@ -783,17 +772,6 @@ function userTag(userId: string): string {
   let tag = '~';
   for (let i = 0; i < userId.length; i++) tag += userId.charCodeAt(i).toString(16).padStart(4, '0');
   return tag;
-}
-
-/** The masters whose keyspaces together hold every key: the one server, or each Cluster master. */
-function mastersOf(client: RedisClient): Redis[] {
-  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
-}
-
-/** ioredis's own `keyPrefix` option, which it adds to key arguments but not to SCAN. */
-function clientKeyPrefix(client: RedisClient): string {
-  const prefix: unknown = client.options.keyPrefix;
-  return typeof prefix === 'string' ? prefix : '';
 }
 
 /** Escapes the characters Redis glob patterns give meaning to, so a prefix matches only itself. */

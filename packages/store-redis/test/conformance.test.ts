@@ -1,6 +1,8 @@
 import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing/vitest';
-import { beforeAll, describe } from 'vitest';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisStore } from '../src/index.js';
 import {
   assertServices,
@@ -52,5 +54,39 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters', () => {
       new RedisStore({ cluster: { nodes: cluster.nodes }, prefix: `${(store as RedisStore).prefix}next:` }),
     closeStore: cleanUp,
     dumpRaw,
+  });
+});
+
+describe.skipIf(skipWithout(local))('single Redis through node-redis', () => {
+  // Reads and clean-ups go through an ioredis connection of their own: the store's keys look the
+  // same whichever client wrote them.
+  let inspector: Redis;
+  const clients = new Map<SessionStore, ReturnType<typeof createClient>>();
+  beforeAll(() => {
+    assertServices(local);
+    inspector = new Redis(LOCAL_URL);
+  });
+  afterAll(() => inspector?.disconnect());
+  const open = async (prefix: string) => {
+    const client = createClient({ url: LOCAL_URL, disableOfflineQueue: true });
+    client.on('error', () => {});
+    await client.connect();
+    const store = new RedisStore({ client, prefix });
+    clients.set(store, client);
+    return store;
+  };
+  runStoreConformance({
+    name: 'RedisStore (single server, node-redis)',
+    createStore: () => open(uniquePrefix('conformance-node-redis')),
+    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
+    closeStore: async (store) => {
+      await dropUnder(inspector, (store as RedisStore).prefix);
+      await clients.get(store)?.close();
+      clients.delete(store);
+    },
+    dumpRaw: async (store) => {
+      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
+      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+    },
   });
 });

@@ -2,7 +2,7 @@ import { createSessionManager, isSessionError } from '@org/session-core';
 import { createTestClock, randomString, refreshFamilyFixture } from '@org/session-core/testing';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../src/index.js';
+import { RedisStore, type RedisStoreOptions } from '../src/index.js';
 import { freePort } from './servers.js';
 import {
   assertServices,
@@ -61,7 +61,7 @@ describe('deleteAll configuration and outage', () => {
 describe.skipIf(skipWithout(local))('deleteAll on one Redis server', () => {
   let redis: Redis;
   const opened: RedisStore[] = [];
-  const open = (options: ConstructorParameters<typeof RedisStore>[0]) => {
+  const open = (options: RedisStoreOptions) => {
     const store = new RedisStore(options);
     opened.push(store);
     return store;
