@@ -18,6 +18,7 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
+import type { Dbsc, DbscAnswer, DbscState } from '@org/session-core/dbsc';
 import {
   authenticateDpopRequest,
   type DpopAuthentication,
@@ -320,5 +321,90 @@ export function honoDpop(verifier: DpopVerifier, options: HonoDpopOptions = {}):
     await next();
     const nonce = verifier.currentNonce();
     if (nonce !== null) c.header('dpop-nonce', nonce);
+  };
+}
+
+/** The Hono side of DBSC (`@org/session-core/dbsc`): its endpoints and a guard. */
+export interface HonoDbsc {
+  /** Adds `Secure-Session-Registration` to a response that signed the user in (call after `auth.login`). */
+  offer(c: Context, session: Pick<Session, 'id'>): void;
+  /** The registration endpoint (`POST dbsc.registrationPath`): needs the session cookie. */
+  register: MiddlewareHandler;
+  /** The refresh endpoint (`POST dbsc.refreshPath`): 403 with a challenge, then a new bound cookie. */
+  refresh: MiddlewareHandler;
+  /**
+   * A guard for sensitive routes: 401 `DBSC_BINDING_REQUIRED` when a bound session comes without
+   * a fresh bound cookie, and with `'always'` for sessions that never bound one.
+   */
+  requireBound(require?: 'if-bound' | 'always'): MiddlewareHandler;
+  /** Deletes the bound cookie (with `auth.logout`). */
+  clear(c: Context): void;
+  /** `fresh`, `stale` or `unbound` for the request's session (`unbound` without a session). */
+  state(c: Context): DbscState;
+}
+
+/**
+ * Device Bound Session Credentials on Hono: mount `register` and `refresh` at the DBSC paths after
+ * `auth.middleware`, call `offer` after login, and guard sensitive routes with `requireBound()`.
+ *
+ * @example
+ * ```ts
+ * const dbsc = honoDbsc(createDbsc(manager, { secret: dbscKey }))
+ * app.post('/dbsc/register', dbsc.register)
+ * app.post('/dbsc/refresh', dbsc.refresh)
+ * app.post('/transfer', auth.requireSession(), dbsc.requireBound(), transfer)
+ * ```
+ */
+export function honoDbsc<D extends SessionData = RegisteredData>(dbsc: Dbsc<D>): HonoDbsc {
+  const fail = (error: unknown): Response => {
+    const { status, headers, body } = errorResponse(error);
+    return new Response(JSON.stringify(body), { status, headers });
+  };
+  const sessionOf = (c: Context) => (c.get('session' as never) as Session<D> | null | undefined) ?? null;
+  const endpoint = (step: 'register' | 'refresh'): MiddlewareHandler => {
+    return async (c) => {
+      const session = sessionOf(c);
+      if (!session) {
+        const result = c.get('sessionResult' as never) as ValidationResult<D> | null | undefined;
+        return fail(result?.error ?? new SessionError('UNAUTHENTICATED'));
+      }
+      const request = {
+        proof: c.req.header('secure-session-response') ?? null,
+        sessionIdHeader: c.req.header('sec-secure-session-id') ?? null,
+      };
+      let answer: DbscAnswer;
+      try {
+        answer = step === 'register' ? await dbsc.register(session, request) : await dbsc.refresh(session, request);
+      } catch (error) {
+        return fail(error);
+      }
+      const headers = new Headers(answer.headers);
+      for (const cookie of answer.cookies) headers.append('set-cookie', cookie);
+      if (!answer.body) return new Response(null, { status: answer.status, headers });
+      headers.set('content-type', 'application/json');
+      return new Response(JSON.stringify(answer.body), { status: answer.status, headers });
+    };
+  };
+  return {
+    offer: (c, session) => c.header('secure-session-registration', dbsc.registrationHeader(session)),
+    register: endpoint('register'),
+    refresh: endpoint('refresh'),
+    requireBound: (require = 'if-bound') => {
+      return async (c, next) => {
+        const session = sessionOf(c);
+        if (!session) return fail(new SessionError('UNAUTHENTICATED'));
+        try {
+          dbsc.assertBound(session, c.req.header('cookie'), require);
+        } catch (error) {
+          return fail(error);
+        }
+        await next();
+      };
+    },
+    clear: (c) => c.header('set-cookie', dbsc.deletionCookie(), { append: true }),
+    state: (c) => {
+      const session = sessionOf(c);
+      return session ? dbsc.state(session, c.req.header('cookie')) : 'unbound';
+    },
   };
 }
