@@ -6,7 +6,7 @@ import { createDbsc } from '@org/session-core/dbsc';
 import { assertDpopBinding, createDpopVerifier, dpopErrorResponse } from '@org/session-core/dpop';
 import { expressDbsc, expressDpop, expressSessions } from '@org/session-express';
 import type { DemoConfig } from 'demo-shared/config';
-import { demoErrorReply } from 'demo-shared/errors';
+import { demoErrorReply, STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import {
   clientMetadata,
   createDemoServices,
@@ -123,7 +123,11 @@ export function createExpressDemo(services: DemoServices): express.Express {
   );
   app.post('/dbsc/register', dbsc.register);
   app.post('/dbsc/refresh', dbsc.refresh);
-  app.use(auth.csrf());
+  // Logout needs only the origin checks: a page older than a rotation, or a second tab after the
+  // first logged out, must still log out (a forged one could only end the caller's own session).
+  const csrfCheck = auth.csrf();
+  const logoutCsrfCheck = auth.csrf({ logout: true });
+  app.use((req, res, next) => (req.path === '/logout' ? logoutCsrfCheck : csrfCheck)(req, res, next));
 
   /** The signed-in user, or null after sending the way out (login page, or 503 if the store is down). */
   async function signedIn(req: Request, res: Response): Promise<User | null> {
@@ -393,6 +397,14 @@ export function createExpressDemo(services: DemoServices): express.Express {
   });
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A same-origin login or sign-up form made stale by another tab: a fresh form, not a refusal.
+    const staleForm = staleAuthForm(error, req.method, req.path, form(req, '_csrf'));
+    if (staleForm) {
+      const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
+      const page = staleForm === 'login' ? loginPage : signupPage;
+      res.status(409).send(page({ csrfToken: auth.csrfToken(req, res), email, notice: STALE_FORM_NOTICE }));
+      return;
+    }
     const reply = demoErrorReply(error, req.path);
     if (reply.unexpected) console.error('demo: unexpected error', error);
     for (const [name, value] of reply.headers) res.setHeader(name, value);

@@ -3,7 +3,7 @@ import { type Clock, SessionError } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
 import { fastifySessions } from '@org/session-fastify';
 import type { DemoConfig } from 'demo-shared/config';
-import { demoErrorReply } from 'demo-shared/errors';
+import { demoErrorReply, STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import {
   clientMetadata,
   createDemoServices,
@@ -54,7 +54,13 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
   // The demo's own error handler (below) answers pages with HTML and /api/ with core's JSON body.
   await app.register(fastifySessions, { manager, csrf: services.csrfOptions, errorHandler: false });
   const auth = app.sessions;
-  app.addHook('preHandler', auth.csrf());
+  // Logout needs only the origin checks: a page older than a rotation, or a second tab after the
+  // first logged out, must still log out (a forged one could only end the caller's own session).
+  const csrfCheck = auth.csrf();
+  const logoutCsrfCheck = auth.csrf({ logout: true });
+  app.addHook('preHandler', (request, reply) =>
+    (request.routeOptions.url === '/logout' ? logoutCsrfCheck : csrfCheck)(request, reply),
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     for (const [name, value] of securityHeaders) reply.header(name, value);
@@ -290,6 +296,13 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
   );
 
   app.setErrorHandler(async (error, request, reply) => {
+    // A same-origin login or sign-up form made stale by another tab: a fresh form, not a refusal.
+    const staleForm = staleAuthForm(error, request.method, request.routeOptions.url ?? '', form(request)._csrf);
+    if (staleForm) {
+      const email = typeof form(request).email === 'string' ? (form(request).email as string) : '';
+      const page = staleForm === 'login' ? loginPage : signupPage;
+      return html(reply, page({ csrfToken: auth.csrfToken(request, reply), email, notice: STALE_FORM_NOTICE }), 409);
+    }
     const answer = demoErrorReply(error, request.url);
     if (answer.unexpected) request.log.error(error);
     reply.status(answer.status).headers(Object.fromEntries(answer.headers));

@@ -2,8 +2,8 @@ import { type Clock, SessionError, type SessionManager } from '@org/session-core
 import { readBearerToken } from '@org/session-core/adapter';
 import type { CsrfSettings } from '@org/session-core/csrf';
 import type { SessionJwt } from '@org/session-core/jwt';
-import { honoSessions, type SessionEnv } from '@org/session-hono';
-import { demoErrorReply } from 'demo-shared/errors';
+import { type HonoSessions, honoSessions, type SessionEnv } from '@org/session-hono';
+import { demoErrorReply, STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import type { SignUpResult, User } from 'demo-shared/users';
 import {
   accountPage,
@@ -96,11 +96,21 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
   const { manager, users, clock } = services;
   const reauthAfterMs = services.expiryPolicy.reauthAfterMs;
   // Rejections (CSRF among them) are rendered like every other error of the demo.
-  const auth = honoSessions(manager, {
+  const auth: HonoSessions = honoSessions(manager, {
     csrf: services.csrfOptions,
     getConnInfo: runtime.getConnInfo,
     trustLoopbackHost: runtime.trustLoopbackHost,
-    onError: (error, c) => errorPage(error, c),
+    onError: async (error, c): Promise<Response> => {
+      // A same-origin login or sign-up form made stale by another tab: a fresh form, not a refusal.
+      const authForm = c.req.method === 'POST' && (c.req.path === '/login' || c.req.path === '/signup');
+      const body = authForm ? await c.req.parseBody() : {};
+      const staleForm = staleAuthForm(error, c.req.method, c.req.path, body._csrf);
+      if (!staleForm) return errorPage(error, c);
+      const page = staleForm === 'login' ? loginPage : signupPage;
+      const csrfToken: string = auth.csrfToken(c);
+      const email = typeof body.email === 'string' ? body.email : '';
+      return c.html(page({ csrfToken, email, notice: STALE_FORM_NOTICE }), 409);
+    },
   });
   const app = new Hono<SessionEnv>();
   type C = Context<SessionEnv>;
@@ -125,7 +135,11 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
     }),
   );
   app.use(auth.middleware);
-  app.use(auth.csrf());
+  // Logout needs only the origin checks: a page older than a rotation, or a second tab after the
+  // first logged out, must still log out (a forged one could only end the caller's own session).
+  const csrfCheck = auth.csrf();
+  const logoutCsrfCheck = auth.csrf({ logout: true });
+  app.use((c, next) => (c.req.path === '/logout' ? logoutCsrfCheck : csrfCheck)(c, next));
 
   const ipOf = (c: C) => {
     try {

@@ -12,6 +12,33 @@ export interface DemoErrorReply {
   unexpected: boolean;
 }
 
+/** Shown with a fresh login or sign-up form when the one sent was out of date. */
+export const STALE_FORM_NOTICE =
+  'This form was out of date: you signed in or out in another tab since it was opened. Check it and send it again.';
+
+/**
+ * Whether a refusal was only a login or sign-up form gone stale: same-origin (the origin checks
+ * passed) with a token another tab's login or logout made obsolete. Such a post gets a fresh form
+ * (with STALE_FORM_NOTICE), not a refusal page; a cross-site post is still refused.
+ *
+ * @example
+ * ```ts
+ * const form = staleAuthForm(error, req.method, req.path, req.body?._csrf); // 'login', 'signup' or null
+ * ```
+ */
+export function staleAuthForm(
+  error: unknown,
+  method: string,
+  path: string,
+  sentToken: unknown,
+): 'login' | 'signup' | null {
+  // A form without any token never came from one of our pages: refused as before.
+  if (typeof sentToken !== 'string' || sentToken === '') return null;
+  if (method !== 'POST' || !isSessionError(error, 'CSRF_REJECTED')) return null;
+  if (error.reason !== 'token_missing' && error.reason !== 'token_invalid') return null;
+  return path === '/login' ? 'login' : path === '/signup' ? 'signup' : null;
+}
+
 const CSRF_MESSAGE = 'This form came from another site, or the page was too old. Go back, reload it, and try again.';
 
 /**

@@ -116,7 +116,12 @@ export function loginPage(input: {
   );
 }
 
-export function signupPage(input: { csrfToken: string; email?: string; problem?: string | null }) {
+export function signupPage(input: {
+  csrfToken: string;
+  email?: string;
+  notice?: string | null;
+  problem?: string | null;
+}) {
   return layout(
     { title: 'Sign up', ...input, email: null },
     html`<form method="post" action="/signup" class="card">
