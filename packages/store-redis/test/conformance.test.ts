@@ -1,6 +1,7 @@
 import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing/vitest';
 import { Redis } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -82,6 +83,43 @@ describe.skipIf(skipWithout(local))('single Redis through node-redis', () => {
     closeStore: async (store) => {
       await dropUnder(inspector, (store as RedisStore).prefix);
       await clients.get(store)?.close();
+      clients.delete(store);
+    },
+    dumpRaw: async (store) => {
+      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
+      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+    },
+  });
+});
+
+describe.skipIf(skipWithout(local))('single Redis through an ioredis 6 client', () => {
+  let inspector: Redis;
+  const clients = new Map<SessionStore, Redis6>();
+  beforeAll(() => {
+    assertServices(local);
+    inspector = new Redis(LOCAL_URL);
+  });
+  afterAll(() => inspector?.disconnect());
+  const open = (prefix: string) => {
+    // An app-owned client with the fail-fast settings the store's documentation asks for.
+    const client = new Redis6(LOCAL_URL, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+    });
+    client.on('error', () => {});
+    // Typed against ioredis 5 here, where both majors are installed; an app has one, and its types.
+    const store = new RedisStore({ client: client as unknown as Redis, prefix });
+    clients.set(store, client);
+    return store;
+  };
+  runStoreConformance({
+    name: 'RedisStore (single server, ioredis 6)',
+    createStore: () => open(uniquePrefix('conformance-ioredis6')),
+    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
+    closeStore: async (store) => {
+      await dropUnder(inspector, (store as RedisStore).prefix);
+      clients.get(store)?.disconnect();
       clients.delete(store);
     },
     dumpRaw: async (store) => {

@@ -1,6 +1,7 @@
 import { createSessionManager, isSessionError, type SessionData, type SessionError } from '@org/session-core';
 import { createTestClock, randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnyRedisClient, RedisStore } from '../src/index.js';
@@ -80,26 +81,51 @@ describe.skipIf(skipWithout(local))('node-redis on one server: scripts and error
   });
 });
 
-describe.skipIf(skipWithout(binary))(
-  'node-redis: a dedicated redis-server is killed mid-test and started again',
-  () => {
+/** An app-owned client of each kind, at its library's defaults (offline queue on, reconnecting). */
+type Opened = { client: AnyRedisClient; ready: () => boolean; end: () => void };
+const outageClients: [string, (url: string) => Promise<Opened>][] = [
+  [
+    'node-redis 5',
+    async (url) => {
+      const client = createClient({ url, socket: { reconnectStrategy: () => 100 } });
+      client.on('error', () => {});
+      await client.connect();
+      return { client, ready: () => client.isReady, end: () => client.destroy() };
+    },
+  ],
+  [
+    'ioredis 6',
+    async (url) => {
+      const client = new Redis6(url, { retryStrategy: () => 100 });
+      client.on('error', () => {});
+      await new Promise((resolve) => client.once('ready', resolve));
+      return {
+        // Typed against ioredis 5 here, where both majors are installed; an app has one.
+        client: client as unknown as AnyRedisClient,
+        ready: () => client.status === 'ready',
+        end: () => client.disconnect(),
+      };
+    },
+  ],
+];
+
+describe.skipIf(skipWithout(binary)).each(outageClients)(
+  '%s: a dedicated redis-server is killed mid-test and started again',
+  (label, connect) => {
     let server: RedisServer;
-    let client: ReturnType<typeof createClient>;
+    let opened: Opened;
     let store: RedisStore<SessionData, AnyRedisClient>;
     const clock = createTestClock(Date.now());
 
     beforeAll(async () => {
       assertServices(binary);
       server = await startRedisServer({ persistent: true });
-      // node-redis defaults (offline queue on, reconnecting): the store still fails fast.
-      client = createClient({ url: server.url, socket: { reconnectStrategy: () => 100 } });
-      client.on('error', () => {});
-      await client.connect();
-      store = new RedisStore({ client, prefix: uniquePrefix('node-redis-outage') });
+      opened = await connect(server.url);
+      store = new RedisStore({ client: opened.client, prefix: uniquePrefix(`outage-${label.replace(/\W/g, '')}`) });
     });
 
     afterAll(async () => {
-      client?.destroy();
+      opened?.end();
       await server?.destroy();
     });
 
@@ -110,7 +136,7 @@ describe.skipIf(skipWithout(binary))(
       expect((await sessions.validateCookie(cookieHeader)).status).toBe('valid');
 
       await server.kill();
-      expect(await waitFor(async () => !client.isReady, 50, 20)).toBe(true);
+      expect(await waitFor(async () => !opened.ready(), 50, 20)).toBe(true);
       const now = clock.now();
       const operations: [string, () => Promise<unknown>][] = [
         ['get', () => store.get(issued.session.id, now)],
