@@ -6,6 +6,7 @@ export default defineConfig({
     jwt: 'src/entries/jwt.ts',
     csrf: 'src/entries/csrf.ts',
     refresh: 'src/entries/refresh.ts',
+    throttle: 'src/entries/throttle.ts',
     dpop: 'src/entries/dpop.ts',
     dbsc: 'src/entries/dbsc.ts',
     adapter: 'src/entries/adapter.ts',

@@ -180,6 +180,8 @@ export interface SessionErrorOptions {
   cause?: unknown;
   /** Machine-readable detail (never a credential), for logs and tests. */
   reason?: string;
+  /** When the client may try again (429, 503): sent as `Retry-After` by `errorResponse`. */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -196,12 +198,17 @@ export class SessionError extends Error {
   readonly code: SessionErrorCode;
   readonly status: number;
   readonly reason: string | undefined;
+  /** Whole seconds until the client may try again, when known. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: SessionErrorCode, message?: string, options: SessionErrorOptions = {}) {
     super(message ?? defaultMessages[code], { cause: options.cause });
     this.code = code;
     this.status = errorStatus[code];
     this.reason = options.reason;
+    const retry = options.retryAfterSeconds;
+    this.retryAfterSeconds =
+      typeof retry === 'number' && Number.isFinite(retry) ? Math.max(0, Math.ceil(retry)) : undefined;
   }
 }
 

@@ -37,6 +37,8 @@ export function errorResponse(error: unknown): ErrorResponse {
     ['cache-control', 'no-store'],
   ];
   if (status === 401) headers.push(['www-authenticate', 'Session']);
+  const retryAfter = isSessionError(error) ? error.retryAfterSeconds : undefined;
+  if (retryAfter !== undefined) headers.push(['retry-after', String(retryAfter)]);
   return { status, headers, body: { error: { code, message: defaultErrorMessage(code) } } };
 }
 

@@ -8,6 +8,7 @@ export {
   type RawResponse,
   runAdapterHttpSuite,
 } from './adapter-suite.js';
+export { type AttemptCounterConformanceOptions, runAttemptCounterConformance } from './attempts-conformance.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
 export {
   type DpopAnswer,
