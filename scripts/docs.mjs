@@ -18,14 +18,14 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const check = process.argv.includes('--check');
 
-const entryPoints = readdirSync(join(root, 'packages'))
+const published = readdirSync(join(root, 'packages'))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) }))
-  .filter(({ manifest }) => !manifest.private)
-  .flatMap(({ dir, manifest }) =>
-    Object.entries(manifest.exports ?? {})
-      .filter(([key, value]) => key !== './package.json' && typeof value === 'object' && value['@org/source'])
-      .map(([, value]) => join(root, 'packages', dir, value['@org/source'])),
-  );
+  .filter(({ manifest }) => !manifest.private);
+const entryPoints = published.flatMap(({ dir, manifest }) =>
+  Object.entries(manifest.exports ?? {})
+    .filter(([key, value]) => key !== './package.json' && typeof value === 'object' && value['@org/source'])
+    .map(([, value]) => join(root, 'packages', dir, value['@org/source'])),
+);
 
 // A program of the entry points alone (the base tsconfig has no `include`, it would take the tree).
 const cache = join(root, 'node_modules/.cache/typedoc');
@@ -53,6 +53,8 @@ const options = {
   disableSources: true,
   readme: 'none',
   treatWarningsAsErrors: check,
+  // TypeDoc asks documentation only of the root package.json's name unless told which packages.
+  packagesRequiringDocumentation: published.map(({ manifest }) => manifest.name),
   requiredToBeDocumented: ['Property', 'Function', 'Method', 'Class', 'Interface', 'TypeAlias', 'Variable'],
   validation: { notExported: true, invalidLink: true, notDocumented: process.argv.includes('--undocumented') },
 };
