@@ -1,3 +1,4 @@
+export { SqliteAttemptCounter, type SqliteAttemptCounterOptions } from './attempts.js';
 export type { SqliteFailureReason } from './errors.js';
 export {
   DEFAULT_TABLES,
