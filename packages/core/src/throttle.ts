@@ -87,7 +87,12 @@ export class MemoryAttemptCounter implements AttemptCounter {
   readonly #keys = new Map<string, AttemptState>();
   readonly #maxKeys: number;
 
-  constructor(options: { maxKeys?: number } = {}) {
+  constructor(
+    options: {
+      /** Most keys held at once (default 100 000); past it expired keys go first, then the oldest. */
+      maxKeys?: number;
+    } = {},
+  ) {
     const maxKeys = options.maxKeys ?? 100_000;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
       throw new SessionError('CONFIG_INVALID', 'maxKeys must be a positive integer');
@@ -122,6 +127,10 @@ export class MemoryAttemptCounter implements AttemptCounter {
 }
 
 export interface LoginThrottleOptions {
+  /**
+   * Where attempts are counted; required. Share one across instances (a store's counter) so every
+   * instance sees the same waits; {@link MemoryAttemptCounter} for tests and single instances.
+   */
   counter: AttemptCounter;
   /**
    * Key for hashing account names (at least 32 random bytes): counters hold
@@ -132,6 +141,7 @@ export interface LoginThrottleOptions {
   account?: Partial<ThrottleRule>;
   /** Per client address. Default 50 free attempts, then 1 s doubling up to 15 min, remembered 15 min. */
   ip?: Partial<ThrottleRule>;
+  /** Source of the current time, for windows and waits. Default: the system clock. */
   clock?: Clock;
 }
 
