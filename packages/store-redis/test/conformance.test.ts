@@ -1,8 +1,8 @@
 import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing/vitest';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisStore } from '../src/index.js';
 import {
@@ -120,6 +120,41 @@ describe.skipIf(skipWithout(local))('single Redis through an ioredis 6 client', 
     closeStore: async (store) => {
       await dropUnder(inspector, (store as RedisStore).prefix);
       clients.get(store)?.disconnect();
+      clients.delete(store);
+    },
+    dumpRaw: async (store) => {
+      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
+      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+    },
+  });
+});
+
+describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through node-redis', () => {
+  let inspector: Cluster;
+  const clients = new Map<SessionStore, ReturnType<typeof createCluster>>();
+  beforeAll(() => {
+    assertServices(cluster);
+    inspector = new Cluster(cluster.nodes);
+  });
+  afterAll(() => inspector?.disconnect());
+  const open = async (prefix: string) => {
+    const client = createCluster({
+      rootNodes: cluster.nodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })),
+      defaults: { disableOfflineQueue: true },
+    });
+    client.on('error', () => {});
+    await client.connect();
+    const store = new RedisStore({ client, prefix });
+    clients.set(store, client);
+    return store;
+  };
+  runStoreConformance({
+    name: 'RedisStore (cluster, node-redis)',
+    createStore: () => open(uniquePrefix('conformance-node-redis-cluster')),
+    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
+    closeStore: async (store) => {
+      await dropUnder(inspector, (store as RedisStore).prefix);
+      await clients.get(store)?.close();
       clients.delete(store);
     },
     dumpRaw: async (store) => {
