@@ -1,3 +1,5 @@
+export { RedisAttemptCounter, type RedisAttemptCounterOptions, type RedisEvalClient } from './attempts.js';
+
 import {
   EXPIRED_RETENTION_MS,
   isRevokedByEpoch,
