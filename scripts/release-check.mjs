@@ -11,7 +11,13 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const changeset = join(root, 'node_modules/@changesets/cli/bin.js');
 const run = (cmd, args, cwd) =>
-  execFileSync(cmd, args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout: 300_000, env: { ...process.env, CI: 'true' } });
+  execFileSync(cmd, args, {
+    cwd,
+    stdio: 'pipe',
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, CI: 'true' },
+  });
 
 const published = (dir) =>
   readdirSync(join(dir, 'packages'))
@@ -26,7 +32,12 @@ function step(label, fn) {
   } catch (error) {
     failures++;
     console.log(`FAIL ${label}`);
-    console.log(String(`${error.stdout ?? ''}${error.stderr ?? ''}` || error.message).split('\n').slice(-20).join('\n'));
+    console.log(
+      String(`${error.stdout ?? ''}${error.stderr ?? ''}` || error.message)
+        .split('\n')
+        .slice(-20)
+        .join('\n'),
+    );
   }
 }
 

@@ -56,6 +56,8 @@ console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of rows) console.log(line(row));
 
 if (check && over > 0) {
-  console.error(`\n${over} entr${over === 1 ? 'y is' : 'ies are'} over budget or without one (scripts/size-budget.json)`);
+  console.error(
+    `\n${over} entr${over === 1 ? 'y is' : 'ies are'} over budget or without one (scripts/size-budget.json)`,
+  );
   process.exit(1);
 }
