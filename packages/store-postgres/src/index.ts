@@ -1,3 +1,4 @@
+export { PostgresAttemptCounter, type PostgresAttemptCounterOptions } from './attempts.js';
 export type { PostgresFailureReason } from './errors.js';
 export {
   DEFAULT_REVOCATION_CHANNEL,
