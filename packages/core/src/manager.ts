@@ -54,6 +54,8 @@ const EPOCH_CLOCK_MARGIN_MS = 5 * 60_000;
 
 /** How many evictions at the session limit run at once (a user far over the cap, once). */
 const EVICTION_BATCH = 50;
+/** Rotation attempts when a concurrent write keeps moving the session's version (each re-reads it). */
+const ROTATE_ATTEMPTS = 5;
 
 export interface SessionManagerOptions<D extends SessionData = SessionData> {
   /** Where sessions live. `MemoryStore` for one process; Redis, PostgreSQL or SQLite otherwise. */
@@ -358,7 +360,21 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (options.data !== undefined) assertStorable('data', options.data);
     if (options.metadata !== undefined) assertStorable('metadata', options.metadata);
     const now = this.#rt.clock.now();
-    const old = await this.#rt.lookupLive(session.id, now);
+    // A concurrent touch or update of the same session moves its version under us: the rotation
+    // then reads the session again and retries, and fails only when the session is gone (rotated
+    // by another request, revoked or expired).
+    for (let attempt = 1; ; attempt++) {
+      const rotated = await this.#rotateOnce(session.id, now, options);
+      if (rotated || attempt === ROTATE_ATTEMPTS) {
+        if (!rotated) throw new SessionError('STORE_CONFLICT', 'The session kept changing while it was being rotated');
+        return rotated;
+      }
+    }
+  }
+
+  /** One rotation attempt on the session as it is now; null when its version moved meanwhile. */
+  async #rotateOnce(id: string, now: number, options: RotateOptions<D>): Promise<IssuedSession<D> | null> {
+    const old = await this.#rt.lookupLive(id, now);
     if (!old) throw new SessionError('SESSION_NOT_FOUND');
     const epoch = await this.#rt.call(() => this.#rt.store.getUserEpoch(old.userId, now));
 
@@ -395,7 +411,12 @@ export class SessionManager<D extends SessionData = SessionData> {
       () => this.#rt.store.rotate(old.id, old.version, record, now),
       2 * this.#rt.storeTimeoutMs,
     );
-    if (!won) throw new SessionError('SESSION_NOT_FOUND');
+    if (!won) {
+      // Lost the compare-and-set: retry if the session is still there under a newer version.
+      const current = await this.#rt.lookupLive(old.id, now);
+      if (!current || current.version === old.version) throw new SessionError('SESSION_NOT_FOUND');
+      return null;
+    }
     // The successor was indexed before the old record went; reading it back after that sees any
     // epoch a racing "log out everywhere" wrote before it listed the user's sessions (E3).
     const survivor = await this.#rt.call(() => this.#rt.store.get(record.id, now));
