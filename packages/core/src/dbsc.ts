@@ -59,7 +59,8 @@ export interface DbscOptions {
   algorithms?: readonly DbscAlgorithm[];
   /**
    * Where used challenges are remembered, so a proof is accepted once. Default: the manager's
-   * store, which must implement `markOnce` (every store in this project does).
+   * store when it implements `markOnce` (the memory and Redis stores do); otherwise pass one that
+   * every instance shares (a Redis store beside a SQL session store, for example).
    */
   replayStore?: MarkOnceStore;
 }

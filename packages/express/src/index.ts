@@ -18,7 +18,7 @@ import {
   type SessionStrategy,
 } from '@org/session-core/adapter';
 import { type CsrfCheckOptions, type CsrfSettings, createCsrfProtection } from '@org/session-core/csrf';
-import type { Dbsc, DbscAnswer } from '@org/session-core/dbsc';
+import type { Dbsc, DbscAnswer, DbscState } from '@org/session-core/dbsc';
 import {
   authenticateDpopRequest,
   type DpopAuthentication,
@@ -282,6 +282,8 @@ export interface ExpressDbsc {
   requireBound(require?: 'if-bound' | 'always'): RequestHandler;
   /** Deletes the bound cookie (with `auth.logout`). */
   clear(res: Response): void;
+  /** `fresh`, `stale` or `unbound` for the request's session (`unbound` without a session). */
+  state(req: Request): DbscState;
 }
 
 /**
@@ -347,5 +349,6 @@ export function expressDbsc<D extends SessionData = RegisteredData>(dbsc: Dbsc<D
     clear: (res) => {
       res.append('set-cookie', dbsc.deletionCookie());
     },
+    state: (req) => (req.session ? dbsc.state(req.session as Session<D>, req.headers.cookie) : 'unbound'),
   };
 }
