@@ -63,7 +63,8 @@ describe.skipIf(skipWithout(local))('RedisStore.markOnce: the shared DPoP replay
     expect((await first.verify(proof, { method: 'POST', url })).jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await expect(second.verify(proof, { method: 'POST', url })).rejects.toMatchObject({ code: 'DPOP_PROOF_REPLAYED' });
     // Only a fixed-size hash of key and jti is stored, with a TTL.
-    const keys = await a.client.keys(`${prefix}o:*`);
+    // The 300 ms key of the test before may be expiring right now: left out.
+    const keys = (await a.client.keys(`${prefix}o:*`)).filter((key) => key !== a.onceKey('race'));
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(await a.client.pttl(key)).toBeGreaterThan(0);
   });
