@@ -201,10 +201,12 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
     async check(attempt) {
       if (typeof attempt?.account !== 'string') throw new SessionError('CONFIG_INVALID', 'account must be a string');
       const now = clock.now();
-      const verdicts = await Promise.all([
-        counter.attempt(accountKey(attempt.account), accountRule, now),
-        attempt.ip ? counter.attempt(ipKey(attempt.ip), ipRule, now) : null,
-      ]);
+      const verdicts = await unavailableOnFailure(
+        Promise.all([
+          counter.attempt(accountKey(attempt.account), accountRule, now),
+          attempt.ip ? counter.attempt(ipKey(attempt.ip), ipRule, now) : null,
+        ]),
+      );
       const refused = verdicts.filter((v): v is AttemptVerdict => v !== null && !v.allowed);
       if (refused.length === 0) return;
       const retryAt = Math.max(...refused.map((v) => v.retryAt ?? now));
@@ -214,9 +216,19 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       });
     },
     async succeeded(attempt) {
-      await counter.reset(accountKey(attempt.account));
+      await unavailableOnFailure(counter.reset(accountKey(attempt.account)));
     },
   };
+}
+
+/** A counter that cannot answer fails closed: 503 `STORE_UNAVAILABLE`, never a free pass. */
+async function unavailableOnFailure<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof SessionError) throw error;
+    throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'throttle_counter' });
+  }
 }
 
 function resolveRule(given: Partial<ThrottleRule> | undefined, defaults: ThrottleRule): ThrottleRule {

@@ -62,6 +62,21 @@ describe('createLoginThrottle', () => {
     expect(seen.join()).not.toContain('example.com');
   });
 
+  it('fails closed with 503 STORE_UNAVAILABLE when the counter cannot answer', async () => {
+    const broken = {
+      attempt: async () => {
+        throw new Error('connection refused');
+      },
+      reset: async () => {
+        throw new Error('connection refused');
+      },
+    };
+    const throttle = createLoginThrottle({ counter: broken, key });
+    const error = await refusal(throttle.check({ account: 'a@example.com', ip: null }));
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, reason: 'throttle_counter' });
+    expect((await refusal(throttle.succeeded({ account: 'a@example.com', ip: null })))?.code).toBe('STORE_UNAVAILABLE');
+  });
+
   it('keeps memory bounded', async () => {
     const counter = new MemoryAttemptCounter({ maxKeys: 10 });
     for (let i = 0; i < 50; i++)
