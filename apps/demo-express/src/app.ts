@@ -162,6 +162,9 @@ export function createExpressDemo(services: DemoServices): express.Express {
   });
 
   app.post('/login', async (req, res) => {
+    // Counted before the password is checked: past the limit, 429 with Retry-After and no scrypt work.
+    const attempt = { account: String(form(req, 'email') ?? ''), ip: req.ip ?? null };
+    await services.throttle.check(attempt);
     const user = await users.authenticate(form(req, 'email'), form(req, 'password'));
     if (!user) {
       const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
@@ -170,6 +173,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
         .send(loginPage({ csrfToken: auth.csrfToken(req, res), email, problem: 'Wrong email or password.' }));
       return;
     }
+    await services.throttle.succeeded(attempt);
     const session = await auth.login(req, res, {
       userId: user.id,
       metadata: clientMetadata(req.get('user-agent'), req.ip),
@@ -186,6 +190,8 @@ export function createExpressDemo(services: DemoServices): express.Express {
   });
 
   app.post('/signup', async (req, res) => {
+    // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
+    await services.throttle.check({ account: `signup:${String(form(req, 'email') ?? '')}`, ip: req.ip ?? null });
     const result = await users.signUp(form(req, 'email'), form(req, 'password'), clock.now());
     if (!result.ok) {
       const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';

@@ -112,11 +112,15 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
 
   app.post('/login', async (request, reply) => {
     const { email = '', password, remember } = form(request);
+    // Counted before the password is checked: past the limit, 429 with Retry-After and no scrypt work.
+    const attempt = { account: email, ip: request.ip ?? null };
+    await services.throttle.check(attempt);
     const user = await users.authenticate(email, password);
     if (!user) {
       const page = loginPage({ csrfToken: auth.csrfToken(request, reply), email, problem: 'Wrong email or password.' });
       return html(reply, page, 401);
     }
+    await services.throttle.succeeded(attempt);
     const metadata = clientMetadata(request.headers['user-agent'], request.ip);
     await auth.login(request, reply, { userId: user.id, metadata, persistent: remember === '1' });
     return reply.redirect('/sessions', 303);
@@ -126,6 +130,8 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
 
   app.post('/signup', async (request, reply) => {
     const { email = '', password } = form(request);
+    // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
+    await services.throttle.check({ account: `signup:${email}`, ip: request.ip ?? null });
     const result = await users.signUp(email, password, clock.now());
     if (!result.ok) {
       return html(

@@ -2,6 +2,7 @@ import { type Clock, SessionError, type SessionManager } from '@org/session-core
 import { readBearerToken } from '@org/session-core/adapter';
 import type { CsrfSettings } from '@org/session-core/csrf';
 import type { SessionJwt } from '@org/session-core/jwt';
+import type { LoginThrottle } from '@org/session-core/throttle';
 import { type HonoSessions, honoSessions, type SessionEnv } from '@org/session-hono';
 import { demoErrorReply, STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import type { SignUpResult, User } from 'demo-shared/users';
@@ -51,6 +52,8 @@ export interface HonoDemoServices {
   csrfOptions: CsrfSettings;
   jwts: SessionJwt;
   users: DemoUsers;
+  /** Login and sign-up attempts per account and per address; the Worker variant has none yet. */
+  throttle?: LoginThrottle;
   clock: Clock;
   expiryPolicy: ExpiryPolicyView;
 }
@@ -181,11 +184,15 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
   });
 
   app.post('/login', async (c) => {
+    // Counted before the password is checked: past the limit, 429 with Retry-After and no scrypt work.
+    const attempt = { account: text(await form(c, 'email')), ip: ipOf(c) };
+    await services.throttle?.check(attempt);
     const user = await users.authenticate(await form(c, 'email'), await form(c, 'password'));
     if (!user) {
       const email = text(await form(c, 'email'));
       return c.html(loginPage({ csrfToken: auth.csrfToken(c), email, problem: 'Wrong email or password.' }), 401);
     }
+    await services.throttle?.succeeded(attempt);
     await auth.login(c, {
       userId: user.id,
       metadata: clientMetadata(c.req.header('user-agent'), ipOf(c)),
@@ -200,6 +207,8 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
   });
 
   app.post('/signup', async (c) => {
+    // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
+    await services.throttle?.check({ account: `signup:${text(await form(c, 'email'))}`, ip: ipOf(c) });
     const result = await users.signUp(await form(c, 'email'), await form(c, 'password'), clock.now());
     if (!result.ok) {
       const email = text(await form(c, 'email'));

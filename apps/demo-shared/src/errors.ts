@@ -63,7 +63,13 @@ export function demoErrorReply(error: unknown, path: string): DemoErrorReply {
   if (path.startsWith('/api/')) return { status, headers: ownHeaders, json: body, html: null, unexpected };
   const { code, message } = body.error;
   const title =
-    code === 'CSRF_REJECTED' ? 'Request refused' : status === 503 ? 'Try again soon' : 'Something went wrong';
+    code === 'CSRF_REJECTED'
+      ? 'Request refused'
+      : code === 'RATE_LIMITED'
+        ? 'Too many attempts'
+        : status === 503
+          ? 'Try again soon'
+          : 'Something went wrong';
   const html = messagePage({ title: `${title} (${code})`, message: code === 'CSRF_REJECTED' ? CSRF_MESSAGE : message });
   return { status, headers: ownHeaders, json: null, html, unexpected };
 }

@@ -18,7 +18,13 @@ import {
   type JwtKey,
   type SessionJwt,
 } from '@org/session-core/jwt';
-import { SqliteStore } from '@org/session-store-sqlite';
+import {
+  type AttemptCounter,
+  createLoginThrottle,
+  type LoginThrottle,
+  MemoryAttemptCounter,
+} from '@org/session-core/throttle';
+import { SqliteAttemptCounter, SqliteStore } from '@org/session-store-sqlite';
 import type { DemoConfig } from './config.js';
 import { type DemoSecrets, loadSecrets, saveJwtSigningJwk } from './secrets.js';
 import { UserDirectory } from './users.js';
@@ -57,6 +63,8 @@ export interface DemoServices {
   /** Issues and verifies the session JWTs of the JSON API (EdDSA, JWKS at /.well-known/jwks.json). */
   jwts: SessionJwt<DemoSessionData>;
   users: UserDirectory;
+  /** Login and sign-up attempts per account and per address (429 with Retry-After past the limit). */
+  throttle: LoginThrottle;
   clock: Clock;
   expiryPolicy: ExpiryPolicyView;
   close(): Promise<void>;
@@ -82,10 +90,20 @@ export interface DemoServiceOptions {
 export async function createDemoServices(config: DemoConfig, options: DemoServiceOptions): Promise<DemoServices> {
   const secrets = loadSecrets(config.dataDir);
   const clock = options.clock ?? { now: () => Date.now() };
-  const store: SessionStore<DemoSessionData> =
+  const sqlite =
     config.store === 'sqlite'
       ? new SqliteStore<DemoSessionData>({ path: join(config.dataDir, 'sessions.db'), migrate: true })
-      : new MemoryStore<DemoSessionData>();
+      : null;
+  const store: SessionStore<DemoSessionData> = sqlite ?? new MemoryStore<DemoSessionData>();
+  // The throttle's counters live beside the sessions, so every process on the same file shares them.
+  const counter: AttemptCounter = sqlite
+    ? new SqliteAttemptCounter({ database: sqlite.database })
+    : new MemoryAttemptCounter();
+  const throttle = createLoginThrottle({
+    counter,
+    key: createHmac('sha256', secrets.csrfKey).update('demo login throttle').digest(),
+    clock,
+  });
   const manager = createSessionManager<DemoSessionData>({
     store,
     policy: { idleTimeoutMs: config.idleTimeoutMs, absoluteTimeoutMs: config.absoluteTimeoutMs },
@@ -109,6 +127,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
     csrfOptions: { key: secrets.csrfKey, allowedOrigins: options.allowedOrigins },
     jwts,
     users,
+    throttle,
     clock,
     expiryPolicy: {
       idleTimeoutMs: manager.policy.idleTimeoutMs,
