@@ -8,6 +8,7 @@ import {
   SessionError,
 } from '@org/session-core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { clientKind } from './client.js';
 import type { RedisClient } from './index.js';
 
 /** Default pub/sub channel: under the store's default key prefix, so it reads as the store's. */
@@ -87,6 +88,10 @@ export class RedisRevocationChannel implements RevocationChannel {
     }
     this.heartbeatMs = heartbeat;
     if (options.client) {
+      // Subscriptions duplicate the client with ioredis options: other libraries are refused here.
+      if (clientKind(options.client) !== 'ioredis') {
+        throw new SessionError('CONFIG_INVALID', 'RedisRevocationChannel takes an ioredis client (or a url)');
+      }
       this.client = options.client;
       this.ownsClient = false;
     } else {

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AnyRedisClient, RedisStore } from '../src/index.js';
+import { type AnyRedisClient, RedisRevocationChannel, RedisStore } from '../src/index.js';
 import { type RedisServer, startRedisServer, waitFor } from './servers.js';
 import { assertServices, dropUnder, LOCAL_URL, localRedis, redisBinary, skipWithout, uniquePrefix } from './support.js';
 
@@ -26,6 +26,17 @@ describe('client detection', () => {
     }
     expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
     expect((error as SessionError).message).toMatch(/ioredis.*node-redis/);
+  });
+
+  it('refuses a node-redis client for the revocation channel with CONFIG_INVALID (it takes ioredis)', () => {
+    let error: unknown;
+    try {
+      new RedisRevocationChannel({ client: createClient({ url: LOCAL_URL }) as never });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSessionError(error, 'CONFIG_INVALID')).toBe(true);
+    expect((error as SessionError).message).toContain('ioredis');
   });
 
   it('accepts a node-redis client without connecting it, and fails fast until it is connected', async () => {
