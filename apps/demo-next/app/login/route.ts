@@ -1,0 +1,51 @@
+import { STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
+import { clientMetadata } from 'demo-shared/services';
+import { loginPage } from 'demo-shared/views';
+import { formOf, handle, html, seeOther } from '../../lib/demo';
+
+export const dynamic = 'force-dynamic';
+
+const notices: Record<string, string> = {
+  expired: 'Your session expired. Log in again.',
+  'logged-out': 'You are logged out.',
+  'account-deleted': 'Your account and all its sessions are gone.',
+};
+
+export const GET = handle(async (request, { auth, services }) => {
+  const session = await auth.getSession();
+  const signedInAs = session ? services.users.findById(session.userId)?.email : undefined;
+  const reason = request.nextUrl.searchParams.get('reason');
+  const notice = signedInAs
+    ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
+    : (notices[String(reason)] ?? null);
+  return html(loginPage({ csrfToken: await auth.csrfToken(), notice }));
+});
+
+export const POST = handle(async (request, { auth, services }) => {
+  const form = await formOf(request);
+  try {
+    await auth.verifyCsrf(form);
+  } catch (error) {
+    // A same-origin form made stale by another tab: a fresh form, not a refusal.
+    if (!staleAuthForm(error, 'POST', '/login', form._csrf)) throw error;
+    return html(
+      loginPage({ csrfToken: await auth.csrfToken(), email: form.email ?? '', notice: STALE_FORM_NOTICE }),
+      409,
+    );
+  }
+  const user = await services.users.authenticate(form.email, form.password);
+  if (!user) {
+    const page = loginPage({
+      csrfToken: await auth.csrfToken(),
+      email: form.email ?? '',
+      problem: 'Wrong email or password.',
+    });
+    return html(page, 401);
+  }
+  await auth.login({
+    userId: user.id,
+    metadata: clientMetadata(request.headers.get('user-agent'), null),
+    persistent: form.remember === '1',
+  });
+  return seeOther('/sessions');
+});

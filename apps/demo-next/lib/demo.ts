@@ -1,0 +1,117 @@
+import type { Session } from '@org/session-core';
+import { type NextSessions, nextSessions } from '@org/session-next';
+import { readConfig } from 'demo-shared/config';
+import { demoErrorReply } from 'demo-shared/errors';
+import { createDemoServices, type DemoServices, loopbackOrigins, securityHeaders } from 'demo-shared/services';
+import type { User } from 'demo-shared/users';
+import { messagePage, reauthPage } from 'demo-shared/views';
+import type { NextRequest } from 'next/server';
+
+export interface NextDemo {
+  services: DemoServices;
+  auth: NextSessions;
+}
+
+// One set of services per server process, opened on first request (`next build` never opens them).
+const DEMO_KEY = Symbol.for('demo-next.services');
+type Holder = { [DEMO_KEY]?: Promise<NextDemo> };
+
+/** The demo's services (SQLite under `DATA_DIR`) and the Next adapter on them. */
+export function demo(): Promise<NextDemo> {
+  const holder = globalThis as Holder;
+  holder[DEMO_KEY] ??= open();
+  return holder[DEMO_KEY];
+}
+
+async function open(): Promise<NextDemo> {
+  const config = readConfig({ PORT: '3004', ...process.env });
+  const services = await createDemoServices(config, { allowedOrigins: loopbackOrigins(config.port) });
+  // `next start` gives handlers no peer address: a loopback Host allows the demo's plain http.
+  const auth = nextSessions(services.manager, { csrf: services.csrfOptions, trustLoopbackHost: true });
+  return { services, auth };
+}
+
+/** An HTML page with the demo's security headers; never cached (Back after logout shows nothing stale). */
+export function html(body: string, status = 200): Response {
+  const headers = new Headers([...securityHeaders]);
+  headers.set('content-type', 'text/html; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  return new Response(body, { status, headers });
+}
+
+/** A 303 to a path of the demo. */
+export function seeOther(path: string): Response {
+  const headers = new Headers([...securityHeaders]);
+  headers.set('location', path);
+  headers.set('cache-control', 'no-store');
+  return new Response(null, { status: 303, headers });
+}
+
+export const notFoundPage = () => html(messagePage({ title: 'Not found', message: 'There is no such page.' }), 404);
+
+/** The request's form fields (url-encoded or multipart). */
+export async function formOf(request: Request): Promise<Record<string, string>> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of await request.formData()) if (typeof value === 'string') fields[name] = value;
+  return fields;
+}
+
+/** An error as the demo shows it: an HTML page, or core's JSON body under /api/. */
+export function errorResponse(error: unknown, path: string): Response {
+  const reply = demoErrorReply(error, path);
+  if (reply.unexpected) console.error('demo: unexpected error', error);
+  const headers = new Headers([...securityHeaders]);
+  for (const [name, value] of reply.headers) headers.set(name, value);
+  if (reply.json) {
+    headers.set('content-type', 'application/json; charset=utf-8');
+    return new Response(JSON.stringify(reply.json), { status: reply.status, headers });
+  }
+  headers.set('content-type', 'text/html; charset=utf-8');
+  return new Response(reply.html, { status: reply.status, headers });
+}
+
+type Handler = (request: NextRequest, demo: NextDemo) => Promise<Response>;
+
+/**
+ * A route handler of the demo: its services at hand, errors rendered as the other demos render
+ * them, inside the adapter's `route()` so the session is read with the request's real method and
+ * core's cookies (a login, a rotation, a dead cookie's deletion) go out on the response.
+ */
+export function handle(handler: Handler): (request: NextRequest, context: unknown) => Promise<Response> {
+  let wrapped: ((request: NextRequest, context: unknown) => Promise<Response>) | undefined;
+  return async (request, context) => {
+    const opened = await demo();
+    wrapped ??= opened.auth.route(async (routed: NextRequest) => {
+      try {
+        return await handler(routed, opened);
+      } catch (error) {
+        return errorResponse(error, routed.nextUrl.pathname);
+      }
+    });
+    return wrapped(request, context);
+  };
+}
+
+/** The signed-in user and session, or the way out (login page; a store outage throws, 503). */
+export async function signedIn({ auth, services }: NextDemo): Promise<{ user: User; session: Session } | Response> {
+  const result = await auth.getSessionResult();
+  if (result.status !== 'valid') {
+    if (result.status === 'unavailable') throw result.error;
+    return seeOther(result.status === 'expired' ? '/login?reason=expired' : '/login');
+  }
+  const user = services.users.findById(result.session.userId);
+  if (!user) {
+    await auth.logout();
+    return seeOther('/login');
+  }
+  return { user, session: result.session };
+}
+
+/** Sensitive actions: a stale session is sent to re-authenticate first (401). */
+export async function freshUser(demo: NextDemo): Promise<{ user: User; session: Session } | Response> {
+  const who = await signedIn(demo);
+  if (who instanceof Response) return who;
+  if (demo.services.manager.isFresh(who.session, demo.services.expiryPolicy.reauthAfterMs)) return who;
+  const page = reauthPage({ csrfToken: await demo.auth.csrfToken(), email: who.user.email, next: '/account' });
+  return html(page, 401);
+}
