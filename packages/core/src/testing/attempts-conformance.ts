@@ -10,7 +10,7 @@ export interface AttemptCounterConformanceOptions {
 }
 
 const RULE: ThrottleRule = { freeAttempts: 3, baseDelayMs: 1000, maxDelayMs: 8000, windowMs: 60_000 };
-const START_MS = 1_800_000_000_000;
+const AT = 1_800_000_000_000;
 
 /**
  * The contract every login-throttle counter keeps (memory, Redis, PostgreSQL, SQLite), registered
@@ -31,34 +31,34 @@ export function runAttemptCounterConformance(name: string, options: AttemptCount
       const counter = options.counter();
       const k = key('backoff');
       const seen = [];
-      for (let i = 0; i < 3; i++) seen.push(await counter.attempt(k, RULE, START_MS));
+      for (let i = 0; i < 3; i++) seen.push(await counter.attempt(k, RULE, AT));
       expect(seen.map((v) => v.allowed)).toEqual([true, true, true]);
-      expect(seen.map((v) => v.retryAt)).toEqual([null, null, START_MS + 1000]);
+      expect(seen.map((v) => v.retryAt)).toEqual([null, null, AT + 1000]);
       // Within the wait: refused, not counted.
-      expect(await counter.attempt(k, RULE, START_MS + 999)).toEqual({ allowed: false, count: 3, retryAt: START_MS + 1000 });
-      expect(await counter.attempt(k, RULE, START_MS + 1000)).toEqual({ allowed: true, count: 4, retryAt: START_MS + 3000 });
-      expect(await counter.attempt(k, RULE, START_MS + 3000)).toEqual({ allowed: true, count: 5, retryAt: START_MS + 7000 });
-      expect(await counter.attempt(k, RULE, START_MS + 7000)).toEqual({ allowed: true, count: 6, retryAt: START_MS + 15_000 });
+      expect(await counter.attempt(k, RULE, AT + 999)).toEqual({ allowed: false, count: 3, retryAt: AT + 1000 });
+      expect(await counter.attempt(k, RULE, AT + 1000)).toEqual({ allowed: true, count: 4, retryAt: AT + 3000 });
+      expect(await counter.attempt(k, RULE, AT + 3000)).toEqual({ allowed: true, count: 5, retryAt: AT + 7000 });
+      expect(await counter.attempt(k, RULE, AT + 7000)).toEqual({ allowed: true, count: 6, retryAt: AT + 15_000 });
       // Capped at maxDelayMs.
-      expect(await counter.attempt(k, RULE, START_MS + 15_000)).toEqual({ allowed: true, count: 7, retryAt: START_MS + 23_000 });
+      expect(await counter.attempt(k, RULE, AT + 15_000)).toEqual({ allowed: true, count: 7, retryAt: AT + 23_000 });
     });
 
     it('forgets a key a window after its last wait ends, and on reset', async () => {
       const counter = options.counter();
       const k = key('window');
-      for (let i = 0; i < 3; i++) await counter.attempt(k, RULE, START_MS);
-      // The wait ends at START_MS + 1000; the key is remembered until START_MS + 1000 + windowMs.
-      expect(await counter.attempt(k, RULE, START_MS + 1000 + RULE.windowMs - 1)).toMatchObject({ allowed: true, count: 4 });
+      for (let i = 0; i < 3; i++) await counter.attempt(k, RULE, AT);
+      // The wait ends at AT + 1000; the key is remembered until AT + 1000 + windowMs.
+      expect(await counter.attempt(k, RULE, AT + 1000 + RULE.windowMs - 1)).toMatchObject({ allowed: true, count: 4 });
       const other = key('window');
-      await counter.attempt(other, RULE, START_MS);
-      expect(await counter.attempt(other, RULE, START_MS + RULE.windowMs)).toEqual({
+      await counter.attempt(other, RULE, AT);
+      expect(await counter.attempt(other, RULE, AT + RULE.windowMs)).toEqual({
         allowed: true,
         count: 1,
         retryAt: null,
       });
-      for (let i = 0; i < 5; i++) await counter.attempt(other, RULE, START_MS + RULE.windowMs);
+      for (let i = 0; i < 5; i++) await counter.attempt(other, RULE, AT + RULE.windowMs);
       await counter.reset(other);
-      expect(await counter.attempt(other, RULE, START_MS + RULE.windowMs)).toEqual({
+      expect(await counter.attempt(other, RULE, AT + RULE.windowMs)).toEqual({
         allowed: true,
         count: 1,
         retryAt: null,
@@ -69,8 +69,8 @@ export function runAttemptCounterConformance(name: string, options: AttemptCount
       const counter = options.counter();
       const a = key('a');
       const b = key('b');
-      for (let i = 0; i < 4; i++) await counter.attempt(a, RULE, START_MS);
-      expect(await counter.attempt(b, RULE, START_MS)).toEqual({ allowed: true, count: 1, retryAt: null });
+      for (let i = 0; i < 4; i++) await counter.attempt(a, RULE, AT);
+      expect(await counter.attempt(b, RULE, AT)).toEqual({ allowed: true, count: 1, retryAt: null });
     });
 
     it('lets no more than the free attempts through when 40 arrive at once (across two counters)', async () => {
@@ -78,10 +78,10 @@ export function runAttemptCounterConformance(name: string, options: AttemptCount
       const second = options.counter();
       const k = key('parallel');
       const verdicts = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? first : second).attempt(k, RULE, START_MS)),
+        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? first : second).attempt(k, RULE, AT)),
       );
       expect(verdicts.filter((v) => v.allowed)).toHaveLength(RULE.freeAttempts);
-      expect(verdicts.filter((v) => !v.allowed).every((v) => v.retryAt === START_MS + 1000)).toBe(true);
+      expect(verdicts.filter((v) => !v.allowed).every((v) => v.retryAt === AT + 1000)).toBe(true);
     });
   });
 }
