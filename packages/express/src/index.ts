@@ -349,6 +349,7 @@ export function expressDbsc<D extends SessionData = RegisteredData>(dbsc: Dbsc<D
     clear: (res) => {
       res.append('set-cookie', dbsc.deletionCookie());
     },
-    state: (req) => (req.session ? dbsc.state(req.session as Session<D>, req.headers.cookie) : 'unbound'),
+    // \`req.session\` is typed by the app's Register; the DBSC helper's own data type need not match.
+    state: (req) => (req.session ? dbsc.state(req.session as unknown as Session<D>, req.headers.cookie) : 'unbound'),
   };
 }
