@@ -7,6 +7,7 @@ import {
 import type { Pool } from 'pg';
 
 export interface PostgresAttemptCounterOptions {
+  /** The `pg` pool the counter queries; required. The counter never ends it (the app owns it). */
   pool: Pool;
   /** Schema of the counters table. Default `public`. */
   schema?: string;
