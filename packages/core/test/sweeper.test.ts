@@ -61,7 +61,11 @@ describe('startSweeper', () => {
     // 210 s of 7.5-12.5 s waits plus 5 s sweeps: between 10 and 17 sweeps.
     expect(calls).toBeGreaterThanOrEqual(10);
     expect(calls).toBeLessThanOrEqual(17);
-    await sweeper.stop();
+    // A sweep may be in flight at this point (it depends on the jitter drawn): stop() waits for it,
+    // so its fake 5 s timer must be advanced while stop() is pending.
+    const stopped = sweeper.stop();
+    await vi.advanceTimersByTimeAsync(5_000);
+    await stopped;
     const after = calls;
     await vi.advanceTimersByTimeAsync(100_000);
     expect(calls).toBe(after);
