@@ -35,7 +35,7 @@ describe.each(Object.entries(frameworks))('getting started with %s', (name, exam
       expect((await client.request('GET', '/me')).status).toBe(401);
       await client.refreshCsrf();
       const login = await client.request('POST', '/login', { username: 'ada', password: 'correct horse battery' });
-      expect(login).toEqual({ status: 200, json: { userId: 'user-ada' } });
+      expect(login).toMatchObject({ status: 200, json: { userId: 'user-ada' } });
       const cookie = client.setCookies.find((c) => c.startsWith('__Host-sid='));
       expect(cookie).toMatch(/HttpOnly/);
       expect(cookie).toMatch(/Secure/);

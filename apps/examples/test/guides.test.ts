@@ -8,6 +8,7 @@ const guides = [
   'docs/getting-started.md',
   'docs/migrating-from-express-session.md',
   'docs/migrating-from-iron-session.md',
+  'docs/login-throttling.md',
 ];
 
 describe.each(guides)('%s', (guide) => {
@@ -16,7 +17,9 @@ describe.each(guides)('%s', (guide) => {
 
   it('shows the apps it is about', () => {
     const files = blocks.map((b) => b[1]);
-    if (guide.includes('migrating')) {
+    if (guide.includes('throttling')) {
+      expect(files).toEqual(['apps/examples/src/login-throttling.ts']);
+    } else if (guide.includes('migrating')) {
       expect(files).toEqual([expect.stringMatching(/-before\.ts$/), expect.stringMatching(/-after\.ts$/)]);
     } else {
       expect(files).toEqual(['express', 'fastify', 'hono'].map((f) => `apps/examples/src/getting-started-${f}.ts`));

@@ -10,7 +10,7 @@ function send(
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
-): Promise<{ status: number; setCookies: string[]; contentType: string; text: string }> {
+): Promise<{ status: number; setCookies: string[]; contentType: string; retryAfter: string | null; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers, agent: false }, (res) => {
       let text = '';
@@ -23,6 +23,7 @@ function send(
           status: res.statusCode ?? 0,
           setCookies: res.headers['set-cookie'] ?? [],
           contentType: res.headers['content-type'] ?? '',
+          retryAfter: res.headers['retry-after'] ?? null,
           text,
         }),
       );
@@ -45,7 +46,11 @@ export class Client {
     return other;
   }
 
-  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown; retryAfter: string | null }> {
     const headers: Record<string, string> = { cookie: [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ') };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (method !== 'GET') headers.origin = this.origin;
@@ -66,7 +71,8 @@ export class Client {
       else this.cookies.set(name, value);
     }
     const isJson = response.contentType.includes('application/json');
-    return { status: response.status, json: isJson ? JSON.parse(response.text) : response.text };
+    const json = isJson ? JSON.parse(response.text) : response.text;
+    return { status: response.status, json, retryAfter: response.retryAfter };
   }
 
   /** Fetches a CSRF token where the app offers one (the "after" apps); the "before" apps answer 404. */
