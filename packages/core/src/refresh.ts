@@ -50,6 +50,12 @@ export interface RefreshDpopOptions {
   dpop?: VerifiedDpopProof | null;
 }
 
+/** Options of {@link RefreshTokens.revoke}. */
+export interface RefreshRevokeOptions extends RefreshDpopOptions {
+  /** End only the refresh family and keep its session (a browser may still use it). Default false. */
+  keepSession?: boolean;
+}
+
 /** An access JWT plus refresh token, as an API returns them (`token_type: Bearer`, or `DPoP` when key-bound). */
 export interface RefreshTokenPair<D extends SessionData = SessionData, C extends object = Record<string, never>> {
   session: Session<D>;
@@ -254,8 +260,14 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
   /**
    * Ends a refresh family (API logout), and its session too unless `keepSession`. Returns false
    * when the token does not match the family's current or previous token (nothing is revoked).
+   *
+   * A DPoP-bound family is revoked only with a proof from its key (RFC 9449 binds the refresh
+   * token to the key for every use; RFC 7009 lets the server refuse a revocation by a client the
+   * token was not issued to): without one, or with another key, it throws `DPOP_KEY_MISMATCH`,
+   * emits `refresh.dpop_mismatch` and changes nothing, so a thief holding only the token cannot
+   * log the owner out. A family whose session has ended needs no proof: it can no longer be used.
    */
-  async revoke(refreshToken: string, options: { keepSession?: boolean } = {}): Promise<boolean> {
+  async revoke(refreshToken: string, options: RefreshRevokeOptions = {}): Promise<boolean> {
     const parts = parseRefreshToken(refreshToken);
     if (!parts) throw new SessionError('TOKEN_MALFORMED', undefined, { reason: 'refresh_token_shape' });
     const presentedHash = hashSecret(parts.secret);
@@ -263,6 +275,9 @@ export class RefreshTokens<D extends SessionData = SessionData, C extends object
       const now = this.#rt.clock.now();
       const family = await this.#rt.call(() => this.#families.getRefreshFamily(parts.familyId, now));
       if (!family || !this.belongsTo(parts.secret, presentedHash, family)) return false;
+      // Checked before anything is written, revoked family or not: revoking it would end the session.
+      const record = await this.#rt.lookupLive(family.sessionId, now, family.userId);
+      if (record) this.checkDpop(record, family, options.dpop ?? null, now);
       if (family.revokedAt === null) {
         const revoked = { ...family, generation: family.generation + 1, revokedAt: now };
         if (!(await this.#rt.call(() => this.#families.updateRefreshFamily(revoked, family.generation, now)))) {

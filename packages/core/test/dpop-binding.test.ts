@@ -105,6 +105,68 @@ describe('DPoP-bound refresh tokens', () => {
   });
 });
 
+describe('revoking a DPoP-bound refresh family', () => {
+  it('without a proof or with another key: DPOP_KEY_MISMATCH, reported, family and session unchanged', async () => {
+    const { login, refresh, dpop, prove, thief, events, manager, store, clock } = await setup();
+    const { pair, session, token } = await login();
+    const familyId = pair.refreshToken.split('.')[0] as string;
+    const before = await store.getRefreshFamily(familyId, clock.now());
+    expect(await codeOf(refresh.revoke(pair.refreshToken))).toBe('DPOP_KEY_MISMATCH');
+    expect(await codeOf(refresh.revoke(pair.refreshToken, { dpop: await prove(dpop, thief) }))).toBe(
+      'DPOP_KEY_MISMATCH',
+    );
+    // keepSession changes nothing: the family alone is the owner's too.
+    expect(await codeOf(refresh.revoke(pair.refreshToken, { keepSession: true }))).toBe('DPOP_KEY_MISMATCH');
+    expect(events.filter((e) => e.type === 'refresh.dpop_mismatch')).toEqual([
+      {
+        type: 'refresh.dpop_mismatch',
+        at: clock.now(),
+        sidHash: runtimeOf(manager).sidHash(session.id),
+        userId: 'user-1',
+        reason: 'proof_missing',
+      },
+      expect.objectContaining({ reason: 'key_mismatch' }),
+      expect.objectContaining({ reason: 'proof_missing' }),
+    ]);
+    expect(await store.getRefreshFamily(familyId, clock.now())).toEqual(before);
+    expect(events.some((e) => e.type === 'session.revoked')).toBe(false);
+    expect((await manager.validateToken(token)).session).not.toBeNull();
+    // The owner's token still rotates: nothing was revoked.
+    expect((await refresh.refresh(pair.refreshToken, { dpop: await prove(dpop) })).tokenType).toBe('DPoP');
+  });
+
+  it('with a proof from its key: the family and the session are revoked', async () => {
+    const { login, refresh, dpop, prove, manager, store, clock, events } = await setup();
+    const { pair, session, token } = await login();
+    expect(await refresh.revoke(pair.refreshToken, { dpop: await prove(dpop) })).toBe(true);
+    const family = await store.getRefreshFamily(pair.refreshToken.split('.')[0] as string, clock.now());
+    expect(family?.revokedAt).toBe(clock.now());
+    expect((await manager.validateToken(token)).session).toBeNull();
+    expect(events.filter((e) => e.type === 'session.revoked').map((e) => 'sidHash' in e && e.sidHash)).toEqual([
+      runtimeOf(manager).sidHash(session.id),
+    ]);
+    expect(await codeOf(refresh.refresh(pair.refreshToken, { dpop: await prove(dpop) }))).toBe('REFRESH_INVALID');
+  });
+
+  it('a revoked family kept its session (keepSession): a later revocation without the key cannot end the session', async () => {
+    const { login, refresh, dpop, prove, manager } = await setup();
+    const { pair, token } = await login();
+    expect(await refresh.revoke(pair.refreshToken, { dpop: await prove(dpop), keepSession: true })).toBe(true);
+    expect(await codeOf(refresh.revoke(pair.refreshToken))).toBe('DPOP_KEY_MISMATCH');
+    expect((await manager.validateToken(token)).session).not.toBeNull();
+  });
+
+  it('an unbound family revokes without a proof; a bound family whose session ended needs none', async () => {
+    const { login, refresh, manager } = await setup();
+    const { session } = await manager.create({ userId: 'user-2' });
+    const unbound = await refresh.issue(session);
+    expect(await refresh.revoke(unbound.refreshToken)).toBe(true);
+    const bound = await login();
+    await manager.revoke(bound.session.id);
+    expect(await refresh.revoke(bound.pair.refreshToken)).toBe(true);
+  });
+});
+
 describe('DPoP-bound session tokens', () => {
   it('session rotation keeps the binding, even with new metadata', async () => {
     const { login, manager } = await setup();

@@ -5,6 +5,7 @@
 export {
   createRefreshTokens,
   type RefreshDpopOptions,
+  type RefreshRevokeOptions,
   type RefreshTokenPair,
   type RefreshTokens,
   type RefreshTokensOptions,
