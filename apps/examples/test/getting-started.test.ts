@@ -3,25 +3,16 @@
  * file and a real port: log in, use the session, log out, and the session survives a restart.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as express from '../src/getting-started-express.js';
 import * as fastify from '../src/getting-started-fastify.js';
 import * as hono from '../src/getting-started-hono.js';
-import { Client } from './support.js';
+import { Client, freePort } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'getting-started-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, 'localhost', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const frameworks = { express, fastify, hono };
 

@@ -3,18 +3,9 @@
  * with Retry-After before any password check (the right password included), the wait doubling, and
  * a login once the wait has passed. Time comes from an injected clock, so no test waits for real.
  */
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { start } from '../src/login-throttling.js';
-import { Client } from './support.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, 'localhost', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { Client, freePort } from './support.js';
 
 describe('login throttling example', () => {
   let close: (() => Promise<unknown>) | undefined;

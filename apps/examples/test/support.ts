@@ -1,5 +1,15 @@
 /** What the example tests share: a minimal browser client. */
 import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+
+/** A port free on localhost at the time of asking. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, 'localhost', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /**
  * One request on its own connection (no keep-alive pool): the tests restart servers on the same
