@@ -21,6 +21,7 @@ runDpopHttpSuite({
     app.post('/token/refresh', tokenEndpoint, async (req, res) =>
       send(res, await handlers.refresh(req.dpop, req.body)),
     );
+    app.post('/token/revoke', tokenEndpoint, async (req, res) => send(res, await handlers.revoke(req.dpop, req.body)));
     app.get('/api/me', resource, async (req, res) => send(res, await handlers.me(req.dpop, req.ip ?? null)));
     app.get('/api/jwt', resource, async (req, res) => send(res, await handlers.jwt(req.dpop)));
 

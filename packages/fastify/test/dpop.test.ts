@@ -19,6 +19,9 @@ runDpopHttpSuite({
     app.post<{ Body: { refresh_token?: string } }>('/token/refresh', tokenEndpoint, async (request, reply) =>
       send(reply, await handlers.refresh(request.dpop, request.body)),
     );
+    app.post<{ Body: { token?: string } }>('/token/revoke', tokenEndpoint, async (request, reply) =>
+      send(reply, await handlers.revoke(request.dpop, request.body)),
+    );
     app.get('/api/me', resource, async (request, reply) => send(reply, await handlers.me(request.dpop, request.ip)));
     app.get('/api/jwt', resource, async (request, reply) => send(reply, await handlers.jwt(request.dpop)));
 

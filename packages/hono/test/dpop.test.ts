@@ -17,6 +17,9 @@ runDpopHttpSuite({
     app.post('/token/refresh', tokenEndpoint, async (c) =>
       send(c, await handlers.refresh(c.var.dpop, await c.req.json())),
     );
+    app.post('/token/revoke', tokenEndpoint, async (c) =>
+      send(c, await handlers.revoke(c.var.dpop, await c.req.json())),
+    );
     app.get('/api/me', resource, async (c) => send(c, await handlers.me(c.var.dpop, null)));
     app.get('/api/jwt', resource, async (c) => send(c, await handlers.jwt(c.var.dpop)));
     return listen(app);

@@ -39,6 +39,8 @@ export interface DpopAnswer {
 export interface DpopHandlers {
   token(auth: DpopAuthentication | undefined, body: { userId?: string }): Promise<DpopAnswer>;
   refresh(auth: DpopAuthentication | undefined, body: { refresh_token?: string }): Promise<DpopAnswer>;
+  /** Token revocation (RFC 7009): a DPoP-bound refresh token is revoked only with a proof from its key. */
+  revoke(auth: DpopAuthentication | undefined, body: { token?: string }): Promise<DpopAnswer>;
   me(auth: DpopAuthentication | undefined, ip: string | null): Promise<DpopAnswer>;
   jwt(auth: DpopAuthentication | undefined): Promise<DpopAnswer>;
 }
@@ -56,8 +58,8 @@ export interface DpopSuiteOptions {
   /** The `dpop` client library, to make keys and sign proofs like a real client. */
   client: DpopClientLibrary;
   /**
-   * Starts the adapter's app: POST /token and POST /token/refresh behind the DPoP middleware as a
-   * token endpoint, GET /api/me and GET /api/jwt behind it as a resource; each route answers what
+   * Starts the adapter's app: POST /token, POST /token/refresh and POST /token/revoke behind the
+   * DPoP middleware as a token endpoint, GET /api/me and GET /api/jwt behind it as a resource; each route answers what
    * its handler returns (status, headers, JSON body).
    */
   start(input: DpopServerInput): Promise<{ url: string; close(): Promise<void> }>;
@@ -119,6 +121,15 @@ export function runDpopHttpSuite(options: DpopSuiteOptions): void {
               headers: { 'cache-control': 'no-store' },
               body: { access_token: pair.accessToken, token_type: pair.tokenType, refresh_token: pair.refreshToken },
             };
+          } catch (error) {
+            return answer(error, true);
+          }
+        },
+        async revoke(auth, body) {
+          try {
+            // RFC 7009: 200 whether or not the token was known; refused only when its key is not proven.
+            await refresh.revoke(body.token ?? '', { dpop: auth?.proof ?? null });
+            return { status: 200, headers: { 'cache-control': 'no-store' }, body: {} };
           } catch (error) {
             return answer(error, true);
           }
@@ -293,6 +304,54 @@ export function runDpopHttpSuite(options: DpopSuiteOptions): void {
         dpop: await client.generateProof(keys, at('/api/jwt'), 'GET', undefined, next.access_token),
       });
       expect(await use.json()).toEqual({ userId: 'alice', jkt: await client.calculateThumbprint(keys.publicKey) });
+    });
+
+    it('revocation of a bound refresh token needs a proof from its key; the thief cannot log the owner out', async () => {
+      const keys = await client.generateKeyPair('ES256');
+      const thief = await client.generateKeyPair('ES256');
+      const tokens = await login(keys);
+      const mismatchesBefore = events.filter((e) => e.type === 'refresh.dpop_mismatch').length;
+      const bare = await post('/token/revoke', { token: tokens.refresh_token }, {});
+      expect(bare.status).toBe(400);
+      expect(((await bare.json()) as { error: string }).error).toBe('invalid_grant');
+      const stolen = await post(
+        '/token/revoke',
+        { token: tokens.refresh_token },
+        { dpop: await client.generateProof(thief, at('/token/revoke'), 'POST') },
+      );
+      expect(stolen.status).toBe(400);
+      expect(((await stolen.json()) as { error: string }).error).toBe('invalid_grant');
+      expect(
+        events
+          .filter((e) => e.type === 'refresh.dpop_mismatch')
+          .slice(mismatchesBefore)
+          .map((e) => e.reason),
+      ).toEqual(['proof_missing', 'key_mismatch']);
+      // Nothing was revoked: the owner's session token still works.
+      const stillLive = await get('/api/me', {
+        authorization: `DPoP ${tokens.session_token}`,
+        dpop: await client.generateProof(keys, at('/api/me'), 'GET', undefined, tokens.session_token),
+      });
+      expect(stillLive.status).toBe(200);
+
+      const owner = await post(
+        '/token/revoke',
+        { token: tokens.refresh_token },
+        { dpop: await client.generateProof(keys, at('/token/revoke'), 'POST') },
+      );
+      expect(owner.status).toBe(200);
+      const after = await post(
+        '/token/refresh',
+        { refresh_token: tokens.refresh_token },
+        { dpop: await client.generateProof(keys, at('/token/refresh'), 'POST') },
+      );
+      expect(after.status).not.toBe(200);
+      expect(((await after.json()) as { error: string }).error).toBe('invalid_grant');
+      const ended = await get('/api/me', {
+        authorization: `DPoP ${tokens.session_token}`,
+        dpop: await client.generateProof(keys, at('/api/me'), 'GET', undefined, tokens.session_token),
+      });
+      expect(ended.status).toBe(401);
     });
   });
 }
