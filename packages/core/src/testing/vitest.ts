@@ -10,6 +10,7 @@ export {
 } from './adapter-suite.js';
 export { type AttemptCounterConformanceOptions, runAttemptCounterConformance } from './attempts-conformance.js';
 export { runStoreConformance, type StoreConformanceOptions } from './conformance.js';
+export { type DbscServerInput, type DbscSuiteOptions, runDbscHttpSuite } from './dbsc-suite.js';
 export {
   type DpopAnswer,
   type DpopClientLibrary,
