@@ -42,7 +42,7 @@ export type HybridValidationResult<D extends SessionData, C extends object> = Va
   claims: VerifiedSessionJwt<C> | null;
 };
 
-const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'sth']);
+const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'sth', 'csrf_id']);
 
 /**
  * Hybrid browser sessions: next to the session-token cookie, a short-lived session-JWT cookie
@@ -54,8 +54,8 @@ const REGISTERED = new Set(['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'nbf', 'ex
  *
  * On the JWT path the session view is built from the claims: `id` = `sid`, `userId` = `sub`,
  * `authenticatedAt` = `auth_time`, `data` from {@link HybridSessionsOptions.dataFromClaims},
- * `metadata` empty and `version` 0 (a write needs a strict validation first). The binding policy
- * (user agent, IP) runs on the store path only.
+ * `metadata` only the CSRF id (the `csrf_id` claim) and `version` 0 (a write needs a strict
+ * validation first). The binding policy (user agent, IP) runs on the store path only.
  *
  * @example
  * ```ts
@@ -249,7 +249,8 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       authenticatedAt,
       persistent: false,
       data: this.dataFromClaims(claims),
-      metadata: {},
+      // The CSRF id the cookie carries, so tokens bind to it as on the store path (kept across rotation).
+      metadata: typeof claims.csrf_id === 'string' ? { csrfId: claims.csrf_id } : {},
       version: 0,
       source: 'jwt',
     };

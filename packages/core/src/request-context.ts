@@ -135,9 +135,7 @@ export function createRequestContexts<D extends SessionData = SessionData>(
     throw new SessionError('CONFIG_INVALID', 'The hybrid sessions must use the same session manager');
   }
   const strategy = options.hybrid ?? cookieStrategy(manager);
-  // Hybrid requests often see the session through its JWT, which carries no CSRF id: tokens there
-  // stay bound to the session id, which both views share.
-  const setup = { manager, csrf, strategy, csrfAcrossRotation: !options.hybrid };
+  const setup = { manager, csrf, strategy };
   const transport = { trustLoopbackHost: options.trustLoopbackHost === true };
   return {
     manager,
@@ -173,7 +171,6 @@ export class RequestContext<D extends SessionData = SessionData> {
       manager: SessionManager<D>;
       csrf: CsrfProtection | null;
       strategy: SessionStrategy<D>;
-      csrfAcrossRotation: boolean;
     },
     readonly input: RequestContextInput,
     private readonly signals: RequestSignals,
@@ -277,9 +274,9 @@ export class RequestContext<D extends SessionData = SessionData> {
    * before login (started once per response). The response becomes `no-store`.
    */
   csrfToken(): string {
-    const current = this.current;
     const issued = requireCsrf(this.setup.csrf).token({
-      session: current && !this.setup.csrfAcrossRotation ? { id: current.id } : current,
+      // Bound to the session's CSRF id (a hybrid JWT cookie carries it too), so rotation keeps it.
+      session: this.current,
       cookieHeader: this.input.cookieHeader,
       preSessionId: this.preSessionId,
     });

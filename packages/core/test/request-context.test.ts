@@ -442,6 +442,54 @@ describe('request context: hybrid mode (session-JWT cookie)', () => {
     expect(written(lone).map(nameOf).sort()).toEqual([JWT, SID].sort());
   });
 
+  it('CSRF tokens are bound to the CSRF id: a page served before a rotation posts after it; a new login refuses it', async () => {
+    const { open, probe, clock } = await setup({ hybrid: true });
+    const header = await loggedIn(open);
+    const post = (cookie: string, token: string) =>
+      open({ cookie, method: 'POST', headers: { 'sec-fetch-site': 'same-origin', 'x-csrf-token': token } });
+    const outcome = async (cookie: string, token: string) => {
+      try {
+        return (await post(cookie, token)).verifyCsrf().outcome;
+      } catch (error) {
+        if (isSessionError(error, 'CSRF_REJECTED')) return `${error.code}:${error.reason}`;
+        throw error;
+      }
+    };
+    probe.reset();
+    // The page is rendered on the JWT path, without a store call.
+    const page = await open({ cookie: header });
+    expect(page.result.source).toBe('jwt');
+    const token = page.csrfToken();
+    expect(probe.total()).toBe(0);
+
+    // Another tab rotates the session (re-authentication): new session id, new cookies.
+    const tab = await open({ cookie: header, method: 'POST' });
+    const before = tab.session?.id;
+    await tab.rotate({ reauthenticated: true });
+    const rotated = cookieHeader(...written(tab));
+    expect(tab.session?.id).not.toBe(before);
+
+    // The old page's token is accepted after the rotation, on the JWT path and on the store path.
+    expect((await post(rotated, token)).result.source).toBe('jwt');
+    expect(await outcome(rotated, token)).toBe('passed');
+    const sessionOnly = rotated.split('; ').filter((pair) => pair.startsWith(`${SID}=`))[0] as string;
+    const storePath = await post(sessionOnly, token);
+    expect(storePath.result.source).toBe('store');
+    expect(storePath.session?.id).toBe(tab.session?.id);
+    expect(await outcome(sessionOnly, token)).toBe('passed');
+    // A token served on the store path passes on the JWT path too.
+    const storeToken = (await open({ cookie: sessionOnly })).csrfToken();
+    expect(await outcome(rotated, storeToken)).toBe('passed');
+
+    // A new login of the same user is a new binding: the old page's token is refused there.
+    clock.advance(1_000);
+    const relogin = await open({ cookie: rotated, method: 'POST' });
+    await relogin.login({ userId: 'user-1' });
+    const fresh = cookieHeader(...written(relogin));
+    expect(await outcome(fresh, token)).toBe('CSRF_REJECTED:token_invalid');
+    expect(await outcome(fresh, storeToken)).toBe('CSRF_REJECTED:token_invalid');
+  });
+
   it('holds exactly one strategy, chosen once: the hybrid sessions given, or the cookie strategy', async () => {
     const plain = await setup();
     expect(plain.contexts.strategy.cookieNames).toEqual([SID]);

@@ -146,7 +146,8 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
    * most the session's deadline minus the clock tolerance, since verifiers accept a token up to
    * the tolerance past `exp`: no verification outlives the session. Throws `SESSION_EXPIRED` for a
    * session past its deadline or within the tolerance of it (reason `ends_within_tolerance`).
-   * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require.
+   * `bindToSecret` (the session token's secret) adds the `sth` claim that hybrid-mode cookies require,
+   * and the session's CSRF id as `csrf_id`, so CSRF tokens survive rotation on the JWT path too.
    */
   issue(session: Session<D>, options: { bindToSecret?: string } = {}): Promise<IssuedSessionJwt<C>> {
     return this.#issueAt(session, this.#rt.clock.now(), options);
@@ -194,6 +195,9 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       exp,
       auth_time: Math.floor(session.authenticatedAt / 1000),
       ...(options.bindToSecret === undefined ? {} : { sth: sessionTokenBinding(options.bindToSecret) }),
+      ...(options.bindToSecret !== undefined && typeof session.metadata?.csrfId === 'string'
+        ? { csrf_id: session.metadata.csrfId }
+        : {}),
       ...(typeof session.metadata?.dpopJkt === 'string' ? { cnf: { jkt: session.metadata.dpopJkt } } : {}),
     } as unknown as VerifiedSessionJwt<C>;
     const key = this.keys.active;

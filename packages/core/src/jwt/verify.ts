@@ -40,6 +40,11 @@ export interface SessionJwtClaims {
    * SHA-256 of the session token's secret. Absent from JWTs issued for API use.
    */
   sth?: string;
+  /**
+   * The session's CSRF id, in hybrid-mode JWT cookies only (with `sth`): CSRF tokens stay bound to
+   * it across rotation on the JWT path as on the store path. Useless without the CSRF key.
+   */
+  csrf_id?: string;
   /** Confirmation (RFC 9449): the thumbprint of the DPoP key a bound session's JWTs need a proof from. */
   cnf?: { jkt: string };
 }
@@ -59,6 +64,7 @@ export const REGISTERED_CLAIMS: readonly string[] = Object.freeze([
   'exp',
   'auth_time',
   'sth',
+  'csrf_id',
   'cnf',
 ]);
 
