@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,4 +145,43 @@ export function statsDelta(before: Map<string, number>, after: Map<string, numbe
     if (change !== 0) delta.set(command, change);
   }
   return delta;
+}
+
+/** One command as MONITOR saw it: its arguments, and whether a script ran it. */
+export type CommandLog = { args: string[]; fromScript: boolean }[];
+
+/**
+ * Every command the server at `url` runs while `work` does, in order, seen through MONITOR (on a
+ * private server, so that only the test's own commands appear). A PING with a marker sent after
+ * `work` tells when the log is complete; it is left out.
+ */
+export async function recordCommands(url: string, work: () => Promise<void>): Promise<CommandLog> {
+  const watcher = new Redis(url);
+  const marker = `end-of-log-${randomUUID()}`;
+  const log: CommandLog = [];
+  let done = false;
+  try {
+    const monitor = await watcher.monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (done) return;
+      if (args[0]?.toLowerCase() === 'ping' && args[1] === marker) {
+        done = true;
+        return;
+      }
+      log.push({ args, fromScript: source === 'lua' });
+    });
+    await work();
+    const probe = new Redis(url);
+    try {
+      await probe.ping(marker);
+    } finally {
+      probe.disconnect();
+    }
+    if (!(await waitFor(async () => done, 100, 20))) throw new Error('MONITOR did not see the end marker');
+    monitor.disconnect();
+  } finally {
+    watcher.disconnect();
+  }
+  // The probe's own connection set-up (CLIENT SETINFO, INFO, ...) is not part of the work.
+  return log.filter((c) => !/^(?:client|info|hello|select)$/i.test(c.args[0] ?? ''));
 }

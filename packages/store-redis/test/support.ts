@@ -1,6 +1,9 @@
 import { randomString } from '@org/session-core/testing';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
+import { createClient, createCluster } from 'redis';
 import { inject } from 'vitest';
+import type { AnyRedisClient } from '../src/index.js';
 import { hasRedisServer, inCI, ping } from './servers.js';
 
 export const LOCAL_PORT = Number(process.env.REDIS_PORT ?? 6379);
@@ -98,4 +101,63 @@ export async function dumpUnder(client: Redis | Cluster, prefix: string): Promis
 /** Removes every key under `prefix` (one DEL per key: keys live on different Cluster slots). */
 export async function dropUnder(client: Redis | Cluster, prefix: string): Promise<void> {
   for (const key of await keysUnder(client, prefix)) await client.del(key);
+}
+
+/** The client libraries the store accepts, as the suites that run against each of them name them. */
+export const clientKinds = ['ioredis 5', 'ioredis 6', 'node-redis 5'] as const;
+export type ClientKind = (typeof clientKinds)[number];
+
+/** An app-owned client, connected, and how to tell its state and let go of it. */
+export interface OpenedClient {
+  client: AnyRedisClient;
+  /** Whether the client says it can send commands now. */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A client of `kind` for the single server at `url`, connected, at its library's defaults (offline
+ * queue on) but reconnecting every 100 ms, as an app would hold it.
+ */
+export async function openClient(kind: ClientKind, url: string): Promise<OpenedClient> {
+  if (kind === 'node-redis 5') {
+    const client = createClient({ url, socket: { reconnectStrategy: () => 100 } });
+    client.on('error', () => {});
+    await client.connect();
+    return { client, ready: () => client.isReady, close: async () => client.destroy() };
+  }
+  const options = { retryStrategy: () => 100 };
+  const client = kind === 'ioredis 6' ? new Redis6(url, options) : new Redis(url, options);
+  client.on('error', () => {});
+  await new Promise((resolve) => client.once('ready', resolve));
+  return {
+    // Typed against ioredis 5 here, where both majors are installed; an app has one.
+    client: client as unknown as AnyRedisClient,
+    ready: () => client.status === 'ready',
+    close: async () => client.disconnect(),
+  };
+}
+
+/** A client of `kind` for the test cluster's `nodes`, connected, failing fast while disconnected. */
+export async function openClusterClient(
+  kind: ClientKind,
+  nodes: { host: string; port: number }[],
+): Promise<OpenedClient> {
+  if (kind === 'node-redis 5') {
+    const client = createCluster({
+      rootNodes: nodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })),
+      defaults: { disableOfflineQueue: true },
+    });
+    client.on('error', () => {});
+    await client.connect();
+    return { client, ready: () => client.isOpen, close: () => client.close() };
+  }
+  const client = kind === 'ioredis 6' ? new Cluster6(nodes) : new Cluster(nodes);
+  client.on('error', () => {});
+  await new Promise((resolve) => client.once('ready', resolve));
+  return {
+    client: client as unknown as AnyRedisClient,
+    ready: () => client.status === 'ready',
+    close: async () => client.disconnect(),
+  };
 }

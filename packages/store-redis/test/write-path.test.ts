@@ -1,0 +1,157 @@
+import { createSessionManager, type SessionData, type SessionManager } from '@org/session-core';
+import { createTestClock, randomString } from '@org/session-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyRedisClient } from '../src/index.js';
+import { RedisStore } from '../src/index.js';
+import { type CommandLog, type RedisServer, recordCommands, startRedisServer } from './servers.js';
+import { assertServices, type ClientKind, clientKinds, openClient, redisBinary, skipWithout } from './support.js';
+
+const binary = redisBinary();
+
+/** Commands sent by clients (not run inside a script), by name in lower case. */
+function sent(log: CommandLog): string[] {
+  return log.filter((c) => !c.fromScript).map((c) => (c.args[0] as string).toLowerCase());
+}
+
+/** Commands the scripts ran, by name in lower case. */
+function inScripts(log: CommandLog): string[] {
+  return log.filter((c) => c.fromScript).map((c) => (c.args[0] as string).toLowerCase());
+}
+
+/** Whether any command read the session's `record` field (the JSON the scripts must never decode). */
+function readsRecordField(log: CommandLog): boolean {
+  return log.some((c) => {
+    const name = (c.args[0] as string).toLowerCase();
+    if (name === 'hgetall') return true;
+    return c.fromScript && (name === 'hget' || name === 'hmget') && c.args.slice(2).includes('record');
+  });
+}
+
+type Data = SessionData & Record<string, unknown>;
+
+// One private server per client library: MONITOR then sees this suite's commands and nothing else.
+describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %s, counted by MONITOR', (kind) => {
+  let server: RedisServer;
+  let closeClients: (() => Promise<void>)[] = [];
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const close of closeClients) await close();
+    closeClients = [];
+    await server?.destroy();
+  });
+
+  /** A manager on its own connection (an app instance), with the store's scripts cached on the server. */
+  async function instance(): Promise<{ sessions: SessionManager<Data>; store: RedisStore<Data, AnyRedisClient> }> {
+    const opened = await openClient(kind as ClientKind, server.url);
+    closeClients.push(opened.close);
+    const store = new RedisStore<Data, AnyRedisClient>({ client: opened.client, prefix: 'write:' });
+    const sessions = createSessionManager<Data>({ store, clock });
+    // Warm the scripts: a write and a touch, so that every call below is one EVALSHA.
+    const warm = await sessions.create({ userId: `warm-${randomString(6)}` });
+    const read = await sessions.validateToken(warm.token);
+    if (read.status !== 'valid') throw new Error('warm-up session is not valid');
+    await sessions.patch(read.session, { warm: true });
+    clock.advance(sessions.policy.touchIntervalMs);
+    await sessions.validateToken(warm.token);
+    return { sessions, store };
+  }
+
+  it('validate then update in one request: the read, then one EVALSHA (no second read), never decoding the record', async () => {
+    const { sessions } = await instance();
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    // A first validation on this instance teaches the store the session's user (its epoch key).
+    await sessions.validateToken(token);
+
+    const log = await recordCommands(server.url, async () => {
+      const result = await sessions.validateToken(token);
+      if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+      await sessions.update(result.session, { role: 'admin' });
+      const patched = await sessions.validateToken(token);
+      if (patched.status !== 'valid') throw new Error(`expected a valid session, got ${patched.status}`);
+      await sessions.patch(patched.session, { plan: 'pro' });
+    });
+    // Each request: the record and the user's epoch (sent together: one round trip), then the
+    // compare-and-set on the version just read.
+    expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha', 'hmget', 'hmget', 'evalsha']);
+    // Inside each script: one HMGET of the stored version, deadline, owner and index score (never
+    // the record), then the write of the new record and its TTL.
+    expect(inScripts(log).sort()).toEqual(['hdel', 'hdel', 'hmget', 'hmget', 'hset', 'hset', 'pexpire', 'pexpire']);
+    expect(readsRecordField(log)).toBe(false);
+    expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'admin', plan: 'pro' });
+  });
+
+  it('a touch is one EVALSHA that neither carries nor reads the record JSON', async () => {
+    const { sessions } = await instance();
+    const marker = `marker-${randomString(12)}`;
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { marker } });
+    await sessions.validateToken(token);
+    clock.advance(sessions.policy.touchIntervalMs);
+
+    const log = await recordCommands(server.url, async () => {
+      expect((await sessions.validateToken(token)).status).toBe('valid');
+    });
+    expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha']);
+    expect(inScripts(log).sort()).toEqual(['hmget', 'hset', 'pexpire']);
+    const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
+    // After the SHA, the key count and the key: numbers, the owner and the activity. No JSON, no
+    // data, no secret hash.
+    const values = touch?.args.slice(4) ?? [];
+    expect(values).toHaveLength(9);
+    expect(values.some((a) => a.includes(marker) || a.includes('{') || a.includes('"'))).toBe(false);
+    expect(values.join(' ').length).toBeLessThan(200);
+    expect(readsRecordField(log)).toBe(false);
+    expect((await sessions.validateToken(token)).session?.data).toEqual({ marker });
+  });
+
+  it('10 concurrent writers on one session: none fails, every write kept, at most 1.5 round trips per write', async () => {
+    const { sessions } = await instance();
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    const reads = await Promise.all(Array.from({ length: 10 }, () => sessions.validateToken(token)));
+
+    const log = await recordCommands(server.url, async () => {
+      const writes = await Promise.allSettled(
+        reads.map((result, i) => {
+          if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+          return i % 2 === 0
+            ? sessions.patch(result.session, { [`k${i}`]: i })
+            : sessions.update(result.session, (data) => ({ ...data, [`k${i}`]: i }));
+        }),
+      );
+      expect(writes.filter((w) => w.status === 'rejected')).toEqual([]);
+    });
+    // Every command a client sent is one store call of a write (a CAS, or a read after a lost one).
+    console.info(`[store-redis] ${kind}: 10 writers in one instance sent ${sent(log).join(', ')}`);
+    expect(sent(log).length / 10).toBeLessThanOrEqual(1.5);
+    expect(readsRecordField(log)).toBe(false);
+    const expected = { role: 'member', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) };
+    expect((await sessions.validateToken(token)).session?.data).toEqual(expected);
+  });
+
+  it('10 concurrent writers from two app instances (two connections): none fails, every write kept', async () => {
+    const [one, two] = [await instance(), await instance()];
+    const { token } = await one.sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    const owner = (i: number) => (i % 2 === 0 ? one : two).sessions;
+    const reads = await Promise.all(Array.from({ length: 10 }, (_, i) => owner(i).validateToken(token)));
+
+    const log = await recordCommands(server.url, async () => {
+      const writes = await Promise.allSettled(
+        reads.map((result, i) => {
+          if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+          return owner(i).patch(result.session, { [`k${i}`]: i });
+        }),
+      );
+      expect(writes.filter((w) => w.status === 'rejected')).toEqual([]);
+    });
+    // Each instance combines its own writers into one CAS; the loser of the race between the two
+    // reads the record again (two commands, one round trip) and retries once.
+    console.info(`[store-redis] ${kind}: 10 writers in two instances sent ${sent(log).join(', ')}`);
+    expect(sent(log).length / 10).toBeLessThanOrEqual(1.5);
+    const expected = { role: 'member', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) };
+    expect((await one.sessions.validateToken(token)).session?.data).toEqual(expected);
+  });
+});
