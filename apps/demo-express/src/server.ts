@@ -1,13 +1,20 @@
-import { readConfig } from 'demo-shared/config';
+import { describeStorage, exitOnStartupError, readConfig } from 'demo-shared/config';
 import { formatDuration } from 'demo-shared/views';
 import { startExpressDemo } from './app.js';
 
-const config = readConfig(process.env);
-const demo = await startExpressDemo(config);
+// A bad setting or an unreachable store: one line naming the variable, exit code 1.
+const config = (() => {
+  try {
+    return readConfig(process.env);
+  } catch (error) {
+    return exitOnStartupError(error);
+  }
+})();
+const demo = await startExpressDemo(config).catch(exitOnStartupError);
 const idle = formatDuration(config.idleTimeoutMs);
 const absolute = formatDuration(config.absoluteTimeoutMs);
 console.log(`session demo (Express) on ${demo.origin}`);
-console.log(`  store: ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
+console.log(`  ${describeStorage(config)}`);
 console.log(
   `  timeouts: idle ${idle}, absolute ${absolute}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
 );

@@ -1,16 +1,23 @@
 import { fileURLToPath } from 'node:url';
-import { readConfig } from 'demo-shared/config';
+import { describeStorage, exitOnStartupError, readConfig } from 'demo-shared/config';
 import { formatDuration } from 'demo-shared/views';
 import { startFastifyDemo } from './app.js';
 
 // Its own data folder and port, so it can run next to the Express demo.
-const config = readConfig(process.env, {
-  ...(process.env.PORT ? {} : { port: 3001 }),
-  ...(process.env.DATA_DIR ? {} : { dataDir: fileURLToPath(new URL('../.data/', import.meta.url)) }),
-});
-const demo = await startFastifyDemo(config);
+// A bad setting or an unreachable store: one line naming the variable, exit code 1.
+const config = (() => {
+  try {
+    return readConfig(process.env, {
+      ...(process.env.PORT ? {} : { port: 3001 }),
+      ...(process.env.DATA_DIR ? {} : { dataDir: fileURLToPath(new URL('../.data/', import.meta.url)) }),
+    });
+  } catch (error) {
+    return exitOnStartupError(error);
+  }
+})();
+const demo = await startFastifyDemo(config).catch(exitOnStartupError);
 console.log(`session demo (Fastify) on ${demo.origin}`);
-console.log(`  store: ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
+console.log(`  ${describeStorage(config)}`);
 console.log(
   `  timeouts: idle ${formatDuration(config.idleTimeoutMs)}, absolute ${formatDuration(config.absoluteTimeoutMs)}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
 );

@@ -1,11 +1,18 @@
-import { readConfig } from 'demo-shared/config';
+import { describeStorage, exitOnStartupError, readConfig } from 'demo-shared/config';
 import { formatDuration } from 'demo-shared/views';
 import { startHonoDemo } from './node.js';
 
-const config = readConfig({ PORT: '3002', ...process.env });
-const demo = await startHonoDemo(config);
+// A bad setting or an unreachable store: one line naming the variable, exit code 1.
+const config = (() => {
+  try {
+    return readConfig({ PORT: '3002', ...process.env });
+  } catch (error) {
+    return exitOnStartupError(error);
+  }
+})();
+const demo = await startHonoDemo(config).catch(exitOnStartupError);
 console.log(`session demo (Hono on Node) on ${demo.origin}`);
-console.log(`  store: ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
+console.log(`  ${describeStorage(config)}`);
 console.log(
   `  timeouts: idle ${formatDuration(config.idleTimeoutMs)}, absolute ${formatDuration(config.absoluteTimeoutMs)}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
 );

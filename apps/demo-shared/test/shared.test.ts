@@ -46,7 +46,8 @@ describe('settings from the environment', () => {
     expect(() => readConfig({ IDLE_TIMEOUT_MS: 'soon' })).toThrow(/IDLE_TIMEOUT_MS/);
     expect(() => readConfig({ PORT: '-1' })).toThrow(/PORT/);
     expect(() => readConfig({ IDLE_TIMEOUT_MS: '7200000', ABSOLUTE_TIMEOUT_MS: '3600000' })).toThrow(/must not exceed/);
-    expect(() => readConfig({ SESSION_STORE: 'redis' })).toThrow(/SESSION_STORE/);
+    expect(() => readConfig({ SESSION_STORE: 'mongodb' })).toThrow(/SESSION_STORE/);
+    expect(() => readConfig({ SESSION_STORE: 'redis', REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
   });
 });
 
