@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PrivatePostgres } from './infra.js';
 import { type PhaseResult, type PhaseSpec, runPhase } from './phase.js';
-import { heapGrowth, renderTable, violations } from './report.js';
+import { heapGrowth, MEMORY_BOUNDS, memoryProblems, renderTable, violations } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,13 @@ if (!(durationMs >= 10_000) || !(clients >= 1)) throw new Error('--duration must
 const privatePostgres = PrivatePostgres.available();
 
 const all: Record<string, PhaseSpec> = {
-  redis: { name: 'redis', store: 'redis', adapters: ['express', 'express', 'fastify'], faults: ['redis-kill'] },
+  redis: {
+    name: 'redis',
+    store: 'redis',
+    adapters: ['express', 'express', 'fastify', 'hono'],
+    faults: ['redis-kill'],
+    sweeper: true,
+  },
   postgres: {
     name: 'postgres',
     store: 'postgres',
@@ -34,7 +40,7 @@ const all: Record<string, PhaseSpec> = {
   'redis-cluster': {
     name: 'redis-cluster',
     store: 'redis-cluster',
-    adapters: ['express', 'fastify'],
+    adapters: ['express', 'fastify', 'hono'],
     faults: ['cluster-failover'],
   },
 };
@@ -66,9 +72,18 @@ console.log(
 );
 console.log(renderTable(results));
 const failed = results.filter(
-  (r) => Object.values(violations(r)).some((n) => n !== 0) || r.faults.some((f) => f.recoverMs === null),
+  (r) =>
+    Object.values(violations(r)).some((n) => n !== 0) ||
+    r.faults.some((f) => f.recoverMs === null) ||
+    memoryProblems(r, MEMORY_BOUNDS).length > 0,
 );
-for (const r of results) console.log(`${r.name}: heap growth ${(heapGrowth(r) / 2 ** 20).toFixed(1)} MB`);
+for (const r of results) {
+  const problems = memoryProblems(r, MEMORY_BOUNDS);
+  console.log(
+    `${r.name}: heap growth ${(heapGrowth(r) / 2 ** 20).toFixed(1)} MB (all servers); memory ` +
+      (problems.length === 0 ? 'within bounds' : `NOT flat: ${problems.join('; ')}`),
+  );
+}
 if (failed.length > 0) {
   console.log(`\nFAILED: ${failed.map((r) => r.name).join(', ')}`);
   process.exitCode = 1;

@@ -5,9 +5,12 @@ export type StoreTarget =
   | { kind: 'postgres'; url: string; schema: string; appName: string }
   | { kind: 'sqlite'; path: string };
 
+/** The frameworks a soak server runs on (Hono on @hono/node-server). */
+export type Adapter = 'express' | 'fastify' | 'hono';
+
 /** What the orchestrator hands each server child (JSON in SOAK_SERVER_CONFIG). */
 export interface ServerConfig {
-  adapter: 'express' | 'fastify';
+  adapter: Adapter;
   store: StoreTarget;
   /** 32 bytes, base64url: the HS256 key of the session JWTs, the same on every instance. */
   jwtKey: string;

@@ -119,6 +119,50 @@ export class DedicatedRedis {
       throw new Error(`redis-server on ${this.port} did not start`);
   }
 
+  /** `used_memory` (bytes, as the allocator counts it) and the number of keys. */
+  async usage(): Promise<{ usedMemory: number; keys: number }> {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
+    client.on('error', () => {});
+    try {
+      const info = await client.info('memory');
+      const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+      return { usedMemory, keys: await client.dbsize() };
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /**
+   * Walks the whole keyspace with SCAN, which deletes the expired keys it meets (as any read of
+   * them would), and returns how many keys starting with `prefix` are left.
+   */
+  async scanCount(prefix: string): Promise<number> {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
+    client.on('error', () => {});
+    try {
+      let cursor = '0';
+      let matching = 0;
+      do {
+        const [next, keys] = await client.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) if (key.startsWith(prefix)) matching++;
+      } while (cursor !== '0');
+      return matching;
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** SIGKILL: what a crash looks like to clients. */
   async kill(): Promise<void> {
     const child = this.process;

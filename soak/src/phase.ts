@@ -16,7 +16,7 @@ import {
 } from '@org/session-core';
 import { hashSecret } from '@org/session-core/testing';
 import { type Counters, type FaultWindow, newCounters, SESSION_COOKIE, SoakClient } from './client.js';
-import { SERVER_CONFIG_ENV, type ServerConfig, type StoreTarget } from './config.js';
+import { type Adapter, SERVER_CONFIG_ENV, type ServerConfig, type StoreTarget } from './config.js';
 import {
   DedicatedCluster,
   DedicatedRedis,
@@ -37,11 +37,14 @@ export type FaultKind = 'redis-kill' | 'cluster-failover' | 'pg-terminate' | 'pg
 export interface PhaseSpec {
   name: string;
   store: StoreKind;
-  adapters: ('express' | 'fastify')[];
+  adapters: Adapter[];
   faults: FaultKind[];
   /** PostgreSQL: a private cluster the soak may restart, or the shared server (`SOAK_PG_URL`). */
   privatePostgres?: boolean;
-  /** Expiring sessions and two sweepers, to show the sessions table stays bounded (SQL stores). */
+  /**
+   * Expiring sessions created beside the load: on SQL stores with two sweepers, to show the
+   * sessions table stays bounded; on Redis, to show its TTLs leave nothing behind.
+   */
   sweeper?: boolean;
 }
 
@@ -79,6 +82,18 @@ export interface SweepResult {
   rowsAtEnd: number;
 }
 
+/** The dedicated Redis, before the load (warm) and after it once the expiring sessions are gone. */
+export interface RedisMemory {
+  usedMemoryBefore: number;
+  usedMemoryAfter: number;
+  keysBefore: number;
+  keysAfter: number;
+  /** Keys of the expiring sessions (their own prefix) at most, while they were being created. */
+  expiringKeysMax: number;
+  /** Keys of the expiring sessions still there after they expired: must be 0. */
+  expiringKeysLeft: number;
+}
+
 export interface PhaseResult {
   name: string;
   servers: string;
@@ -94,6 +109,7 @@ export interface PhaseResult {
   memoryAfter: MemorySample[];
   faults: FaultResult[];
   sweep: SweepResult | null;
+  redis: RedisMemory | null;
 }
 
 const SHARED_PG_URL = process.env.SOAK_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -103,8 +119,18 @@ const JWT_TOLERANCE_SECONDS = 1;
 
 type AuditStore = SessionStore & RefreshFamilyStore & { close?(): Promise<void> };
 
+/** The dedicated Redis's memory and keys, and a store for the expiring sessions (Redis phase). */
+interface RedisProbe {
+  usage(): Promise<{ usedMemory: number; keys: number }>;
+  /** A store under a prefix of its own, writing with its clock one retention period ahead. */
+  openExpiring(): Promise<AuditStore>;
+  /** Walks the keyspace (deleting expired keys as SCAN does) and counts the expiring sessions' keys left. */
+  expiringKeysLeft(): Promise<number>;
+}
+
 interface Backend {
   target: StoreTarget;
+  redis?: RedisProbe;
   /** A store of the orchestrator's own on the same data, for the audit and the sweeper. */
   open(): Promise<AuditStore>;
   /** Rows in the sessions table (SQL stores). */
@@ -122,6 +148,25 @@ interface Backend {
   destroy(): Promise<void>;
 }
 
+/**
+ * The store as seen by a writer whose clock runs one retention period ahead. Redis keeps a record
+ * until its deadline plus EXPIRED_RETENTION_MS (1 h) after the writer's `now`: through this
+ * wrapper the TTL of a session created now is its own lifetime, so sessions that end during the
+ * soak also leave Redis during it, as they would an hour later in production.
+ */
+function clockAhead(store: AuditStore): AuditStore {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'create') {
+        return (record: Parameters<SessionStore['create']>[0], now: number) =>
+          target.create(record, now + EXPIRED_RETENTION_MS);
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 async function openBackend(spec: PhaseSpec): Promise<Backend> {
   const tag = randomBytes(4).toString('hex');
   const notFor = (fault: FaultKind) => new Error(`fault ${fault} does not apply to ${spec.store}`);
@@ -129,9 +174,15 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
     const redis = await DedicatedRedis.start();
     const prefix = `soak:${tag}:`;
     const { RedisStore } = await import('@org/session-store-redis');
+    const expiringPrefix = `soak:${tag}-expiring:`;
     return {
       target: { kind: 'redis', url: redis.url, prefix },
       open: async () => new RedisStore({ url: redis.url, prefix }),
+      redis: {
+        usage: () => redis.usage(),
+        openExpiring: async () => clockAhead(new RedisStore({ url: redis.url, prefix: expiringPrefix })),
+        expiringKeysLeft: () => redis.scanCount(expiringPrefix),
+      },
       async inject(fault, window, outageMs) {
         if (fault !== 'redis-kill') throw notFor(fault);
         window.hardStart = Date.now();
@@ -383,46 +434,59 @@ async function checkSessions(
   return { checked, lost };
 }
 
-/** The sessions table's size while short-lived sessions are created and two sweepers run. */
+/**
+ * Short-lived sessions created beside the load. On SQL stores two sweepers run and the sessions
+ * table's size is followed; on Redis, whose TTLs do the sweeping, the number of keys.
+ */
 function startChurn(backend: Backend, log: (line: string) => void) {
   const result: SweepResult = { churned: 0, swept: 0, skipped: 0, rowsAtStart: 0, rowsMax: 0, rowsAtEnd: 0 };
   let stopped = false;
   const stores: AuditStore[] = [];
   const sweepers: Sweeper[] = [];
-  const countSessions = backend.rows;
-  if (!countSessions) throw new Error('the sweeper phase needs a SQL store');
+  const { rows: countRows, redis } = backend;
+  if (!countRows && !redis) throw new Error('expiring sessions need a SQL store or the dedicated Redis');
   const done = (async () => {
-    for (let i = 0; i < 2; i++) stores.push(await backend.open());
-    const [first] = stores as [AuditStore];
-    // The sweepers' clock runs one retention period (1 h) ahead, so sessions that expire during
-    // the soak become sweepable within it; everything else about the sweep is as in production.
-    const ahead = { now: () => Date.now() + EXPIRED_RETENTION_MS };
-    for (const store of stores) {
-      sweepers.push(
-        startSweeper(store, {
-          intervalMs: 1_000,
-          clock: ahead,
-          onSweep: (r) => {
-            result.swept += r.sessions;
-            if (r.skipped) result.skipped++;
-          },
-          onError: () => {},
-        }),
-      );
+    let count: () => Promise<number>;
+    if (redis) {
+      stores.push(await redis.openExpiring());
+      count = () => redis.expiringKeysLeft();
+    } else {
+      for (let i = 0; i < 2; i++) stores.push(await backend.open());
+      const first = stores[0] as AuditStore;
+      count = () => (countRows as NonNullable<Backend['rows']>)(first);
+      // The sweepers' clock runs one retention period (1 h) ahead, so sessions that expire during
+      // the soak become sweepable within it; everything else about the sweep is as in production.
+      const ahead = { now: () => Date.now() + EXPIRED_RETENTION_MS };
+      for (const store of stores) {
+        sweepers.push(
+          startSweeper(store, {
+            intervalMs: 1_000,
+            clock: ahead,
+            onSweep: (r) => {
+              result.swept += r.sessions;
+              if (r.skipped) result.skipped++;
+            },
+            onError: () => {},
+          }),
+        );
+      }
     }
     // A count can meet a fault too: retried for a while, like any client would.
-    const countRows = async () => {
+    const countPatiently = async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await countSessions(first);
+          return await count();
         } catch (error) {
           if (attempt >= 50) throw error;
           await sleep(200);
         }
       }
     };
-    const manager = createSessionManager({ store: first, policy: { idleTimeoutMs: 1_000, absoluteTimeoutMs: 2_000 } });
-    result.rowsAtStart = await countRows();
+    const manager = createSessionManager({
+      store: stores[0] as AuditStore,
+      policy: { idleTimeoutMs: 1_000, absoluteTimeoutMs: 2_000 },
+    });
+    result.rowsAtStart = await countPatiently();
     let tick = 0;
     while (!stopped) {
       await Promise.all(
@@ -433,13 +497,17 @@ function startChurn(backend: Backend, log: (line: string) => void) {
           ),
         ),
       );
-      if (tick++ % 10 === 0) {
-        result.rowsMax = Math.max(result.rowsMax, await countRows());
+      if (tick++ % 5 === 0) {
+        result.rowsMax = Math.max(result.rowsMax, await countPatiently());
       }
       await sleep(100);
     }
-    result.rowsAtEnd = await countRows();
-    log(`  sweeper: ${result.churned} expiring sessions created, ${result.swept} swept, table max ${result.rowsMax}`);
+    result.rowsAtEnd = await countPatiently();
+    log(
+      redis
+        ? `  expiring sessions: ${result.churned} created, their Redis keys at most ${result.rowsMax}`
+        : `  sweeper: ${result.churned} expiring sessions created, ${result.swept} swept, table max ${result.rowsMax}`,
+    );
   })();
   return {
     async stop(): Promise<SweepResult> {
@@ -452,6 +520,30 @@ function startChurn(backend: Backend, log: (line: string) => void) {
   };
 }
 
+/**
+ * Redis after the load: once the last expiring session has ended, the keyspace is walked until
+ * none of their keys is left (SCAN deletes the expired keys it meets), then memory is read.
+ */
+async function redisAfter(redis: RedisProbe, before: { usedMemory: number; keys: number }, expiringKeysMax: number) {
+  // The expiring sessions last 2 s; their user indexes at most as long.
+  await sleep(2_500);
+  let expiringKeysLeft = await redis.expiringKeysLeft();
+  const deadline = Date.now() + 20_000;
+  while (expiringKeysLeft > 0 && Date.now() < deadline) {
+    await sleep(500);
+    expiringKeysLeft = await redis.expiringKeysLeft();
+  }
+  const after = await redis.usage();
+  return {
+    usedMemoryBefore: before.usedMemory,
+    usedMemoryAfter: after.usedMemory,
+    keysBefore: before.keys,
+    keysAfter: after.keys,
+    expiringKeysMax,
+    expiringKeysLeft,
+  } satisfies RedisMemory;
+}
+
 export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise<PhaseResult> {
   const log = settings.log ?? (() => {});
   log(`phase ${spec.name}: starting ${spec.store} and ${spec.adapters.join(', ')}`);
@@ -460,7 +552,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
   const auditStore = await backend.open();
   try {
     const sharedKeys = { jwt: randomBytes(32).toString('base64url'), refresh: randomBytes(32).toString('base64url') };
-    const config = (adapter: 'express' | 'fastify'): ServerConfig => ({
+    const config = (adapter: Adapter): ServerConfig => ({
       adapter,
       store: backend.target,
       jwtKey: sharedKeys.jwt,
@@ -469,8 +561,13 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       jwtTtlSeconds: JWT_TTL_SECONDS,
       jwtToleranceSeconds: JWT_TOLERANCE_SECONDS,
     });
-    for (const [i, adapter] of spec.adapters.entries())
-      servers.push(await startServer(config(adapter), `${adapter}-${i}`));
+    // Started together: each child spends a few seconds compiling its TypeScript.
+    const started = await Promise.allSettled(
+      spec.adapters.map((adapter, i) => startServer(config(adapter), `${adapter}-${i}`)),
+    );
+    for (const outcome of started) if (outcome.status === 'fulfilled') servers.push(outcome.value);
+    const failedStart = started.find((outcome) => outcome.status === 'rejected');
+    if (failedStart) throw failedStart.reason;
 
     const counters = newCounters();
     const windows: FaultWindow[] = [];
@@ -498,6 +595,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     // Memory "before": after a warm-up, so JIT and connection pools are in place.
     await sleep(Math.min(5_000, settings.durationMs * 0.1));
     const memoryBefore = await sampleMemory(servers);
+    const redisBefore = backend.redis ? await patiently(() => (backend.redis as RedisProbe).usage()) : null;
     // A sample halfway through too: bounded caches fill early, a leak keeps growing after.
     const memoryMiddle = sleep(Math.max(0, startedAt + settings.durationMs / 2 - Date.now())).then(() =>
       sampleMemory(servers),
@@ -553,6 +651,14 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     const sweep = churn ? await churn.stop() : null;
     await sleep(1_000);
     const memoryAfter = await sampleMemory(servers);
+    const redis =
+      backend.redis && redisBefore ? await redisAfter(backend.redis, redisBefore, sweep?.rowsMax ?? 0) : null;
+    if (redis) {
+      log(
+        `  Redis used_memory ${(redis.usedMemoryBefore / 2 ** 20).toFixed(1)} -> ${(redis.usedMemoryAfter / 2 ** 20).toFixed(1)} MB, ` +
+          `keys ${redis.keysBefore} -> ${redis.keysAfter}, expiring sessions' keys left ${redis.expiringKeysLeft}`,
+      );
+    }
 
     // The audit: every session the ledgers hold must be in the store, every dead one must not be,
     // and every followed refresh family must have the client's token as its only live successor.
@@ -603,6 +709,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       memoryAfter,
       faults,
       sweep,
+      redis,
     };
   } finally {
     await Promise.all(servers.map(stopServer));

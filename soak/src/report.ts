@@ -27,6 +27,38 @@ export function heapGrowth(phase: PhaseResult): number {
   return sum(phase.memoryAfter, 'heapUsed') - sum(phase.memoryBefore, 'heapUsed');
 }
 
+/** How much memory may grow over a phase and still count as flat. */
+export interface MemoryBounds {
+  /** Heap after GC, after the load minus once warm, on any one server (bytes). */
+  heapGrowthPerServer: number;
+  /** The dedicated Redis's `used_memory` after the load (expiring sessions gone) minus once warm (bytes). */
+  redisGrowth: number;
+}
+
+/**
+ * The full soak's bounds. Each server keeps bounded caches that fill with the session ids it
+ * sees (the Redis store's hints, the JWT verification cache): they grow early and stop; a leak of
+ * a few hundred bytes per request would pass these within one phase.
+ */
+export const MEMORY_BOUNDS: MemoryBounds = { heapGrowthPerServer: 24 * 2 ** 20, redisGrowth: 32 * 2 ** 20 };
+
+/** Why a phase's memory is not flat by `bounds`: empty when it is. */
+export function memoryProblems(phase: PhaseResult, bounds: MemoryBounds): string[] {
+  const problems: string[] = [];
+  for (const [i, after] of phase.memoryAfter.entries()) {
+    const growth = after.heapUsed - (phase.memoryBefore[i]?.heapUsed ?? Number.NaN);
+    // NaN (a server that never answered the sample) fails too: unknown is not flat.
+    if (!(growth < bounds.heapGrowthPerServer)) problems.push(`server ${i}: heap grew ${mb(growth)} MB`);
+  }
+  const redis = phase.redis;
+  if (redis) {
+    const growth = redis.usedMemoryAfter - redis.usedMemoryBefore;
+    if (!(growth < bounds.redisGrowth)) problems.push(`Redis used_memory grew ${mb(growth)} MB`);
+    if (redis.expiringKeysLeft !== 0) problems.push(`${redis.expiringKeysLeft} keys of expired sessions left in Redis`);
+  }
+  return problems;
+}
+
 export function renderTable(phases: PhaseResult[]): string {
   const rows: [string, ...string[]][] = [];
   const add = (label: string, cell: (p: PhaseResult) => string) => rows.push([label, ...phases.map(cell)]);
@@ -52,14 +84,29 @@ export function renderTable(phases: PhaseResult[]): string {
   add('heap MB warm -> halfway -> after (after GC, all servers)', (p) =>
     [p.memoryBefore, p.memoryMiddle, p.memoryAfter].map((m) => mb(sum(m, 'heapUsed'))).join(' -> '),
   );
+  add(`heap growth MB, largest of one server (bound ${MEMORY_BOUNDS.heapGrowthPerServer / 2 ** 20} MB)`, (p) => {
+    const growths = p.memoryAfter.map((after, i) => after.heapUsed - (p.memoryBefore[i]?.heapUsed ?? Number.NaN));
+    return mb(Math.max(...growths));
+  });
   add('RSS MB warm -> halfway -> after', (p) =>
     [p.memoryBefore, p.memoryMiddle, p.memoryAfter].map((m) => mb(sum(m, 'rss'))).join(' -> '),
   );
-  add('sweeper: expiring sessions created / swept / sweeps skipped (lock held elsewhere)', (p) =>
-    p.sweep ? `${p.sweep.churned} / ${p.sweep.swept} / ${p.sweep.skipped}` : '-',
+  add(
+    `Redis used_memory MB warm -> after, expired keys gone (growth bound ${MEMORY_BOUNDS.redisGrowth / 2 ** 20} MB)`,
+    (p) => (p.redis ? `${mb(p.redis.usedMemoryBefore)} -> ${mb(p.redis.usedMemoryAfter)}` : '-'),
   );
+  add('Redis keys warm -> after; keys of expiring sessions at most -> left once expired', (p) =>
+    p.redis
+      ? `${p.redis.keysBefore} -> ${p.redis.keysAfter}; ${p.redis.expiringKeysMax} -> ${p.redis.expiringKeysLeft}`
+      : '-',
+  );
+  add('expiring sessions created / swept / sweeps skipped (lock held elsewhere)', (p) => {
+    if (!p.sweep) return '-';
+    // On Redis the TTLs sweep: what is left shows in the row above.
+    return p.redis ? `${p.sweep.churned} / by TTL / -` : `${p.sweep.churned} / ${p.sweep.swept} / ${p.sweep.skipped}`;
+  });
   add('sweeper: sessions table rows at start / max / end', (p) =>
-    p.sweep ? `${p.sweep.rowsAtStart} / ${p.sweep.rowsMax} / ${p.sweep.rowsAtEnd}` : '-',
+    p.sweep && !p.redis ? `${p.sweep.rowsAtStart} / ${p.sweep.rowsMax} / ${p.sweep.rowsAtEnd}` : '-',
   );
   const faultNames = [...new Set(phases.flatMap((p) => p.faults.map((f) => f.name)))];
   for (const name of faultNames) {

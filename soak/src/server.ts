@@ -1,4 +1,4 @@
-// One soak server: an Express or Fastify app on the session library, run as a child process by
+// One soak server: an Express, Fastify or Hono app on the session library, run as a child process by
 // the orchestrator (node --expose-gc). It prints `{"port":N}` on stdout once it listens.
 import {
   createSessionManager,
@@ -9,6 +9,7 @@ import {
 } from '@org/session-core';
 import { createHybridSessions, createJwtKeySet, createSessionJwt, importJwtKey } from '@org/session-core/jwt';
 import { createRefreshTokens, type RefreshTokens } from '@org/session-core/refresh';
+import type { SessionEnv } from '@org/session-hono';
 import { SERVER_CONFIG_ENV, type ServerConfig } from './config.js';
 
 function readConfig(): ServerConfig {
@@ -167,8 +168,55 @@ async function startFastify(kit: Kit): Promise<number> {
   return (app.server.address() as { port: number }).port;
 }
 
+/** Hono on @hono/node-server, as a Node deployment of the Hono adapter runs it. */
+async function startHono(kit: Kit): Promise<number> {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const { getConnInfo } = await import('@hono/node-server/conninfo');
+  const { honoSessions } = await import('@org/session-hono');
+  // The peer address tells core that plain http comes from loopback (production mode).
+  const auth = honoSessions(kit.manager, { hybrid: kit.hybrid, getConnInfo });
+  const app = new Hono<SessionEnv>();
+  app.use(auth.middleware);
+  const strict = auth.requireSession({ strict: true });
+  app.post('/login', async (c) => {
+    const body = (await c.req.json()) as { userId: string };
+    const session = await auth.login(c, { userId: String(body.userId) });
+    return c.json({ id: session.id });
+  });
+  app.get('/me', strict, (c) => c.json({ id: c.var.session?.id }));
+  app.get('/hybrid', auth.requireSession(), (c) => c.json({ id: c.var.session?.id }));
+  app.post('/touch', strict, async (c) => c.json({ id: (await auth.extend(c)).id }));
+  app.post('/rotate', strict, async (c) => c.json({ id: (await auth.rotate(c)).id }));
+  app.post('/logout', strict, async (c) => {
+    await auth.logout(c);
+    return c.json({ ok: true });
+  });
+  app.post('/logout-others', strict, async (c) => {
+    const session = guarded(c.var.session);
+    return c.json({ revoked: await kit.manager.revokeAll(session.userId, { except: session.id }) });
+  });
+  app.post('/token', strict, async (c) => {
+    const pair = await kit.refresh.issue(guarded(c.var.session));
+    return c.json({ id: pair.session.id, refreshToken: pair.refreshToken });
+  });
+  app.post('/token/refresh', async (c) => {
+    const body = (await c.req.json()) as { refreshToken: string };
+    const pair = await kit.refresh.refresh(body.refreshToken);
+    return c.json({ id: pair.session.id, refreshToken: pair.refreshToken });
+  });
+  app.get('/_soak/memory', (c) => c.json(memory()));
+  app.onError(auth.errorHandler);
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
+    server.once('error', reject);
+    (server as import('node:http').Server).keepAliveTimeout = 30_000;
+  });
+}
+
+const starters = { express: startExpress, fastify: startFastify, hono: startHono } as const;
 const kit = await buildKit();
-const port = config.adapter === 'express' ? await startExpress(kit) : await startFastify(kit);
+const port = await starters[config.adapter](kit);
 process.stdout.write(`${JSON.stringify({ port })}\n`);
 process.on('SIGTERM', () => {
   kit.manager.close().finally(() => process.exit(0));
