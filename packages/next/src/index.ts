@@ -30,6 +30,7 @@ import { safeNextPath } from './next-path.js';
  * is typed everywhere: `declare module '@org/session-core' { interface Register { data: AppData } }`.
  */
 export type { Register, RegisteredData } from '@org/session-core';
+export { type NextDbsc, nextDbsc } from './dbsc.js';
 export { safeNextPath } from './next-path.js';
 
 export interface NextSessionsOptions<D extends SessionData = SessionData> {

@@ -1,5 +1,6 @@
 import type { SessionStore } from '@org/session-core';
 import type { CsrfSettings } from '@org/session-core/csrf';
+import type { DbscOptions } from '@org/session-core/dbsc';
 import type { JwtKeySet, SessionJwtClaims } from '@org/session-core/jwt';
 
 /**
@@ -16,6 +17,8 @@ export interface FixtureSetup {
   csrf: CsrfSettings;
   /** Hybrid mode: the parts of the test's session JWT (the app makes its own hybrid sessions from them). */
   hybrid?: { keys: JwtKeySet; issuer: string; audience: string; ttlSeconds: number };
+  /** DBSC on the /dbsc/* routes (lib/dbsc.ts), with the test's options. */
+  dbsc?: DbscOptions;
   /** Verifies bearer session JWTs on the JSON API route. */
   jwtVerifier?: { verify(token: string): Promise<Readonly<SessionJwtClaims>> };
 }
