@@ -1,5 +1,5 @@
 import { SessionError } from '@org/session-core';
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
 /** An ioredis (5 or 6) client for a single Redis server or for a Redis Cluster. */
 export type IoRedisClient = Redis | Cluster;
@@ -53,6 +53,57 @@ export interface RedisDriver {
   evalsha(sha: string, keys: string[], args: (string | number)[]): Promise<unknown>;
   eval(source: string, keys: string[], args: (string | number)[]): Promise<unknown>;
   masters(): Promise<MasterScan[]>;
+  /** `PUBLISH channel message` (on a Cluster, every node's subscribers receive it). */
+  publish(channel: string, message: string): Promise<unknown>;
+  /**
+   * Subscribes to `channel` on a connection of its own (a connection in subscriber mode can do
+   * nothing else), opened with the client's settings, that reconnects and subscribes again by
+   * itself after a drop, telling `handlers` each time it is up or down.
+   */
+  subscribe(channel: string, options: SubscribeOptions, handlers: SubscriptionHandlers): PubSubConnection;
+}
+
+/** How a subscription connection is opened and reconnected. */
+export interface SubscribeOptions {
+  /** `CLIENT SETNAME` of the connection. */
+  connectionName: string;
+  /** Pause before reconnection attempt `times` (1, 2, ...), in ms. */
+  retryDelay(times: number): number;
+}
+
+/** What a subscription connection reports. */
+export interface SubscriptionHandlers {
+  /** A message on the channel. */
+  message(text: string): void;
+  /** Subscribed (again): messages flow. */
+  up(): void;
+  /** The connection dropped (`disconnected`, `ended`): messages published meanwhile are lost to it. */
+  down(reason: string): void;
+}
+
+/** A subscription connection, as the revocation channel drives it. */
+export interface PubSubConnection {
+  /** A PING on the subscription connection (allowed in subscriber mode). */
+  ping(): Promise<unknown>;
+  /** Drops the connection (it stopped answering) and opens a new one, which subscribes again. */
+  reconnect(): void;
+  /** Ends the connection for good. */
+  close(): void;
+}
+
+/** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
+export async function runScript(
+  driver: RedisDriver,
+  script: { readonly source: string; readonly sha: string },
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await driver.evalsha(script.sha, keys, args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return driver.eval(script.source, keys, args);
+  }
 }
 
 /** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */
@@ -168,6 +219,43 @@ class IoRedisDriver implements RedisDriver {
     const nodes = this.client.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     return nodes.map((node) => (cursor, pattern, count) => node.scan(cursor, 'MATCH', pattern, 'COUNT', count));
   }
+  publish(channel: string, message: string) {
+    return this.client.publish(channel, message);
+  }
+
+  subscribe(channel: string, options: SubscribeOptions, handlers: SubscriptionHandlers): PubSubConnection {
+    const retry = (times: number) => options.retryDelay(times);
+    const overrides: RedisOptions = {
+      // Subscribing is ours to do on each `ready`, so `up` is said only once it has succeeded.
+      autoResubscribe: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      connectionName: options.connectionName,
+    };
+    const subscriber: IoRedisClient = this.client.isCluster
+      ? (this.client as Cluster).duplicate(undefined, { clusterRetryStrategy: retry, redisOptions: overrides })
+      : (this.client as Redis).duplicate({ ...overrides, retryStrategy: retry });
+    subscriber.on('error', () => {});
+    subscriber.on('close', () => handlers.down('disconnected'));
+    subscriber.on('end', () => handlers.down('ended'));
+    subscriber.on('ready', () => {
+      subscriber.subscribe(channel).then(
+        () => handlers.up(),
+        // The connection dropped again: the next `ready` retries.
+        () => {},
+      );
+    });
+    subscriber.on('message', (from: string, message: string) => {
+      if (from === channel) handlers.message(message);
+    });
+    return {
+      ping: () => subscriber.ping(),
+      // ioredis reconnects (and the next `ready` subscribes) by itself.
+      reconnect: () => subscriber.disconnect(true),
+      close: () => subscriber.disconnect(),
+    };
+  }
 }
 
 /**
@@ -234,6 +322,118 @@ abstract class NodeRedisCommands implements RedisDriver {
   eval(source: string, keys: string[], args: (string | number)[]) {
     return this.command(keys[0] as string, false, ['EVAL', source, String(keys.length), ...keys, ...args.map(String)]);
   }
+  publish(channel: string, message: string) {
+    return this.command(channel, false, ['PUBLISH', channel, message]);
+  }
+
+  /** A new, unconnected single-server client with the app's settings, for one subscription connection. */
+  protected abstract subscriberClient(options: SubscribeOptions): Promise<NodeRedisConnection>;
+
+  subscribe(channel: string, options: SubscribeOptions, handlers: SubscriptionHandlers): PubSubConnection {
+    return new NodeRedisSubscription(channel, options, handlers, (o) => this.subscriberClient(o));
+  }
+}
+
+/** What a subscription uses of a node-redis single-server client (described by shape). */
+interface NodeRedisConnection {
+  readonly options?: { socket?: Record<string, unknown> } & Record<string, unknown>;
+  duplicate(overrides: Record<string, unknown>): NodeRedisConnection;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  sendCommand(args: string[]): Promise<unknown>;
+  destroy(): void;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** A copy of `client`'s settings for a subscription connection that never reconnects by itself. */
+function subscriberCopy(client: NodeRedisConnection, options: SubscribeOptions): NodeRedisConnection {
+  return client.duplicate({
+    name: options.connectionName,
+    // The subscription opens a new connection after a drop (see NodeRedisSubscription).
+    socket: { ...client.options?.socket, reconnectStrategy: false },
+    disableOfflineQueue: false,
+    pingInterval: undefined,
+  });
+}
+
+/**
+ * One subscription on node-redis. Each connection subscribes once and is replaced by a new one
+ * when it drops (or stops answering), with a growing pause between attempts: the state it reports
+ * is then always the state of the connection in use, on a single server and on a Cluster alike.
+ */
+class NodeRedisSubscription implements PubSubConnection {
+  private current: NodeRedisConnection | null = null;
+  private closed = false;
+  private attempts = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly channel: string,
+    private readonly options: SubscribeOptions,
+    private readonly handlers: SubscriptionHandlers,
+    private readonly open: (options: SubscribeOptions) => Promise<NodeRedisConnection>,
+  ) {
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = undefined;
+    if (this.closed) return;
+    let connection: NodeRedisConnection;
+    try {
+      connection = await this.open(this.options);
+    } catch {
+      this.retry();
+      return;
+    }
+    if (this.closed) return;
+    this.current = connection;
+    const drop = (reason: string) => this.drop(connection, reason);
+    connection.on('error', () => drop('disconnected'));
+    connection.on('end', () => drop('ended'));
+    try {
+      await connection.connect();
+      await connection.subscribe(this.channel, (message) => this.handlers.message(message));
+    } catch {
+      drop('disconnected');
+      return;
+    }
+    if (this.current !== connection) return;
+    this.attempts = 0;
+    this.handlers.up();
+  }
+
+  private drop(connection: NodeRedisConnection, reason: string): void {
+    if (this.current !== connection) return;
+    this.current = null;
+    connection.destroy();
+    if (this.closed) return;
+    this.handlers.down(reason);
+    this.retry();
+  }
+
+  private retry(): void {
+    if (this.closed || this.timer) return;
+    this.attempts += 1;
+    this.timer = setTimeout(() => void this.connect(), this.options.retryDelay(this.attempts));
+    this.timer.unref?.();
+  }
+
+  ping(): Promise<unknown> {
+    return this.current ? this.current.sendCommand(['PING']) : Promise.reject(new Error('not connected'));
+  }
+
+  reconnect(): void {
+    if (this.current) this.drop(this.current, 'heartbeat_timeout');
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    const connection = this.current;
+    this.current = null;
+    connection?.destroy();
+  }
 }
 
 /** Scans one node with `send`. */
@@ -269,6 +469,10 @@ class NodeRedisDriver extends NodeRedisCommands {
   async masters(): Promise<MasterScan[]> {
     return [scanWith((args) => this.command('', true, args))];
   }
+
+  protected async subscriberClient(options: SubscribeOptions) {
+    return subscriberCopy(this.client as unknown as NodeRedisConnection, options);
+  }
 }
 
 class NodeRedisClusterDriver extends NodeRedisCommands {
@@ -285,6 +489,19 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
   protected send(key: string, readonly: boolean, args: string[]) {
     return this.cluster.sendCommand(key, readonly, args);
   }
+
+  /**
+   * A connection to one master: on a Cluster, PUBLISH reaches the subscribers of every node. Each
+   * new connection goes to the next master, so a dead node is not tried over and over.
+   */
+  protected async subscriberClient(options: SubscribeOptions) {
+    const masters = this.cluster.masters;
+    if (masters.length === 0) throw new Error('the cluster has no known master');
+    const node = masters[this.nextMaster++ % masters.length];
+    const client = (await this.cluster.nodeClient(node as never)) as NodeRedisConnection;
+    return subscriberCopy(client, options);
+  }
+  private nextMaster = 0;
 
   async masters(): Promise<MasterScan[]> {
     const clients = await Promise.all(this.cluster.masters.map((node) => this.cluster.nodeClient(node as never)));

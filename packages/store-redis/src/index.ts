@@ -1,4 +1,4 @@
-export { RedisAttemptCounter, type RedisAttemptCounterOptions, type RedisEvalClient } from './attempts.js';
+export { RedisAttemptCounter, type RedisAttemptCounterOptions } from './attempts.js';
 
 import {
   EXPIRED_RETENTION_MS,
@@ -14,7 +14,7 @@ import {
   type UserEpoch,
 } from '@org/session-core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { type AnyRedisClient, driverFor, type RedisDriver } from './client.js';
+import { type AnyRedisClient, driverFor, type RedisDriver, runScript } from './client.js';
 import {
   createFamily,
   createSession,
@@ -710,13 +710,8 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
-  private async script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.driver.evalsha(script.sha, keys, args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.driver.eval(script.source, keys, args);
-    }
+  private script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return runScript(this.driver, script, keys, args);
   }
 
   /**

@@ -7,20 +7,20 @@ import {
   type RevocationSubscription,
   SessionError,
 } from '@org/session-core';
-import { type Cluster, Redis, type RedisOptions } from 'ioredis';
-import { clientKind } from './client.js';
-import type { RedisClient } from './index.js';
+import { Redis } from 'ioredis';
+import { type AnyRedisClient, driverFor, type RedisDriver } from './client.js';
 
 /** Default pub/sub channel: under the store's default key prefix, so it reads as the store's. */
 export const DEFAULT_REVOCATION_CHANNEL = 'sess:revocations';
 
 export interface RedisRevocationChannelOptions {
   /**
-   * The client that publishes: a `RedisStore`'s `client` (single server or Cluster), or your own.
-   * Subscriptions open their own connection with its settings (`duplicate()`), since a Redis
-   * connection in subscriber mode can do nothing else.
+   * The client that publishes: a `RedisStore`'s `client`, or your own: any client the store
+   * accepts (ioredis 5 or 6 `Redis` or `Cluster`, node-redis 5+ `createClient()` or
+   * `createCluster()`, connected). Subscriptions open their own connection with its settings
+   * (`duplicate()`), since a Redis connection in subscriber mode can do nothing else.
    */
-  client?: RedisClient;
+  client?: AnyRedisClient;
   /** Or a `redis://` URL: the channel opens the publishing connection and `close()` ends it. */
   url?: string;
   /** The pub/sub channel name (default `sess:revocations`). */
@@ -60,7 +60,9 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  */
 export class RedisRevocationChannel implements RevocationChannel {
   readonly channel: string;
-  readonly client: RedisClient;
+  /** The publishing client (yours, or the ioredis client the channel opened from `url`). */
+  readonly client: AnyRedisClient;
+  private readonly driver: RedisDriver;
   private readonly ownsClient: boolean;
   private readonly reconnectDelayMs: number;
   private readonly connectionName: string;
@@ -88,10 +90,8 @@ export class RedisRevocationChannel implements RevocationChannel {
     }
     this.heartbeatMs = heartbeat;
     if (options.client) {
-      // Subscriptions duplicate the client with ioredis options: other libraries are refused here.
-      if (clientKind(options.client) !== 'ioredis') {
-        throw new SessionError('CONFIG_INVALID', 'RedisRevocationChannel takes an ioredis client (or a url)');
-      }
+      // Any client the store takes (CONFIG_INVALID otherwise): the driver speaks its dialect.
+      this.driver = driverFor(options.client);
       this.client = options.client;
       this.ownsClient = false;
     } else {
@@ -99,19 +99,21 @@ export class RedisRevocationChannel implements RevocationChannel {
         throw new SessionError('CONFIG_INVALID', 'url must start with redis:// or rediss://');
       }
       // Publishing is on the revocation path: fail fast rather than queue while disconnected.
-      this.client = new Redis(options.url, {
+      const client = new Redis(options.url, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         retryStrategy: (times) => Math.min(delay * 2 ** Math.min(times, 10), MAX_RECONNECT_DELAY_MS),
       });
-      this.client.on('error', () => {});
+      client.on('error', () => {});
+      this.client = client;
+      this.driver = driverFor(client);
       this.ownsClient = true;
     }
   }
 
   async publish(notice: RevocationNotice): Promise<void> {
     try {
-      await this.client.publish(this.channel, encodeRevocationNotice(notice));
+      await this.driver.publish(this.channel, encodeRevocationNotice(notice));
     } catch (cause) {
       throw new SessionError('STORE_UNAVAILABLE', 'The revocation notice could not be published', {
         reason: 'publish_failed',
@@ -121,73 +123,60 @@ export class RedisRevocationChannel implements RevocationChannel {
   }
 
   subscribe(sink: RevocationSink): RevocationSubscription {
-    const retry = (times: number) =>
-      Math.min(this.reconnectDelayMs * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS);
-    const overrides: RedisOptions = {
-      // Subscribing is ours to do on each `ready`, so `up` is said only once it has succeeded.
-      autoResubscribe: false,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      lazyConnect: false,
-      connectionName: this.connectionName,
-    };
-    const subscriber: RedisClient = this.client.isCluster
-      ? (this.client as Cluster).duplicate(undefined, { clusterRetryStrategy: retry, redisOptions: overrides })
-      : (this.client as Redis).duplicate({ ...overrides, retryStrategy: retry });
     let closed = false;
     let up = false;
-    const down = (reason: string) => {
-      if (closed || !up) return;
-      up = false;
-      sink.status('down', reason);
-    };
-    subscriber.on('error', () => {});
-    subscriber.on('close', () => down('disconnected'));
-    subscriber.on('end', () => down('ended'));
-    subscriber.on('ready', () => {
-      subscriber.subscribe(this.channel).then(
-        () => {
+    const connection = this.driver.subscribe(
+      this.channel,
+      {
+        connectionName: this.connectionName,
+        retryDelay: (times) => Math.min(this.reconnectDelayMs * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS),
+      },
+      {
+        message: (text) => {
+          const notice = decodeRevocationNotice(text);
+          if (notice && !closed) sink.notice(notice);
+        },
+        up: () => {
           if (closed || up) return;
           up = true;
           sink.status('up');
         },
-        // The connection dropped again: the next `ready` retries.
-        () => {},
-      );
-    });
+        down: (reason) => {
+          if (closed || !up) return;
+          up = false;
+          sink.status('down', reason);
+        },
+      },
+    );
     const heartbeat =
       this.heartbeatMs > 0
         ? setInterval(() => {
             if (!up) return;
             let answered = false;
-            subscriber.ping().then(
+            connection.ping().then(
               () => {
                 answered = true;
               },
               () => {},
             );
             setTimeout(() => {
-              // No answer within one interval: drop the connection; ioredis reconnects.
+              // No answer within one interval: drop the connection; a new one subscribes again.
               if (!answered && up && !closed) {
-                down('heartbeat_timeout');
-                subscriber.disconnect(true);
+                up = false;
+                sink.status('down', 'heartbeat_timeout');
+                connection.reconnect();
               }
             }, this.heartbeatMs).unref?.();
           }, this.heartbeatMs)
         : undefined;
     heartbeat?.unref?.();
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      const notice = decodeRevocationNotice(message);
-      if (notice) sink.notice(notice);
-    });
     const subscription: RevocationSubscription = {
       close: async () => {
         if (closed) return;
         closed = true;
         clearInterval(heartbeat);
         this.subscriptions.delete(subscription);
-        subscriber.disconnect();
+        connection.close();
       },
     };
     this.subscriptions.add(subscription);
@@ -197,6 +186,6 @@ export class RedisRevocationChannel implements RevocationChannel {
   /** Closes every subscription, and the publishing connection if the channel opened it. */
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    if (this.ownsClient) this.client.disconnect();
+    if (this.ownsClient) (this.client as Redis).disconnect();
   }
 }

@@ -322,3 +322,33 @@ end
 redis.call('HSET', KEYS[1], 'generation', ARGV[4], 'expiresAt', ARGV[5], 'record', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`);
+
+/**
+ * One login attempt on a throttle counter (a hash: count, locked, expires), with the same
+ * arithmetic as core's nextAttemptState: a key in its wait is refused unchanged; otherwise the
+ * attempt counts and, from the freeAttempts-th on, starts a doubling wait. The key expires with its
+ * window (PEXPIREAT), so Redis holds no counter longer than it matters.
+ * ARGV: now, free attempts, base delay, max delay, window. Returns {allowed (1 or 0), count, locked}.
+ */
+export const countAttempt = lua(`
+local now = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local base = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+local window = tonumber(ARGV[5])
+local state = redis.call('HMGET', KEYS[1], 'count', 'locked', 'expires')
+local count = tonumber(state[1]) or 0
+local locked = tonumber(state[2]) or 0
+local expires = tonumber(state[3]) or 0
+if expires <= now then count = 0; locked = 0 end
+if locked > now then return {0, count, locked} end
+count = count + 1
+locked = 0
+if count >= free then
+  local step = math.min(count - free, 40)
+  locked = now + math.min(max, base * (2 ^ step))
+end
+expires = math.max(locked, now) + window
+redis.call('HSET', KEYS[1], 'count', count, 'locked', locked, 'expires', expires)
+redis.call('PEXPIREAT', KEYS[1], expires)
+return {1, count, locked}`);

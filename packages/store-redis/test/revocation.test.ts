@@ -1,124 +1,82 @@
-import { createSessionManager, decodeRevocationNotice, isSessionError, type RevocationEvent } from '@org/session-core';
 import {
-  createJwtKeySet,
-  createJwtVerifier,
-  createRevocationList,
-  createSessionJwt,
-  generateSigningKey,
-  type RevocationList,
-} from '@org/session-core/jwt';
+  createSessionManager,
+  decodeRevocationNotice,
+  type RevocationEvent,
+  type SessionData,
+} from '@org/session-core';
+import { createRevocationList, type RevocationList } from '@org/session-core/jwt';
 import { randomString } from '@org/session-core/testing';
-import { type Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRevocationChannel, RedisStore } from '../src/index.js';
+import { type AnyRedisClient, RedisRevocationChannel, RedisStore } from '../src/index.js';
 import { type RedisServer, startRedisServer } from './servers.js';
 import {
   assertServices,
+  clientKinds,
+  connectionIds,
   dropUnder,
   LOCAL_URL,
   localRedis,
+  type OpenedClient,
+  openClient,
+  openClusterClient,
+  outcome,
   redisBinary,
   redisCluster,
+  revocationSetup,
   skipWithout,
   uniquePrefix,
+  until,
 } from './support.js';
 
 const redis = await localRedis();
 const cluster = redisCluster();
-const ISSUER = 'https://auth.test';
+const binary = redisBinary();
 
-/** Polls `check` every 5 ms until it holds; returns how long that took, or throws after `limitMs`. */
-async function until(check: () => boolean | Promise<boolean>, limitMs: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < limitMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`condition not met within ${limitMs} ms`);
-}
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'accepted';
-  } catch (error) {
-    if (isSessionError(error)) return error.code;
-    throw error;
-  }
-}
-
-/** The ids of this test's subscriber connections, by their `CLIENT SETNAME`. */
-async function subscriberIds(admin: Redis, name: string): Promise<string[]> {
-  const list = (await admin.client('LIST')) as string;
-  return list
-    .split('\n')
-    .filter((line) => line.includes(` name=${name} `))
-    .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string);
-}
-
-describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the local server)', () => {
-  const prefix = uniquePrefix('revocation');
+describe.skipIf(skipWithout(redis)).each(clientKinds)('Redis revocation channel through %s (local server)', (kind) => {
+  const prefix = uniquePrefix(`revocation-${kind.replace(/\W/g, '')}`);
   const channelName = `${prefix}revocations`;
   const connectionName = `revocation-test-${randomString(6)}`;
   let admin: Redis;
-  let store: RedisStore;
+  // The issuing app's client (its store publishes through it) and a downstream service's client.
+  let issuing: OpenedClient;
+  let downstream: OpenedClient;
+  let store: RedisStore<SessionData, AnyRedisClient>;
   const closers: (() => Promise<unknown>)[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     assertServices(redis);
     admin = new Redis(LOCAL_URL);
-    store = new RedisStore({ url: LOCAL_URL, prefix });
+    issuing = await openClient(kind, LOCAL_URL);
+    downstream = await openClient(kind, LOCAL_URL);
+    store = new RedisStore({ client: issuing.client, prefix });
   });
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
   afterAll(async () => {
-    if (!store) return;
-    await dropUnder(store.client, prefix);
-    await store.close();
-    admin.disconnect();
+    if (admin) await dropUnder(admin, prefix);
+    await issuing?.close();
+    await downstream?.close();
+    admin?.disconnect();
   });
 
-  async function setup(options: { ttlSeconds?: number; reconnectDelayMs?: number } = {}) {
-    const publisher = new RedisRevocationChannel({ client: store.client, channel: channelName });
-    const manager = createSessionManager({ store, revocation: { channel: publisher } });
-    const keys = createJwtKeySet({ active: await generateSigningKey() });
-    const ttlSeconds = options.ttlSeconds ?? 300;
-    const jwts = createSessionJwt({
-      manager,
-      keys,
-      issuer: ISSUER,
-      audience: 'api',
-      ttlSeconds,
-      clockToleranceSeconds: 0,
-    });
-    const events: RevocationEvent[] = [];
-    const subscriberChannel = new RedisRevocationChannel({
-      url: LOCAL_URL,
+  /** Publishing on the store's client, subscribing on the downstream client: both of this kind. */
+  function setup(options: { ttlSeconds?: number; reconnectDelayMs?: number } = {}) {
+    const subscriber = new RedisRevocationChannel({
+      client: downstream.client,
       channel: channelName,
       connectionName,
       reconnectDelayMs: options.reconnectDelayMs,
     });
-    const list = createRevocationList({
-      channel: subscriberChannel,
-      retainSeconds: ttlSeconds,
-      onEvent: (e) => events.push(e),
+    closers.push(() => subscriber.close());
+    return revocationSetup({
+      store,
+      publisher: new RedisRevocationChannel({ client: store.client, channel: channelName }),
+      subscriber,
+      ttlSeconds: options.ttlSeconds,
+      defer: (close) => closers.push(close),
     });
-    closers.push(
-      () => list.close(),
-      () => subscriberChannel.close(),
-    );
-    await list.ready();
-    // A downstream service: the public keys only, and the revocation list.
-    const verifier = createJwtVerifier({
-      keys: createJwtKeySet({ verifyOnly: [keys.active] }),
-      issuer: ISSUER,
-      audience: 'api',
-      maxTokenAgeSeconds: ttlSeconds,
-      clockToleranceSeconds: 0,
-      revocations: list,
-    });
-    return { manager, jwts, verifier, list, events };
   }
 
   it('revoke publishes a notice on the channel, in the wire form', async () => {
@@ -149,7 +107,9 @@ describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the lo
       await until(async () => (await outcome(verifier.verify(token))) === 'JWT_REVOKED', 1000);
       delays.push(performance.now() - revokedAt);
     }
-    console.info(`[store-redis] revocation reached the verifier in ${delays.map((d) => d.toFixed(1)).join(', ')} ms`);
+    console.info(
+      `[store-redis] ${kind}: revocation reached the verifier in ${delays.map((d) => d.toFixed(1)).join(', ')} ms`,
+    );
     expect(Math.max(...delays)).toBeLessThan(1000);
   });
 
@@ -157,7 +117,7 @@ describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the lo
     const { manager, jwts, verifier, list, events } = await setup({ ttlSeconds: 2, reconnectDelayMs: 1500 });
     const { session } = await manager.create({ userId: `u-${randomString(6)}` });
     const { token, expiresAt } = await jwts.issue(session);
-    const ids = await subscriberIds(admin, connectionName);
+    const ids = await connectionIds(admin, connectionName);
     expect(ids).toHaveLength(1);
     await admin.client('KILL', 'ID', ids[0] as string);
     await until(() => list.status === 'down', 1000);
@@ -173,6 +133,8 @@ describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the lo
       'revocation.channel.down',
       'revocation.channel.up',
     ]);
+    // One connection again, never two.
+    expect(await connectionIds(admin, connectionName)).toHaveLength(1);
     expect(await outcome(verifier.verify(token))).toBe(Date.now() < expiresAt ? 'accepted' : 'JWT_EXPIRED');
     await until(() => Date.now() >= expiresAt + 1, 3000);
     expect(await outcome(verifier.verify(token))).toBe('JWT_EXPIRED');
@@ -185,15 +147,39 @@ describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the lo
     await until(async () => (await outcome(verifier.verify(nextJwt.token))) === 'JWT_REVOKED', 1000);
   });
 
+  it('closing the channel ends its subscription connections', async () => {
+    await setup();
+    expect(await connectionIds(admin, connectionName)).toHaveLength(1);
+    for (const close of closers.splice(0).reverse()) await close();
+    await until(async () => (await connectionIds(admin, connectionName)).length === 0, 2000);
+  });
+});
+
+describe.skipIf(skipWithout(redis))('Redis revocation channel: publishing failures and options', () => {
+  const prefix = uniquePrefix('revocation-options');
+  let store: RedisStore;
+  beforeAll(() => {
+    assertServices(redis);
+    store = new RedisStore({ url: LOCAL_URL, prefix });
+  });
+  afterAll(async () => {
+    if (!store) return;
+    await dropUnder(store.client, prefix);
+    await store.close();
+  });
+
   it('a publisher that cannot reach Redis: the revocation stands, publish_failed is reported', async () => {
     const events: RevocationEvent[] = [];
     // A port nothing listens on: publishing fails fast (no offline queue).
-    const dead = new RedisRevocationChannel({ url: 'redis://127.0.0.1:1', channel: channelName });
-    closers.push(() => dead.close());
-    const manager = createSessionManager({ store, revocation: { channel: dead, onEvent: (e) => events.push(e) } });
-    const { session } = await manager.create({ userId: `u-${randomString(6)}` });
-    expect(await manager.revoke(session.id)).toBe(true);
-    expect(events).toEqual([expect.objectContaining({ type: 'revocation.publish_failed', kind: 'session' })]);
+    const dead = new RedisRevocationChannel({ url: 'redis://127.0.0.1:1', channel: `${prefix}revocations` });
+    try {
+      const manager = createSessionManager({ store, revocation: { channel: dead, onEvent: (e) => events.push(e) } });
+      const { session } = await manager.create({ userId: `u-${randomString(6)}` });
+      expect(await manager.revoke(session.id)).toBe(true);
+      expect(events).toEqual([expect.objectContaining({ type: 'revocation.publish_failed', kind: 'session' })]);
+    } finally {
+      await dead.close();
+    }
   });
 
   it('refuses bad options with CONFIG_INVALID', () => {
@@ -202,52 +188,65 @@ describe.skipIf(skipWithout(redis))('Redis revocation channel (pub/sub on the lo
       { url: 'http://x' },
       { url: LOCAL_URL, channel: '' },
       { url: LOCAL_URL, reconnectDelayMs: 0 },
+      { client: {} as never },
+      { client: store.client, url: LOCAL_URL },
     ]) {
       expect(() => new RedisRevocationChannel(options)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     }
   });
 });
 
-describe.skipIf(skipWithout(cluster))('Redis revocation channel on a Redis Cluster', () => {
-  let store: RedisStore;
-  let list: RevocationList | undefined;
-  let channel: RedisRevocationChannel | undefined;
+describe.skipIf(skipWithout(cluster)).each(clientKinds)(
+  'Redis revocation channel on a Redis Cluster through %s',
+  (kind) => {
+    let opened: OpenedClient | undefined;
+    let store: RedisStore<SessionData, AnyRedisClient>;
+    let inspector: Cluster;
+    let list: RevocationList | undefined;
+    let channel: RedisRevocationChannel | undefined;
 
-  beforeAll(() => {
-    assertServices(cluster);
-    store = new RedisStore({ cluster: { nodes: cluster.nodes }, prefix: uniquePrefix('revocation-cluster') });
-  });
-  afterAll(async () => {
-    await list?.close();
-    await channel?.close();
-    if (!store) return;
-    await dropUnder(store.client, store.prefix);
-    await store.close();
-  });
+    beforeAll(async () => {
+      assertServices(cluster);
+      inspector = new Cluster(cluster.nodes);
+      opened = await openClusterClient(kind, cluster.nodes);
+      store = new RedisStore({ client: opened.client, prefix: uniquePrefix('revocation-cluster') });
+    });
+    afterAll(async () => {
+      await list?.close();
+      await channel?.close();
+      if (store) await dropUnder(inspector, store.prefix);
+      inspector?.disconnect();
+      await opened?.close();
+    });
 
-  it('a notice published through the cluster reaches a subscriber within one second', async () => {
-    const channelName = `${store.prefix}revocations`;
-    channel = new RedisRevocationChannel({ client: store.client as Cluster, channel: channelName });
-    list = createRevocationList({ channel });
-    await list.ready();
-    const manager = createSessionManager({ store, revocation: { channel } });
-    const { session } = await manager.create({ userId: `u-${randomString(6)}` });
-    await manager.revoke(session.id);
-    const claims = { sid: session.id, sub: session.userId, iat: Math.floor(Date.now() / 1000) };
-    const ms = await until(() => (list as RevocationList).isRevoked(claims), 1000);
-    expect(ms).toBeLessThan(1000);
-  });
-});
+    it('a notice published through the cluster reaches a subscriber within one second', async () => {
+      const channelName = `${store.prefix}revocations`;
+      channel = new RedisRevocationChannel({ client: store.client, channel: channelName });
+      list = createRevocationList({ channel });
+      await list.ready();
+      const manager = createSessionManager({ store, revocation: { channel } });
+      for (let i = 0; i < 3; i++) {
+        const { session } = await manager.create({ userId: `u-${randomString(6)}` });
+        await manager.revoke(session.id);
+        const claims = { sid: session.id, sub: session.userId, iat: Math.floor(Date.now() / 1000) };
+        const ms = await until(() => (list as RevocationList).isRevoked(claims), 1000);
+        expect(ms).toBeLessThan(1000);
+      }
+    });
+  },
+);
 
-describe.skipIf(skipWithout(redisBinary()))(
-  'Redis revocation channel on a private redis-server: restart and freeze',
-  () => {
+describe.skipIf(skipWithout(binary)).each(clientKinds)(
+  'Redis revocation channel through %s on a private redis-server: restart and freeze',
+  (kind) => {
     let server: RedisServer;
+    let opened: OpenedClient | undefined;
     let pid = 0;
 
     beforeAll(async () => {
-      assertServices(redisBinary());
+      assertServices(binary);
       server = await startRedisServer();
+      opened = await openClient(kind, server.url);
     });
     afterAll(async () => {
       if (pid) {
@@ -257,6 +256,7 @@ describe.skipIf(skipWithout(redisBinary()))(
           // Already gone.
         }
       }
+      await opened?.close();
       await server?.destroy();
     });
 
@@ -269,7 +269,7 @@ describe.skipIf(skipWithout(redisBinary()))(
 
     it('a restarted server: down, then up again with no action, and notices flow', async () => {
       const events: RevocationEvent[] = [];
-      const channel = new RedisRevocationChannel({ url: server.url, channel: 'restart-test' });
+      const channel = new RedisRevocationChannel({ client: (opened as OpenedClient).client, channel: 'restart-test' });
       const list = createRevocationList({ channel, onEvent: (e) => events.push(e) });
       try {
         await list.ready();
@@ -282,6 +282,8 @@ describe.skipIf(skipWithout(redisBinary()))(
           'revocation.channel.down',
           'revocation.channel.up',
         ]);
+        // The app's client reconnects on its own schedule: publish once it is back.
+        await until(() => (opened as OpenedClient).ready(), 5000);
         await channel.publish({ kind: 'session', sid: 'after-restart', at: Date.now() });
         await until(() => list.isRevoked({ sid: 'after-restart', sub: 'u', iat: Math.floor(Date.now() / 1000) }), 1000);
       } finally {
@@ -292,7 +294,11 @@ describe.skipIf(skipWithout(redisBinary()))(
 
     it('a frozen server (SIGSTOP): the heartbeat reports down; thawed (SIGCONT), up again by itself', async () => {
       const events: RevocationEvent[] = [];
-      const channel = new RedisRevocationChannel({ url: server.url, channel: 'freeze-test', heartbeatMs: 200 });
+      const channel = new RedisRevocationChannel({
+        client: (opened as OpenedClient).client,
+        channel: 'freeze-test',
+        heartbeatMs: 200,
+      });
       const list = createRevocationList({ channel, onEvent: (e) => events.push(e) });
       try {
         await list.ready();
@@ -300,11 +306,14 @@ describe.skipIf(skipWithout(redisBinary()))(
         process.kill(pid, 'SIGSTOP');
         // The TCP connection stays open: only the heartbeat can tell.
         const detected = await until(() => list.status === 'down', 3000);
-        console.info(`[store-redis] frozen server detected after ${detected.toFixed(0)} ms (heartbeat 200 ms)`);
+        console.info(
+          `[store-redis] ${kind}: frozen server detected after ${detected.toFixed(0)} ms (heartbeat 200 ms)`,
+        );
         expect(events.at(-1)).toMatchObject({ type: 'revocation.channel.down', reason: 'heartbeat_timeout' });
         process.kill(pid, 'SIGCONT');
         pid = 0;
         await until(() => list.status === 'up', 15_000);
+        await until(() => (opened as OpenedClient).ready(), 5000);
         await channel.publish({ kind: 'session', sid: 'after-thaw', at: Date.now() });
         await until(() => list.isRevoked({ sid: 'after-thaw', sub: 'u', iat: Math.floor(Date.now() / 1000) }), 1000);
       } finally {

@@ -1,3 +1,21 @@
+import {
+  createSessionManager,
+  isSessionError,
+  type RevocationChannel,
+  type RevocationEvent,
+  type SessionManager,
+  type SessionStore,
+} from '@org/session-core';
+import {
+  createJwtKeySet,
+  createJwtVerifier,
+  createRevocationList,
+  createSessionJwt,
+  generateSigningKey,
+  type JwtVerifier,
+  type RevocationList,
+  type SessionJwt,
+} from '@org/session-core/jwt';
 import { randomString } from '@org/session-core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
@@ -160,4 +178,88 @@ export async function openClusterClient(
     ready: () => client.status === 'ready',
     close: async () => client.disconnect(),
   };
+}
+
+/** Polls `check` every 5 ms until it holds; returns how long that took, or throws after `limitMs`. */
+export async function until(check: () => boolean | Promise<boolean>, limitMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < limitMs) {
+    if (await check()) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`condition not met within ${limitMs} ms`);
+}
+
+/** `accepted`, or the `SessionError` code `promise` rejects with. */
+export async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'accepted';
+  } catch (error) {
+    if (isSessionError(error)) return error.code;
+    throw error;
+  }
+}
+
+/** The ids of the connections named `name` (`CLIENT SETNAME`), from `CLIENT LIST`. */
+export async function connectionIds(admin: Redis, name: string): Promise<string[]> {
+  const list = (await admin.client('LIST')) as string;
+  return list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string);
+}
+
+const REVOCATION_ISSUER = 'https://auth.test';
+
+/** An issuing service and a downstream verifier joined by a revocation channel. */
+export interface RevocationSetup {
+  manager: SessionManager;
+  jwts: SessionJwt;
+  verifier: JwtVerifier;
+  list: RevocationList;
+  events: RevocationEvent[];
+}
+
+/**
+ * The issuing side (a manager on `store` that publishes on `publisher`, and session JWTs of
+ * `ttlSeconds`) and a downstream service (a JWT verifier with the public key only, whose revocation
+ * list follows `subscriber`), subscribed and ready. `defer` receives what must be closed after the
+ * test, in the order to close it.
+ */
+export async function revocationSetup(options: {
+  store: SessionStore;
+  publisher: RevocationChannel;
+  subscriber: RevocationChannel;
+  ttlSeconds?: number;
+  defer: (close: () => Promise<unknown>) => void;
+}): Promise<RevocationSetup> {
+  const manager = createSessionManager({ store: options.store, revocation: { channel: options.publisher } });
+  const keys = createJwtKeySet({ active: await generateSigningKey() });
+  const ttlSeconds = options.ttlSeconds ?? 300;
+  const jwts = createSessionJwt({
+    manager,
+    keys,
+    issuer: REVOCATION_ISSUER,
+    audience: 'api',
+    ttlSeconds,
+    clockToleranceSeconds: 0,
+  });
+  const events: RevocationEvent[] = [];
+  const list = createRevocationList({
+    channel: options.subscriber,
+    retainSeconds: ttlSeconds,
+    onEvent: (e) => events.push(e),
+  });
+  options.defer(() => list.close());
+  await list.ready();
+  const verifier = createJwtVerifier({
+    keys: createJwtKeySet({ verifyOnly: [keys.active] }),
+    issuer: REVOCATION_ISSUER,
+    audience: 'api',
+    maxTokenAgeSeconds: ttlSeconds,
+    clockToleranceSeconds: 0,
+    revocations: list,
+  });
+  return { manager, jwts, verifier, list, events };
 }
