@@ -1,7 +1,7 @@
 import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing/vitest';
 import { Cluster, Redis } from 'ioredis';
-import { Redis as Redis6 } from 'ioredis6';
+import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisStore } from '../src/index.js';
@@ -155,6 +155,42 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through no
     closeStore: async (store) => {
       await dropUnder(inspector, (store as RedisStore).prefix);
       await clients.get(store)?.close();
+      clients.delete(store);
+    },
+    dumpRaw: async (store) => {
+      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
+      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+    },
+  });
+});
+
+describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through an ioredis 6 Cluster', () => {
+  let inspector: Cluster;
+  const clients = new Map<SessionStore, Cluster6>();
+  beforeAll(() => {
+    assertServices(cluster);
+    inspector = new Cluster(cluster.nodes);
+  });
+  afterAll(() => inspector?.disconnect());
+  const open = (prefix: string) => {
+    // An app-owned cluster client with the fail-fast settings the store's documentation asks for.
+    const client = new Cluster6(cluster.nodes, {
+      enableOfflineQueue: false,
+      redisOptions: { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false },
+    });
+    client.on('error', () => {});
+    // Typed against ioredis 5 here, where both majors are installed; an app has one, and its types.
+    const store = new RedisStore({ client: client as unknown as Cluster, prefix });
+    clients.set(store, client);
+    return store;
+  };
+  runStoreConformance({
+    name: 'RedisStore (cluster, ioredis 6)',
+    createStore: () => open(uniquePrefix('conformance-ioredis6-cluster')),
+    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
+    closeStore: async (store) => {
+      await dropUnder(inspector, (store as RedisStore).prefix);
+      clients.get(store)?.disconnect();
       clients.delete(store);
     },
     dumpRaw: async (store) => {
