@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSessionApi, generateApiKey, hashApiKey } from '@org/session-auth-api';
 import { toNodeHandler } from '@org/session-auth-api/node';
-import { createSessionManager } from '@org/session-core';
 import {
   createJwtKeySet,
   createJwtVerifier,
@@ -10,38 +9,40 @@ import {
   createSessionJwt,
   generateSigningKey,
 } from '@org/session-core/jwt';
-import { RedisStore } from '@org/session-store-redis';
+import type { RedisStore } from '@org/session-store-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecar } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
 import {
+  type AuthServer,
   cookiePair,
   findNginx,
   hasRedisServer,
   httpRequest,
-  inCI,
   type PrivateRedis,
   type RunningNginx,
+  serviceAvailable,
   startEchoUpstream,
   startNginx,
-  startPrivateRedis,
+  startRedisAuthServer,
   tempDir,
   waitFor,
 } from './support.js';
 
 const nginx = findNginx();
 const redisServer = hasRedisServer();
-if (inCI && (!nginx || !redisServer)) throw new Error('nginx and redis-server are required under CI=true');
-if (!nginx || !redisServer) console.warn('nginx or redis-server missing: the remote-mode tests are skipped');
+const ready = serviceAvailable(
+  !nginx ? 'nginx is not installed' : !redisServer ? 'redis-server is not installed' : null,
+  'the remote-mode tests',
+);
 
 /** How long the sidecar reuses an answer here: the revocation latency under test. */
 const CACHE_TTL_MS = 400;
 
-describe.skipIf(!nginx || !redisServer)('remote mode: the sidecar asks the session API, through nginx', () => {
-  let redis: PrivateRedis;
+describe.skipIf(!ready)('remote mode: the sidecar asks the session API, through nginx', () => {
   let files: ReturnType<typeof tempDir>;
-  let authStore: RedisStore;
-  let auth: ReturnType<typeof createSessionManager>;
+  let authServer: AuthServer<RedisStore> & { redis: PrivateRedis };
+  let auth: AuthServer<RedisStore>['manager'];
   let apiServer: Server;
   let apiPort = 0;
   let apiHandler: ReturnType<typeof toNodeHandler>;
@@ -68,11 +69,10 @@ describe.skipIf(!nginx || !redisServer)('remote mode: the sidecar asks the sessi
     });
 
   beforeAll(async () => {
-    redis = await startPrivateRedis();
+    authServer = await startRedisAuthServer();
     files = tempDir('remote');
     // The central auth service: its store, its keys, its session API (on loopback, Redis behind it).
-    authStore = new RedisStore({ url: redis.url });
-    auth = createSessionManager({ store: authStore });
+    auth = authServer.manager;
     const jwt = createSessionJwt({
       manager: auth,
       keys: createJwtKeySet({ active: await generateSigningKey('ES256') }),
@@ -113,8 +113,7 @@ describe.skipIf(!nginx || !redisServer)('remote mode: the sidecar asks the sessi
     await upstream?.close();
     await sidecar?.close();
     if (apiServer?.listening) await stopApiServer();
-    await authStore?.close();
-    await redis?.destroy();
+    await authServer?.close();
     files?.remove();
   });
 

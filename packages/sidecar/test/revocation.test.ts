@@ -3,30 +3,13 @@ import { createSessionManager } from '@org/session-core';
 import { createJwtKeySet, createSessionJwt, generateSigningKey } from '@org/session-core/jwt';
 import { randomString } from '@org/session-core/testing';
 import { RedisRevocationChannel, RedisStore } from '@org/session-store-redis';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnvironment, createSidecar, isSidecarConfigError, parseSidecarConfig } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
-import { httpRequest, inCI } from './support.js';
+import { httpRequest, redisUnreachable, SHARED_REDIS_URL, serviceAvailable } from './support.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const hasRedis = await redisUp();
-if (!hasRedis && inCI) throw new Error(`Redis at ${REDIS_URL} is required under CI=true`);
-if (!hasRedis) console.warn(`[sidecar] skipping revocation tests: no Redis at ${REDIS_URL}`);
+const REDIS_URL = SHARED_REDIS_URL;
+const hasRedis = serviceAvailable(await redisUnreachable(REDIS_URL), 'the revocation tests');
 
 describe('revocation settings from the environment', () => {
   const base = {

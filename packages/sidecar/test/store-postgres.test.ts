@@ -1,46 +1,32 @@
-import { randomBytes } from 'node:crypto';
-import { createSessionManager } from '@org/session-core';
-import { PostgresStore } from '@org/session-store-postgres';
-import pg from 'pg';
+import type { PostgresStore } from '@org/session-store-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecar } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
-import { cookiePair, freePort, httpRequest, inCI } from './support.js';
+import {
+  type AuthServer,
+  cookiePair,
+  freePort,
+  httpRequest,
+  PG_URL,
+  postgresUnreachable,
+  serviceAvailable,
+  startPostgresAuthServer,
+} from './support.js';
 
-const PG_URL = process.env.SESSION_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const hasPostgres = serviceAvailable(await postgresUnreachable(), "the sidecar's PostgreSQL tests");
 
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const failure = await reachable();
-if (failure && inCI) throw new Error(`PostgreSQL at ${PG_URL} is required under CI=true: ${failure}`);
-if (failure) console.warn(`PostgreSQL unreachable (${failure}): the sidecar's PostgreSQL tests are skipped`);
-
-describe.skipIf(failure !== null)('store mode on PostgreSQL (real HTTP on loopback)', () => {
-  const schema = `sidecar_${randomBytes(5).toString('hex')}`;
-  let authStore: PostgresStore;
-  let auth: ReturnType<typeof createSessionManager>;
+describe.skipIf(!hasPostgres)('store mode on PostgreSQL (real HTTP on loopback)', () => {
+  let authServer: AuthServer<PostgresStore> & { schema: string };
+  let auth: AuthServer<PostgresStore>['manager'];
   let sidecar: Sidecar;
   let base = '';
 
   beforeAll(async () => {
-    authStore = new PostgresStore({ connectionString: PG_URL, schema });
-    await authStore.migrate();
-    auth = createSessionManager({ store: authStore });
+    authServer = await startPostgresAuthServer();
+    auth = authServer.manager;
     sidecar = await createSidecar({
       mode: 'store',
-      store: { type: 'postgres', connectionString: PG_URL, schema },
+      store: { type: 'postgres', connectionString: PG_URL, schema: authServer.schema },
       identity: { claims: ['role', 'teams'] },
     });
     base = (await sidecar.listen(0, '127.0.0.1')).url;
@@ -48,11 +34,7 @@ describe.skipIf(failure !== null)('store mode on PostgreSQL (real HTTP on loopba
 
   afterAll(async () => {
     await sidecar?.close();
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-    await authStore?.close();
+    await authServer?.close();
   });
 
   it('allows a live session, denies after logout and after revoke-all', async () => {
@@ -92,7 +74,11 @@ describe.skipIf(failure !== null)('store mode on PostgreSQL (real HTTP on loopba
     const port = await freePort();
     const unreachable = await createSidecar({
       mode: 'store',
-      store: { type: 'postgres', connectionString: `postgres://postgres@127.0.0.1:${port}/test`, schema },
+      store: {
+        type: 'postgres',
+        connectionString: `postgres://postgres@127.0.0.1:${port}/test`,
+        schema: authServer.schema,
+      },
     });
     const url = (await unreachable.listen(0, '127.0.0.1')).url;
     try {

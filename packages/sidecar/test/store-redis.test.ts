@@ -1,4 +1,3 @@
-import { createSessionManager } from '@org/session-core';
 import {
   createJwtKeySet,
   createJwtVerifier,
@@ -6,35 +5,38 @@ import {
   exportSigningJwk,
   generateSigningKey,
 } from '@org/session-core/jwt';
-import { RedisStore } from '@org/session-store-redis';
+import type { RedisStore } from '@org/session-store-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecar } from '../src/index.js';
 import type { Sidecar } from '../src/server.js';
 import {
+  type AuthServer,
   cookiePair,
   findNginx,
   hasRedisServer,
   httpRequest,
-  inCI,
   type PrivateRedis,
   type RunningNginx,
+  serviceAvailable,
   startEchoUpstream,
   startNginx,
-  startPrivateRedis,
+  startRedisAuthServer,
   tempDir,
   waitFor,
 } from './support.js';
 
 const nginx = findNginx();
 const redisServer = hasRedisServer();
-if (inCI && (!nginx || !redisServer)) throw new Error('nginx and redis-server are required under CI=true');
-if (!nginx || !redisServer) console.warn('nginx or redis-server missing: the store-mode Redis tests are skipped');
+const ready = serviceAvailable(
+  !nginx ? 'nginx is not installed' : !redisServer ? 'redis-server is not installed' : null,
+  'the store-mode Redis tests',
+);
 
-describe.skipIf(!nginx || !redisServer)('store mode on Redis, through nginx auth_request', () => {
+describe.skipIf(!ready)('store mode on Redis, through nginx auth_request', () => {
   let redis: PrivateRedis;
   let files: ReturnType<typeof tempDir>;
-  let authStore: RedisStore;
-  let auth: ReturnType<typeof createSessionManager>;
+  let authServer: AuthServer<RedisStore> & { redis: PrivateRedis };
+  let auth: AuthServer<RedisStore>['manager'];
   let authJwts: ReturnType<typeof createSessionJwt<Record<string, unknown>, Record<string, unknown>>>;
   let sidecar: Sidecar;
   let sidecarUrl = '';
@@ -43,13 +45,13 @@ describe.skipIf(!nginx || !redisServer)('store mode on Redis, through nginx auth
   let base = '';
 
   beforeAll(async () => {
-    redis = await startPrivateRedis();
+    authServer = await startRedisAuthServer();
+    redis = authServer.redis;
     files = tempDir('redis');
     const key = await generateSigningKey('ES256', { extractable: true });
     const keyFile = files.file('signing.json', JSON.stringify(await exportSigningJwk(key)));
     // The auth server: the same store and key; it logs users in and out.
-    authStore = new RedisStore({ url: redis.url });
-    auth = createSessionManager({ store: authStore });
+    auth = authServer.manager;
     authJwts = createSessionJwt({
       manager: auth,
       keys: createJwtKeySet({ active: key }),
@@ -77,8 +79,7 @@ describe.skipIf(!nginx || !redisServer)('store mode on Redis, through nginx auth
     await proxy?.stop();
     await upstream?.close();
     await sidecar?.close();
-    await authStore?.close();
-    await redis?.destroy();
+    await authServer?.close();
     files?.remove();
   });
 

@@ -1,9 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSessionManager, type SessionManager } from '@org/session-core';
+import { PostgresStore } from '@org/session-store-postgres';
+import { RedisStore } from '@org/session-store-redis';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 /** True when a missing service must fail the run instead of skipping it. */
 export const inCI = process.env.CI === 'true';
@@ -218,7 +224,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   args.push('--appendonly', 'yes', '--appendfsync', 'always');
   let child: ChildProcess | null = null;
   const pong = async () => {
-    const { Redis } = await import('ioredis');
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
     client.on('error', () => {});
     try {
@@ -269,4 +274,98 @@ export function tempDir(label: string): { path: string; file(name: string, conte
 /** The `name=value` part of a Set-Cookie line, for a Cookie header. */
 export function cookiePair(setCookie: string): string {
   return setCookie.split(';')[0] as string;
+}
+
+/**
+ * Whether a service the tests need is there: under CI=true a missing one fails the file (throws),
+ * elsewhere its tests are skipped with a warning. `missing` says what is missing, null if nothing.
+ */
+export function serviceAvailable(missing: string | null, skipped: string): boolean {
+  if (missing === null) return true;
+  if (inCI) throw new Error(`${missing} (required under CI=true)`);
+  console.warn(`${missing}: ${skipped} are skipped`);
+  return false;
+}
+
+/** The shared Redis of the test machine (pub/sub tests use it; outage tests start a private one). */
+export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Why Redis at `url` does not answer PING, or null when it does. */
+export async function redisUnreachable(url = SHARED_REDIS_URL): Promise<string | null> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG' ? null : `Redis at ${url} did not answer PING`;
+  } catch (error) {
+    return `Redis at ${url} is unreachable (${error instanceof Error ? error.message : String(error)})`;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** The test machine's PostgreSQL (trust auth, database `test`). */
+export const PG_URL = process.env.SESSION_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Why PostgreSQL at `url` does not answer a query, or null when it does. */
+export async function postgresUnreachable(url = PG_URL): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return `PostgreSQL at ${url} is unreachable (${error instanceof Error ? error.message : String(error)})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The auth server beside a sidecar under test: the store the sidecar reads (a private
+ * redis-server, or a fresh schema of the test PostgreSQL) and the manager that logs users in and
+ * out of it. `close()` closes the store and removes what was made (the server, the schema).
+ */
+export interface AuthServer<S> {
+  store: S;
+  manager: SessionManager;
+  close(): Promise<void>;
+}
+
+/** A private redis-server (killable, for outage tests) with the auth server's store and manager on it. */
+export async function startRedisAuthServer(): Promise<AuthServer<RedisStore> & { redis: PrivateRedis }> {
+  const redis = await startPrivateRedis();
+  const store = new RedisStore({ url: redis.url });
+  return {
+    redis,
+    store,
+    manager: createSessionManager({ store }),
+    async close() {
+      await store.close();
+      await redis.destroy();
+    },
+  };
+}
+
+/** A schema of its own in the test PostgreSQL, migrated, with the auth server's store and manager on it. */
+export async function startPostgresAuthServer(url = PG_URL): Promise<AuthServer<PostgresStore> & { schema: string }> {
+  const schema = `sidecar_${randomBytes(5).toString('hex')}`;
+  const store = new PostgresStore({ connectionString: url, schema });
+  await store.migrate();
+  return {
+    schema,
+    store,
+    manager: createSessionManager({ store }),
+    async close() {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await admin.end();
+        await store.close();
+      }
+    },
+  };
 }
