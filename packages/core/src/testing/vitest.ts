@@ -26,4 +26,5 @@ export {
   runHostileHttpSuite,
 } from './hostile-suite.js';
 export { type HybridHttpSuiteOptions, type HybridSuiteSetup, runHybridHttpSuite } from './hybrid-suite.js';
+export { type MarkOnceConformanceOptions, runMarkOnceConformance } from './mark-once-conformance.js';
 export { runRefreshConformance } from './refresh-conformance.js';
