@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { DEFAULT_TABLES } from '@org/session-store-postgres';
 import { Redis } from 'ioredis';
@@ -41,7 +42,7 @@ export interface RunningProcess {
   stop(): Promise<number | null>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -125,6 +126,30 @@ export async function runUntilExit(
 }
 
 type StoreKind = 'redis' | 'postgres';
+
+/**
+ * The settings of the README's "Run the demo on Redis or PostgreSQL" commands, so the tests run
+ * what the README tells users to run: `SESSION_STORE=<kind> <URL variable>=<url> pnpm demo`.
+ */
+export function readmeStoreSettings(kind: StoreKind): Record<string, string> {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const block = /### Run the demo on Redis or PostgreSQL\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error('README.md has no sh block under "### Run the demo on Redis or PostgreSQL"');
+  const line = block.split('\n').find((candidate) => candidate.startsWith(`SESSION_STORE=${kind} `));
+  if (!line) throw new Error(`README.md's block has no SESSION_STORE=${kind} command`);
+  const words = line.trim().split(/\s+/);
+  const command = words.slice(words.findIndex((word) => !/^[A-Z_]+=/.test(word)));
+  if (command.join(' ') !== 'pnpm demo') throw new Error(`README.md's ${kind} command runs ${command.join(' ')}`);
+  const settings = Object.fromEntries(
+    words
+      .filter((word) => /^[A-Z_]+=/.test(word))
+      .map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]),
+  );
+  expect(Object.keys(settings).sort()).toEqual(
+    ['SESSION_STORE', kind === 'redis' ? 'REDIS_URL' : 'DATABASE_URL'].sort(),
+  );
+  return settings;
+}
 
 async function serviceProblem(kind: StoreKind): Promise<string | null> {
   if (kind === 'redis') {
@@ -244,7 +269,8 @@ export function describeStoreScenarios(launcher: DemoLauncher): void {
       let dataDir: string;
       let port: number;
       let demo: RunningProcess | undefined;
-      const env = () => ({ SESSION_STORE: kind, SESSION_STORE_NAMESPACE: namespace, DATA_DIR: dataDir });
+      // The README's command for this store, in a namespace and data folder of the test's own.
+      const env = () => ({ ...readmeStoreSettings(kind), SESSION_STORE_NAMESPACE: namespace, DATA_DIR: dataDir });
 
       beforeAll(async () => {
         if (problems[kind] !== null) throw new Error(`${kind} is required under CI=true: ${problems[kind]}`);
