@@ -27,16 +27,21 @@ import {
   reauthPage,
   script,
   sessionsPage,
+  setDemoFramework,
   signupPage,
+  signupSentPage,
   stylesheet,
+  type Viewer,
 } from 'demo-shared/views';
+import {
+  confirmedReturnPath,
+  loginNotice,
+  loginPathFor,
+  resumePathFor,
+  SIGNUP_SENT_PATH,
+  sendSignUpMail,
+} from 'demo-shared/web';
 import express, { type NextFunction, type Request, type Response } from 'express';
-
-const loginNotices: Record<string, string> = {
-  expired: 'Your session expired. Log in again.',
-  'logged-out': 'You are logged out.',
-  'account-deleted': 'Your account and all its sessions are gone.',
-};
 
 /**
  * The Express 5 demo as an app: sign up, log in, the sessions page with per-device logout, a
@@ -50,6 +55,7 @@ const loginNotices: Record<string, string> = {
  */
 export function createExpressDemo(services: DemoServices): express.Express {
   const { manager, users, clock, config } = services;
+  setDemoFramework('Express 5');
   // Session errors (CSRF rejections among them) go on to this app's error handler, which answers
   // pages with HTML and /api/ with core's JSON body.
   const auth = expressSessions(manager, {
@@ -134,8 +140,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
     const session = req.session;
     if (!session) {
       if (req.sessionResult?.status === 'unavailable') throw req.sessionResult.error;
-      const reason = req.sessionResult?.status === 'expired' ? '?reason=expired' : '';
-      res.redirect(303, `/login${reason}`);
+      res.redirect(303, loginPathFor(req.sessionResult?.status));
       return null;
     }
     const user = users.findById(session.userId);
@@ -149,16 +154,25 @@ export function createExpressDemo(services: DemoServices): express.Express {
 
   const form = (req: Request, field: string): unknown => (req.body as Record<string, unknown> | undefined)?.[field];
 
+  /** The signed-in user for the header of pages anyone may see (login, 404, error pages). */
+  function viewerOf(req: Request, res: Response): Viewer | null {
+    const user = req.session ? users.findById(req.session.userId) : null;
+    if (!user) return null;
+    try {
+      return { email: user.email, csrfToken: auth.csrfToken(req, res) };
+    } catch {
+      return null;
+    }
+  }
+
   app.get('/', (req, res) => {
     res.redirect(303, req.session ? '/sessions' : '/login');
   });
 
   app.get('/login', (req, res) => {
     const signedInAs = req.session ? users.findById(req.session.userId)?.email : undefined;
-    const notice = signedInAs
-      ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
-      : (loginNotices[String(req.query.reason)] ?? null);
-    res.send(loginPage({ csrfToken: auth.csrfToken(req, res), notice }));
+    const notice = loginNotice(req.query.reason, signedInAs);
+    res.send(loginPage({ csrfToken: auth.csrfToken(req, res), notice, signedInAs }));
   });
 
   app.post('/login', async (req, res) => {
@@ -193,13 +207,18 @@ export function createExpressDemo(services: DemoServices): express.Express {
     // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
     await services.throttle.check({ account: `signup:${String(form(req, 'email') ?? '')}`, ip: req.ip ?? null });
     const result = await users.signUp(form(req, 'email'), form(req, 'password'), clock.now());
-    if (!result.ok) {
-      const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
+    const email = typeof form(req, 'email') === 'string' ? (form(req, 'email') as string) : '';
+    if (!result.ok && !result.alreadyRegistered) {
       res.status(400).send(signupPage({ csrfToken: auth.csrfToken(req, res), email, problem: result.problem }));
       return;
     }
-    await auth.login(req, res, { userId: result.user.id, metadata: clientMetadata(req.get('user-agent'), req.ip) });
-    res.redirect(303, '/sessions');
+    // The same answer for a new and a registered e-mail (no enumeration): the rest goes by mail.
+    sendSignUpMail(email.trim(), !result.ok);
+    res.redirect(303, SIGNUP_SENT_PATH);
+  });
+
+  app.get(SIGNUP_SENT_PATH, (req, res) => {
+    res.send(signupSentPage({ viewer: viewerOf(req, res) }));
   });
 
   app.post('/logout', async (req, res) => {
@@ -284,7 +303,8 @@ export function createExpressDemo(services: DemoServices): express.Express {
     const user = await signedIn(req, res);
     if (!user || !req.session) return null;
     if (manager.isFresh(req.session, config.reauthAfterMs)) return user;
-    res.status(401).send(reauthPage({ csrfToken: auth.csrfToken(req, res), email: user.email, next: '/account' }));
+    const next = resumePathFor(req.path);
+    res.status(401).send(reauthPage({ csrfToken: auth.csrfToken(req, res), email: user.email, next }));
     return null;
   }
 
@@ -340,7 +360,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
     }
     // Proving identity again resets freshness and both timeouts, under a new token.
     await auth.rotate(req, res, { reauthenticated: true });
-    res.redirect(303, `${next}?done=confirmed`);
+    res.redirect(303, confirmedReturnPath(next));
   });
 
   app.get('/jwt', async (req, res) => {
@@ -398,8 +418,10 @@ export function createExpressDemo(services: DemoServices): express.Express {
     res.json(services.jwts.jwks());
   });
 
-  app.use((_req, res) => {
-    res.status(404).send(messagePage({ title: 'Not found', message: 'There is no such page.' }));
+  app.use((req, res) => {
+    res
+      .status(404)
+      .send(messagePage({ title: 'Not found', message: 'There is no such page.', viewer: viewerOf(req, res) }));
   });
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -411,7 +433,7 @@ export function createExpressDemo(services: DemoServices): express.Express {
       res.status(409).send(page({ csrfToken: auth.csrfToken(req, res), email, notice: STALE_FORM_NOTICE }));
       return;
     }
-    const reply = demoErrorReply(error, req.path);
+    const reply = demoErrorReply(error, req.path, viewerOf(req, res));
     if (reply.unexpected) console.error('demo: unexpected error', error);
     for (const [name, value] of reply.headers) res.setHeader(name, value);
     res.status(reply.status);

@@ -71,7 +71,7 @@ describe.skipIf(skipBrowserSuites)('DBSC in Chromium (the demo)', () => {
       await page.fill('form[action="/signup"] input[name=email]', 'chromium-dbsc@example.com');
       await page.fill('form[action="/signup"] input[name=password]', PASSWORD);
       await page.click('form[action="/signup"] button[type=submit]');
-      await page.waitForURL(`${demo.origin}/sessions`);
+      await page.waitForURL(`${demo.origin}/signup/check-email`);
       await context.clearCookies();
       await page.goto(`${demo.origin}/login`);
       await page.fill('form[action="/login"] input[name=email]', 'chromium-dbsc@example.com');

@@ -13,6 +13,7 @@ import {
   sessionResponseHeader,
   signDbscProof,
 } from '@org/session-core/testing';
+import { signUpThenLogIn } from 'demo-shared/test-support/accounts';
 import { DemoClient } from 'demo-shared/test-support/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDemo } from '../src/app.js';
@@ -108,8 +109,7 @@ describe('the Express demo with Device Bound Session Credentials', () => {
   it('keeps an ordinary session for a client that ignores the offer, and logout clears the bound cookie', async () => {
     const email = `plain${++accounts}@example.com`;
     const client = new DemoClient(demo.origin);
-    await client.get('/signup');
-    await client.post('/signup', { email, password: PASSWORD });
+    expect((await signUpThenLogIn(client, email, PASSWORD)).status).toBe(303);
     await client.get('/sessions');
     expect(await state(client)).toBe('unbound');
     expect((await client.get('/api/device-bound')).status).toBe(200);

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { signUpThenLogIn } from 'demo-shared/test-support/accounts';
 import { DemoClient } from 'demo-shared/test-support/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningDemo } from '../src/app.js';
@@ -48,8 +49,7 @@ describe('demo-express: the JSON API with DPoP', () => {
   it('the README script gets a key-bound JWT, uses it with proofs, and the copied token is refused', async () => {
     const email = 'dpop@example.com';
     const browser = new DemoClient(demo.origin);
-    await browser.get('/signup');
-    expect((await browser.post('/signup', { email, password: PASSWORD })).status).toBe(303);
+    expect((await signUpThenLogIn(browser, email, PASSWORD)).status).toBe(303);
 
     const output = (await runScript({ ORIGIN: demo.origin, EMAIL: email, PASSWORD: PASSWORD })).trim().split('\n');
     expect(output).toHaveLength(2);

@@ -24,18 +24,23 @@ import {
   reauthPage,
   script,
   sessionsPage,
+  setDemoFramework,
   signupPage,
+  signupSentPage,
   stylesheet,
+  type Viewer,
 } from 'demo-shared/views';
+import {
+  confirmedReturnPath,
+  loginNotice,
+  loginPathFor,
+  resumePathFor,
+  SIGNUP_SENT_PATH,
+  sendSignUpMail,
+} from 'demo-shared/web';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 type Form = Record<string, string | undefined>;
-
-const loginNotices: Record<string, string> = {
-  expired: 'Your session expired. Log in again.',
-  'logged-out': 'You are logged out.',
-  'account-deleted': 'Your account and all its sessions are gone.',
-};
 
 /**
  * The Fastify 5 demo: the pages and flows of demo-express (sharing its views, users and settings)
@@ -49,6 +54,7 @@ const loginNotices: Record<string, string> = {
  */
 export async function createFastifyDemo(services: DemoServices): Promise<FastifyInstance> {
   const { manager, users, clock, config } = services;
+  setDemoFramework('Fastify 5');
   const app = Fastify({ bodyLimit: 8 * 1024 });
   await app.register(formBody);
   // The demo's own error handler (below) answers pages with HTML and /api/ with core's JSON body.
@@ -77,11 +83,22 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     reply.status(status).type('text/html; charset=utf-8').send(page);
   const form = (request: FastifyRequest): Form => (request.body ?? {}) as Form;
 
+  /** The signed-in user for the header of pages anyone may see (login, 404, error pages). */
+  function viewerOf(request: FastifyRequest, reply: FastifyReply): Viewer | null {
+    const user = request.session ? users.findById(request.session.userId) : null;
+    if (!user) return null;
+    try {
+      return { email: user.email, csrfToken: auth.csrfToken(request, reply) };
+    } catch {
+      return null;
+    }
+  }
+
   /** The signed-in user, or null after answering with the way out. */
   async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<User | null> {
     if (!request.session) {
       if (request.sessionResult?.status === 'unavailable') throw request.sessionResult.error;
-      reply.redirect(request.sessionResult?.status === 'expired' ? '/login?reason=expired' : '/login', 303);
+      reply.redirect(loginPathFor(request.sessionResult?.status), 303);
       return null;
     }
     const user = users.findById(request.session.userId);
@@ -96,7 +113,8 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     const user = await signedIn(request, reply);
     if (!user || !request.session) return null;
     if (manager.isFresh(request.session, config.reauthAfterMs)) return user;
-    html(reply, reauthPage({ csrfToken: auth.csrfToken(request, reply), email: user.email, next: '/account' }), 401);
+    const next = resumePathFor(request.routeOptions.url ?? '');
+    html(reply, reauthPage({ csrfToken: auth.csrfToken(request, reply), email: user.email, next }), 401);
     return null;
   }
 
@@ -104,10 +122,8 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
 
   app.get<{ Querystring: { reason?: string } }>('/login', async (request, reply) => {
     const signedInAs = request.session ? users.findById(request.session.userId)?.email : undefined;
-    const notice = signedInAs
-      ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
-      : (loginNotices[String(request.query.reason)] ?? null);
-    return html(reply, loginPage({ csrfToken: auth.csrfToken(request, reply), notice }));
+    const notice = loginNotice(request.query.reason, signedInAs);
+    return html(reply, loginPage({ csrfToken: auth.csrfToken(request, reply), notice, signedInAs }));
   });
 
   app.post('/login', async (request, reply) => {
@@ -133,17 +149,21 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
     await services.throttle.check({ account: `signup:${email}`, ip: request.ip ?? null });
     const result = await users.signUp(email, password, clock.now());
-    if (!result.ok) {
+    if (!result.ok && !result.alreadyRegistered) {
       return html(
         reply,
         signupPage({ csrfToken: auth.csrfToken(request, reply), email, problem: result.problem }),
         400,
       );
     }
-    const metadata = clientMetadata(request.headers['user-agent'], request.ip);
-    await auth.login(request, reply, { userId: result.user.id, metadata });
-    return reply.redirect('/sessions', 303);
+    // The same answer for a new and a registered e-mail (no enumeration): the rest goes by mail.
+    sendSignUpMail(email.trim(), !result.ok);
+    return reply.redirect(SIGNUP_SENT_PATH, 303);
   });
+
+  app.get(SIGNUP_SENT_PATH, async (request, reply) =>
+    html(reply, signupSentPage({ viewer: viewerOf(request, reply) })),
+  );
 
   app.post('/logout', async (request, reply) => {
     await auth.logout(request, reply);
@@ -260,7 +280,7 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
       return html(reply, page, 401);
     }
     await auth.rotate(request, reply, { reauthenticated: true });
-    return reply.redirect(`${next}?done=confirmed`, 303);
+    return reply.redirect(confirmedReturnPath(next), 303);
   });
 
   app.get('/jwt', async (request, reply) => {
@@ -297,8 +317,12 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     reply.header('cache-control', 'public, max-age=300').send(services.jwts.jwks()),
   );
 
-  app.setNotFoundHandler(async (_request, reply) =>
-    html(reply, messagePage({ title: 'Not found', message: 'There is no such page.' }), 404),
+  app.setNotFoundHandler(async (request, reply) =>
+    html(
+      reply,
+      messagePage({ title: 'Not found', message: 'There is no such page.', viewer: viewerOf(request, reply) }),
+      404,
+    ),
   );
 
   app.setErrorHandler(async (error, request, reply) => {
@@ -309,7 +333,7 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
       const page = staleForm === 'login' ? loginPage : signupPage;
       return html(reply, page({ csrfToken: auth.csrfToken(request, reply), email, notice: STALE_FORM_NOTICE }), 409);
     }
-    const answer = demoErrorReply(error, request.url);
+    const answer = demoErrorReply(error, request.url, viewerOf(request, reply));
     if (answer.unexpected) request.log.error(error);
     reply.status(answer.status).headers(Object.fromEntries(answer.headers));
     if (answer.json) return reply.type('application/json; charset=utf-8').send(answer.json);

@@ -3,6 +3,7 @@
  * the Express demo (demo-shared/test-support/header-lint.ts).
  */
 import { createTestClock } from '@org/session-core/testing';
+import { signUpThenLogIn } from 'demo-shared/test-support/accounts';
 import { DemoClient } from 'demo-shared/test-support/client';
 import { makeDataDir, removeDataDir } from 'demo-shared/test-support/data-dir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,8 +29,7 @@ afterAll(async () => {
 async function signUp(userAgent?: string): Promise<{ client: DemoClient; email: string }> {
   const email = `fastify${++accounts}@example.com`;
   const client = new DemoClient(demo.origin, { userAgent });
-  await client.get('/signup');
-  const response = await client.post('/signup', { email, password: PASSWORD });
+  const response = await signUpThenLogIn(client, email, PASSWORD);
   expect(response.status).toBe(303);
   expect(response.location).toBe('/sessions');
   await client.get('/sessions');
@@ -181,8 +181,7 @@ describe('Fastify demo: accounts and sessions', () => {
     try {
       const first = await bootFastifyDemo(restartDir);
       const client = new DemoClient(first.origin);
-      await client.get('/signup');
-      await client.post('/signup', { email: 'restart@example.com', password: PASSWORD });
+      expect((await signUpThenLogIn(client, 'restart@example.com', PASSWORD)).status).toBe(303);
       await first.close();
       const second = await bootFastifyDemo(restartDir);
       try {

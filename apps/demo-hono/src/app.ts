@@ -15,15 +15,24 @@ import {
   reauthPage,
   script,
   sessionsPage,
+  setDemoFramework,
   signupPage,
+  signupSentPage,
   stylesheet,
+  type Viewer,
 } from 'demo-shared/views';
 import {
   clientMetadata,
+  confirmedReturnPath,
   JWT_TTL_SECONDS,
+  loginNotice,
+  loginPathFor,
+  resumePathFor,
   revokeByHandle,
+  SIGNUP_SENT_PATH,
   safeReturnPath,
   securityHeaders,
+  sendSignUpMail,
   sessionViews,
 } from 'demo-shared/web';
 import { type Context, Hono } from 'hono';
@@ -63,17 +72,13 @@ export interface HonoDemoRuntime {
   getConnInfo?: GetConnInfo;
   /** workerd gives no peer address: a loopback Host allows plain http (local development only). */
   trustLoopbackHost?: boolean;
+  /** What the page footer says the demo runs on; by default Hono on Node.js, or in a Worker. */
+  framework?: string;
 }
 
-const loginNotices: Record<string, string> = {
-  expired: 'Your session expired. Log in again.',
-  'logged-out': 'You are logged out.',
-  'account-deleted': 'Your account and all its sessions are gone.',
-};
-
 /** An error as the demo shows it: an HTML page, or core's JSON body under /api/. */
-function errorPage(error: unknown, c: Context): Response {
-  const reply = demoErrorReply(error, c.req.path);
+function errorPage(error: unknown, c: Context, viewer: Viewer | null): Response {
+  const reply = demoErrorReply(error, c.req.path, viewer);
   if (reply.unexpected) console.error('demo: unexpected error', error);
   const headers = new Headers(reply.headers);
   if (reply.json) {
@@ -97,6 +102,7 @@ function errorPage(error: unknown, c: Context): Response {
  */
 export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRuntime = {}): Hono<SessionEnv> {
   const { manager, users, clock } = services;
+  setDemoFramework(runtime.framework ?? (runtime.getConnInfo ? 'Hono 4 on Node.js' : 'Hono 4 in a Worker'));
   const reauthAfterMs = services.expiryPolicy.reauthAfterMs;
   // Rejections (CSRF among them) are rendered like every other error of the demo.
   const auth: HonoSessions = honoSessions(manager, {
@@ -108,7 +114,7 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
       const authForm = c.req.method === 'POST' && (c.req.path === '/login' || c.req.path === '/signup');
       const body = authForm ? await c.req.parseBody() : {};
       const staleForm = staleAuthForm(error, c.req.method, c.req.path, body._csrf);
-      if (!staleForm) return errorPage(error, c);
+      if (!staleForm) return errorPage(error, c, await viewerOf(c));
       const page = staleForm === 'login' ? loginPage : signupPage;
       const csrfToken: string = auth.csrfToken(c);
       const email = typeof body.email === 'string' ? body.email : '';
@@ -157,13 +163,23 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
   };
   const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
+  /** The signed-in user for the header of pages anyone may see (login, 404, error pages). */
+  async function viewerOf(c: Context): Promise<Viewer | null> {
+    try {
+      const session = (c as C).var.session;
+      const user = session ? await users.findById(session.userId) : null;
+      return user ? { email: user.email, csrfToken: auth.csrfToken(c as C) } : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The signed-in user, or the way out (login page; a store outage throws, 503). */
   async function signedIn(c: C): Promise<User | Response> {
     const session = c.var.session;
     if (!session) {
       if (c.var.sessionResult?.status === 'unavailable') throw c.var.sessionResult.error;
-      const reason = c.var.sessionResult?.status === 'expired' ? '?reason=expired' : '';
-      return c.redirect(`/login${reason}`, 303);
+      return c.redirect(loginPathFor(c.var.sessionResult?.status), 303);
     }
     const user = await users.findById(session.userId);
     if (!user) {
@@ -177,10 +193,8 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
 
   app.get('/login', async (c) => {
     const signedInAs = c.var.session ? (await users.findById(c.var.session.userId))?.email : undefined;
-    const notice = signedInAs
-      ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
-      : (loginNotices[String(c.req.query('reason'))] ?? null);
-    return c.html(loginPage({ csrfToken: auth.csrfToken(c), notice }));
+    const notice = loginNotice(c.req.query('reason'), signedInAs);
+    return c.html(loginPage({ csrfToken: auth.csrfToken(c), notice, signedInAs }));
   });
 
   app.post('/login', async (c) => {
@@ -210,13 +224,16 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
     // Sign-ups count per address (and per e-mail, apart from the logins of that e-mail).
     await services.throttle?.check({ account: `signup:${text(await form(c, 'email'))}`, ip: ipOf(c) });
     const result = await users.signUp(await form(c, 'email'), await form(c, 'password'), clock.now());
-    if (!result.ok) {
-      const email = text(await form(c, 'email'));
+    const email = text(await form(c, 'email'));
+    if (!result.ok && !result.alreadyRegistered) {
       return c.html(signupPage({ csrfToken: auth.csrfToken(c), email, problem: result.problem }), 400);
     }
-    await auth.login(c, { userId: result.user.id, metadata: clientMetadata(c.req.header('user-agent'), ipOf(c)) });
-    return c.redirect('/sessions', 303);
+    // The same answer for a new and a registered e-mail (no enumeration): the rest goes by mail.
+    sendSignUpMail(email.trim(), !result.ok);
+    return c.redirect(SIGNUP_SENT_PATH, 303);
   });
+
+  app.get(SIGNUP_SENT_PATH, async (c) => c.html(signupSentPage({ viewer: await viewerOf(c) })));
 
   app.post('/logout', async (c) => {
     await auth.logout(c);
@@ -303,7 +320,8 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
     const session = c.var.session;
     if (user instanceof Response || !session) return user as Response;
     if (manager.isFresh(session, reauthAfterMs)) return user;
-    return c.html(reauthPage({ csrfToken: auth.csrfToken(c), email: user.email, next: '/account' }), 401);
+    const next = resumePathFor(c.req.path);
+    return c.html(reauthPage({ csrfToken: auth.csrfToken(c), email: user.email, next }), 401);
   }
 
   app.post('/account/password', async (c) => {
@@ -355,7 +373,7 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
     }
     // Proving identity again resets freshness and both timeouts, under a new token.
     await auth.rotate(c, { reauthenticated: true });
-    return c.redirect(`${next}?done=confirmed`, 303);
+    return c.redirect(confirmedReturnPath(next), 303);
   });
 
   app.get('/jwt', async (c) => {
@@ -397,7 +415,11 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
     return c.json(services.jwts.jwks());
   });
 
-  app.notFound((c) => c.html(messagePage({ title: 'Not found', message: 'There is no such page.' }), 404));
-  app.onError((error, c) => (error instanceof HTTPException ? error.getResponse() : errorPage(error, c)));
+  app.notFound(async (c) =>
+    c.html(messagePage({ title: 'Not found', message: 'There is no such page.', viewer: await viewerOf(c) }), 404),
+  );
+  app.onError(async (error, c) =>
+    error instanceof HTTPException ? error.getResponse() : errorPage(error, c, await viewerOf(c)),
+  );
   return app;
 }

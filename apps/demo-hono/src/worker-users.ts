@@ -103,7 +103,9 @@ export class D1Users implements DemoUsers {
       )
       .bind(user.id, user.email, await hashPasswordPbkdf2(password), user.createdAt)
       .run();
-    if ((inserted.meta.changes ?? 0) === 0) return { ok: false, problem: 'An account with this email already exists.' };
+    if ((inserted.meta.changes ?? 0) === 0) {
+      return { ok: false, problem: 'An account with this email already exists.', alreadyRegistered: true };
+    }
     return { ok: true, user };
   }
 

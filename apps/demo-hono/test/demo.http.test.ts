@@ -5,6 +5,7 @@
  * sessions really are in D1, hashed.
  */
 import { createTestClock } from '@org/session-core/testing';
+import { signUpThenLogIn } from 'demo-shared/test-support/accounts';
 import { DemoClient } from 'demo-shared/test-support/client';
 import { makeDataDir, removeDataDir } from 'demo-shared/test-support/data-dir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,8 +73,7 @@ for (const variant of variants) {
     async function signUp(): Promise<{ client: DemoClient; email: string; setCookie: string[] }> {
       const email = `hono${++accounts}@example.com`;
       const client = new DemoClient(server.origin);
-      await client.get('/signup');
-      const response = await client.post('/signup', { email, password: PASSWORD });
+      const response = await signUpThenLogIn(client, email, PASSWORD);
       expect([response.status, response.location]).toEqual([303, '/sessions']);
       return { client, email, setCookie: response.headers.getSetCookie() };
     }
@@ -198,7 +198,7 @@ for (const variant of variants) {
         await client.get('/account');
         const stale = await client.post('/account/password', { newPassword: 'another long passphrase' });
         expect(stale.status).toBe(401);
-        expect(stale.body).toContain('name="next" value="/account"');
+        expect(stale.body).toContain('name="next" value="/account#change-password"');
         const reauth = await client.post('/reauth', { password: PASSWORD, next: '/account' });
         expect(reauth.location).toBe('/account?done=confirmed');
         await client.get('/account');
@@ -227,8 +227,7 @@ describe('the Hono demo as a Worker: idle expiry on real time', () => {
     const demo = await startWorkerDemo({ dataDir, port: 0, idleTimeoutMs: 3000, absoluteTimeoutMs: 60_000 });
     try {
       const client = new DemoClient(demo.origin);
-      await client.get('/signup');
-      await client.post('/signup', { email: 'idle@example.com', password: PASSWORD });
+      expect((await signUpThenLogIn(client, 'idle@example.com', PASSWORD)).status).toBe(303);
       expect((await client.get('/sessions')).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 3500));
       const expired = await client.get('/sessions');

@@ -4,7 +4,8 @@ import { readConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';
 import { createDemoServices, type DemoServices, loopbackOrigins, securityHeaders } from 'demo-shared/services';
 import type { User } from 'demo-shared/users';
-import { messagePage, reauthPage } from 'demo-shared/views';
+import { messagePage, reauthPage, setDemoFramework, type Viewer } from 'demo-shared/views';
+import { loginPathFor, resumePathFor } from 'demo-shared/web';
 import type { NextRequest } from 'next/server';
 
 export interface NextDemo {
@@ -24,6 +25,7 @@ export function demo(): Promise<NextDemo> {
 }
 
 async function open(): Promise<NextDemo> {
+  setDemoFramework('Next.js 16 (route handlers)');
   const config = readConfig({ PORT: '3004', ...process.env });
   const services = await createDemoServices(config, { allowedOrigins: loopbackOrigins(config.port) });
   // `next start` gives handlers no peer address: a loopback Host allows the demo's plain http.
@@ -47,7 +49,19 @@ export function seeOther(path: string): Response {
   return new Response(null, { status: 303, headers });
 }
 
-export const notFoundPage = () => html(messagePage({ title: 'Not found', message: 'There is no such page.' }), 404);
+export const notFoundPage = (viewer?: Viewer | null) =>
+  html(messagePage({ title: 'Not found', message: 'There is no such page.', viewer }), 404);
+
+/** The signed-in user for the header of pages anyone may see (login, 404, error pages). */
+export async function viewerOf({ auth, services }: NextDemo): Promise<Viewer | null> {
+  try {
+    const session = await auth.getSession();
+    const user = session ? services.users.findById(session.userId) : null;
+    return user ? { email: user.email, csrfToken: await auth.csrfToken() } : null;
+  } catch {
+    return null;
+  }
+}
 
 /** The request's form fields (url-encoded or multipart). */
 export async function formOf(request: Request): Promise<Record<string, string>> {
@@ -57,8 +71,8 @@ export async function formOf(request: Request): Promise<Record<string, string>> 
 }
 
 /** An error as the demo shows it: an HTML page, or core's JSON body under /api/. */
-export function errorResponse(error: unknown, path: string): Response {
-  const reply = demoErrorReply(error, path);
+export function errorResponse(error: unknown, path: string, viewer?: Viewer | null): Response {
+  const reply = demoErrorReply(error, path, viewer);
   if (reply.unexpected) console.error('demo: unexpected error', error);
   const headers = new Headers([...securityHeaders]);
   for (const [name, value] of reply.headers) headers.set(name, value);
@@ -85,7 +99,7 @@ export function handle(handler: Handler): (request: NextRequest, context: unknow
       try {
         return await handler(routed, opened);
       } catch (error) {
-        return errorResponse(error, routed.nextUrl.pathname);
+        return errorResponse(error, routed.nextUrl.pathname, await viewerOf(opened));
       }
     });
     return wrapped(request, context);
@@ -97,7 +111,7 @@ export async function signedIn({ auth, services }: NextDemo): Promise<{ user: Us
   const result = await auth.getSessionResult();
   if (result.status !== 'valid') {
     if (result.status === 'unavailable') throw result.error;
-    return seeOther(result.status === 'expired' ? '/login?reason=expired' : '/login');
+    return seeOther(loginPathFor(result.status));
   }
   const user = services.users.findById(result.session.userId);
   if (!user) {
@@ -107,11 +121,15 @@ export async function signedIn({ auth, services }: NextDemo): Promise<{ user: Us
   return { user, session: result.session };
 }
 
-/** Sensitive actions: a stale session is sent to re-authenticate first (401). */
-export async function freshUser(demo: NextDemo): Promise<{ user: User; session: Session } | Response> {
+/**
+ * Sensitive actions: a stale session is sent to re-authenticate first (401), then back to the form
+ * of the action at `actionPath`.
+ */
+export async function freshUser(demo: NextDemo, actionPath = ''): Promise<{ user: User; session: Session } | Response> {
   const who = await signedIn(demo);
   if (who instanceof Response) return who;
   if (demo.services.manager.isFresh(who.session, demo.services.expiryPolicy.reauthAfterMs)) return who;
-  const page = reauthPage({ csrfToken: await demo.auth.csrfToken(), email: who.user.email, next: '/account' });
+  const next = resumePathFor(actionPath);
+  const page = reauthPage({ csrfToken: await demo.auth.csrfToken(), email: who.user.email, next });
   return html(page, 401);
 }

@@ -1,5 +1,5 @@
 import { type ErrorBody, errorResponse, isSessionError } from '@org/session-core';
-import { messagePage } from './views.js';
+import { messagePage, type Viewer } from './views.js';
 
 export interface DemoErrorReply {
   status: number;
@@ -42,19 +42,21 @@ export function staleAuthForm(
 const CSRF_MESSAGE = 'This form came from another site, or the page was too old. Go back, reload it, and try again.';
 
 /**
- * How both demos answer an error. Session errors get core's status (and, under /api/, core's JSON
+ * How the demos answer an error. Session errors get core's status (and, under /api/, core's JSON
  * body); a framework's own client errors (a 413 for an oversized form, a 400 for a broken body)
- * keep their 4xx status; anything else is a 500 that says nothing about its cause.
+ * keep their 4xx status; anything else is a 500 that says nothing about its cause. Pages have a
+ * heading in words with the stable code in small print under the message, and the header of the
+ * signed-in `viewer` (if the request had a valid session).
  *
  * @example
  * ```ts
- * const reply = demoErrorReply(error, req.path);
+ * const reply = demoErrorReply(error, req.path, { email: user.email, csrfToken });
  * ```
  */
-export function demoErrorReply(error: unknown, path: string): DemoErrorReply {
+export function demoErrorReply(error: unknown, path: string, viewer?: Viewer | null): DemoErrorReply {
   const clientStatus = isSessionError(error) ? null : frameworkClientStatus(error);
   if (clientStatus !== null) {
-    const html = messagePage({ title: 'Bad request', message: 'The server could not accept this request.' });
+    const html = messagePage({ title: 'Bad request', message: 'The server could not accept this request.', viewer });
     return { status: clientStatus, headers: [['cache-control', 'no-store']], json: null, html, unexpected: false };
   }
   const { status, headers, body } = errorResponse(error);
@@ -70,7 +72,12 @@ export function demoErrorReply(error: unknown, path: string): DemoErrorReply {
         : status === 503
           ? 'Try again soon'
           : 'Something went wrong';
-  const html = messagePage({ title: `${title} (${code})`, message: code === 'CSRF_REJECTED' ? CSRF_MESSAGE : message });
+  const html = messagePage({
+    title,
+    message: code === 'CSRF_REJECTED' ? CSRF_MESSAGE : message,
+    code,
+    viewer,
+  });
   return { status, headers: ownHeaders, json: null, html, unexpected };
 }
 

@@ -15,7 +15,11 @@ interface UserRow {
   created_at: number;
 }
 
-export type SignUpResult = { ok: true; user: User } | { ok: false; problem: string };
+/**
+ * A sign-up's outcome. `alreadyRegistered` is for the server only (the console mail): pages must
+ * answer it exactly like a new account, so sign-up never tells whether an e-mail is registered.
+ */
+export type SignUpResult = { ok: true; user: User } | { ok: false; problem: string; alreadyRegistered?: true };
 
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_LENGTH = 256;
@@ -45,7 +49,10 @@ export class UserDirectory {
     )`);
   }
 
-  /** Creates an account; the problem is shown to the user as is. */
+  /**
+   * Creates an account. A problem with the input is shown to the user as is; an e-mail that is
+   * already registered comes back as `alreadyRegistered` (after the same scrypt work as a new one).
+   */
   async signUp(emailInput: unknown, passwordInput: unknown, now = Date.now()): Promise<SignUpResult> {
     const email = typeof emailInput === 'string' ? emailInput.trim() : '';
     const password = typeof passwordInput === 'string' ? passwordInput : '';
@@ -59,7 +66,9 @@ export class UserDirectory {
         'INSERT INTO demo_users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
       )
       .run(user.id, user.email, passwordHash, user.createdAt);
-    if (inserted.changes === 0) return { ok: false, problem: 'An account with this email already exists.' };
+    if (inserted.changes === 0) {
+      return { ok: false, problem: 'An account with this email already exists.', alreadyRegistered: true };
+    }
     return { ok: true, user };
   }
 

@@ -1,3 +1,4 @@
+import { deviceLabel } from './device.js';
 import { html, raw, type SafeHtml } from './html.js';
 
 /** Name of the hidden form field that carries the CSRF token (core's default). */
@@ -30,11 +31,31 @@ export interface ExpiryPolicyView {
 interface Frame {
   title: string;
   csrfToken: string;
+  /** The signed-in user's e-mail: the header then shows their menu and Log out. */
   email?: string | null;
   notice?: string | null;
   problem?: string | null;
-  /** Pages with a script list it here; the CSP only allows same-origin scripts. */
-  script?: boolean;
+}
+
+/** Who is signed in, for the header of pages that anyone may see (login, 404, error pages). */
+export interface Viewer {
+  email: string;
+  csrfToken: string;
+}
+
+let runsOn = 'Node.js';
+
+/**
+ * Names the framework in every page's footer ("This demo runs on Express 5"). Each demo app calls
+ * it once when it is built; one process serves one demo.
+ */
+export function setDemoFramework(name: string): void {
+  runsOn = name;
+}
+
+/** A time in UTC, in a `<time>` element; the page script shows it in the viewer's time zone. */
+function timeElement(ms: number): SafeHtml {
+  return html`<time datetime="${new Date(ms).toISOString()}">${formatTime(ms)}</time>`;
 }
 
 /** UTC date and time, to the second. */
@@ -72,7 +93,7 @@ function layout(frame: Frame, body: SafeHtml): string {
         <a href="/sessions">Sessions</a>
         <a href="/account">Account</a>
         <a href="/jwt">JWT API</a>
-        <span class="who">${frame.email}</span>
+        <span class="who" id="who">${frame.email}</span>
         <form method="post" action="/logout" class="inline">${csrfField(frame.csrfToken)}<button type="submit" id="logout">Log out</button></form>
       </nav>`
     : html`<nav><a href="/login">Log in</a> <a href="/signup">Sign up</a></nav>`;
@@ -83,7 +104,7 @@ function layout(frame: Frame, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${frame.title} · session demo</title>
 <link rel="stylesheet" href="/demo.css">
-${frame.script ? raw('<script src="/demo.js" defer></script>') : null}
+${raw('<script src="/demo.js" defer></script>')}
 </head>
 <body>
 <header><strong>session demo</strong> ${nav}</header>
@@ -93,6 +114,7 @@ ${frame.notice ? html`<p class="notice" role="status">${frame.notice}</p>` : nul
 ${frame.problem ? html`<p class="problem" role="alert">${frame.problem}</p>` : null}
 ${body}
 </main>
+<footer id="runs-on">This demo runs on ${runsOn}, with the <code>@org/session-*</code> packages.</footer>
 </body>
 </html>`.value;
 }
@@ -102,9 +124,11 @@ export function loginPage(input: {
   email?: string;
   notice?: string | null;
   problem?: string | null;
+  /** The e-mail of the session this browser already has, if any: the header shows its menu. */
+  signedInAs?: string | null;
 }) {
   return layout(
-    { title: 'Log in', ...input, email: null },
+    { title: 'Log in', ...input, email: input.signedInAs ?? null },
     html`<form method="post" action="/login" class="card">
   ${csrfField(input.csrfToken)}
   <label>Email <input type="email" name="email" autocomplete="username" required value="${input.email ?? ''}"></label>
@@ -134,9 +158,26 @@ export function signupPage(input: {
   );
 }
 
+/**
+ * The one answer to every sign-up that passed the form checks, whether the e-mail was new or
+ * already registered: the page never tells which.
+ */
+export function signupSentPage(input: { viewer?: Viewer | null } = {}) {
+  return layout(
+    { title: 'Check your e-mail', csrfToken: input.viewer?.csrfToken ?? '', email: input.viewer?.email },
+    html`<section class="card">
+  <p id="check-email">Check your e-mail to continue: we sent a message to the address you gave.</p>
+  <p class="hint">A real app would send a confirmation mail (and, for an address that already has an
+  account, a note saying so instead). This demo sends no mail: it prints the message to the server
+  console. A new account is ready to use at once.</p>
+  <p><a href="/login" id="continue-login">Log in</a></p>
+</section>`,
+  );
+}
+
 function deadline(label: string, at: number | null, now: number, id: string): SafeHtml {
   if (at === null) return html`<tr><th>${label}</th><td colspan="2">none</td></tr>`;
-  return html`<tr><th>${label}</th><td><time datetime="${new Date(at).toISOString()}">${formatTime(at)}</time></td>
+  return html`<tr><th>${label}</th><td>${timeElement(at)}</td>
 <td id="${id}" data-deadline="${at}">${formatRelative(at, now)}</td></tr>`;
 }
 
@@ -173,10 +214,10 @@ export function sessionsPage(input: {
     : null;
   const rows = input.sessions.map(
     (s) => html`<tr class="${s.current ? 'current' : ''}" data-session="${s.handle}">
-  <td><strong>${s.device}</strong>${s.current ? html` <span class="badge">this device</span>` : null}${s.keyBound ? html` <span class="badge">key-bound (DPoP)</span>` : null}<br><small>${s.userAgent ?? 'no user agent'}</small></td>
-  <td>${s.ip ?? 'unknown'}</td>
-  <td><time datetime="${new Date(s.createdAt).toISOString()}">${formatTime(s.createdAt)}</time></td>
-  <td><time datetime="${new Date(s.lastSeenAt).toISOString()}">${formatTime(s.lastSeenAt)}</time></td>
+  <td data-label="Device"><strong>${s.device}</strong>${s.current ? html` <span class="badge">this device</span>` : null}${s.keyBound ? html` <span class="badge">key-bound (DPoP)</span>` : null}<br><small class="user-agent" title="${s.userAgent ?? 'no user agent'}">${s.userAgent ? deviceLabel(s.userAgent) : 'no user agent'}</small></td>
+  <td data-label="IP">${s.ip ?? 'unknown'}</td>
+  <td data-label="Created">${timeElement(s.createdAt)}</td>
+  <td data-label="Last seen">${timeElement(s.lastSeenAt)}</td>
   <td>${
     s.current
       ? html`<form method="post" action="/logout">${csrfField(input.csrfToken)}<button type="submit">Log out</button></form>`
@@ -185,11 +226,11 @@ export function sessionsPage(input: {
 </tr>`,
   );
   return layout(
-    { title: 'Active sessions', csrfToken: input.csrfToken, email: input.email, notice: input.notice, script: true },
+    { title: 'Active sessions', csrfToken: input.csrfToken, email: input.email, notice: input.notice },
     html`${expiry}
 <section class="card">
   <h2>Where you are signed in</h2>
-  <table id="sessions">
+  <table id="sessions" class="stack">
     <thead><tr><th>Device</th><th>IP</th><th>Created</th><th>Last seen</th><th></th></tr></thead>
     <tbody>${rows}</tbody>
   </table>
@@ -212,12 +253,12 @@ export function accountPage(input: {
   problem?: string | null;
 }) {
   const freshness = input.fresh
-    ? html`<p>You signed in recently: sensitive actions are allowed until ${formatTime(input.freshUntil)} (${formatRelative(input.freshUntil, input.now)}).</p>`
+    ? html`<p>You signed in recently: sensitive actions are allowed until ${timeElement(input.freshUntil)} (${formatRelative(input.freshUntil, input.now)}).</p>`
     : html`<p>You signed in a while ago: these actions will first ask for your password again.</p>`;
   return layout(
     { title: 'Account', ...input },
     html`${freshness}
-<section class="card">
+<section class="card" id="change-password">
   <h2>Change password</h2>
   <form method="post" action="/account/password">
     ${csrfField(input.csrfToken)}
@@ -226,7 +267,7 @@ export function accountPage(input: {
   </form>
   <p class="hint">Changing the password logs out every other session.</p>
 </section>
-<section class="card danger">
+<section class="card danger" id="delete-account">
   <h2>Delete account</h2>
   <form method="post" action="/account/delete">
     ${csrfField(input.csrfToken)}
@@ -254,7 +295,7 @@ export function reauthPage(input: { csrfToken: string; email: string; next: stri
 
 export function jwtPage(input: { csrfToken: string; email: string; origin: string; jwtTtlSeconds: number }) {
   return layout(
-    { title: 'JSON API with a session JWT', csrfToken: input.csrfToken, email: input.email, script: true },
+    { title: 'JSON API with a session JWT', csrfToken: input.csrfToken, email: input.email },
     html`<section class="card">
   <p>Other services verify a short-lived session JWT (${input.jwtTtlSeconds} s) with the public key from
   <a href="/.well-known/jwks.json">/.well-known/jwks.json</a>, without calling this server's session store.
@@ -264,8 +305,14 @@ export function jwtPage(input: { csrfToken: string; email: string; origin: strin
   <button type="button" id="call-api" data-csrf="${input.csrfToken}">Get a JWT and call /api/me</button>
   <pre id="api-result" aria-live="polite"></pre>
 </section>
-<section class="card">
-  <p>Any client holding a JWT can call the API, for example from a terminal:
+<section class="card" id="reveal">
+  <h2>Use it from a terminal</h2>
+  <p>Any client holding a JWT can call the API. The JWT is your own session's; this page shows it only
+  when you ask, and it expires after ${input.jwtTtlSeconds} s.</p>
+  <button type="button" id="reveal-jwt" data-csrf="${input.csrfToken}">Reveal and copy my session JWT</button>
+  <p id="reveal-status" class="hint" aria-live="polite"></p>
+  <textarea id="jwt-value" readonly hidden rows="4" aria-label="Your session JWT"></textarea>
+  <p>Then, in a terminal: <code>JWT='&lt;paste it here&gt;'</code> and
   <code>curl -H "Authorization: Bearer $JWT" ${input.origin}/api/me</code>. This demo checks the session
   behind the JWT on every call (strict mode), so logging out ends API access at once; a service that
   only checks the signature accepts the JWT until it expires.</p>
@@ -273,22 +320,38 @@ export function jwtPage(input: { csrfToken: string; email: string; origin: strin
   );
 }
 
-export function messagePage(input: { title: string; message: string; csrfToken?: string; email?: string | null }) {
+export function messagePage(input: {
+  title: string;
+  message: string;
+  /** A stable error code, shown small under the message (the heading stays in words). */
+  code?: string | null;
+  csrfToken?: string;
+  email?: string | null;
+  /** Who is signed in (takes the place of `email` and `csrfToken`): the header shows their menu. */
+  viewer?: Viewer | null;
+}) {
   return layout(
-    { title: input.title, csrfToken: input.csrfToken ?? '', email: input.email ?? null },
-    html`<p>${input.message}</p><p><a href="/">Back to the start</a></p>`,
+    {
+      title: input.title,
+      csrfToken: input.viewer?.csrfToken ?? input.csrfToken ?? '',
+      email: input.viewer?.email ?? input.email ?? null,
+    },
+    html`<p>${input.message}</p>${input.code ? html`<p class="code"><small>Error code: <code id="error-code">${input.code}</code></small></p>` : null}<p><a href="/">Back to the start</a></p>`,
   );
 }
 
 /** Styles for every page, served from /demo.css (the CSP allows no inline styles). */
 export const stylesheet = `
+*, *::before, *::after { box-sizing: border-box; }
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1f; background: #f6f6f8; }
-header { display: flex; gap: 1rem; align-items: center; padding: .75rem 1.5rem; background: #23233a; color: #fff; }
+header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .75rem 1.5rem; background: #23233a; color: #fff; }
 header a { color: #cfd3ff; margin-right: .75rem; }
-header nav { display: flex; align-items: center; gap: .5rem; flex: 1; }
-header .who { margin-left: auto; opacity: .8; }
+header nav { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; flex: 1; min-width: 0; }
+header .who { margin-left: auto; opacity: .8; min-width: 0; max-width: 100%; overflow-wrap: anywhere; }
 main { max-width: 60rem; margin: 1.5rem auto; padding: 0 1.5rem; }
+footer { max-width: 60rem; margin: 2rem auto; padding: 0 1.5rem; color: #555; font-size: .85rem; }
 .card { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
+.card:target { outline: 3px solid #6b74d6; }
 .danger { border-color: #d66; }
 label { display: block; margin: .5rem 0; }
 label.check { font-size: .9rem; }
@@ -301,14 +364,27 @@ tr.current { background: #eef7ee; }
 .badge { background: #2d7a2d; color: #fff; border-radius: 4px; padding: 0 .4rem; font-size: .8rem; }
 .notice { background: #eef3ff; border: 1px solid #9ab; padding: .5rem 1rem; border-radius: 6px; }
 .problem { background: #fff0f0; border: 1px solid #d88; padding: .5rem 1rem; border-radius: 6px; }
-.hint { color: #555; font-size: .9rem; }
+.hint, .code { color: #555; font-size: .9rem; }
+code { overflow-wrap: anywhere; }
 pre { background: #f0f0f4; padding: .75rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+textarea { display: block; width: 100%; font: .85rem/1.4 ui-monospace, monospace; word-break: break-all; }
+[hidden] { display: none; }
+@media (max-width: 40rem) {
+  header, main, footer { padding-left: .75rem; padding-right: .75rem; }
+  .card { padding: .75rem; }
+  table.stack thead { display: none; }
+  table.stack tr { display: block; border-bottom: 1px solid #ddd; padding: .4rem 0; }
+  table.stack td { display: block; border: 0; padding: .15rem .4rem; }
+  table.stack td[data-label]::before { content: attr(data-label) ": "; color: #555; font-size: .85rem; }
+}
 `;
 
 /**
- * The only script, served from /demo.js: live countdowns for the expiry deadlines (no requests, so
- * watching the page never keeps the session alive) and the JWT API call, which keeps the JWT in a
- * local variable only.
+ * The only script, served from /demo.js: shows every time in the viewer's own time zone (the
+ * server renders UTC), live countdowns for the expiry deadlines (no requests, so watching the page
+ * never keeps the session alive), the JWT API call and the JWT reveal (the JWT only ever in a
+ * variable and the field it is shown in, never in web storage), and focus on the form that a
+ * re-authentication resumed.
  */
 export const script = `
 'use strict';
@@ -324,25 +400,72 @@ function tick() {
     el.textContent = remaining(Number(el.getAttribute('data-deadline')) - Date.now());
   });
 }
-document.addEventListener('DOMContentLoaded', function () {
-  tick();
-  setInterval(tick, 1000);
-  var button = document.getElementById('call-api');
-  if (!button) return;
+function two(n) { return (n < 10 ? '0' : '') + n; }
+function localTimes() {
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+  document.querySelectorAll('time[datetime]').forEach(function (el) {
+    var at = new Date(el.getAttribute('datetime'));
+    if (isNaN(at.getTime())) return;
+    el.title = el.textContent;
+    el.textContent = at.getFullYear() + '-' + two(at.getMonth() + 1) + '-' + two(at.getDate()) + ' ' +
+      two(at.getHours()) + ':' + two(at.getMinutes()) + ':' + two(at.getSeconds()) + ' (' + zone + ')';
+  });
+}
+async function sessionJwt(button) {
+  var issued = await fetch('/api/session-jwt', {
+    method: 'POST',
+    headers: { 'x-csrf-token': button.getAttribute('data-csrf') },
+    credentials: 'same-origin',
+  });
+  var body = await issued.json();
+  return issued.ok ? { jwt: body.jwt, expiresAt: body.expiresAt } : { problem: 'POST /api/session-jwt: ' + issued.status + ' ' + JSON.stringify(body) };
+}
+function callApi(button) {
   button.addEventListener('click', async function () {
     var out = document.getElementById('api-result');
     out.textContent = 'Asking for a session JWT...';
-    var issued = await fetch('/api/session-jwt', {
-      method: 'POST',
-      headers: { 'x-csrf-token': button.getAttribute('data-csrf') },
-      credentials: 'same-origin',
-    });
-    var body = await issued.json();
-    if (!issued.ok) { out.textContent = 'POST /api/session-jwt: ' + issued.status + ' ' + JSON.stringify(body); return; }
-    var jwt = body.jwt;
+    var issued = await sessionJwt(button);
+    if (!issued.jwt) { out.textContent = issued.problem; return; }
+    var jwt = issued.jwt;
     var api = await fetch('/api/me', { headers: { authorization: 'Bearer ' + jwt }, credentials: 'omit' });
     out.textContent = 'GET /api/me with Authorization: Bearer <JWT, ' + jwt.length + ' characters>\\n' +
       api.status + ' ' + JSON.stringify(await api.json(), null, 2);
   });
+}
+function revealJwt(button) {
+  button.addEventListener('click', async function () {
+    var status = document.getElementById('reveal-status');
+    var field = document.getElementById('jwt-value');
+    status.textContent = 'Asking for a session JWT...';
+    var issued = await sessionJwt(button);
+    if (!issued.jwt) { status.textContent = issued.problem; return; }
+    field.value = issued.jwt;
+    field.hidden = false;
+    field.focus();
+    field.select();
+    var until = issued.expiresAt ? ' It expires in ' + remaining(issued.expiresAt - Date.now()).replace('in ', '') + '.' : '';
+    try {
+      await navigator.clipboard.writeText(issued.jwt);
+      status.textContent = 'Copied to the clipboard.' + until;
+    } catch (error) {
+      status.textContent = 'Selected: copy it with Ctrl+C (the browser did not allow copying).' + until;
+    }
+  });
+}
+document.addEventListener('DOMContentLoaded', function () {
+  localTimes();
+  tick();
+  if (document.querySelector('[data-deadline]')) setInterval(tick, 1000);
+  var api = document.getElementById('call-api');
+  if (api) callApi(api);
+  var reveal = document.getElementById('reveal-jwt');
+  if (reveal) revealJwt(reveal);
+});
+// After the browser has scrolled to the fragment (which would take the focus back): the form that
+// a re-authentication resumed gets the focus.
+window.addEventListener('load', function () {
+  var resumed = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  var field = resumed && resumed.querySelector('input:not([type=hidden]), button');
+  if (field) setTimeout(function () { field.focus(); }, 0);
 });
 `;

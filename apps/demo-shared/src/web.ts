@@ -58,11 +58,133 @@ export async function revokeByHandle(
   return manager.revoke(target.id, { userId, reason: 'revoked_by_user' });
 }
 
-/** Only these local pages are valid targets after re-authentication (no open redirect). */
-const RETURN_PAGES = new Set(['/account', '/sessions', '/jwt']);
+/** Where re-authentication returns when no (acceptable) `next` was given. */
+const DEFAULT_RETURN_PATH = '/account';
 
+/**
+ * A `next` path for after re-authentication, if it is a plain path on this origin; the default
+ * page otherwise. Refused: absolute and scheme-relative URLs (`https://x`, `//x`, `/\x`), other
+ * schemes, control characters and backslashes, and anything that would resolve to another origin,
+ * so the redirect can never leave the demo (no open redirect).
+ *
+ * @example
+ * ```ts
+ * safeReturnPath('/account#delete-account'); // '/account#delete-account'
+ * safeReturnPath('//evil.example'); // '/account'
+ * ```
+ */
 export function safeReturnPath(next: unknown): string {
-  return typeof next === 'string' && RETURN_PAGES.has(next) ? next : '/account';
+  if (typeof next !== 'string' || next.length === 0 || next.length > 512) return DEFAULT_RETURN_PATH;
+  // A path starts with exactly one slash; browsers read "\" as "/", and strip control characters.
+  if (!next.startsWith('/') || next.startsWith('//') || hasBackslashOrControl(next)) {
+    return DEFAULT_RETURN_PATH;
+  }
+  const base = 'http://demo.invalid';
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    return DEFAULT_RETURN_PATH;
+  }
+  if (url.origin !== base) return DEFAULT_RETURN_PATH;
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+function hasBackslashOrControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x5c || code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * Where a sensitive action that asked for the password again resumes: the form the user was
+ * filling in (the page and its section), so confirming brings them straight back to it.
+ */
+const RESUME_AFTER_REAUTH: Record<string, string> = {
+  '/account/password': '/account#change-password',
+  '/account/delete': '/account#delete-account',
+};
+
+/** The `next` path for a sensitive action at `actionPath` refused for an old login. */
+export function resumePathFor(actionPath: string): string {
+  return RESUME_AFTER_REAUTH[actionPath] ?? DEFAULT_RETURN_PATH;
+}
+
+/**
+ * The redirect after a successful re-authentication: the safe `next` path with `done=confirmed`
+ * added to its query (its fragment kept), so the page can say "go ahead now".
+ *
+ * @example
+ * ```ts
+ * confirmedReturnPath('/account#change-password'); // '/account?done=confirmed#change-password'
+ * ```
+ */
+export function confirmedReturnPath(next: unknown): string {
+  const url = new URL(safeReturnPath(next), 'http://demo.invalid');
+  url.searchParams.set('done', 'confirmed');
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/** Why a request without a valid session is sent to the login page, as core's validation saw it. */
+export type LoginReason = 'expired' | 'ended' | 'logged-out' | 'account-deleted';
+
+/**
+ * The login page to send a request to when its session is not valid. Only core's validation
+ * status travels (no token, no id): `expired` for a session past a deadline, `ended` for a
+ * well-formed cookie whose session is gone (logged out from another device, or the password was
+ * changed there), nothing for a missing or garbled cookie.
+ *
+ * @example
+ * ```ts
+ * res.redirect(303, loginPathFor(req.sessionResult?.status)); // '/login?reason=ended'
+ * ```
+ */
+export function loginPathFor(status: string | undefined): string {
+  if (status === 'expired') return '/login?reason=expired';
+  if (status === 'invalid') return '/login?reason=ended';
+  return '/login';
+}
+
+const LOGIN_NOTICES: Record<LoginReason, string> = {
+  expired: 'Your session expired. Log in again.',
+  ended: 'You were logged out: this session was ended from another device. Log in again.',
+  'logged-out': 'You are logged out.',
+  'account-deleted': 'Your account and all its sessions are gone.',
+};
+
+/**
+ * The sentence the login page shows: who is signed in already, or why the last session ended
+ * (from the `reason` query parameter; anything else shows nothing).
+ */
+export function loginNotice(reason: unknown, signedInAs?: string | null): string | null {
+  if (signedInAs) return `You are signed in as ${signedInAs}. Logging in again replaces this session.`;
+  return typeof reason === 'string' && Object.hasOwn(LOGIN_NOTICES, reason)
+    ? LOGIN_NOTICES[reason as LoginReason]
+    : null;
+}
+
+/** Where every sign-up goes, whatever its outcome: the same answer for a new and a known e-mail. */
+export const SIGNUP_SENT_PATH = '/signup/check-email';
+
+/**
+ * What the demo does instead of sending the sign-up e-mail: it prints the message it would send
+ * to the server console. A new address would get a welcome, a registered one a note that someone
+ * tried to sign up with it; the browser sees the same page either way, so sign-up never tells
+ * whether an e-mail is registered. Returns the printed text (for tests).
+ */
+export function sendSignUpMail(
+  email: string,
+  alreadyRegistered: boolean,
+  print: (line: string) => void = console.info,
+): string {
+  const body = alreadyRegistered
+    ? 'Someone tried to create an account with this address, which already has one. If it was you, log in (or reset your password); otherwise ignore this message.'
+    : 'Welcome! Your account is ready: log in with the password you chose.';
+  const text = `[demo mail, not sent] To: ${email}\nSubject: Your session demo account\n\n${body}`;
+  print(text);
+  return text;
 }
 
 /** Headers on every response of the demos. */

@@ -1,24 +1,17 @@
 import { STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import { clientMetadata } from 'demo-shared/services';
 import { loginPage } from 'demo-shared/views';
+import { loginNotice } from 'demo-shared/web';
 import { formOf, handle, html, seeOther } from '../../lib/demo';
 
 export const dynamic = 'force-dynamic';
-
-const notices: Record<string, string> = {
-  expired: 'Your session expired. Log in again.',
-  'logged-out': 'You are logged out.',
-  'account-deleted': 'Your account and all its sessions are gone.',
-};
 
 export const GET = handle(async (request, { auth, services }) => {
   const session = await auth.getSession();
   const signedInAs = session ? services.users.findById(session.userId)?.email : undefined;
   const reason = request.nextUrl.searchParams.get('reason');
-  const notice = signedInAs
-    ? `You are signed in as ${signedInAs}. Logging in again replaces this session.`
-    : (notices[String(reason)] ?? null);
-  return html(loginPage({ csrfToken: await auth.csrfToken(), notice }));
+  const notice = loginNotice(reason, signedInAs);
+  return html(loginPage({ csrfToken: await auth.csrfToken(), notice, signedInAs }));
 });
 
 export const POST = handle(async (request, { auth, services }) => {

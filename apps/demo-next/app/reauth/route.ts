@@ -1,5 +1,6 @@
 import { safeReturnPath } from 'demo-shared/services';
 import { reauthPage } from 'demo-shared/views';
+import { confirmedReturnPath } from 'demo-shared/web';
 import { formOf, handle, html, seeOther, signedIn } from '../../lib/demo';
 
 export const dynamic = 'force-dynamic';
@@ -28,5 +29,5 @@ export const POST = handle(async (request, demo) => {
   }
   // Proving identity again resets freshness and both timeouts, under a new token.
   await demo.auth.rotate({ reauthenticated: true });
-  return seeOther(`${next}?done=confirmed`);
+  return seeOther(confirmedReturnPath(next));
 });

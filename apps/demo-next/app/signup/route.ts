@@ -1,6 +1,6 @@
 import { STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
-import { clientMetadata } from 'demo-shared/services';
 import { signupPage } from 'demo-shared/views';
+import { SIGNUP_SENT_PATH, sendSignUpMail } from 'demo-shared/web';
 import { formOf, handle, html, seeOther } from '../../lib/demo';
 
 export const dynamic = 'force-dynamic';
@@ -22,10 +22,11 @@ export const POST = handle(async (request, { auth, services }) => {
     );
   }
   const result = await services.users.signUp(form.email, form.password, services.clock.now());
-  if (!result.ok) {
+  if (!result.ok && !result.alreadyRegistered) {
     const page = signupPage({ csrfToken: await auth.csrfToken(), email: form.email ?? '', problem: result.problem });
     return html(page, 400);
   }
-  await auth.login({ userId: result.user.id, metadata: clientMetadata(request.headers.get('user-agent'), null) });
-  return seeOther('/sessions');
+  // The same answer for a new and a registered e-mail (no enumeration): the rest goes by mail.
+  sendSignUpMail((form.email ?? '').trim(), !result.ok);
+  return seeOther(SIGNUP_SENT_PATH);
 });

@@ -6,7 +6,7 @@ export const dynamic = 'force-dynamic';
 export const POST = handle(async (request, demo) => {
   const form = await formOf(request);
   await demo.auth.verifyCsrf(form);
-  const who = await freshUser(demo);
+  const who = await freshUser(demo, request.nextUrl.pathname);
   if (who instanceof Response) return who;
   const { services, auth } = demo;
   const problem = await services.users.changePassword(who.user.id, form.newPassword);
