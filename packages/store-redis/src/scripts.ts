@@ -24,12 +24,12 @@ function lua(...parts: string[]): LuaScript {
 // included, and a revocation must never depend on it.
 
 /**
- * Writes every field of a session hash and its TTL. The record JSON is whole again, so the
- * `activity` a touch left beside it goes.
+ * Writes every field of a session hash and its TTL. A caller writing over a hash that holds an
+ * `activity` (a touch's) deletes it first: the record JSON is whole again. Creates and rotations
+ * write new keys, so they spend no command on it.
  */
 const WRITE_SESSION = `
 local function writeSession(key, ttl, owner, version, createdAt, expiresAt, indexedUntil, record)
-  redis.call('HDEL', key, 'activity')
   redis.call('HSET', key, 'owner', owner, 'version', version, 'createdAt', createdAt,
     'expiresAt', expiresAt, 'indexedUntil', indexedUntil, 'record', record)
   redis.call('PEXPIRE', key, ttl)
@@ -100,7 +100,7 @@ return 1`,
 export const updateSession = lua(
   WRITE_SESSION,
   `
-local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil')
+local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil', 'activity')
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
 if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
@@ -115,6 +115,8 @@ if f[3] ~= ARGV[6] then indexed = 0 end
 local raised = tonumber(ARGV[5])
 if raised and raised > indexed then indexed = raised end
 if tonumber(ARGV[4]) > indexed then return -1 end
+-- Only a touch leaves an activity: a write after a write spends no HDEL on a missing field.
+if f[5] then redis.call('HDEL', KEYS[1], 'activity') end
 writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', indexed), ARGV[10])
 return indexed`,
 );

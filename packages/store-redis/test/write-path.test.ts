@@ -1,5 +1,6 @@
 import { createSessionManager, type SessionData, type SessionManager } from '@org/session-core';
 import { createTestClock, randomString } from '@org/session-core/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyRedisClient } from '../src/index.js';
 import { RedisStore } from '../src/index.js';
@@ -45,6 +46,16 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     await server?.destroy();
   });
 
+  /** One field of a hash, read on a connection of the test's own. */
+  async function field(key: string, name: string): Promise<string | null> {
+    const inspector = new Redis(server.url);
+    try {
+      return await inspector.hget(key, name);
+    } finally {
+      inspector.disconnect();
+    }
+  }
+
   /** A manager on its own connection (an app instance), with the store's scripts cached on the server. */
   async function instance(): Promise<{ sessions: SessionManager<Data>; store: RedisStore<Data, AnyRedisClient> }> {
     const opened = await openClient(kind as ClientKind, server.url);
@@ -78,9 +89,9 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     // Each request: the record and the user's epoch (sent together: one round trip), then the
     // compare-and-set on the version just read.
     expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha', 'hmget', 'hmget', 'evalsha']);
-    // Inside each script: one HMGET of the stored version, deadline, owner and index score (never
-    // the record), then the write of the new record and its TTL.
-    expect(inScripts(log).sort()).toEqual(['hdel', 'hdel', 'hmget', 'hmget', 'hset', 'hset', 'pexpire', 'pexpire']);
+    // Inside each script: one HMGET of the stored version, deadline, owner, index score and
+    // activity (never the record), then the write of the new record and its TTL.
+    expect(inScripts(log).sort()).toEqual(['hmget', 'hmget', 'hset', 'hset', 'pexpire', 'pexpire']);
     expect(readsRecordField(log)).toBe(false);
     expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'admin', plan: 'pro' });
   });
@@ -106,6 +117,29 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     expect(values.join(' ').length).toBeLessThan(200);
     expect(readsRecordField(log)).toBe(false);
     expect((await sessions.validateToken(token)).session?.data).toEqual({ marker });
+  });
+
+  it('an update after a touch drops the activity the touch left, in the same script, and keeps the touched deadline', async () => {
+    const { sessions, store } = await instance();
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    await sessions.validateToken(token);
+    clock.advance(sessions.policy.touchIntervalMs);
+    const touched = await sessions.validateToken(token);
+    if (touched.status !== 'valid') throw new Error(`expected a valid session, got ${touched.status}`);
+    expect(await field(store.sessionKey(touched.session.id), 'activity')).not.toBeNull();
+
+    const log = await recordCommands(server.url, async () => {
+      await sessions.patch(touched.session, { plan: 'pro' });
+    });
+    expect(sent(log)).toEqual(['evalsha']);
+    expect(inScripts(log).sort()).toEqual(['hdel', 'hmget', 'hset', 'pexpire']);
+    expect(await field(store.sessionKey(touched.session.id), 'activity')).toBeNull();
+    const after = await sessions.validateToken(token);
+    expect(after.session).toMatchObject({
+      version: touched.session.version + 1,
+      idleExpiresAt: touched.session.idleExpiresAt,
+      data: { role: 'member', plan: 'pro' },
+    });
   });
 
   it('10 concurrent writers on one session: none fails, every write kept, at most 1.5 round trips per write', async () => {
