@@ -139,9 +139,10 @@ export class DedicatedRedis {
 
   /**
    * Walks the whole keyspace with SCAN, which deletes the expired keys it meets (as any read of
-   * them would), and returns how many keys starting with `prefix` are left.
+   * them would), and counts the keys left that start with `prefix`, by kind: what follows the
+   * prefix up to its next `:` (`s`, `rf`, `t`, `u`, `ue` for a session store's keys).
    */
-  async scanCount(prefix: string): Promise<number> {
+  async scanKinds(prefix: string): Promise<Record<string, number>> {
     const client = new Redis({
       host: '127.0.0.1',
       port: this.port,
@@ -149,15 +150,20 @@ export class DedicatedRedis {
       maxRetriesPerRequest: 0,
     });
     client.on('error', () => {});
+    const kinds: Record<string, number> = {};
     try {
       let cursor = '0';
-      let matching = 0;
       do {
         const [next, keys] = await client.scan(cursor, 'COUNT', 1000);
         cursor = next;
-        for (const key of keys) if (key.startsWith(prefix)) matching++;
+        for (const key of keys) {
+          if (!key.startsWith(prefix)) continue;
+          const rest = key.slice(prefix.length);
+          const kind = rest.slice(0, Math.max(0, rest.indexOf(':')));
+          kinds[kind] = (kinds[kind] ?? 0) + 1;
+        }
       } while (cursor !== '0');
-      return matching;
+      return kinds;
     } finally {
       client.disconnect();
     }

@@ -54,6 +54,12 @@ export interface LoadSettings {
   thinkMs: number;
   /** How long a stopped server stays down, or a lock held (ms). */
   outageMs: number;
+  /**
+   * The load goes on past `durationMs` until this many requests were answered 200, for at most
+   * `durationMs` more: on a machine loaded far beyond its cores a short phase may otherwise end
+   * before it has done enough to show anything. Default 0 (exactly `durationMs`).
+   */
+  minAnswered?: number;
   log?: (line: string) => void;
 }
 
@@ -92,6 +98,11 @@ export interface RedisMemory {
   expiringKeysMax: number;
   /** Keys of the expiring sessions still there after they expired: must be 0. */
   expiringKeysLeft: number;
+  /**
+   * The load's keys after it, by kind: `s` sessions, `rf` refresh families, `t` rotation marks
+   * (60 s), `u` user indexes, `ue` user epochs (log out everywhere).
+   */
+  keysByKind: Record<string, number>;
 }
 
 export interface PhaseResult {
@@ -126,6 +137,8 @@ interface RedisProbe {
   openExpiring(): Promise<AuditStore>;
   /** Walks the keyspace (deleting expired keys as SCAN does) and counts the expiring sessions' keys left. */
   expiringKeysLeft(): Promise<number>;
+  /** The load's keys, by kind (see {@link RedisMemory.keysByKind}). */
+  keysByKind(): Promise<Record<string, number>>;
 }
 
 interface Backend {
@@ -181,7 +194,9 @@ async function openBackend(spec: PhaseSpec): Promise<Backend> {
       redis: {
         usage: () => redis.usage(),
         openExpiring: async () => clockAhead(new RedisStore({ url: redis.url, prefix: expiringPrefix })),
-        expiringKeysLeft: () => redis.scanCount(expiringPrefix),
+        expiringKeysLeft: async () =>
+          Object.values(await redis.scanKinds(expiringPrefix)).reduce((n, count) => n + count, 0),
+        keysByKind: () => redis.scanKinds(prefix),
       },
       async inject(fault, window, outageMs) {
         if (fault !== 'redis-kill') throw notFor(fault);
@@ -318,7 +333,12 @@ async function startServer(config: ServerConfig, label: string): Promise<ServerC
   const lines = createInterface({ input: child.stdout });
   let early: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} did not start: ${stderr}`)), 30_000);
+    // Generous: the servers of a phase compile their TypeScript at once, on a machine that may be
+    // loaded far beyond its cores (a full soak once saw 30 s pass).
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${label} did not start within 120 s: ${stderr}`));
+    }, 120_000);
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve((JSON.parse(line) as { port: number }).port);
@@ -525,15 +545,16 @@ function startChurn(backend: Backend, log: (line: string) => void) {
  * none of their keys is left (SCAN deletes the expired keys it meets), then memory is read.
  */
 async function redisAfter(redis: RedisProbe, before: { usedMemory: number; keys: number }, expiringKeysMax: number) {
-  // The expiring sessions last 2 s; their user indexes at most as long.
-  await sleep(2_500);
+  // The expiring sessions last 2 s and their user indexes no longer: polled until none is left,
+  // generously bounded for a loaded machine.
   let expiringKeysLeft = await redis.expiringKeysLeft();
   const deadline = Date.now() + 20_000;
   while (expiringKeysLeft > 0 && Date.now() < deadline) {
-    await sleep(500);
+    await sleep(250);
     expiringKeysLeft = await redis.expiringKeysLeft();
   }
   const after = await redis.usage();
+  const keysByKind = await redis.keysByKind();
   return {
     usedMemoryBefore: before.usedMemory,
     usedMemoryAfter: after.usedMemory,
@@ -541,6 +562,7 @@ async function redisAfter(redis: RedisProbe, before: { usedMemory: number; keys:
     keysAfter: after.keys,
     expiringKeysMax,
     expiringKeysLeft,
+    keysByKind,
   } satisfies RedisMemory;
 }
 
@@ -589,7 +611,10 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     );
     const startedAt = Date.now();
     const endAt = startedAt + settings.durationMs;
-    const load = Promise.all(clients.map((client) => client.run(() => Date.now() >= endAt)));
+    const latestEnd = endAt + settings.durationMs;
+    const minAnswered = settings.minAnswered ?? 0;
+    const over = () => Date.now() >= latestEnd || (Date.now() >= endAt && counters.ok >= minAnswered);
+    const load = Promise.all(clients.map((client) => client.run(over)));
     const churn = spec.sweeper ? startChurn(backend, log) : null;
 
     // Memory "before": after a warm-up, so JIT and connection pools are in place.

