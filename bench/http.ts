@@ -5,14 +5,19 @@
  * - Express: express-session (memory), express-session + connect-redis, iron-session (sealed cookie);
  * - Fastify: @fastify/secure-session (sealed cookie), @fastify/session (memory), @fastify/session +
  *   connect-redis;
- * - Hono: hono-sessions (memory; it ships no Redis store).
+ * - Hono: hono-sessions (memory; it ships no Redis store);
+ * - Next.js 16 (`next build` once, then `next start`, see next.ts): iron-session (sealed cookie) in a
+ *   route handler. Ours in a route handler, and the same read behind proxy.ts, which validates the
+ *   session first and re-sends its cookie when it renews it.
  *
  * Ours on the memory store, on Redis and in hybrid mode (a session-JWT cookie beside the session
  * cookie; reads verify the JWT and skip the store). READ routes read the session and answer with
  * the user id; WRITE routes also increment a counter in the session data and save it.
  *
  * Every server runs in its own child process pinned to CPU 0 (when `taskset` exists) with
- * NODE_ENV=production; autocannon runs here, pinned to CPU 1. Each case: 10 connections, each a
+ * NODE_ENV=production; autocannon runs here, pinned to CPU 1. Servers start on every CPU (they
+ * compile their TypeScript, Next loads its build) and are pinned to CPU 0, every thread, once they
+ * answer, before any load. Each case: 10 connections, each a
  * browser with its own session (a cookie from a real login), a warm-up, then ROUNDS interleaved
  * rounds of SECONDS each (the order reversed every other round); every figure is the median over
  * the rounds, and "added us" is the median of the per-round differences with the bare route of
@@ -30,10 +35,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { bench, printTable, printTarget } from './lib.ts';
+import { buildNextApp, deleteRedisKeys, startNextServer } from './next.ts';
 import { type FrameworkResults, type HttpRow, httpTable, median } from './report.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -45,12 +52,13 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = 'u_1234';
 const SECRET = 'bench-secret-bench-secret-bench-secret!';
 
-export type Framework = 'express' | 'fastify' | 'hono';
+export type Framework = 'express' | 'fastify' | 'hono' | 'next';
 type Impl =
   | 'bare'
   | 'noop'
   | 'ours'
   | 'hybrid'
+  | 'proxy'
   | 'express-session'
   | 'iron-session'
   | 'secure-session'
@@ -70,9 +78,10 @@ const frameworkTitle: Record<Framework, string> = {
   express: 'Express 5',
   fastify: 'Fastify 5',
   hono: 'Hono 4 (@hono/node-server)',
+  next: 'Next.js 16 (next start)',
 };
 
-const peerTitle: Record<Exclude<Impl, 'bare' | 'noop' | 'ours' | 'hybrid'>, string> = {
+const peerTitle: Record<Exclude<Impl, 'bare' | 'noop' | 'ours' | 'hybrid' | 'proxy'>, string> = {
   'express-session': 'express-session',
   'iron-session': 'iron-session',
   'secure-session': '@fastify/secure-session',
@@ -91,23 +100,30 @@ const peers: Record<Framework, { impl: keyof typeof peerTitle; stores: StoreKind
     { impl: 'fastify-session', stores: ['memory', 'redis'] },
   ],
   hono: [{ impl: 'hono-sessions', stores: ['memory'] }],
+  next: [{ impl: 'iron-session', stores: ['cookie'] }],
 };
 
-function labelOf(impl: Impl, store: StoreKind, op: Operation): string {
+function labelOf(framework: Framework, impl: Impl, store: StoreKind, op: Operation): string {
   const write = op === 'write' ? ' WRITE' : '';
   if (impl === 'bare') return 'bare route';
-  if (impl === 'noop') return 'an empty middleware';
+  if (impl === 'noop') return framework === 'next' ? 'bare route behind an empty proxy.ts' : 'an empty middleware';
   if (impl === 'hybrid') return 'ours, hybrid (session-JWT cookie)';
+  if (impl === 'proxy') return 'ours, memory, behind proxy.ts (renewal)';
   const where = store === 'redis' ? 'Redis' : store === 'cookie' ? 'sealed cookie' : 'memory';
   if (impl === 'ours') return `ours, ${where}${write}`;
   const name = store === 'redis' ? `${peerTitle[impl]} + connect-redis` : `${peerTitle[impl]} (${where})`;
   return `${name}${write}`;
 }
 
-/** `--quick`: the floor, our read on memory and Redis, our Redis write and one peer read. */
+/**
+ * `--quick` (a check that a change works, in under two minutes): on every framework the floor, our
+ * read on the memory store and one peer's read (and Next's proxy path); our Redis read and write
+ * on Express only, since the store's share of a request does not depend on the framework.
+ */
 function quickCase(c: Case): boolean {
-  if (c.impl === 'bare') return true;
-  if (c.impl === 'ours') return c.op === 'read' || c.store === 'redis';
+  if (c.impl === 'bare' || c.impl === 'proxy') return true;
+  if (c.impl === 'noop') return c.framework === 'next';
+  if (c.impl === 'ours') return c.store === 'memory' ? c.op === 'read' : c.framework === 'express';
   const first = peers[c.framework][0];
   return c.impl === first?.impl && c.store === first.stores[0] && c.op === 'read';
 }
@@ -120,13 +136,15 @@ function cases(framework: Framework): Case[] {
 function allCases(framework: Framework): Case[] {
   const list: Case[] = [];
   const add = (impl: Impl, store: StoreKind, op: Operation) =>
-    list.push({ framework, impl, store, op, label: labelOf(impl, store, op) });
+    list.push({ framework, impl, store, op, label: labelOf(framework, impl, store, op) });
   add('bare', 'memory', 'read');
-  if (framework === 'hono') add('noop', 'memory', 'read');
+  // Hono: an empty middleware; Next: the bare route behind a proxy.ts that does nothing.
+  if (framework === 'hono' || framework === 'next') add('noop', 'memory', 'read');
   for (const op of ['read', 'write'] as const) {
     add('ours', 'memory', op);
     add('ours', 'redis', op);
-    if (op === 'read') add('hybrid', 'memory', op);
+    // Next: the hybrid mode is not wired in the bench's app; the proxy's path is measured instead.
+    if (op === 'read') add(framework === 'next' ? 'proxy' : 'hybrid', 'memory', op);
     for (const peer of peers[framework]) for (const store of peer.stores) add(peer.impl, store, op);
   }
   return list;
@@ -415,13 +433,13 @@ async function serveHono(c: Case): Promise<Served> {
 }
 
 /** The peers' cookies come from real logins, one per connection, as browsers would get them. */
-async function loginCookies(port: number): Promise<string[]> {
+async function loginCookies(port: number, path = '/login'): Promise<string[]> {
   const cookies: string[] = [];
   for (let i = 0; i < CONNECTIONS; i++) {
-    const res = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST' });
-    const line = res.headers.getSetCookie()[0];
-    if (!line) throw new Error('the login route set no cookie');
-    cookies.push(line.split(';')[0] as string);
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST' });
+    const lines = res.headers.getSetCookie();
+    if (!res.ok || lines.length === 0) throw new Error(`the login route ${path} set no cookie (${res.status})`);
+    cookies.push(lines.map((line) => line.split(';')[0]).join('; '));
   }
   return cookies;
 }
@@ -464,10 +482,13 @@ interface Measured {
 
 interface Running {
   c: Case;
-  child: ChildProcess;
+  /** The server's process; none for a case skipped before one started. */
+  child: ChildProcess | null;
   ready: Ready | null;
   skipped?: string;
   rounds: Measured[];
+  /** Run after the server is stopped (a Next server's Redis keys). */
+  cleanup?: () => Promise<void>;
 }
 
 const clockTicksPerSecond = (() => {
@@ -500,6 +521,14 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
 }
 
+/** Every CPU, for `taskset -c` (this process may be pinned to one when servers start). */
+const everyCpu = `0-${cpus().length - 1}`;
+
+/** Pins a started server, every thread of it, to CPU 0 (the load generator has CPU 1). */
+function pinServer(child: ChildProcess | null): void {
+  if (hasTaskset && child?.pid) execFileSync('taskset', ['-a', '-pc', '0', String(child.pid)], { stdio: 'ignore' });
+}
+
 const hasTaskset = (() => {
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -509,12 +538,57 @@ const hasTaskset = (() => {
   }
 })();
 
+/** The built Next app of this run (next.ts), made before the first Next server starts. */
+let nextAppDir: string | undefined;
+
+/** A Next case: `next start` of the shared build; its browsers log in over HTTP, as with the peers. */
+async function startNext(c: Case): Promise<Running> {
+  if (!nextAppDir) throw new Error('the Next app is not built');
+  const store = c.store === 'redis' ? 'redis' : 'memory';
+  const redisPrefix = `bench-http-next:${crypto.randomUUID().slice(0, 8)}:`;
+  if (store === 'redis') {
+    try {
+      const { Redis } = await import('ioredis');
+      const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await probe.connect().finally(() => probe.disconnect());
+    } catch (error) {
+      return { c, child: null, ready: null, skipped: `Redis at ${REDIS_URL}: ${(error as Error).message}`, rounds: [] };
+    }
+  }
+  const { child, port } = await startNextServer(nextAppDir, {
+    store,
+    redisUrl: REDIS_URL,
+    redisPrefix,
+    secret: SECRET,
+    cpus: hasTaskset ? everyCpu : undefined,
+  });
+  const running: Running = {
+    c,
+    child,
+    ready: null,
+    rounds: [],
+    cleanup: store === 'redis' ? () => deleteRedisKeys(REDIS_URL, redisPrefix) : undefined,
+  };
+  try {
+    const login =
+      c.impl === 'iron-session' ? '/iron/login' : c.impl === 'bare' || c.impl === 'noop' ? null : '/ours/login';
+    const ready: Ready = { port, cookies: login ? await loginCookies(port, login) : [] };
+    await verify(c, ready);
+    running.ready = ready;
+    return running;
+  } catch (error) {
+    await stop(running);
+    throw error;
+  }
+}
+
 async function start(c: Case): Promise<Running> {
+  if (c.framework === 'next') return startNext(c);
   const file = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, file];
   const env = { ...process.env, NODE_ENV: 'production', HTTP_BENCH_CHILD: JSON.stringify(c) };
   const child = hasTaskset
-    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] })
+    ? spawn('taskset', ['-c', everyCpu, process.execPath, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     // Servers start a few at a time on one CPU, each compiling its TypeScript: give them time.
@@ -539,7 +613,14 @@ async function start(c: Case): Promise<Running> {
   return { c, child, ready: message, rounds: [] };
 }
 
-const routeOf = (c: Case) => (c.op === 'write' ? '/write' : '/hello');
+function routeOf(c: Case): string {
+  const route = c.op === 'write' ? '/write' : '/hello';
+  if (c.framework !== 'next') return route;
+  // One Next app serves every case, each under its own path.
+  if (c.impl === 'proxy') return '/renew/hello';
+  if (c.impl === 'noop') return '/noop/hello';
+  return `/${c.impl === 'bare' ? 'bare' : c.impl === 'iron-session' ? 'iron' : 'ours'}${route}`;
+}
 
 /** Without a cookie the route knows no user; with one it does; a write's counter goes up. */
 async function verify(c: Case, ready: Ready): Promise<void> {
@@ -566,7 +647,7 @@ async function verify(c: Case, ready: Ready): Promise<void> {
 
 async function load(running: Running, seconds: number): Promise<Measured> {
   const ready = running.ready as Ready;
-  const pid = running.child.pid as number;
+  const pid = running.child?.pid as number;
   const cookies = ready.cookies;
   let next = 0;
   const cpuBefore = cpuSeconds(pid);
@@ -586,6 +667,12 @@ async function load(running: Running, seconds: number): Promise<Measured> {
       `${running.c.label}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
     );
   }
+  if (result.requests.total === 0) {
+    // Nothing completed in the round (a machine too loaded for so short a round): no figures,
+    // which the medians leave out, rather than CPU divided by nothing.
+    console.log(`(${running.c.label}: no request completed in ${seconds} s; round left out)`);
+    return { rps: Number.NaN, cpuUsPerRequest: Number.NaN, p50: Number.NaN, p99: Number.NaN };
+  }
   return {
     rps: result.requests.average,
     cpuUsPerRequest: (cpu * 1e6) / Math.max(1, result.requests.total),
@@ -594,16 +681,20 @@ async function load(running: Running, seconds: number): Promise<Measured> {
   };
 }
 
-function stop(running: Running): Promise<void> {
-  if (running.child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => running.child.kill('SIGKILL'), 5000);
-    running.child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
+async function stop(running: Running): Promise<void> {
+  const child = running.child;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // A Next server has nothing to close (its Redis keys are deleted from here): killed at once.
+      child.kill(running.c.framework === 'next' ? 'SIGKILL' : 'SIGTERM');
     });
-    running.child.kill('SIGTERM');
-  });
+  }
+  await running.cleanup?.();
 }
 
 /** Pins this process (the load generator) to CPU 1 while the section runs; returns the undo. */
@@ -619,6 +710,8 @@ function pinSelf(): () => void {
 /** Which peers each of our cases is compared with: the same operation on a comparable store. */
 function comparablePeer(ours: Case, peer: Case): boolean {
   if (peer.op !== ours.op) return false;
+  // No peer measured here validates in proxy.ts: its floor is the empty proxy's row, not a route handler's.
+  if (ours.impl === 'proxy') return false;
   if (ours.store === 'redis') return peer.store === 'redis';
   return peer.store !== 'redis';
 }
@@ -626,15 +719,18 @@ function comparablePeer(ours: Case, peer: Case): boolean {
 async function measureFramework(framework: Framework): Promise<FrameworkResults> {
   const running: Running[] = [];
   try {
-    // Started three at a time (each compiles its TypeScript on its own).
+    // One `next build` for every Next case (and reused by later runs while its inputs are unchanged).
+    if (framework === 'next') nextAppDir ??= await buildNextApp();
+    // Started four at a time on both CPUs (each compiles its TypeScript on its own).
     const list = cases(framework);
-    for (let i = 0; i < list.length; i += 3) {
-      const started = await Promise.allSettled(list.slice(i, i + 3).map(start));
+    for (let i = 0; i < list.length; i += 4) {
+      const started = await Promise.allSettled(list.slice(i, i + 4).map(start));
       for (const outcome of started) if (outcome.status === 'fulfilled') running.push(outcome.value);
       const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
       if (failed) throw failed.reason;
     }
     const live = running.filter((r) => r.ready);
+    for (const r of live) pinServer(r.child);
     for (const r of live) await load(r, WARMUP_SECONDS);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? live : [...live].reverse();
@@ -698,7 +794,7 @@ async function measureFramework(framework: Framework): Promise<FrameworkResults>
 
 function roleOf(c: Case): HttpRow['role'] {
   if (c.impl === 'bare' || c.impl === 'noop') return 'floor';
-  return c.impl === 'ours' || c.impl === 'hybrid' ? 'ours' : 'peer';
+  return c.impl === 'ours' || c.impl === 'hybrid' || c.impl === 'proxy' ? 'ours' : 'peer';
 }
 
 /**
@@ -752,10 +848,13 @@ export interface HttpSectionResult {
 export async function run(): Promise<HttpSectionResult> {
   const parts = [await measureInProcess()];
   const frameworks: FrameworkResults[] = [];
+  const only = process.env.HTTP_BENCH_FRAMEWORKS?.split(',');
+  // Built before this process is pinned to one CPU (the build would inherit the pinning). A quick
+  // run started it already (run.ts) and waits for it only when Next's turn comes.
+  if (!QUICK && (!only || only.includes('next'))) nextAppDir = await buildNextApp();
   const unpin = pinSelf();
   try {
-    const only = process.env.HTTP_BENCH_FRAMEWORKS?.split(',');
-    for (const framework of ['express', 'fastify', 'hono'] as const) {
+    for (const framework of ['express', 'fastify', 'hono', 'next'] as const) {
       if (!only || only.includes(framework)) frameworks.push(await measureFramework(framework));
     }
   } finally {

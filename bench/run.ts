@@ -2,7 +2,8 @@
  * `pnpm bench`: every section measures our code next to its floor or its peers in the same run.
  * Run some sections with `pnpm bench <name> ...` (core, jwt, store-redis, store-sql, http,
  * footprint, sidecar, revocation, dpop, dbsc). `--quick` shortens every section (`pnpm bench:quick`, for checking a
- * change); `--write-results` writes bench/RESULTS.md (and, with the http section, the chart
+ * change in under two minutes: core, http, footprint); the elapsed time of each section and of the
+ * run is printed. `--write-results` writes bench/RESULTS.md (and, with the http section, the chart
  * bench/results.svg) from the sections that ran.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,6 +35,15 @@ const startedAt = new Date();
 // Other work on the machine moves the figures: the load averages are reported with them.
 const loadAtStart = loadavg();
 console.log(`# Benchmarks (${startedAt.toISOString()}, Node ${process.version}, ${names.join(', ')})`);
+// A quick run builds the Next app of the HTTP section (when it is not built yet) beside the
+// sections before it; a full run builds it first thing in that section, on a quiet machine.
+const httpFrameworks = process.env.HTTP_BENCH_FRAMEWORKS?.split(',');
+if (process.env.BENCH_QUICK && names.includes('http') && (!httpFrameworks || httpFrameworks.includes('next'))) {
+  const { buildNextApp } = await import('./next.ts');
+  buildNextApp().catch(() => {
+    // Reported by the HTTP section, which awaits the same build.
+  });
+}
 const results = new Map<string, SectionResult>();
 for (const name of names) {
   const load = sections[name];
@@ -41,9 +51,18 @@ for (const name of names) {
     console.error(`Unknown section "${name}"; choose from ${Object.keys(sections).join(', ')}`);
     process.exit(2);
   }
+  const sectionStart = Date.now();
   results.set(name, (await (await load()).run()) ?? undefined);
+  console.log(`\n(${name}: ${seconds(Date.now() - sectionStart)})`);
 }
 if (writeResults) writeResultFiles();
+console.log(
+  `\nElapsed: ${seconds(Date.now() - startedAt.getTime())} (${names.join(', ')}${args.includes('--quick') ? ', --quick' : ''})`,
+);
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
 
 function version(name: string): string {
   try {
@@ -72,7 +91,7 @@ function machine(): string {
       .map((l) => l.toFixed(1))
       .join(', ')}: other work on this ${cpuList.length}-CPU machine shares it during the run`,
     `- Node ${process.version}, Redis ${redis}`,
-    `- Frameworks: express ${version('express')}, fastify ${version('fastify')}, hono ${version('hono')} (@hono/node-server ${version('@hono/node-server')})`,
+    `- Frameworks: express ${version('express')}, fastify ${version('fastify')}, hono ${version('hono')} (@hono/node-server ${version('@hono/node-server')}), next ${version('next')} (next build --webpack, next start)`,
     `- Peers: express-session ${version('express-session')}, connect-redis ${version('connect-redis')}, iron-session ${version('iron-session')}, @fastify/secure-session ${version('@fastify/secure-session')}, @fastify/session ${version('@fastify/session')}, hono-sessions ${version('hono-sessions')}; load by autocannon ${version('autocannon')}`,
     `- Command: \`pnpm bench --write-results ${names.join(' ')}\`${process.env.BENCH_QUICK ? ' --quick' : ''}`,
   ].join('\n');
