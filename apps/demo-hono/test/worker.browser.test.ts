@@ -72,7 +72,7 @@ describe.skipIf(skipBrowserSuites)('the Hono demo as a Worker on D1, in Chromium
       await page.click('#sessions tbody tr:not(.current) button[type=submit]');
       await page.waitForURL(`${demo.origin}/sessions?done=revoked`);
       await other.goto(`${demo.origin}/sessions`);
-      expect(other.url()).toBe(`${demo.origin}/login`);
+      expect(other.url()).toBe(`${demo.origin}/login?reason=ended`);
 
       await page.click('#logout');
       await page.waitForURL(`${demo.origin}/login?reason=logged-out`);
