@@ -31,6 +31,7 @@ import { safeNextPath } from './next-path.js';
  */
 export type { Register, RegisteredData } from '@org/session-core';
 export { type NextDbsc, nextDbsc } from './dbsc.js';
+export { type DpopRouteHandler, type NextDpopOptions, nextDpop } from './dpop.js';
 export { safeNextPath } from './next-path.js';
 
 export interface NextSessionsOptions<D extends SessionData = SessionData> {

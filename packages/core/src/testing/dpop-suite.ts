@@ -57,6 +57,8 @@ export interface DpopSuiteOptions {
   name: string;
   /** The `dpop` client library, to make keys and sign proofs like a real client. */
   client: DpopClientLibrary;
+  /** Where the app mounts the routes below, for an app whose own routes take the root ones. Default `''`. */
+  basePath?: string;
   /**
    * Starts the adapter's app: POST /token, POST /token/refresh and POST /token/revoke behind the
    * DPoP middleware as a token endpoint, GET /api/me and GET /api/jwt behind it as a resource; each route answers what
@@ -162,16 +164,16 @@ export function runDpopHttpSuite(options: DpopSuiteOptions): void {
     });
 
     /** The URL the client calls and names in its proofs. */
-    const at = (path: string) => `${server.url}${path}`;
+    const at = (path: string) => `${server.url}${options.basePath ?? ''}${path}`;
     const post = (path: string, body: unknown, headers: Record<string, string>) =>
       fetch(at(path), {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
+        signal: AbortSignal.timeout(15_000),
       });
     const get = (path: string, headers: Record<string, string>) =>
-      fetch(at(path), { headers, signal: AbortSignal.timeout(5000) });
+      fetch(at(path), { headers, signal: AbortSignal.timeout(15_000) });
 
     async function login(keys: CryptoKeyPair) {
       const response = await post(
@@ -256,7 +258,7 @@ export function runDpopHttpSuite(options: DpopSuiteOptions): void {
       const two = new Headers({ authorization: `DPoP ${token}` });
       two.append('dpop', await client.generateProof(keys, at('/api/me'), 'GET', undefined, token));
       two.append('dpop', await client.generateProof(keys, at('/api/me'), 'GET', undefined, token));
-      expect((await fetch(at('/api/me'), { headers: two, signal: AbortSignal.timeout(5000) })).status).toBe(401);
+      expect((await fetch(at('/api/me'), { headers: two, signal: AbortSignal.timeout(15_000) })).status).toBe(401);
     });
 
     it('refresh with the key rotates and keeps the binding; a stolen refresh token is refused at the token endpoint', async () => {

@@ -1,6 +1,7 @@
 import type { SessionStore } from '@org/session-core';
 import type { CsrfSettings } from '@org/session-core/csrf';
 import type { DbscOptions } from '@org/session-core/dbsc';
+import type { DpopServerInput } from '@org/session-core/testing/vitest';
 import type { JwtKeySet, SessionJwtClaims } from '@org/session-core/jwt';
 
 /**
@@ -19,6 +20,8 @@ export interface FixtureSetup {
   hybrid?: { keys: JwtKeySet; issuer: string; audience: string; ttlSeconds: number };
   /** DBSC on the /dbsc/* routes (lib/dbsc.ts), with the test's options. */
   dbsc?: DbscOptions;
+  /** DPoP on the /dpop/* routes (lib/dpop.ts): the verifier and app handlers of core's DPoP HTTP suite. */
+  dpop?: DpopServerInput;
   /** Verifies bearer session JWTs on the JSON API route. */
   jwtVerifier?: { verify(token: string): Promise<Readonly<SessionJwtClaims>> };
 }
