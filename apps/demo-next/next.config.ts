@@ -9,7 +9,7 @@ const config: NextConfig = {
   typescript: { ignoreBuildErrors: true },
   experimental: { externalDir: true },
   // Native module: loaded by Node at run time, never bundled.
-  serverExternalPackages: ['better-sqlite3'],
+  serverExternalPackages: ['better-sqlite3', 'ioredis', 'pg'],
   async rewrites() {
     return [{ source: '/.well-known/jwks.json', destination: '/jwks' }];
   },

@@ -1,10 +1,11 @@
 import type { Session } from '@org/session-core';
+import type { LoginAttempt } from '@org/session-core/throttle';
 import { type NextSessions, nextSessions } from '@org/session-next';
-import { readConfig } from 'demo-shared/config';
+import { describeStorage, exitOnStartupError, readConfig } from 'demo-shared/config';
 import { demoErrorReply } from 'demo-shared/errors';
 import { createDemoServices, type DemoServices, loopbackOrigins, securityHeaders } from 'demo-shared/services';
 import type { User } from 'demo-shared/users';
-import { messagePage, reauthPage, setDemoFramework, type Viewer } from 'demo-shared/views';
+import { formatDuration, messagePage, reauthPage, setDemoFramework, type Viewer } from 'demo-shared/views';
 import { loginPathFor, resumePathFor } from 'demo-shared/web';
 import type { NextRequest } from 'next/server';
 
@@ -17,7 +18,10 @@ export interface NextDemo {
 const DEMO_KEY = Symbol.for('demo-next.services');
 type Holder = { [DEMO_KEY]?: Promise<NextDemo> };
 
-/** The demo's services (SQLite under `DATA_DIR`) and the Next adapter on them. */
+/**
+ * The demo's services (on `SESSION_STORE`; users in SQLite under `DATA_DIR`) and the Next adapter
+ * on them.
+ */
 export function demo(): Promise<NextDemo> {
   const holder = globalThis as Holder;
   holder[DEMO_KEY] ??= open();
@@ -31,6 +35,33 @@ async function open(): Promise<NextDemo> {
   // `next start` gives handlers no peer address: a loopback Host allows the demo's plain http.
   const auth = nextSessions(services.manager, { csrf: services.csrfOptions, trustLoopbackHost: true });
   return { services, auth };
+}
+
+/**
+ * Opens the services when the server starts (from instrumentation.ts), so a bad setting or an
+ * unreachable Redis or PostgreSQL ends `next start` at once with one line naming the variable
+ * (exit code 1), and prints where the demo keeps its data.
+ */
+export async function startDemo(): Promise<void> {
+  const opened = await demo().catch(exitOnStartupError);
+  const { config, origin } = opened.services;
+  console.log(`session demo (Next.js) on ${origin}`);
+  console.log(`  ${describeStorage(config)}`);
+  console.log(
+    `  timeouts: idle ${formatDuration(config.idleTimeoutMs)}, absolute ${formatDuration(config.absoluteTimeoutMs)}, re-authentication after ${formatDuration(config.reauthAfterMs)}`,
+  );
+}
+
+/**
+ * Counts a login or sign-up attempt before any password is checked: past the limit it throws
+ * RATE_LIMITED, which the demo answers with the 429 page and Retry-After. `next start` gives a
+ * route handler no peer address (an `x-forwarded-for` there may be the client's own), so this demo
+ * throttles per account only; behind a proxy that sets the header, pass its address as `ip`.
+ */
+export async function countAttempt(services: DemoServices, account: string): Promise<LoginAttempt> {
+  const attempt: LoginAttempt = { account, ip: null };
+  await services.throttle.check(attempt);
+  return attempt;
 }
 
 /** An HTML page with the demo's security headers; never cached (Back after logout shows nothing stale). */

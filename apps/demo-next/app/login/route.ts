@@ -2,7 +2,7 @@ import { STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import { clientMetadata } from 'demo-shared/services';
 import { loginPage } from 'demo-shared/views';
 import { loginNotice } from 'demo-shared/web';
-import { formOf, handle, html, seeOther } from '../../lib/demo';
+import { countAttempt, formOf, handle, html, seeOther } from '../../lib/demo';
 
 export const dynamic = 'force-dynamic';
 
@@ -26,6 +26,8 @@ export const POST = handle(async (request, { auth, services }) => {
       409,
     );
   }
+  // Counted before the password is checked: past the limit, 429 with Retry-After and no scrypt work.
+  const attempt = await countAttempt(services, form.email ?? '');
   const user = await services.users.authenticate(form.email, form.password);
   if (!user) {
     const page = loginPage({
@@ -35,6 +37,7 @@ export const POST = handle(async (request, { auth, services }) => {
     });
     return html(page, 401);
   }
+  await services.throttle.succeeded(attempt);
   await auth.login({
     userId: user.id,
     metadata: clientMetadata(request.headers.get('user-agent'), null),

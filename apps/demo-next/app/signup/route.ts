@@ -1,7 +1,7 @@
 import { STALE_FORM_NOTICE, staleAuthForm } from 'demo-shared/errors';
 import { signupPage } from 'demo-shared/views';
 import { SIGNUP_SENT_PATH, sendSignUpMail } from 'demo-shared/web';
-import { formOf, handle, html, seeOther } from '../../lib/demo';
+import { countAttempt, formOf, handle, html, seeOther } from '../../lib/demo';
 
 export const dynamic = 'force-dynamic';
 
@@ -21,6 +21,8 @@ export const POST = handle(async (request, { auth, services }) => {
       409,
     );
   }
+  // Sign-ups count per e-mail, apart from the logins of that e-mail.
+  await countAttempt(services, `signup:${form.email ?? ''}`);
   const result = await services.users.signUp(form.email, form.password, services.clock.now());
   if (!result.ok && !result.alreadyRegistered) {
     const page = signupPage({ csrfToken: await auth.csrfToken(), email: form.email ?? '', problem: result.problem });
