@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type FrameworkResults, httpTable, median, resultsSvg, summaryTable } from '../report.ts';
+import { type FrameworkResults, httpTable, median, resultsMarkdown, resultsSvg, summaryTable } from '../report.ts';
 
 const express: FrameworkResults = {
   framework: 'express',
@@ -88,5 +88,74 @@ describe('resultsSvg', () => {
     expect(svg).toContain('+20.0 us');
     expect(svg).toContain('-2.0 us');
     expect(svg).toContain('>skipped<');
+  });
+});
+
+const next: FrameworkResults = {
+  framework: 'next',
+  title: 'Next.js 16 (next start)',
+  subtitle: 'Next.js 16 (next start): fixed figures',
+  bareCpuUs: 400,
+  rows: [
+    { label: 'bare route', role: 'floor', op: 'read', rps: 2000, p50: 4, p99: 9, cpuUs: 400, addedUs: 0 },
+    { label: 'bare route behind an empty proxy.ts', role: 'floor', op: 'read', cpuUs: 500, addedUs: 100 },
+    {
+      label: 'ours, memory',
+      role: 'ours',
+      op: 'read',
+      cpuUs: 430,
+      addedUs: 30,
+      bestPeer: 'iron-session (sealed cookie)',
+      vsBestPeer: 0.3,
+    },
+    { label: 'ours, memory, behind proxy.ts (renewal)', role: 'ours', op: 'read', cpuUs: 560, addedUs: 160 },
+    { label: 'iron-session (sealed cookie)', role: 'peer', op: 'read', cpuUs: 500, addedUs: 100 },
+  ],
+};
+
+describe('resultsMarkdown', () => {
+  const markdown = resultsMarkdown({
+    machine: '- CPU: fixed',
+    note: 'A note on the run.',
+    http: { frameworks: [express, next], markdown: '### HTTP: every case (fixed)' },
+    sections: [
+      ['footprint', '### Store writes per request (fixed)\n\n### Memory per session (fixed)'],
+      ['core', 'Instrumentation configured without an SDK adds 0.002 us per validation (fixed).'],
+    ],
+  });
+
+  it("puts Next's rows in the summary, the proxy row without a peer, beside the other frameworks", () => {
+    expect(markdown).toContain('| Express 5 ');
+    expect(markdown).toMatch(
+      /\| Next\.js 16 \(next start\) \| ours, memory +\| +\+30\.0 \| iron-session \(sealed cookie\) \+100\.0 \| +0\.30x \|/,
+    );
+    expect(markdown).toMatch(
+      /\| Next\.js 16 \(next start\) \| ours, memory, behind proxy\.ts \(renewal\) \| +\+160\.0 \| - +\| +- \|/,
+    );
+  });
+
+  it('keeps every section in order: machine, note, summary, chart, HTTP tables, then footprint and core', () => {
+    const order = [
+      '## Machine and versions',
+      'A note on the run.',
+      '## CPU added per request, ours beside the best peer',
+      '![CPU added per request, by framework](results.svg)',
+      '### HTTP: every case (fixed)',
+      '## footprint',
+      '### Store writes per request (fixed)',
+      '### Memory per session (fixed)',
+      '## core',
+      'without an SDK adds',
+    ].map((text) => markdown.indexOf(text));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(markdown.endsWith('\n')).toBe(true);
+  });
+
+  it('leaves the HTTP parts out when the HTTP section did not run', () => {
+    const text = resultsMarkdown({ machine: '- CPU: fixed', sections: [['footprint', 'fixed']] });
+    expect(text).not.toContain('## CPU added per request');
+    expect(text).not.toContain('results.svg');
+    expect(text).toContain('## footprint\n\nfixed\n');
   });
 });
