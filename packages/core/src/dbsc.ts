@@ -59,8 +59,8 @@ export interface DbscOptions {
   algorithms?: readonly DbscAlgorithm[];
   /**
    * Where used challenges are remembered, so a proof is accepted once. Default: the manager's
-   * store when it implements `markOnce` (the memory and Redis stores do); otherwise pass one that
-   * every instance shares (a Redis store beside a SQL session store, for example).
+   * store when it implements `markOnce` (every store we ship does: memory, Redis, PostgreSQL,
+   * SQLite, D1); otherwise pass one that every instance shares.
    */
   replayStore?: MarkOnceStore;
 }

@@ -36,7 +36,7 @@ export interface DpopServerNonceOptions {
 export interface DpopVerifierOptions {
   /**
    * Where used proof ids are remembered, so a proof is accepted once across every instance: a
-   * store with `markOnce` (every store we ship: memory, Redis, PostgreSQL, SQLite).
+   * store with `markOnce` (every store we ship: memory, Redis, PostgreSQL, SQLite, D1).
    */
   replay: MarkOnceStore | object;
   /** Accepted `alg` values (default ES256 and EdDSA; RS256 and PS256 may be added). */

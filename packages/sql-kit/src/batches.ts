@@ -1,5 +1,5 @@
 import { EXPIRED_RETENTION_MS, SessionError } from '@org/session-core';
-import type { Table } from './statements.js';
+import type { SessionTable, Table } from './statements.js';
 
 export const DEFAULT_SWEEP_BATCH_SIZE = 500;
 export const DEFAULT_SWEEP_MAX_BATCHES = 100;
@@ -8,8 +8,8 @@ export const DEFAULT_DELETE_ALL_BATCH_SIZE = 500;
 export interface SweepOptions {
   /**
    * The manager's clock. Sessions and refresh families are deleted once their deadline is
-   * `EXPIRED_RETENTION_MS` (1 h) or more before it, user epochs once their own `expires_at` is at
-   * or before it. Default `Date.now()`.
+   * `EXPIRED_RETENTION_MS` (1 h) or more before it, user epochs and `markOnce` keys once their own
+   * `expires_at` is at or before it. Default `Date.now()`.
    */
   now?: number;
   /** Rows deleted per statement (each its own short transaction). Default 500. */
@@ -22,7 +22,9 @@ export interface SweepResult {
   sessions: number;
   refreshFamilies: number;
   userEpochs: number;
-  /** Statements run, over the three tables. */
+  /** `markOnce` keys past their expiry. */
+  onceKeys: number;
+  /** Statements run, over the four tables. */
   batches: number;
   /** False when `maxBatches` stopped the sweep before the end: call again. */
   done: boolean;
@@ -88,10 +90,10 @@ export async function walk(
 
 /**
  * `deleteAll`: walks the sessions, the refresh families and the user epochs in turn, and answers
- * how many sessions it deleted.
+ * how many sessions it deleted. The `markOnce` keys stay (see {@link SessionTable}).
  */
 export async function deleteAllTables(
-  step: (table: Table, after: string | null) => Batch | Promise<Batch>,
+  step: (table: SessionTable, after: string | null) => Batch | Promise<Batch>,
   pause?: Pause,
 ): Promise<number> {
   let sessions = 0;
@@ -104,8 +106,8 @@ export async function deleteAllTables(
 
 /**
  * `sweep`: deletes sessions and refresh families whose deadline is `EXPIRED_RETENTION_MS` or more
- * before `now` (the manager reads that far back to tell expired from unknown), and user epochs past
- * their own expiry, `batchSize` rows per statement (`step` runs one and answers how many it
+ * before `now` (the manager reads that far back to tell expired from unknown), and user epochs and
+ * `markOnce` keys past their own expiry, `batchSize` rows per statement (`step` runs one and answers how many it
  * deleted), at most `maxBatches` statements per table.
  */
 export async function sweepTables(
@@ -116,12 +118,20 @@ export async function sweepTables(
   const now = options.now ?? Date.now();
   const batchSize = positiveInteger('batchSize', options.batchSize, DEFAULT_SWEEP_BATCH_SIZE);
   const maxBatches = positiveInteger('maxBatches', options.maxBatches, DEFAULT_SWEEP_MAX_BATCHES);
-  const result: SweepResult = { sessions: 0, refreshFamilies: 0, userEpochs: 0, batches: 0, done: true };
+  const result: SweepResult = {
+    sessions: 0,
+    refreshFamilies: 0,
+    userEpochs: 0,
+    onceKeys: 0,
+    batches: 0,
+    done: true,
+  };
   const retained = now - EXPIRED_RETENTION_MS;
   const plan = [
     ['sessions', retained],
     ['refreshFamilies', retained],
     ['userEpochs', now],
+    ['onceKeys', now],
   ] as const;
   for (const [table, cutOff] of plan) {
     const swept = await walk(async () => fromStart(await step(table, cutOff, batchSize), batchSize), {

@@ -43,12 +43,21 @@ export const FAMILY_COLUMNS = [
 
 export const EPOCH_COLUMNS = ['user_id', 'valid_after', 'keep_id', 'expires_at'] as const;
 
+/** The `markOnce` keys: the key itself and when it may be marked again. */
+export const ONCE_COLUMNS = ['id', 'expires_at'] as const;
+
 /** Each table with the columns the store reads and writes, for checking a table found under our name. */
-export function columnsOf<T>(tables: { sessions: T; refreshFamilies: T; userEpochs: T }): [T, readonly string[]][] {
+export function columnsOf<T>(tables: {
+  sessions: T;
+  refreshFamilies: T;
+  userEpochs: T;
+  onceKeys: T;
+}): [T, readonly string[]][] {
   return [
     [tables.sessions, SESSION_COLUMNS],
     [tables.refreshFamilies, FAMILY_COLUMNS],
     [tables.userEpochs, EPOCH_COLUMNS],
+    [tables.onceKeys, ONCE_COLUMNS],
   ];
 }
 

@@ -25,6 +25,7 @@ export {
   type Dialect,
   EPOCH_COLUMNS,
   FAMILY_COLUMNS,
+  ONCE_COLUMNS,
   type Row,
   type RowCodec,
   rowCodec,
@@ -32,7 +33,14 @@ export {
 } from './codec.js';
 export { type DriverErrors, storeErrors } from './errors.js';
 export { type QueryAnswer, SqlStore } from './sql-store.js';
-export { type SharedStatement, type SqlTables, SWEEP, sharedStatements, type Table } from './statements.js';
+export {
+  type SessionTable,
+  type SharedStatement,
+  type SqlTables,
+  SWEEP,
+  sharedStatements,
+  type Table,
+} from './statements.js';
 export {
   checkIdentifier,
   columnsMismatch,

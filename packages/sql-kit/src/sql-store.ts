@@ -1,11 +1,13 @@
-import type {
-  RefreshFamilyRecord,
-  RefreshFamilyStore,
-  SessionData,
-  SessionRecord,
-  SessionStore,
-  UserEpoch,
+import {
+  type RefreshFamilyRecord,
+  type RefreshFamilyStore,
+  recordExpiresAt,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+  type UserEpoch,
 } from '@org/session-core';
+import type { MarkOnceStore } from '@org/session-core/dpop';
 import { type Pause, type SweepOptions, type SweepResult, sweepTables } from './batches.js';
 import { type Dialect, type Row, type RowCodec, rowCodec } from './codec.js';
 import { type SharedStatement, SWEEP } from './statements.js';
@@ -23,7 +25,9 @@ export interface QueryAnswer {
  * batched deletes of `deleteByUser` and `deleteAll`. Updates are compare-and-set on `version` or
  * `generation`; expiry uses the `now` the manager passes, never the database clock.
  */
-export abstract class SqlStore<D extends SessionData = SessionData> implements SessionStore<D>, RefreshFamilyStore {
+export abstract class SqlStore<D extends SessionData = SessionData>
+  implements SessionStore<D>, RefreshFamilyStore, MarkOnceStore
+{
   /** Rows per statement when `listByUser` and `deleteByUser` walk one user's sessions. */
   protected abstract readonly userBatchSize: number;
   protected readonly codec: RowCodec;
@@ -55,6 +59,24 @@ export abstract class SqlStore<D extends SessionData = SessionData> implements S
   async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
     const { changes } = await this.query('updateSession', [...this.codec.sessionValues(record), expectedVersion, now]);
     return changes === 1;
+  }
+
+  /**
+   * The sliding-expiry write of a read: the same compare-and-set as {@link update}, but one UPDATE
+   * of the deadline and version columns only. The data column is neither serialised nor sent nor
+   * rewritten, so a touch costs the same whatever the session holds.
+   */
+  async touch(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+    const values = [
+      record.id,
+      record.lastSeenAt,
+      record.idleExpiresAt,
+      recordExpiresAt(record),
+      record.version,
+      expectedVersion,
+      now,
+    ];
+    return (await this.query('touchSession', values)).changes === 1;
   }
 
   async delete(id: string): Promise<boolean> {
@@ -106,6 +128,20 @@ export abstract class SqlStore<D extends SessionData = SessionData> implements S
   async updateRefreshFamily(family: RefreshFamilyRecord, expectedGeneration: number, now: number): Promise<boolean> {
     const values = [...this.codec.familyValues(family), expectedGeneration, now];
     return (await this.query('updateFamily', values)).changes === 1;
+  }
+
+  /**
+   * The replay cache of DPoP proofs and DBSC challenges, shared by every instance on the database:
+   * one upsert that inserts `key` until `now + ttlMs`, or takes over its row if that expired at
+   * `now`. Exactly one of any number of concurrent callers, on any instance, gets true. Expired
+   * keys are deleted by the sweep (`sweep()`, `deleteExpired()`), so the table holds about the
+   * keys marked within the last TTL plus one sweep interval; `deleteAll` leaves them.
+   */
+  async markOnce(key: string, ttlMs: number, now: number): Promise<boolean> {
+    // Whole milliseconds: the column is an integer, and a key must live at least 1 ms.
+    const at = Math.floor(now);
+    const expiresAt = at + Math.max(1, Math.ceil(ttlMs));
+    return (await this.query('markOnce', [key, expiresAt, at])).changes === 1;
   }
 
   /** The batches of `sweep()`, which each store documents for its dialect. */

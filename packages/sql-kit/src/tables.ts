@@ -6,19 +6,21 @@ export interface TableNames {
   refreshFamilies: string;
   userEpochs: string;
   migrations: string;
+  onceKeys: string;
 }
 
-const TABLE_KEYS = ['sessions', 'refreshFamilies', 'userEpochs', 'migrations'] as const;
+const TABLE_KEYS = ['sessions', 'refreshFamilies', 'userEpochs', 'migrations', 'onceKeys'] as const;
 
 export const DEFAULT_TABLE_NAMES: Readonly<TableNames> = Object.freeze({
   sessions: 'session_store_sessions',
   refreshFamilies: 'session_store_refresh_families',
   userEpochs: 'session_store_user_epochs',
   migrations: 'session_store_migrations',
+  onceKeys: 'session_store_once_keys',
 });
 
 /** Migration files shipped in `sql/`, applied in this order. */
-export const MIGRATIONS: readonly string[] = Object.freeze(['001_init', '002_user_epochs']);
+export const MIGRATIONS: readonly string[] = Object.freeze(['001_init', '002_user_epochs', '003_once_keys']);
 
 // Lower-case only, so quoted and unquoted spellings mean the same table; 40 characters leave room
 // for the index-name suffixes within PostgreSQL's 63-byte identifier limit.
@@ -52,7 +54,7 @@ export function resolveTableNames(tables: Partial<TableNames> | undefined, reser
   if (new Set(Object.values(resolved)).size !== TABLE_KEYS.length) {
     throw new SessionError(
       'CONFIG_INVALID',
-      'The sessions, refresh families, user epochs and migrations tables need distinct names',
+      'The sessions, refresh families, user epochs, migrations and once-keys tables need distinct names',
     );
   }
   return resolved;
@@ -68,6 +70,7 @@ export function mapTables(
     refreshFamilies: map(names.refreshFamilies, 'refreshFamilies'),
     userEpochs: map(names.userEpochs, 'userEpochs'),
     migrations: map(names.migrations, 'migrations'),
+    onceKeys: map(names.onceKeys, 'onceKeys'),
   };
 }
 
@@ -83,6 +86,8 @@ export function migrationNames(tables: TableNames): Record<string, string> {
     refresh_families_session_index: `${tables.refreshFamilies}_session_idx`,
     refresh_families_expiry_index: `${tables.refreshFamilies}_expiry_idx`,
     user_epochs_expiry_index: `${tables.userEpochs}_expiry_idx`,
+    once_keys: tables.onceKeys,
+    once_keys_expiry_index: `${tables.onceKeys}_expiry_idx`,
   };
 }
 

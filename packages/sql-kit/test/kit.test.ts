@@ -45,12 +45,13 @@ describe('identifiers and table names', () => {
     );
   });
 
-  it('fills in the defaults and needs four distinct names', () => {
+  it('fills in the defaults and needs five distinct names', () => {
     expect(resolveTableNames({ sessions: 'web' })).toEqual({
       sessions: 'web',
       refreshFamilies: 'session_store_refresh_families',
       userEpochs: 'session_store_user_epochs',
       migrations: 'session_store_migrations',
+      onceKeys: 'session_store_once_keys',
     });
     const clash = thrown(() => resolveTableNames({ userEpochs: 'session_store_sessions' }));
     expect(isSessionError(clash, 'CONFIG_INVALID')).toBe(true);

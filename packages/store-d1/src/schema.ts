@@ -19,6 +19,11 @@ export interface D1TableNames {
   migrations: string;
   /** Per-user revocation epochs ("log out everywhere"). Default `session_store_user_epochs`. */
   userEpochs: string;
+  /**
+   * The `markOnce` keys: the replay cache of DPoP proof ids and DBSC challenges. Default
+   * `session_store_once_keys`.
+   */
+  onceKeys: string;
 }
 
 export interface D1SchemaOptions {
@@ -94,6 +99,14 @@ CREATE TABLE IF NOT EXISTS {{user_epochs}} (
 
 CREATE INDEX IF NOT EXISTS {{user_epochs_expiry_index}} ON {{user_epochs}} (expires_at);
 CREATE INDEX IF NOT EXISTS {{sessions_user_id_index}} ON {{sessions}} (user_id, id);
+`,
+  '003_once_keys': `
+CREATE TABLE IF NOT EXISTS {{once_keys}} (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS {{once_keys_expiry_index}} ON {{once_keys}} (expires_at);
 `,
 };
 

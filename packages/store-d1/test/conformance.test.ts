@@ -39,9 +39,10 @@ if (missing && !onCi) {
     }, RUN_MS);
     afterAll(() => worker.dispose());
 
-    it('lists the whole suite, refresh families and the secret-at-rest dump included', () => {
+    it('lists the whole suite, refresh families, the secret-at-rest dump and markOnce included', () => {
       expect(cases.length).toBeGreaterThan(60);
       expect(cases.some((c) => /refresh/i.test(c.name))).toBe(true);
+      expect(cases.filter((c) => /markOnce conformance/.test(c.name)).length).toBeGreaterThanOrEqual(6);
       expect(cases.find((c) => /A5/.test(c.name))?.skip).toBe(false);
       expect(cases.filter((c) => c.skip)).toEqual([]);
     });

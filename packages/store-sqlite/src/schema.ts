@@ -19,6 +19,11 @@ export interface SqliteTableNames {
   migrations: string;
   /** Per-user revocation epochs ("log out everywhere"). Default `session_store_user_epochs`. */
   userEpochs: string;
+  /**
+   * The `markOnce` keys: the replay cache of DPoP proof ids and DBSC challenges. Default
+   * `session_store_once_keys`.
+   */
+  onceKeys: string;
 }
 
 export interface SqliteSchemaOptions {

@@ -241,7 +241,7 @@ export class SqliteStore<D extends SessionData = SessionData>
 
   protected async query(statement: SharedStatement, values: unknown[]): Promise<QueryAnswer> {
     return this.run((sql) => {
-      const prepared = sql.shared[statement];
+      const prepared = sql.shared(statement);
       const bound = numbered(values);
       return prepared.reader
         ? { rows: prepared.all(bound) as Row[], changes: 0 }
@@ -345,9 +345,18 @@ function numbered(values: unknown[]): Record<number, unknown> {
 
 function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
   const sessions = quoted.sessions;
-  const shared = Object.fromEntries(
-    Object.entries(sharedStatements(quoted, SQLITE)).map(([name, text]) => [name, db.prepare(text)]),
-  ) as Record<SharedStatement, Database.Statement>;
+  const texts = sharedStatements(quoted, SQLITE);
+  const prepared = new Map<SharedStatement, Database.Statement>();
+  // Prepared on first use: a file migrated by your own tool up to 002 keeps serving sessions
+  // before 003 is applied; only markOnce and the sweep need its table.
+  const shared = (name: SharedStatement): Database.Statement => {
+    let statement = prepared.get(name);
+    if (!statement) {
+      statement = db.prepare(texts[name]);
+      prepared.set(name, statement);
+    }
+    return statement;
+  };
   const sessionExists = db.prepare(`SELECT 1 FROM ${sessions} WHERE id = $1`);
   const deleteLiveVersion = db.prepare(`DELETE FROM ${sessions} WHERE id = $1 AND version = $2 AND expires_at > $3`);
   // SQLite frees deleted rows at once, so the next batch starts at the next live row: no rescans.
@@ -360,7 +369,7 @@ function prepareStatements(db: Database.Database, { quoted }: ResolvedTables) {
     // on every store.
     rotate: db.transaction((old: unknown[], successor: unknown[]) => {
       if (deleteLiveVersion.run(numbered(old)).changes === 1) {
-        shared.createSession.run(numbered(successor));
+        shared('createSession').run(numbered(successor));
         return true;
       }
       if (sessionExists.get(numbered([successor[0]])) !== undefined) {

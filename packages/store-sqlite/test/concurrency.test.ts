@@ -105,4 +105,23 @@ describe('SqliteStore across processes sharing one file', () => {
     },
     TIMEOUT,
   );
+  it(
+    'markOnce from separate processes on one file: every key has exactly one winner',
+    async () => {
+      const path = join(temp.dir, 'mark-once.db');
+      const store = new SqliteStore({ path, migrate: true });
+      try {
+        const keys = 200;
+        const results = await race(() => ['mark-once', path, String(clock.now()), 'jti-', String(keys)]);
+        const won = results.flatMap((r) => r.won as string[]);
+        expect(won).toHaveLength(keys);
+        expect(new Set(won).size).toBe(keys);
+        // Every key is held, so any further mark loses.
+        expect(await store.markOnce('jti-0', 60_000, clock.now())).toBe(false);
+      } finally {
+        await store.close();
+      }
+    },
+    TIMEOUT,
+  );
 });

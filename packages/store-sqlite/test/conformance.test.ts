@@ -13,6 +13,7 @@ const NEIGHBOUR_TABLES = {
   refreshFamilies: 'neighbour_refresh_families',
   migrations: 'neighbour_migrations',
   userEpochs: 'neighbour_user_epochs',
+  onceKeys: 'neighbour_once_keys',
 };
 
 /**

@@ -258,23 +258,25 @@ describe('SqliteStore user epochs on a file', () => {
   it('get and listByUser read the epoch in the same statement (one join, the user epochs primary key)', async () => {
     const store = new SqliteStore({ path: freshPath(), migrate: true });
     try {
-      await store.get(randomString(16), clock.now()); // prepares the statements
+      await store.get(randomString(16), clock.now()); // prepares the statement store
       const plan = (sql: string) =>
         (
           store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ 1: 'a', 2: 1, 3: 5, 4: '' }) as {
             detail: string;
           }[]
         ).map((r) => r.detail);
-      const statements = (store as unknown as { statements: { shared: Record<string, { source: string }> } }).statements
+      // Shared statements are prepared on first use, through this accessor.
+      const shared = (store as unknown as { statements: { shared: (name: string) => { source: string } } }).statements
         .shared;
-      for (const name of ['getSession', 'listByUser']) {
-        const source = statements[name]?.source as string;
+      const statements = { getSession: shared('getSession'), listByUser: shared('listByUser') };
+      for (const name of ['getSession', 'listByUser'] as const) {
+        const source = statements[name].source;
         expect(source).toMatch(/LEFT JOIN "session_store_user_epochs"/);
         const steps = plan(source);
         expect(steps).toHaveLength(2);
         expect(steps[1]).toMatch(/SEARCH e USING INDEX sqlite_autoindex_session_store_user_epochs_1 \(user_id=\?\)/);
       }
-      expect(plan(statements.listByUser?.source as string)[0]).toContain('session_store_sessions_user_id_idx');
+      expect(plan(statements.listByUser.source)[0]).toContain('session_store_sessions_user_id_idx');
     } finally {
       await store.close();
     }

@@ -51,10 +51,11 @@ describe('SqliteStore', () => {
         const error = await errorOf(store.get(randomString(16), clock.now()));
         expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as { reason?: string }).reason).toBe('schema');
-        expect(await store.migrate()).toEqual(['001_init', '002_user_epochs']);
+        expect(await store.migrate()).toEqual(['001_init', '002_user_epochs', '003_once_keys']);
         expect(await store.migrate()).toEqual([]);
         expect(tables()).toEqual([
           'session_store_migrations',
+          'session_store_once_keys',
           'session_store_refresh_families',
           'session_store_sessions',
           'session_store_user_epochs',
@@ -90,6 +91,7 @@ describe('SqliteStore', () => {
           .pluck()
           .all();
         expect(indexes).toEqual([
+          'session_store_once_keys_expiry_idx',
           'session_store_refresh_families_expiry_idx',
           'session_store_refresh_families_session_idx',
           'session_store_sessions_expiry_idx',
@@ -202,7 +204,7 @@ describe('SqliteStore', () => {
         const error = await errorOf(store.get(kept.id, now));
         expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as { reason?: string }).reason).toBe('schema');
-        expect(await store.migrate()).toEqual(['002_user_epochs']);
+        expect(await store.migrate()).toEqual(['002_user_epochs', '003_once_keys']);
         expect(await store.migrate()).toEqual([]);
         expect(await store.get(kept.id, now)).toEqual(kept);
         expect(await store.listByUser(kept.userId, now)).toEqual([kept]);
@@ -364,24 +366,32 @@ describe('SqliteStore', () => {
 
         // Expired rows stay for the retention past their deadline.
         const early = await store.sweep({ now: later + EXPIRED_RETENTION_MS - 1, batchSize: 3 });
-        expect(early).toEqual({ sessions: 0, refreshFamilies: 0, userEpochs: 0, batches: 3, done: true });
+        expect(early).toEqual({ sessions: 0, refreshFamilies: 0, userEpochs: 0, onceKeys: 0, batches: 4, done: true });
         expect(count('session_store_sessions')).toBe(9);
         expect(count('session_store_refresh_families')).toBe(1);
 
         const past = later + EXPIRED_RETENTION_MS;
         const partial = await store.sweep({ now: past, batchSize: 3, maxBatches: 1 });
-        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, userEpochs: 0, batches: 3, done: false });
+        expect(partial).toEqual({
+          sessions: 3,
+          refreshFamilies: 1,
+          userEpochs: 0,
+          onceKeys: 0,
+          batches: 4,
+          done: false,
+        });
         expect(count('session_store_sessions')).toBe(6);
 
         const rest = await store.sweep({ now: past, batchSize: 3 });
-        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, batches: 4, done: true });
+        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, onceKeys: 0, batches: 5, done: true });
         expect(count('session_store_sessions')).toBe(2);
         expect(count('session_store_refresh_families')).toBe(0);
         expect(await store.sweep({ now: past })).toEqual({
           sessions: 0,
           refreshFamilies: 0,
           userEpochs: 0,
-          batches: 3,
+          onceKeys: 0,
+          batches: 4,
           done: true,
         });
       } finally {
