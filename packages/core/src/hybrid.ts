@@ -13,7 +13,7 @@ import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES, sessionTokenBinding } from '.
 import type { VerifiedSessionJwt } from './jwt/verify.js';
 import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
 import { runtimeOf, type SessionRuntime } from './runtime.js';
-import { cookieStrategy, type SessionStrategy } from './strategy.js';
+import { answerNow, cookieStrategy, type SessionStrategy, validateNow } from './strategy.js';
 import { parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
 import type { JwtSession, ValidateOptions, ValidationResult } from './validation.js';
@@ -103,6 +103,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
       throw new SessionError('CONFIG_INVALID', (error as Error).message);
     }
     this.dataFromClaims = options.dataFromClaims ?? customClaimsAsData;
+    answerNow(this, (cookieHeader, signals) => this.#validateNow(cookieHeader, signals, false));
   }
 
   /**
@@ -111,17 +112,42 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
    * (`source: 'store'`, with a new JWT cookie in `cookies` when the session lives). Never rejects
    * for client input.
    */
-  async validate(
+  validate(
     cookieHeader: CookieHeaderInput,
     signals: RequestSignals = {},
     options: ValidateOptions = {},
   ): Promise<HybridValidationResult<D, C>> {
+    try {
+      const result = this.#validateNow(cookieHeader, signals, Boolean(options.strict));
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@link validate} without a promise when nothing has to wait (a verified-token cache hit). */
+  #validateNow(
+    cookieHeader: CookieHeaderInput,
+    signals: RequestSignals,
+    strict: boolean,
+  ): HybridValidationResult<D, C> | Promise<HybridValidationResult<D, C>> {
     // Two distinct values are enough to know the JWT cookie is not unique (see verifiedClaims).
     const jwtValues = getCookieValues(cookieHeader, this.cookieName, 2);
     const found = jwtValues.length === 1 ? this.verifiedClaims(jwtValues[0] as string, cookieHeader) : null;
-    // A token in the verified-token cache is answered without a promise hop.
-    const claims = found instanceof Promise ? await found : found;
-    if (claims && !options.strict) {
+    if (found instanceof Promise) {
+      return found.then((claims) => this.#answer(claims, jwtValues.length, cookieHeader, signals, strict));
+    }
+    return this.#answer(found, jwtValues.length, cookieHeader, signals, strict);
+  }
+
+  #answer(
+    claims: VerifiedClaims<C> | null,
+    jwtCookies: number,
+    cookieHeader: CookieHeaderInput,
+    signals: RequestSignals,
+    strict: boolean,
+  ): HybridValidationResult<D, C> | Promise<HybridValidationResult<D, C>> {
+    if (claims && !strict) {
       return {
         session: this.sessionFromClaims(claims),
         status: 'valid',
@@ -132,28 +158,42 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
         claims: claims.claims,
       };
     }
+    const result = validateNow(this.#cookies, cookieHeader, signals);
+    if (result instanceof Promise) {
+      return result.then((stored) => this.#fromStore(stored, claims, jwtCookies, cookieHeader));
+    }
+    return this.#fromStore(result, claims, jwtCookies, cookieHeader);
+  }
 
-    const result = await this.#cookies.validate(cookieHeader, signals);
+  /** The store's answer, with the JWT cookie deleted, kept or renewed to match. */
+  #fromStore(
+    result: ValidationResult<D>,
+    claims: VerifiedClaims<C> | null,
+    jwtCookies: number,
+    cookieHeader: CookieHeaderInput,
+  ): HybridValidationResult<D, C> | Promise<HybridValidationResult<D, C>> {
     if (result.status !== 'valid') {
       // A dead session takes its JWT cookie with it. Whenever the manager keeps the session cookie
       // (an outage, several same-name cookies that may have been planted, a header cut at 64 KiB),
       // the JWT cookie stays too; and a cut header may hide the session cookie itself.
       const sessionCookieKept = result.status !== 'absent' && result.cookies.length === 0;
-      const keep = jwtValues.length === 0 || sessionCookieKept || isCookieHeaderCut(cookieHeader);
+      const keep = jwtCookies === 0 || sessionCookieKept || isCookieHeaderCut(cookieHeader);
       const cookies = keep ? result.cookies : [...result.cookies, this.deletionCookie()];
       return { ...result, cookies, claims: null };
     }
     if (claims && claims.claims.sid === result.session.id) return { ...result, claims: claims.claims };
-    const issued = await this.jwt
+    return this.jwt
       .issue(result.session, { bindToSecret: secretOf(result.token) })
-      .catch(noJwtNearDeadline);
-    // In the session's last seconds (within the clock tolerance) no JWT is issued: the store answers.
-    if (!issued) return { ...result, claims: null };
-    return {
-      ...result,
-      cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
-      claims: issued.claims,
-    };
+      .catch(noJwtNearDeadline)
+      .then((issued) => {
+        // In the session's last seconds (within the clock tolerance) no JWT is issued: the store answers.
+        if (!issued) return { ...result, claims: null };
+        return {
+          ...result,
+          cookies: [...result.cookies, this.jwtCookie(issued.token, issued.expiresIn)],
+          claims: issued.claims,
+        };
+      });
   }
 
   /** Creates a session (login) and returns both cookies. */

@@ -147,6 +147,14 @@ type TokenCheck<D extends SessionData> =
   | DeadCheck;
 type DeadCheck = { status: NoSession['status']; record: null; touched: false; error: SessionError };
 
+/** Set by the class's static block: see {@link validateCookieNow}. */
+let validateNow: (
+  // biome-ignore lint/suspicious/noExplicitAny: any session data type.
+  manager: SessionManager<any>,
+  header: CookieHeaderInput,
+  signals: RequestSignals,
+) => ValidationResult<SessionData> | Promise<ValidationResult<SessionData>>;
+
 /**
  * The session manager: every operation on sessions goes through it.
  *
@@ -277,19 +285,43 @@ export class SessionManager<D extends SessionData = SessionData> {
    * same-name candidates are checked; the session is accepted only if exactly one is live.
    * Never throws for client input: absence, junk and store outages come back as a status.
    */
-  async validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+  validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+    try {
+      const result = this.#validateCookieNow(cookieHeader, signals);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  static {
+    // Package-private (request contexts): the same validation, without a promise when the store
+    // reads synchronously and nothing is written.
+    validateNow = (manager, cookieHeader, signals) => manager.#validateCookieNow(cookieHeader, signals);
+  }
+
+  #validateCookieNow(
+    cookieHeader: CookieHeaderInput,
+    signals: RequestSignals,
+  ): ValidationResult<D> | Promise<ValidationResult<D>> {
     // Distinct values (a proxy joining split headers repeats one), one more than is checked: that
     // one tells whether more arrived than were looked at.
     const found = getCookieValues(cookieHeader, this.cookie.name, MAX_COOKIE_CANDIDATES + 1);
     if (found.length === 0) return absent();
     if (found.length === 1) {
       const token = found[0] as string;
-      const pending = this.check(token, signals);
-      const check = pending instanceof Promise ? await pending : pending;
+      const check = this.check(token, signals);
       // A dead cookie is deleted only when it is surely the one cookie of that name: past a cut
       // header there may be another (see below).
+      if (check instanceof Promise) {
+        return check.then((c) => this.finish(c, token, c.status === 'valid' || !isCookieHeaderCut(cookieHeader)));
+      }
       return this.finish(check, token, check.status === 'valid' || !isCookieHeaderCut(cookieHeader));
     }
+    return this.#validateCandidates(found, signals);
+  }
+
+  async #validateCandidates(found: string[], signals: RequestSignals): Promise<ValidationResult<D>> {
     // Several values: without the __Host- prefix a sibling subdomain can plant cookies under our
     // name (cookie tossing). A deletion cookie would then hit the user's real cookie, never the
     // planted ones, so none is sent: only a valid session's own cookies are written.
@@ -796,6 +828,22 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     return { session: null, status: check.status, source: 'store', cookies, error: check.error, token: null };
   }
+}
+
+/**
+ * Package-private (no entry point exports it): `manager.validateCookie` without a promise when the
+ * store reads synchronously (`getSync`) and nothing has to be written. A manager whose
+ * `validateCookie` was replaced (instrumentation, a test's spy) goes through it as before.
+ */
+export function validateCookieNow<D extends SessionData>(
+  manager: SessionManager<D>,
+  cookieHeader: CookieHeaderInput,
+  signals: RequestSignals,
+): ValidationResult<D> | Promise<ValidationResult<D>> {
+  if (manager.validateCookie !== SessionManager.prototype.validateCookie) {
+    return manager.validateCookie(cookieHeader, signals);
+  }
+  return validateNow(manager, cookieHeader, signals) as ValidationResult<D> | Promise<ValidationResult<D>>;
 }
 
 /**

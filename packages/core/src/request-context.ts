@@ -4,7 +4,7 @@ import { SessionError } from './errors.js';
 import { assertSecureTransport } from './http.js';
 import type { CreateSessionInput, RotateOptions, SessionManager } from './manager.js';
 import { runtimeOf } from './runtime.js';
-import { cookieStrategy, type SessionStrategy } from './strategy.js';
+import { cookieStrategy, type SessionStrategy, validateNow } from './strategy.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
 import type { JwtSession, ValidationResult } from './validation.js';
 
@@ -104,6 +104,15 @@ export interface RequestContexts<D extends SessionData = SessionData> {
    * rotate, extend, csrfToken, a strict check), so an adapter mirrors the context in one place.
    */
   open(input: RequestContextInput, onChange?: (context: RequestContext<D>) => void): Promise<RequestContext<D>>;
+  /**
+   * As {@link open}, without a promise when nothing has to wait (a store that reads synchronously,
+   * such as the memory store, or a hybrid session JWT already verified): a context, or a promise of
+   * one. The transport check throws `INSECURE_TRANSPORT` synchronously. For adapters on the hot path.
+   */
+  openNow(
+    input: RequestContextInput,
+    onChange?: (context: RequestContext<D>) => void,
+  ): RequestContext<D> | Promise<RequestContext<D>>;
   /** The CSRF protection, or `CONFIG_INVALID` when none was configured (fail at route definition). */
   requireCsrf(): CsrfProtection;
 }
@@ -137,16 +146,26 @@ export function createRequestContexts<D extends SessionData = SessionData>(
   const strategy = options.hybrid ?? cookieStrategy(manager);
   const setup = { manager, csrf, strategy };
   const transport = { trustLoopbackHost: options.trustLoopbackHost === true };
+  const openNow = (
+    input: RequestContextInput,
+    onChange?: (context: RequestContext<D>) => void,
+  ): RequestContext<D> | Promise<RequestContext<D>> => {
+    assertSecureTransport(input, mode, transport);
+    const signals = new RequestInputSignals(input);
+    const result = validateNow(strategy, input.cookieHeader, signals);
+    if (result instanceof Promise) {
+      return result.then((validated) => new RequestContext(setup, input, signals, validated, onChange));
+    }
+    return new RequestContext(setup, input, signals, result, onChange);
+  };
   return {
     manager,
     csrf,
     strategy,
     async open(input, onChange) {
-      assertSecureTransport(input, mode, transport);
-      const signals = new RequestInputSignals(input);
-      const result = await strategy.validate(input.cookieHeader, signals);
-      return new RequestContext(setup, input, signals, result, onChange);
+      return openNow(input, onChange);
     },
+    openNow,
     requireCsrf: () => requireCsrf(csrf),
   };
 }

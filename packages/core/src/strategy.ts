@@ -1,5 +1,11 @@
 import type { CookieHeaderInput } from './cookie.js';
-import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
+import {
+  type CreateSessionInput,
+  type IssuedSession,
+  type RotateOptions,
+  type SessionManager,
+  validateCookieNow,
+} from './manager.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
 import type { ValidateOptions, ValidationResult } from './validation.js';
 
@@ -41,7 +47,7 @@ export interface SessionStrategy<D extends SessionData = SessionData> {
  * (`strict` changes nothing).
  */
 export function cookieStrategy<D extends SessionData>(manager: SessionManager<D>): SessionStrategy<D> {
-  return {
+  const strategy: SessionStrategy<D> = {
     manager,
     cookieNames: [manager.cookie.name],
     validate: (cookieHeader, signals) => manager.validateCookie(cookieHeader, signals),
@@ -53,4 +59,40 @@ export function cookieStrategy<D extends SessionData>(manager: SessionManager<D>
     },
     deletionCookies: () => [manager.deletionCookie()],
   };
+  answerNow(strategy, (cookieHeader, signals) => validateCookieNow(manager, cookieHeader, signals));
+  return strategy;
+}
+
+type ValidateNow<D extends SessionData> = (
+  cookieHeader: CookieHeaderInput,
+  signals: RequestSignals,
+) => ValidationResult<D> | Promise<ValidationResult<D>>;
+
+/** The strategies of this package, with their `validate` as it was and its promise-free form. */
+// biome-ignore lint/suspicious/noExplicitAny: any session data type.
+const validatorsNow = new WeakMap<SessionStrategy<any>, { validate: unknown; now: ValidateNow<any> }>();
+
+/**
+ * Package-private (no entry point exports it): registers `now`, the strategy's `validate` without a
+ * promise when nothing has to wait (a synchronous store read, a verified-token cache hit).
+ */
+export function answerNow<D extends SessionData>(strategy: SessionStrategy<D>, now: ValidateNow<D>): void {
+  validatorsNow.set(strategy, { validate: strategy.validate, now });
+}
+
+/**
+ * Package-private: `strategy.validate(cookieHeader, signals)`, answered without a promise where
+ * the strategy can. A strategy from elsewhere, or one whose `validate` was replaced since (a spy,
+ * a wrapper), goes through its `validate`.
+ */
+export function validateNow<D extends SessionData>(
+  strategy: SessionStrategy<D>,
+  cookieHeader: CookieHeaderInput,
+  signals: RequestSignals,
+): ValidationResult<D> | Promise<ValidationResult<D>> {
+  const known = validatorsNow.get(strategy);
+  if (known !== undefined && known.validate === strategy.validate) {
+    return (known.now as ValidateNow<D>)(cookieHeader, signals);
+  }
+  return strategy.validate(cookieHeader, signals);
 }

@@ -89,7 +89,38 @@ export interface ExpressSessions<D extends SessionData = RegisteredData> {
   errorHandler: ErrorRequestHandler;
 }
 
-const contextKey = Symbol('org-session');
+/**
+ * Each request's context. Express swaps every request's prototype (`Object.setPrototypeOf`), after
+ * which V8 gives each new property of `req` a map of its own: three properties would cost several
+ * microseconds a request. So the context lives here, and `req.session` and `req.sessionResult` are
+ * accessors on the app's request prototype that read it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: contexts of any session data type.
+const requestContexts = new WeakMap<object, RequestContext<any>>();
+const prototypesWithAccessors = new WeakSet<object>();
+
+/**
+ * Defines `session` and `sessionResult` on a request prototype (once): they read the request's
+ * context, so they follow login, logout and rotation. An assignment by the app defines a plain
+ * property on that request, as before.
+ */
+function defineSessionAccessors(prototype: object): void {
+  prototypesWithAccessors.add(prototype);
+  const accessor = (name: string, read: (context: RequestContext) => unknown) => {
+    Object.defineProperty(prototype, name, {
+      configurable: true,
+      get(this: object) {
+        const context = requestContexts.get(this);
+        return context ? read(context) : null;
+      },
+      set(this: object, value: unknown) {
+        Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+      },
+    });
+  };
+  accessor('session', (context) => context.session);
+  accessor('sessionResult', (context) => context.result);
+}
 
 /**
  * What core reads of a request. Express's proxy-aware getters (`req.ip`, `req.host`) cost more
@@ -102,13 +133,19 @@ class ExpressRequestInput implements RequestContextInput {
   readonly method: string;
   readonly headers: Request['headers'];
   readonly userAgent: string | null;
-  readonly protocol: string;
-  constructor(private readonly req: Request) {
-    this.cookieHeader = req.headers.cookie;
+  constructor(
+    readonly req: Request,
+    readonly res: Response,
+  ) {
+    const headers = req.headers;
+    this.cookieHeader = headers.cookie;
     this.method = req.method;
-    this.headers = req.headers;
-    this.userAgent = req.headers['user-agent'] ?? null;
-    this.protocol = req.protocol;
+    this.headers = headers;
+    this.userAgent = headers['user-agent'] ?? null;
+  }
+  /** Read by the transport check in production mode only. */
+  get protocol(): string {
+    return this.req.protocol;
   }
   get ip(): string | null {
     return this.req.ip ?? null;
@@ -121,7 +158,6 @@ class ExpressRequestInput implements RequestContextInput {
     return this.req.socket.remoteAddress ?? null;
   }
 }
-type WithContext<D extends SessionData> = { [contextKey]?: RequestContext<D> };
 
 /**
  * Express 5 adapter: hands core the raw `Cookie` header, method, headers, `req.ip` and
@@ -154,20 +190,40 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     res.status(status).json(body);
   };
   const contextOf = (req: Request): RequestContext<D> => {
-    const context = (req as WithContext<D>)[contextKey];
+    const context = requestContexts.get(req) as RequestContext<D> | undefined;
     if (!context) throw new SessionError('CONFIG_INVALID', 'Mount auth.middleware before guards and helpers');
     return context;
   };
-  /** Mirrors the context onto `req` and its cookies onto `res`: at the start and after every change. */
-  const sync = (req: Request, res: Response, context: RequestContext<D>) => {
+  /** Where `req.session` was assigned (by the app, or another middleware), a plain property: keep it current too. */
+  const mirror = (req: Request, context: RequestContext<D>) => {
     // `req` is typed for the app's registered data, the manager for D: the app declares both.
-    req.session = context.session as Session<RegisteredData> | null;
-    req.sessionResult = context.result as unknown as ValidationResult<RegisteredData>;
+    if (Object.hasOwn(req, 'session')) req.session = context.session as Session<RegisteredData> | null;
+    if (Object.hasOwn(req, 'sessionResult')) {
+      req.sessionResult = context.result as unknown as ValidationResult<RegisteredData>;
+    }
+  };
+  /** Writes the context's cookies onto `res`: at the start when validation renewed one, and after every change. */
+  const sync = (req: Request, res: Response, context: RequestContext<D>) => {
+    mirror(req, context);
     const update = context.responseHeaders(res.getHeader('set-cookie'));
     if (!update) return;
     if (update.setCookie.length > 0) res.setHeader('set-cookie', update.setCookie);
     else res.removeHeader('set-cookie');
     if (update.cacheControl) res.setHeader('cache-control', update.cacheControl);
+  };
+  /** One function for every request (no closure each): the context's input holds `req` and `res`. */
+  const onChange = (context: RequestContext<D>) => {
+    const { req, res } = context.input as ExpressRequestInput;
+    sync(req, res, context);
+  };
+  const start = (req: Request, res: Response, next: NextFunction, context: RequestContext<D>) => {
+    requestContexts.set(req, context);
+    const prototype = Object.getPrototypeOf(req) as object;
+    if (!prototypesWithAccessors.has(prototype)) defineSessionAccessors(prototype);
+    mirror(req, context);
+    // A plain read (no renewed cookie) leaves the response's headers alone.
+    if (context.result.cookies.length > 0) sync(req, res, context);
+    next();
   };
   const handler = (check: (context: RequestContext<D>, req: Request) => unknown, noStore = false): RequestHandler => {
     return async (req, res, next) => {
@@ -184,17 +240,21 @@ export function expressSessions<D extends SessionData = RegisteredData>(
   return {
     manager,
 
-    middleware: async (req, res, next) => {
-      let context: RequestContext<D>;
+    // Not an async function: a store that answers synchronously (memory, a verified session JWT)
+    // costs no promise and no microtask per request.
+    middleware: (req, res, next) => {
+      let opened: RequestContext<D> | Promise<RequestContext<D>>;
       try {
-        const input = new ExpressRequestInput(req);
-        context = await contexts.open(input, (changed) => sync(req, res, changed));
+        opened = contexts.openNow(new ExpressRequestInput(req, res), onChange);
       } catch (error) {
         return fail(error, req, res, next);
       }
-      (req as WithContext<D>)[contextKey] = context;
-      sync(req, res, context);
-      next();
+      if (!(opened instanceof Promise)) return start(req, res, next, opened);
+      // Express 5 passes a rejection of the returned promise to next(error).
+      return opened.then(
+        (context) => start(req, res, next, context),
+        (error: unknown) => fail(error, req, res, next),
+      );
     },
     requireSession: (guard) => handler((context) => context.requireSession(guard), true),
     requireFresh: (maxAgeMs) => handler((context) => context.requireFresh(maxAgeMs), true),

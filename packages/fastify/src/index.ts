@@ -113,13 +113,19 @@ class FastifyRequestInput implements RequestContextInput {
   readonly method: string;
   readonly headers: FastifyRequest['headers'];
   readonly userAgent: string | null;
-  readonly protocol: string;
-  constructor(private readonly request: FastifyRequest) {
-    this.cookieHeader = request.headers.cookie;
+  constructor(
+    readonly request: FastifyRequest,
+    readonly reply: FastifyReply,
+  ) {
+    const headers = request.headers;
+    this.cookieHeader = headers.cookie;
     this.method = request.method;
-    this.headers = request.headers;
-    this.userAgent = request.headers['user-agent'] ?? null;
-    this.protocol = request.protocol;
+    this.headers = headers;
+    this.userAgent = headers['user-agent'] ?? null;
+  }
+  /** Read by the transport check in production mode only. */
+  get protocol(): string {
+    return this.request.protocol;
   }
   get ip(): string {
     return this.request.ip;
@@ -166,11 +172,37 @@ const plugin: FastifyPluginAsync<FastifySessionsOptions> = async (app, options) 
   app.decorateRequest('sessionResult', null);
   app.decorateRequest(kContext as unknown as string, null);
 
-  app.addHook('onRequest', async (request, reply) => {
-    const input = new FastifyRequestInput(request);
-    const context = await contexts.open(input, (changed) => sync(request, reply, changed));
-    (request as unknown as WithContext)[kContext] = context;
+  /** One function for every request (no closure each): the context's input holds both. */
+  const onChange = (context: RequestContext) => {
+    const { request, reply } = context.input as FastifyRequestInput;
     sync(request, reply, context);
+  };
+  const start = (request: FastifyRequest, reply: FastifyReply, context: RequestContext) => {
+    (request as unknown as WithContext)[kContext] = context;
+    request.session = context.session as Session<RegisteredData> | null;
+    request.sessionResult = context.result as SessionValidationResult<RegisteredData>;
+    // A plain read (no renewed cookie) leaves the reply's headers alone.
+    if (context.result.cookies.length > 0) sync(request, reply, context);
+  };
+  // A callback hook, not an async one: a store that answers synchronously (memory, a verified
+  // session JWT) costs no promise and no microtask per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    let opened: RequestContext | Promise<RequestContext>;
+    try {
+      opened = contexts.openNow(new FastifyRequestInput(request, reply), onChange);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (!(opened instanceof Promise)) {
+      start(request, reply, opened);
+      return done();
+    }
+    opened
+      .then((context) => start(request, reply, context))
+      .then(
+        () => done(),
+        (error: unknown) => done(error as Error),
+      );
   });
 
   if (options.errorHandler !== false) {

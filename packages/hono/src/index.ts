@@ -213,11 +213,13 @@ export function honoSessions<D extends SessionData = RegisteredData>(
       try {
         const input = new HonoRequestInput(c, options.getConnInfo);
         // The context's later changes (login, logout, rotate) show in `c.var` at once.
-        context = await contexts.open(input, (changed) => {
+        const opened = contexts.openNow(input, (changed) => {
           touched = true;
           c.set('session', changed.session);
           c.set('sessionResult', changed.result);
         });
+        // A store that answers synchronously (memory, a verified session JWT) costs no extra hop.
+        context = opened instanceof Promise ? await opened : opened;
       } catch (error) {
         return fail(error, c);
       }
