@@ -4,11 +4,14 @@ import {
   nextAttemptState,
   type ThrottleRule,
 } from '@org/session-core/throttle';
-import type { Pool } from 'pg';
+import { adapterFor, type PostgresClient, type QueryAdapter } from './client.js';
 
 export interface PostgresAttemptCounterOptions {
-  /** The `pg` pool the counter queries; required. The counter never ends it (the app owns it). */
-  pool: Pool;
+  /**
+   * The client the counter queries, required: a `pg` Pool or a `postgres` (porsager) client 3.4
+   * or later. The counter never ends it (the app owns it).
+   */
+  pool: PostgresClient;
   /** Schema of the counters table. Default `public`. */
   schema?: string;
   /** Table of the counters. Default `session_attempts`. */
@@ -31,7 +34,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * ```
  */
 export class PostgresAttemptCounter implements AttemptCounter {
-  readonly #pool: Pool;
+  readonly #db: QueryAdapter;
   readonly #table: string;
 
   constructor(options: PostgresAttemptCounterOptions) {
@@ -40,19 +43,21 @@ export class PostgresAttemptCounter implements AttemptCounter {
     if (!IDENTIFIER.test(schema) || !IDENTIFIER.test(table)) {
       throw new TypeError('schema and table must be plain SQL identifiers');
     }
-    this.#pool = options.pool;
+    this.#db = adapterFor(options?.pool, 'pool');
     this.#table = `"${schema}"."${table}"`;
   }
 
   /** Creates the table when missing (idempotent). */
   async migrate(): Promise<void> {
-    await this.#pool.query(
+    await this.#db.query(
       `CREATE TABLE IF NOT EXISTS ${this.#table} (key text PRIMARY KEY, count integer NOT NULL, locked_until bigint NOT NULL, expires_at bigint NOT NULL)`,
+      [],
     );
   }
 
   async attempt(key: string, rule: ThrottleRule, now: number): Promise<AttemptVerdict> {
-    const client = await this.#pool.connect();
+    const client = await this.#db.connect();
+    let broken = false;
     try {
       await client.query('BEGIN');
       // The upsert creates a missing row (empty, already expired) and RETURNING reads it under a row lock.
@@ -81,14 +86,16 @@ export class PostgresAttemptCounter implements AttemptCounter {
       await client.query('COMMIT');
       return verdict;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       throw error;
     } finally {
-      client.release();
+      await client.release(broken);
     }
   }
 
   async reset(key: string): Promise<void> {
-    await this.#pool.query(`DELETE FROM ${this.#table} WHERE key = $1`, [key]);
+    await this.#db.query(`DELETE FROM ${this.#table} WHERE key = $1`, [key]);
   }
 }

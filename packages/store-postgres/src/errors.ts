@@ -3,10 +3,22 @@ import { storeErrors } from '@org/session-sql-kit';
 /** Why the store was unavailable, in `SessionError.reason`: for logs and tests, never shown to clients. */
 export type PostgresFailureReason = 'connection' | 'timeout' | 'schema' | 'closed' | 'query';
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  // The postgres (porsager) client's own codes for a connection it lost.
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+]);
 
 function classify(code: string, text: string): PostgresFailureReason {
   if (code === '57014') return 'timeout'; // query_canceled: statement_timeout fired
+  if (code === 'CONNECT_TIMEOUT') return 'timeout';
+  if (code === 'CONNECTION_ENDED') return 'closed'; // postgres: the client was ended
   if (code === '42P01' || code === '3F000' || code === '42703') return 'schema';
   // Class 08 (connection exception), 57P01-57P05 (admin shutdown, crash, cannot connect now, ...).
   if (code.startsWith('08') || code.startsWith('57P') || CONNECTION_CODES.has(code)) return 'connection';

@@ -8,6 +8,7 @@ import {
   SessionError,
 } from '@org/session-core';
 import { Client, type ClientConfig, type Notification, Pool } from 'pg';
+import { adapterFor, type PostgresClient, pgAdapter, type QueryAdapter } from './client.js';
 
 /** Default `LISTEN`/`NOTIFY` channel. */
 export const DEFAULT_REVOCATION_CHANNEL = 'session_revocations';
@@ -19,8 +20,12 @@ const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const MAX_RECONNECT_DELAY_MS = 1000;
 
 export interface PostgresRevocationChannelOptions {
-  /** The pool that publishes (a `PostgresStore`'s pool or yours): never ended by the channel. */
-  pool?: Pool;
+  /**
+   * The client that publishes (a `PostgresStore`'s pool or yours): a `pg` Pool or a `postgres`
+   * (porsager) client, never ended by the channel. Listeners are `pg` connections of their own
+   * either way, opened from `connectionString`.
+   */
+  pool?: PostgresClient;
   /**
    * Connection string. Listeners always open a connection of their own from it (a pooled
    * connection cannot stay in `LISTEN`); without `pool`, publishing opens one too.
@@ -60,7 +65,7 @@ export interface PostgresRevocationChannelOptions {
  */
 export class PostgresRevocationChannel implements RevocationChannel {
   readonly channel: string;
-  private readonly pool: Pool;
+  private readonly publisher: QueryAdapter;
   private readonly ownsPool: boolean;
   private readonly config: ClientConfig;
   private readonly reconnectDelayMs: number;
@@ -98,18 +103,19 @@ export class PostgresRevocationChannel implements RevocationChannel {
       keepAlive: true,
     };
     if (options.pool) {
-      this.pool = options.pool;
+      this.publisher = adapterFor(options.pool, 'pool');
       this.ownsPool = false;
     } else {
-      this.pool = new Pool({ ...this.config, max: 2 });
-      this.pool.on('error', () => {});
+      const pool = new Pool({ ...this.config, max: 2 });
+      pool.on('error', () => {});
+      this.publisher = pgAdapter(pool);
       this.ownsPool = true;
     }
   }
 
   async publish(notice: RevocationNotice): Promise<void> {
     try {
-      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, encodeRevocationNotice(notice)]);
+      await this.publisher.query('SELECT pg_notify($1, $2)', [this.channel, encodeRevocationNotice(notice)]);
     } catch (cause) {
       throw new SessionError('STORE_UNAVAILABLE', 'The revocation notice could not be published', {
         reason: 'publish_failed',
@@ -211,6 +217,6 @@ export class PostgresRevocationChannel implements RevocationChannel {
   /** Closes every subscription, and the pool if the channel opened it. */
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    if (this.ownsPool) await this.pool.end().catch(() => {});
+    if (this.ownsPool) await this.publisher.end().catch(() => {});
   }
 }

@@ -20,6 +20,11 @@ export interface PostgresTableNames {
   userEpochs: string;
   /** Bookkeeping of applied migrations. Default `session_store_migrations`. */
   migrations: string;
+  /**
+   * The `markOnce` keys: the replay cache of DPoP proof ids and DBSC challenges. Default
+   * `session_store_once_keys`.
+   */
+  onceKeys: string;
 }
 
 export interface PostgresSchemaOptions {

@@ -18,6 +18,7 @@ import {
   type QueryAnswer,
   quoteIdentifier,
   SESSION_COLUMNS,
+  type SessionTable,
   type SharedStatement,
   SqlStore,
   SWEEP,
@@ -25,10 +26,10 @@ import {
   type SweepResult,
   sharedStatements,
   sweepTables,
-  type Table,
   walk,
 } from '@org/session-sql-kit';
-import { Pool, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
+import { Pool, type PoolConfig } from 'pg';
+import { adapterFor, type Connection, type PostgresClient, pgAdapter, type QueryAdapter } from './client.js';
 import { toStoreError } from './errors.js';
 import {
   MIGRATIONS,
@@ -56,10 +57,11 @@ export const DEFAULT_USER_BATCH_SIZE = 1000;
 
 export interface PostgresStoreOptions extends PostgresSchemaOptions {
   /**
-   * A pool you own: the store uses it and never ends it. Give it a `statement_timeout` and a
-   * `connectionTimeoutMillis` yourself, and an `'error'` listener (see the README).
+   * A client you own, the store uses it and never ends it: a `pg` Pool, or a `postgres`
+   * (porsager) client 3.4 or later, told apart by what they have. Give it a `statement_timeout`
+   * and a connect timeout yourself, and a pg Pool an `'error'` listener (see the README).
    */
-  pool?: Pool;
+  pool?: PostgresClient;
   /** Opens a pool the store owns (ended by `close()`), with the timeouts below. */
   connectionString?: string;
   /** More settings for the pool the store opens (`max`, `ssl`, `application_name`, ...). */
@@ -96,8 +98,9 @@ const SESSION_COLUMN_TYPES: Record<(typeof SESSION_COLUMNS)[number], string> = {
   absolute_expires_at: 'bigint',
   authenticated_at: 'bigint',
   persistent: 'boolean',
-  data: 'jsonb',
-  metadata: 'jsonb',
+  // JSON text, cast on the server (see the shared statements): never typed jsonb by the driver.
+  data: 'text::jsonb',
+  metadata: 'text::jsonb',
   version: 'integer',
   expires_at: 'bigint',
 };
@@ -128,14 +131,16 @@ export class PostgresStore<D extends SessionData = SessionData>
   extends SqlStore<D>
   implements SessionStore<D>, RefreshFamilyStore
 {
-  /** The pool in use: yours, or the one the store opened. */
-  readonly pool: Pool;
+  /** The client in use: yours (a pg Pool or a postgres client), or the pg Pool the store opened. */
+  readonly pool: PostgresClient;
   /** Whether `close()` ends {@link pool}. */
   readonly ownsPool: boolean;
   readonly schema: ResolvedSchema;
   protected readonly userBatchSize: number;
   private readonly statements: ReturnType<typeof buildStatements>;
   private readonly prepared: boolean;
+  /** One SQL path over either driver. */
+  private readonly db: QueryAdapter;
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -149,6 +154,7 @@ export class PostgresStore<D extends SessionData = SessionData>
       if (options.connectionString !== undefined || options.poolConfig !== undefined) {
         throw new SessionError('CONFIG_INVALID', 'Pass either pool or connectionString/poolConfig, not both');
       }
+      this.db = adapterFor(options.pool, 'pool');
       this.pool = options.pool;
       this.ownsPool = false;
       return;
@@ -166,7 +172,7 @@ export class PostgresStore<D extends SessionData = SessionData>
       options.connectionTimeoutMs,
       DEFAULT_CONNECTION_TIMEOUT_MS,
     );
-    this.pool = new Pool({
+    const pool = new Pool({
       application_name: 'org-session-store',
       keepAlive: true,
       ...options.poolConfig,
@@ -179,7 +185,9 @@ export class PostgresStore<D extends SessionData = SessionData>
     });
     // An idle connection that dies (server restart, pg_terminate_backend) is reported here and
     // dropped by the pool; the next query opens a new one. Without a listener Node would crash.
-    this.pool.on('error', () => {});
+    pool.on('error', () => {});
+    this.pool = pool;
+    this.db = pgAdapter(pool);
     this.ownsPool = true;
   }
 
@@ -202,7 +210,7 @@ export class PostgresStore<D extends SessionData = SessionData>
         `CREATE TABLE IF NOT EXISTS ${this.schema.qualified.migrations} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const done = new Set(
-        (await client.query<{ name: string }>(`SELECT name FROM ${this.schema.qualified.migrations}`)).rows.map(
+        (await client.query<{ name: string }>(`SELECT name FROM ${this.schema.qualified.migrations}`, [])).rows.map(
           (r) => r.name,
         ),
       );
@@ -222,7 +230,7 @@ export class PostgresStore<D extends SessionData = SessionData>
       await client.query('ROLLBACK').catch(() => {});
       throw toStoreError(error);
     } finally {
-      client.release();
+      await client.release(false);
     }
   }
 
@@ -263,7 +271,7 @@ export class PostgresStore<D extends SessionData = SessionData>
       const { rows } = await (after === null
         ? this.run(this.statements.deleteByUserFirst, [userId, except, size])
         : this.run(this.statements.deleteByUserNext, [userId, except, size, after]));
-      const batch = rows[0] as BatchResult;
+      const batch = rows[0] as unknown as BatchResult;
       if (batch.selected === size && batch.last !== null)
         return { deleted: batch.deleted, over: false, after: batch.last };
       // The user's last batch: the walk is over only if it started from the first row and lost
@@ -300,10 +308,6 @@ export class PostgresStore<D extends SessionData = SessionData>
    */
   async deleteExpired(now: number): Promise<ExpiredSweep> {
     const client = await this.connect();
-    // A connection that dies between two batches is reported here (the next query then fails);
-    // without a listener its error event would crash the process.
-    const ignore = () => {};
-    client.on('error', ignore);
     let healthy = false;
     try {
       const lockName = `${this.schema.qualified.sessions}:sweep`;
@@ -315,12 +319,7 @@ export class PostgresStore<D extends SessionData = SessionData>
         return { sessions: 0, refreshFamilies: 0, done: true, skipped: true };
       }
       const result = await sweepTables({ now }, async (table, cutOff, batchSize) => {
-        const statement = this.statements[SWEEP[table]];
-        const values = [cutOff, batchSize];
-        return (
-          (await client.query(this.prepared ? { ...statement, values } : { text: statement.text, values })).rowCount ??
-          0
-        );
+        return (await client.query(this.statements[SWEEP[table]].text, [cutOff, batchSize])).rowCount;
       });
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName]);
       healthy = true;
@@ -328,9 +327,8 @@ export class PostgresStore<D extends SessionData = SessionData>
     } catch (error) {
       throw toStoreError(error);
     } finally {
-      // A connection that failed may still hold the lock: destroying it releases the lock too.
-      client.off('error', ignore);
-      client.release(!healthy);
+      // A connection that failed may still hold the lock: release(true) lets it go with the lock.
+      await client.release(!healthy);
     }
   }
 
@@ -366,34 +364,32 @@ export class PostgresStore<D extends SessionData = SessionData>
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownsPool) await this.pool.end();
+    if (this.ownsPool) await this.db.end();
   }
 
   protected async query(statement: SharedStatement, values: unknown[]): Promise<QueryAnswer> {
     const { rows, rowCount } = await this.run(this.statements[statement], values);
-    return { rows, changes: rowCount ?? 0 };
+    return { rows, changes: rowCount };
   }
 
   private async run(statement: Statement, values: unknown[]) {
     try {
-      return await this.pool.query<QueryResultRow>(
-        this.prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values },
-      );
+      return await this.db.query(statement.text, values, this.prepared ? statement.name : undefined);
     } catch (error) {
       throw toStoreError(error);
     }
   }
 
-  private async connect(): Promise<PoolClient> {
+  private async connect(): Promise<Connection> {
     try {
-      return await this.pool.connect();
+      return await this.db.connect();
     } catch (error) {
       throw toStoreError(error);
     }
   }
 
   /** A table that existed before under the same name but with other columns is a configuration error. */
-  private async checkColumns(client: PoolClient): Promise<void> {
+  private async checkColumns(client: Connection): Promise<void> {
     for (const [table, columns] of columnsOf(this.schema.qualified)) {
       const { rows } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
         table,
@@ -434,7 +430,7 @@ function buildStatements(schema: ResolvedSchema) {
     deleteByUserNext: deleteBatchText(sessions, 'id', { user: true, after: true }),
   };
   const named = (text: string): Statement => ({ name: `session_store_${fnv1a(text)}`, text });
-  const keyset = (table: Table, key: string): [Statement, Statement] => [
+  const keyset = (table: SessionTable, key: string): [Statement, Statement] => [
     named(deleteBatchText(schema.qualified[table], key, { user: false, after: false })),
     named(deleteBatchText(schema.qualified[table], key, { user: false, after: true })),
   ];
@@ -447,7 +443,7 @@ function buildStatements(schema: ResolvedSchema) {
       sessions: keyset('sessions', 'id'),
       refreshFamilies: keyset('refreshFamilies', 'id'),
       userEpochs: keyset('userEpochs', 'user_id'),
-    } satisfies Record<Table, [Statement, Statement]>,
+    } satisfies Record<SessionTable, [Statement, Statement]>,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { SessionStore } from '@org/session-core';
 import { runStoreConformance } from '@org/session-core/testing/vitest';
+import postgres from 'postgres';
 import { afterAll, describe } from 'vitest';
 import { PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
@@ -12,13 +13,17 @@ const NEIGHBOUR_TABLES = {
   refreshFamilies: 'neighbour_refresh_families',
   userEpochs: 'neighbour_user_epochs',
   migrations: 'neighbour_migrations',
+  onceKeys: 'neighbour_once_keys',
 };
 
 describe.skipIf(!available)('PostgresStore conformance', () => {
   const admin = adminPool();
   // A pool the application owns, shared by every store of the second run below.
   const userPool = adminPool();
+  // A postgres (porsager) client the application owns, for the third run.
+  const sql = postgres(PG_URL, { max: 4, onnotice: () => {} });
   afterAll(async () => {
+    await sql.end({ timeout: 5 });
     await userPool.end();
     await admin.end();
   });
@@ -63,5 +68,11 @@ describe.skipIf(!available)('PostgresStore conformance', () => {
   runStoreConformance({
     name: 'PostgresStore (user pool, unnamed statements)',
     ...factories({ pool: userPool, preparedStatements: false }),
+  });
+
+  // The same suite through a postgres (porsager) client: the store's one SQL path over the other driver.
+  runStoreConformance({
+    name: 'PostgresStore (postgres client, prepared statements)',
+    ...factories({ pool: sql }),
   });
 });

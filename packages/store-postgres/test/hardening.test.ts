@@ -398,7 +398,7 @@ describe.skipIf(!available)('PostgresStore hardening (items 3, 4, 16 and user ep
         const error = await errorOf(upgraded.get(old.id, clock.now()));
         expect((error as { reason?: string }).reason).toBe('schema');
 
-        expect(await upgraded.migrate()).toEqual(['002_user_epochs']);
+        expect(await upgraded.migrate()).toEqual(['002_user_epochs', '003_once_keys']);
         expect(await upgraded.migrate()).toEqual([]);
         expect(await upgraded.get(old.id, clock.now())).toEqual(old);
         await upgraded.setUserEpoch(
@@ -434,7 +434,7 @@ describe.skipIf(!available)('PostgresStore hardening (items 3, 4, 16 and user ep
           'SELECT oid FROM pg_class WHERE relname = $1 AND relnamespace = $2::regnamespace',
           ['session_store_sessions_user_id_idx', other],
         );
-        expect(await upgraded.migrate()).toEqual(['001_init', '002_user_epochs']);
+        expect(await upgraded.migrate()).toEqual(['001_init', '002_user_epochs', '003_once_keys']);
         const after = await admin.query(
           'SELECT oid FROM pg_class WHERE relname = $1 AND relnamespace = $2::regnamespace',
           ['session_store_sessions_user_id_idx', other],

@@ -6,6 +6,7 @@ import {
   refreshFamilyFixture,
   sessionRecordFixture,
 } from '@org/session-core/testing';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, renderMigrations } from '../src/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
@@ -52,7 +53,7 @@ describe.skipIf(!available)('PostgresStore', () => {
         expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as { reason?: string }).reason).toBe('schema');
         expect(await exists()).toBe(0);
-        expect(await lazy.migrate()).toEqual(['001_init', '002_user_epochs']);
+        expect(await lazy.migrate()).toEqual(['001_init', '002_user_epochs', '003_once_keys']);
         expect(await lazy.get(randomString(16), clock.now())).toBeNull();
       } finally {
         await lazy.close();
@@ -65,10 +66,10 @@ describe.skipIf(!available)('PostgresStore', () => {
       const stores = Array.from({ length: 3 }, () => new PostgresStore({ connectionString: PG_URL, schema: other }));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat()).toEqual(['001_init', '002_user_epochs']);
+        expect(applied.flat()).toEqual(['001_init', '002_user_epochs', '003_once_keys']);
         expect(await stores[0]?.migrate()).toEqual([]);
         const { rows } = await admin.query(`SELECT name FROM "${other}".session_store_migrations`);
-        expect(rows.map((r) => r.name).sort()).toEqual(['001_init', '002_user_epochs']);
+        expect(rows.map((r) => r.name).sort()).toEqual(['001_init', '002_user_epochs', '003_once_keys']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
         await dropSchema(admin, other);
@@ -92,6 +93,8 @@ describe.skipIf(!available)('PostgresStore', () => {
           expect.stringMatching(/INDEX session_store_sessions_user_id_idx .* \(user_id, id\)/),
           expect.stringMatching(/UNIQUE INDEX session_store_user_epochs_pkey .* \(user_id\)/),
           expect.stringMatching(/INDEX session_store_user_epochs_expiry_idx .* \(expires_at\)/),
+          expect.stringMatching(/UNIQUE INDEX session_store_once_keys_pkey .* \(id\)/),
+          expect.stringMatching(/INDEX session_store_once_keys_expiry_idx .* \(expires_at\)/),
         ]),
       );
     });
@@ -106,6 +109,7 @@ describe.skipIf(!available)('PostgresStore', () => {
           refreshFamilies: 'web_refresh',
           userEpochs: 'web_epochs',
           migrations: 'web_migrations',
+          onceKeys: 'web_once',
         },
       });
       try {
@@ -114,7 +118,15 @@ describe.skipIf(!available)('PostgresStore', () => {
           'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
           [other],
         );
-        expect(rows.map((r) => r.table_name)).toEqual(['web_epochs', 'web_migrations', 'web_refresh', 'web_sessions']);
+        expect(rows.map((r) => r.table_name)).toEqual([
+          'web_epochs',
+          'web_migrations',
+          'web_once',
+          'web_refresh',
+          'web_sessions',
+        ]);
+        expect(await custom.markOnce('k', 60_000, clock.now())).toBe(true);
+        expect((await admin.query(`SELECT id FROM "${other}".web_once`)).rows).toEqual([{ id: 'k' }]);
         const r = sessionRecord(clock.now());
         await custom.create(r, clock.now());
         expect(await custom.get(r.id, clock.now())).toEqual(r);
@@ -162,11 +174,16 @@ describe.skipIf(!available)('PostgresStore', () => {
     });
 
     it('ships the migrations as SQL the user can apply with their own tool', async () => {
-      const [first, second, ...more] = await renderMigrations({
+      const [first, second, third, ...more] = await renderMigrations({
         schema: 'auth',
-        tables: { sessions: 'web_sessions', userEpochs: 'web_epochs' },
+        tables: { sessions: 'web_sessions', userEpochs: 'web_epochs', onceKeys: 'web_once' },
       });
       expect(more).toEqual([]);
+      expect(third?.name).toBe('003_once_keys');
+      expect(third?.sql).toContain('CREATE TABLE IF NOT EXISTS "auth"."web_once"');
+      expect(third?.sql).toContain(
+        'CREATE INDEX IF NOT EXISTS "web_once_expiry_idx" ON "auth"."web_once" (expires_at)',
+      );
       expect(first?.name).toBe('001_init');
       expect(first?.sql).toContain('CREATE TABLE IF NOT EXISTS "auth"."web_sessions"');
       expect(first?.sql).toContain('CREATE INDEX IF NOT EXISTS "web_sessions_user_idx"');
@@ -177,7 +194,7 @@ describe.skipIf(!available)('PostgresStore', () => {
     });
 
     it('gives the pool it opens a 1000 ms statement timeout', async () => {
-      const { rows } = await store.pool.query('SHOW statement_timeout');
+      const { rows } = await (store.pool as pg.Pool).query('SHOW statement_timeout');
       expect(rows[0]).toEqual({ statement_timeout: '1s' });
     });
   });
@@ -198,7 +215,7 @@ describe.skipIf(!available)('PostgresStore', () => {
       await owned.get(randomString(16), clock.now());
       await owned.close();
       await owned.close();
-      expect(owned.pool.ended).toBe(true);
+      expect((owned.pool as pg.Pool).ended).toBe(true);
       const error = await errorOf(owned.get(randomString(16), clock.now()));
       expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
       expect((error as { reason?: string }).reason).toBe('closed');
@@ -352,19 +369,27 @@ describe.skipIf(!available)('PostgresStore', () => {
         expect(await count('session_store_sessions')).toBe(9);
 
         const partial = await sweeper.sweep({ now: later, batchSize: 3, maxBatches: 1 });
-        expect(partial).toEqual({ sessions: 3, refreshFamilies: 1, userEpochs: 0, batches: 3, done: false });
+        expect(partial).toEqual({
+          sessions: 3,
+          refreshFamilies: 1,
+          userEpochs: 0,
+          onceKeys: 0,
+          batches: 4,
+          done: false,
+        });
         expect(await count('session_store_sessions')).toBe(6);
 
         const rest = await sweeper.sweep({ now: later, batchSize: 3 });
         // 4 expired sessions left: batches of 3 and 1; then one (empty) batch of families and of epochs.
-        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, batches: 4, done: true });
+        expect(rest).toEqual({ sessions: 4, refreshFamilies: 0, userEpochs: 0, onceKeys: 0, batches: 5, done: true });
         expect(await count('session_store_sessions')).toBe(2);
         expect(await count('session_store_refresh_families')).toBe(0);
         expect(await sweeper.sweep({ now: later })).toEqual({
           sessions: 0,
           refreshFamilies: 0,
           userEpochs: 0,
-          batches: 3,
+          onceKeys: 0,
+          batches: 4,
           done: true,
         });
       } finally {

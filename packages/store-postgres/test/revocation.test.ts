@@ -1,38 +1,13 @@
-import { createSessionManager, decodeRevocationNotice, isSessionError, type RevocationEvent } from '@org/session-core';
-import {
-  createJwtKeySet,
-  createJwtVerifier,
-  createRevocationList,
-  createSessionJwt,
-  generateSigningKey,
-} from '@org/session-core/jwt';
+import { createSessionManager, decodeRevocationNotice, type RevocationEvent } from '@org/session-core';
 import { randomString } from '@org/session-core/testing';
 import pg from 'pg';
+import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresRevocationChannel, PostgresStore } from '../src/index.js';
 import { adminPool, closedPort, dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers.js';
+import { outcome, revocationRig, until } from './revocation-support.js';
 
 const available = await postgresAvailable();
-const ISSUER = 'https://auth.test';
-
-async function until(check: () => boolean | Promise<boolean>, limitMs: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < limitMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`condition not met within ${limitMs} ms`);
-}
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'accepted';
-  } catch (error) {
-    if (isSessionError(error)) return error.code;
-    throw error;
-  }
-}
 
 describe.skipIf(!available)('PostgreSQL revocation channel (LISTEN/NOTIFY)', () => {
   const schema = freshSchema('revocation');
@@ -60,42 +35,20 @@ describe.skipIf(!available)('PostgreSQL revocation channel (LISTEN/NOTIFY)', () 
     await admin.end();
   });
 
-  async function setup(options: { ttlSeconds?: number; reconnectDelayMs?: number } = {}) {
-    const publisher = new PostgresRevocationChannel({ connectionString: PG_URL, channel: channelName });
-    const manager = createSessionManager({ store, revocation: { channel: publisher } });
-    const keys = createJwtKeySet({ active: await generateSigningKey() });
-    const ttlSeconds = options.ttlSeconds ?? 300;
-    const jwts = createSessionJwt({
-      manager,
-      keys,
-      issuer: ISSUER,
-      audience: 'api',
-      ttlSeconds,
-      clockToleranceSeconds: 0,
+  /** A publisher and a listener on this run's channel; the listener is known by its application name. */
+  function setup(options: { ttlSeconds?: number; reconnectDelayMs?: number; publisherClient?: postgres.Sql } = {}) {
+    const publisher = new PostgresRevocationChannel({
+      connectionString: PG_URL,
+      channel: channelName,
+      pool: options.publisherClient,
     });
-    const events: RevocationEvent[] = [];
     const listener = new PostgresRevocationChannel({
       connectionString: PG_URL,
       channel: channelName,
       clientConfig: { application_name: applicationName },
       reconnectDelayMs: options.reconnectDelayMs,
     });
-    const list = createRevocationList({ channel: listener, retainSeconds: ttlSeconds, onEvent: (e) => events.push(e) });
-    closers.push(
-      () => publisher.close(),
-      () => list.close(),
-      () => listener.close(),
-    );
-    await list.ready();
-    const verifier = createJwtVerifier({
-      keys: createJwtKeySet({ verifyOnly: [keys.active] }),
-      issuer: ISSUER,
-      audience: 'api',
-      maxTokenAgeSeconds: ttlSeconds,
-      clockToleranceSeconds: 0,
-      revocations: list,
-    });
-    return { manager, jwts, verifier, list, events };
+    return revocationRig({ store, publisher, listener, ttlSeconds: options.ttlSeconds, closers });
   }
 
   it('revoke and revokeAll send a NOTIFY in the wire form', async () => {
@@ -161,6 +114,17 @@ describe.skipIf(!available)('PostgreSQL revocation channel (LISTEN/NOTIFY)', () 
     expect(await outcome(verifier.verify(nextJwt.token))).toBe('accepted');
     await manager.revoke(next.session.id);
     await until(async () => (await outcome(verifier.verify(nextJwt.token))) === 'JWT_REVOKED', 1000);
+  });
+
+  it('publishes through a postgres (porsager) client as well as a pg Pool', async () => {
+    const sql = postgres(PG_URL, { max: 2, onnotice: () => {} });
+    closers.push(() => sql.end({ timeout: 5 }));
+    const { manager, jwts, verifier } = await setup({ publisherClient: sql });
+    const { session } = await manager.create({ userId: `u-${randomString(6)}` });
+    const { token } = await jwts.issue(session);
+    expect(await outcome(verifier.verify(token))).toBe('accepted');
+    await manager.revoke(session.id);
+    await until(async () => (await outcome(verifier.verify(token))) === 'JWT_REVOKED', 1000);
   });
 
   it('a publisher that cannot reach PostgreSQL: the revocation stands, publish_failed is reported', async () => {
