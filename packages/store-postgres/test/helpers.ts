@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, Socket } from 'node:net';
 import pg from 'pg';
+import postgres from 'postgres';
 
 /** The database the tests use: `test` on the local server, user postgres, trust auth. */
 export const PG_URL = process.env.SESSION_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -127,9 +128,10 @@ export class TcpRelay {
   }
 }
 
-/** One statement a pool sent, as {@link observedPool} saw it: its text and how many rows it returned. */
+/** One statement a pool sent, as {@link observedPool} saw it: its text, values and how many rows it returned. */
 export interface ObservedStatement {
   text: string;
+  values: unknown[];
   rows: number;
 }
 
@@ -145,8 +147,25 @@ export function observedPool(config: pg.PoolConfig): { pool: pg.Pool; statements
   const query = pool.query.bind(pool) as (config: pg.QueryConfig) => Promise<pg.QueryResult>;
   pool.query = ((config: pg.QueryConfig) =>
     query(config).then((result) => {
-      statements.push({ text: config.text, rows: result.rows.length });
+      statements.push({ text: config.text, values: config.values ?? [], rows: result.rows.length });
       return result;
     })) as typeof pool.query;
   return { pool, statements };
+}
+
+/**
+ * A real `postgres` (porsager) client that records every statement the store sends through
+ * `unsafe` (its only way in outside `migrate()` and sweeps). Each one runs on the server as usual.
+ */
+export function observedPostgresJs(url: string): { sql: postgres.Sql; statements: ObservedStatement[] } {
+  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  const statements: ObservedStatement[] = [];
+  const unsafe = sql.unsafe.bind(sql);
+  // The store awaits what unsafe returns: a plain promise of the same rows (with their count) does.
+  sql.unsafe = ((text: string, values?: unknown[], options?: postgres.UnsafeQueryOptions) =>
+    unsafe(text, values as never, options).then((rows) => {
+      statements.push({ text, values: values ?? [], rows: rows.length });
+      return rows;
+    })) as unknown as typeof sql.unsafe;
+  return { sql, statements };
 }
