@@ -406,7 +406,7 @@ class NodeRedisSubscription implements PubSubConnection {
   private drop(connection: NodeRedisConnection, reason: string): void {
     if (this.current !== connection) return;
     this.current = null;
-    connection.destroy();
+    end(connection);
     if (this.closed) return;
     this.handlers.down(reason);
     this.retry();
@@ -432,7 +432,16 @@ class NodeRedisSubscription implements PubSubConnection {
     clearTimeout(this.timer);
     const connection = this.current;
     this.current = null;
-    connection?.destroy();
+    if (connection) end(connection);
+  }
+}
+
+/** Destroys `connection`, which throws when it is closed already: nothing is left to end then. */
+function end(connection: NodeRedisConnection): void {
+  try {
+    connection.destroy();
+  } catch {
+    // Closed already.
   }
 }
 

@@ -60,7 +60,12 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
   async function instance(): Promise<{ sessions: SessionManager<Data>; store: RedisStore<Data, AnyRedisClient> }> {
     const opened = await openClient(kind as ClientKind, server.url);
     closeClients.push(opened.close);
-    const store = new RedisStore<Data, AnyRedisClient>({ client: opened.client, prefix: 'write:' });
+    // What is counted here is commands, not time: a loaded machine (and MONITOR) must not time them out.
+    const store = new RedisStore<Data, AnyRedisClient>({
+      client: opened.client,
+      prefix: 'write:',
+      commandTimeoutMs: 10_000,
+    });
     const sessions = createSessionManager<Data>({ store, clock });
     // Warm the scripts: a write and a touch, so that every call below is one EVALSHA.
     const warm = await sessions.create({ userId: `warm-${randomString(6)}` });
