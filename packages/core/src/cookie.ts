@@ -432,7 +432,7 @@ export function parseCookieHeader(header: CookieHeaderInput): Array<[name: strin
 export function getCookieValues(header: CookieHeaderInput, name: string, limit = MAX_COOKIE_CANDIDATES): string[] {
   const values: string[] = [];
   if (!(limit >= 1) || header === null || header === undefined) return values;
-  if (name !== lastTokenName && !isCookieName(name)) {
+  if (name !== lastTokenName && name !== otherTokenName && !isCookieName(name)) {
     // Names outside the token grammar take the general path (same answers, just slower).
     scanCookiePairs(header, (line, nameStart, nameEnd, valueStart, valueEnd) => {
       if (
@@ -449,8 +449,12 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
     });
     return values;
   }
-  // A manager asks for the same name on every request: remember the last one that was checked.
-  lastTokenName = name;
+  // A manager asks for the same name on every request (hybrid mode for two): remember the last
+  // two that were checked.
+  if (name !== lastTokenName) {
+    otherTokenName = lastTokenName;
+    lastTokenName = name;
+  }
   // The request hot path: segments that do not start with `name` are skipped without being read.
   let budget = MAX_COOKIE_HEADER_LENGTH;
   const lines = typeof header === 'string' ? null : Array.isArray(header) ? (header as readonly unknown[]) : [];
@@ -508,6 +512,7 @@ export function isCookieHeaderCut(header: CookieHeaderInput): boolean {
 }
 
 let lastTokenName = '__Host-sid';
+let otherTokenName = '__Host-sjwt';
 
 // Printable ASCII only; a native pattern is several times faster than a character loop here.
 const VISIBLE_ASCII = /^[\x20-\x7e]*$/;

@@ -194,6 +194,38 @@ export function secretMatchesHash(secret: string, storedHash: string): boolean {
   return diff === 0;
 }
 
+/**
+ * Whether `binding` is the base64url form (22 characters, no padding) of the first 16 bytes of
+ * SHA-256(`secret`): the `sth` claim of a hybrid JWT cookie. Compared six bits at a time straight
+ * from the digest, in time that depends only on the lengths, building no string and no array.
+ */
+export function secretMatchesBinding(secret: string, binding: string): boolean {
+  digestStringInto(secret);
+  let diff = binding.length === 22 ? 0 : 1;
+  for (let i = 0; i < 22; i++) {
+    const bit = 6 * i;
+    const word = bit >>> 5;
+    const shift = bit & 31;
+    // Bits past the 128th are the zero padding of the last character.
+    const high = word < 4 ? (state[word] as number) << shift : 0;
+    const low = shift > 26 && word + 1 < 4 ? (state[word + 1] as number) >>> (32 - shift) : 0;
+    diff |= base64urlValue(binding.charCodeAt(i)) ^ (((high | low) >>> 26) & 63);
+  }
+  state.fill(0);
+  return diff === 0;
+}
+
+const base64urlValues = /* @__PURE__ */ (() => {
+  const table = new Uint16Array(128).fill(0x100);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+})();
+
+function base64urlValue(code: number): number {
+  return code < 128 ? (base64urlValues[code] as number) : 0x100;
+}
+
 // Lower-case hex digit value; 0x100 (which can never equal a nibble) for anything else. Branch-free
 // lookup so that the comparison above does the same work for every input.
 const hexValues = /* @__PURE__ */ (() => {

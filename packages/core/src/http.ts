@@ -84,6 +84,9 @@ export function readBearerToken(authorization: string | null | undefined): strin
  */
 export function isLoopbackHost(host: string | null | undefined): boolean {
   if (!host) return false;
+  // The usual forms first, without a copy: `localhost` or `127.0.0.1`, with or without a port.
+  if (host === 'localhost' || host === '127.0.0.1') return true;
+  if ((host.startsWith('localhost:') || host.startsWith('127.0.0.1:')) && host.indexOf(':', 10) === -1) return true;
   const name = stripPort(host.toLowerCase());
   return (
     name === 'localhost' || name.endsWith('.localhost') || name === '127.0.0.1' || name === '[::1]' || name === '::1'
@@ -114,6 +117,8 @@ function stripPort(host: string): string {
  */
 export function isLoopbackAddress(address: string | null | undefined): boolean {
   if (typeof address !== 'string' || address.length > 45) return false;
+  // The addresses a loopback socket reports, without a parse.
+  if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1') return true;
   const lower = address.toLowerCase();
   if (lower === '::1' || lower === '0:0:0:0:0:0:0:1') return true;
   const v4 = lower.startsWith('::ffff:')
@@ -160,8 +165,8 @@ export interface TransportOptions {
  */
 export function assertSecureTransport(request: TransportInput, mode: CookieMode, options: TransportOptions = {}): void {
   if (mode === 'development') return;
-  const protocol = request.protocol.toLowerCase().replace(/:$/, '');
-  if (protocol === 'https') return;
+  const given = request.protocol;
+  if (given === 'https' || given.toLowerCase().replace(/:$/, '') === 'https') return;
   const local = options.trustLoopbackHost === true || isLoopbackAddress(request.peerAddress);
   if (local && isLoopbackHost(request.host)) return;
   throw new SessionError(

@@ -7,9 +7,9 @@ import {
   serializeSessionCookie,
 } from './cookie.js';
 import { SessionError } from './errors.js';
-import { constantTimeEqualString } from './hash.js';
+import { secretMatchesBinding } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
-import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES, sessionTokenBinding } from './jwt/session-jwt.js';
+import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
 import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
 import { runtimeOf, type SessionRuntime } from './runtime.js';
@@ -270,7 +270,7 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     if (claims.sid !== parts.id || claims.exp * 1000 <= this.#rt.clock.now()) return null;
     // The JWT counts only with the very session cookie it was issued with (its secret, not just its
     // id): a leaked API JWT or a forged `<sid>.<anything>` cookie gets no session from this path.
-    if (typeof claims.sth !== 'string' || !constantTimeEqualString(claims.sth, sessionTokenBinding(parts.secret))) {
+    if (typeof claims.sth !== 'string' || !secretMatchesBinding(parts.secret, claims.sth)) {
       return null;
     }
     return { claims, token };
@@ -323,10 +323,18 @@ function secretOf(token: string): string | undefined {
 type VerifiedClaims<C extends object> = { claims: VerifiedSessionJwt<C>; token: string };
 
 function customClaimsAsData<D extends SessionData, C extends object>(claims: VerifiedSessionJwt<C>): D {
-  const data: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(claims)) {
-    if (REGISTERED.has(name) || PROTOTYPE_CLAIM_NAMES.has(name)) continue;
-    Object.defineProperty(data, name, { value, enumerable: true, writable: true, configurable: true });
+  let template = dataTemplates.get(claims);
+  if (template === undefined) {
+    template = {};
+    for (const [name, value] of Object.entries(claims)) {
+      if (REGISTERED.has(name) || PROTOTYPE_CLAIM_NAMES.has(name)) continue;
+      Object.defineProperty(template, name, { value, enumerable: true, writable: true, configurable: true });
+    }
+    dataTemplates.set(claims, template);
   }
-  return data as D;
+  // A fresh copy per request (the app may change it); spreading defines members, never assigns them.
+  return { ...template } as D;
 }
+
+/** The custom claims of each verified (frozen, cached) claims object, picked out once. */
+const dataTemplates = new WeakMap<object, Record<string, unknown>>();

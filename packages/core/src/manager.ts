@@ -147,14 +147,6 @@ type TokenCheck<D extends SessionData> =
   | DeadCheck;
 type DeadCheck = { status: NoSession['status']; record: null; touched: false; error: SessionError };
 
-/** Set by the class's static block: see {@link validateCookieNow}. */
-let validateNow: (
-  // biome-ignore lint/suspicious/noExplicitAny: any session data type.
-  manager: SessionManager<any>,
-  header: CookieHeaderInput,
-  signals: RequestSignals,
-) => ValidationResult<SessionData> | Promise<ValidationResult<SessionData>>;
-
 /**
  * The session manager: every operation on sessions goes through it.
  *
@@ -294,10 +286,18 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
   }
 
-  static {
-    // Package-private (request contexts): the same validation, without a promise when the store
-    // reads synchronously and nothing is written.
-    validateNow = (manager, cookieHeader, signals) => manager.#validateCookieNow(cookieHeader, signals);
+  /**
+   * Package-private (request contexts, through the cookie strategy): `validateCookie` without a
+   * promise when the store reads synchronously and nothing is written. A `validateCookie` that was
+   * replaced (instrumentation, a test's spy) is called as before.
+   */
+  private validateCookieNow(
+    cookieHeader: CookieHeaderInput,
+    signals: RequestSignals,
+  ): ValidationResult<D> | Promise<ValidationResult<D>> {
+    if (this.validateCookie !== SessionManager.prototype.validateCookie)
+      return this.validateCookie(cookieHeader, signals);
+    return this.#validateCookieNow(cookieHeader, signals);
   }
 
   #validateCookieNow(
@@ -828,22 +828,6 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     return { session: null, status: check.status, source: 'store', cookies, error: check.error, token: null };
   }
-}
-
-/**
- * Package-private (no entry point exports it): `manager.validateCookie` without a promise when the
- * store reads synchronously (`getSync`) and nothing has to be written. A manager whose
- * `validateCookie` was replaced (instrumentation, a test's spy) goes through it as before.
- */
-export function validateCookieNow<D extends SessionData>(
-  manager: SessionManager<D>,
-  cookieHeader: CookieHeaderInput,
-  signals: RequestSignals,
-): ValidationResult<D> | Promise<ValidationResult<D>> {
-  if (manager.validateCookie !== SessionManager.prototype.validateCookie) {
-    return manager.validateCookie(cookieHeader, signals);
-  }
-  return validateNow(manager, cookieHeader, signals) as ValidationResult<D> | Promise<ValidationResult<D>>;
 }
 
 /**

@@ -1,11 +1,5 @@
 import type { CookieHeaderInput } from './cookie.js';
-import {
-  type CreateSessionInput,
-  type IssuedSession,
-  type RotateOptions,
-  type SessionManager,
-  validateCookieNow,
-} from './manager.js';
+import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
 import type { RequestSignals, Session, SessionData } from './types.js';
 import type { ValidateOptions, ValidationResult } from './validation.js';
 
@@ -59,7 +53,10 @@ export function cookieStrategy<D extends SessionData>(manager: SessionManager<D>
     },
     deletionCookies: () => [manager.deletionCookie()],
   };
-  answerNow(strategy, (cookieHeader, signals) => validateCookieNow(manager, cookieHeader, signals));
+  // The manager's promise-free validation, private to this package (see SessionManager.validateCookieNow).
+  const now = (manager as unknown as { validateCookieNow?: ValidateNow<D> }).validateCookieNow;
+  if (typeof now === 'function')
+    answerNow(strategy, (cookieHeader, signals) => now.call(manager, cookieHeader, signals));
   return strategy;
 }
 

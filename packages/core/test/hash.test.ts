@@ -7,9 +7,11 @@ import {
   constantTimeEqualString,
   hashSecret,
   hmacSha256,
+  secretMatchesBinding,
   secretMatchesHash,
   sha256,
 } from '../src/hash.js';
+import { sessionTokenBinding } from '../src/jwt/session-jwt.js';
 
 /** A byte array whose element reads are counted: proof that a comparison walked every byte. */
 function countingBytes(bytes: Uint8Array): { view: Uint8Array; reads: () => number } {
@@ -76,6 +78,35 @@ describe('secretMatchesHash', () => {
     expect(secretMatchesHash('s', stored.slice(0, 62))).toBe(false);
     expect(secretMatchesHash('s', stored.toUpperCase())).toBe(stored === stored.toUpperCase());
     expect(secretMatchesHash('s', `${stored.slice(0, 63)}\u0100`)).toBe(false);
+  });
+});
+
+describe('secretMatchesBinding', () => {
+  it('agrees with comparing sessionTokenBinding outputs (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), fc.string({ maxLength: 80 }), (secret, other) => {
+        expect(secretMatchesBinding(secret, sessionTokenBinding(secret))).toBe(true);
+        expect(secretMatchesBinding(other, sessionTokenBinding(secret))).toBe(
+          sessionTokenBinding(other) === sessionTokenBinding(secret),
+        );
+      }),
+    );
+  });
+
+  it('refuses every one-character change, a wrong length and characters outside base64url', () => {
+    const secret = 'k'.repeat(43);
+    const binding = sessionTokenBinding(secret);
+    expect(binding).toHaveLength(22);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let i = 0; i < binding.length; i++) {
+      for (const replacement of [...alphabet, '=', '+', '/', '\u0100']) {
+        if (replacement === binding[i]) continue;
+        const changed = `${binding.slice(0, i)}${replacement}${binding.slice(i + 1)}`;
+        expect(secretMatchesBinding(secret, changed)).toBe(false);
+      }
+    }
+    expect(secretMatchesBinding(secret, binding.slice(0, 21))).toBe(false);
+    expect(secretMatchesBinding(secret, `${binding}A`)).toBe(false);
   });
 });
 
