@@ -8,16 +8,23 @@
  * the floor); a touch adds at most one more. Round trips are counted with `instrumentStore`, and
  * the times are shown beside them.
  *
+ * Touch before/after (issue 11): a validate that touches a session holding about 4 kB of data,
+ * through the store's lean `touch` (one UPDATE of the deadline and version columns) and through
+ * the same store with `touch` hidden, which makes the manager fall back to `update` with the whole
+ * record (the path every touch took before). Interleaved in two rounds within one run; compare
+ * only within the run.
+ *
  * PostgreSQL at SESSION_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test), in a
  * schema of its own that is dropped afterwards; SQLite in a temp file that is removed afterwards.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSessionManager, type SessionStore } from '@org/session-core';
 import { instrumentStore, randomString } from '@org/session-core/testing';
 import { PostgresStore } from '@org/session-store-postgres';
 import { SqliteStore } from '@org/session-store-sqlite';
+import type { Pool } from 'pg';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
 
 const pgUrl = process.env.SESSION_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -63,6 +70,80 @@ async function managerCases(store: SessionStore, label: string): Promise<BenchRe
   ];
 }
 
+/**
+ * `store` with its `touch` hidden: the manager then writes a touch with `update` and the whole
+ * record, the data re-serialised and rewritten (how every touch was written before the lean path).
+ */
+function withoutTouch(store: SessionStore): SessionStore {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'touch') return undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** About 4 kB of session data, as a cart or a set of preferences might hold. */
+const BULKY_DATA = {
+  role: 'member',
+  cart: Array.from({ length: 95 }, (_, i) => ({
+    sku: `sku-${i.toString().padStart(6, '0')}`,
+    qty: i % 5,
+    note: 'gift',
+  })),
+};
+
+/** Validate with a touch on every call, before (whole-record update) and after (lean touch), interleaved. */
+async function touchBeforeAfter(store: SessionStore, label: string): Promise<BenchResult[]> {
+  const lean = touchingManager(store);
+  const full = touchingManager(withoutTouch(store));
+  const leanIssued = await lean.manager.create({ userId: 'bench-touch', data: BULKY_DATA });
+  const fullIssued = await full.manager.create({ userId: 'bench-touch', data: BULKY_DATA });
+  const results: BenchResult[] = [];
+  for (let round = 1; round <= 2; round++) {
+    results.push(
+      await bench(`validate + touch, 4 kB data, ${label}: whole-record update (before), round ${round}`, () => {
+        full.tick();
+        return full.manager.validateToken(fullIssued.token);
+      }),
+      await bench(`validate + touch, 4 kB data, ${label}: lean touch (after), round ${round}`, () => {
+        lean.tick();
+        return lean.manager.validateToken(leanIssued.token);
+      }),
+    );
+  }
+  return results;
+}
+
+const TOUCHES = 50;
+
+/**
+ * What one touch writes, before and after, counted rather than timed (the times of a committed
+ * write are mostly the disk's flush and vary a lot on a shared machine): `measure` runs `TOUCHES`
+ * touching validations and answers the amount its probe counts per touch.
+ */
+async function touchFootprint(
+  store: SessionStore,
+  measure: (touches: () => Promise<void>) => Promise<number>,
+): Promise<{ before: number; after: number }> {
+  const perTouch = async (target: SessionStore) => {
+    const touching = touchingManager(target);
+    const { token } = await touching.manager.create({ userId: 'bench-touch', data: BULKY_DATA });
+    const amount = await measure(async () => {
+      for (let i = 0; i < TOUCHES; i++) {
+        touching.tick();
+        const result = await touching.manager.validateToken(token);
+        if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+      }
+    });
+    return amount / TOUCHES;
+  };
+  const before = await perTouch(withoutTouch(store));
+  const after = await perTouch(store);
+  return { before, after };
+}
+
 /** Store calls per operation, counted over 100 operations: the round-trip target. */
 async function roundTrips(store: SessionStore): Promise<{ plain: number; touch: number }> {
   const probe = instrumentStore(store);
@@ -99,10 +180,12 @@ async function runPostgres(): Promise<void> {
     const frozenAt = Date.now();
     const row = (await createSessionManager({ store, clock: { now: () => frozenAt } }).create({ userId: 'floor' }))
       .session;
-    const floor = await bench('bare SELECT 1 (same pool)', () => store.pool.query('SELECT 1'));
+    // The store opened a pg Pool (connectionString): the bare round trips use it directly.
+    const pool = store.pool as Pool;
+    const floor = await bench('bare SELECT 1 (same pool)', () => pool.query('SELECT 1'));
     // The same query the store runs, without the store and the manager: one round trip that reads the row.
     const rowRead = await bench('bare SELECT of one row by primary key (named)', () =>
-      store.pool.query({
+      pool.query({
         name: 'bench_row_read',
         text: `SELECT * FROM ${table} WHERE id = $1 AND expires_at > $2`,
         values: [row.id, frozenAt],
@@ -112,7 +195,7 @@ async function runPostgres(): Promise<void> {
     let version = row.version;
     const rowWrite = await bench('bare UPDATE of one row by primary key (named)', () => {
       version++;
-      return store.pool.query({
+      return pool.query({
         name: 'bench_row_write',
         text: `UPDATE ${table} SET last_seen_at = $2, idle_expires_at = $3, expires_at = $3, version = $4 WHERE id = $1`,
         values: [row.id, frozenAt + version, frozenAt + version + 1_800_000, version],
@@ -135,8 +218,41 @@ async function runPostgres(): Promise<void> {
       touching.nsPerOp / (rowRead.nsPerOp + rowWrite.nsPerOp),
       1.3,
     );
+    printTable(
+      'store-sql: PostgreSQL touch before/after (interleaved, same run)',
+      await touchBeforeAfter(store, 'PostgreSQL'),
+    );
+    // Parameter bytes each statement sends (strings by length, numbers by their text), summed over the pool.
+    let sentBytes = 0;
+    const query = pool.query.bind(pool) as (config: { text: string; values?: unknown[] }) => Promise<unknown>;
+    pool.query = ((config: { text: string; values?: unknown[] }) => {
+      for (const value of config.values ?? []) sentBytes += value === null ? 0 : String(value).length;
+      return query(config);
+    }) as typeof pool.query;
+    const sent = await touchFootprint(store, async (touches) => {
+      sentBytes = 0;
+      await touches();
+      return sentBytes;
+    });
+    // WAL is cluster-wide: other writers on the server add to it, so read it as an upper bound.
+    const walAt = async () => {
+      const result = (await query({ text: "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS n" })) as {
+        rows: { n: string }[];
+      };
+      return BigInt(result.rows[0]?.n ?? '0');
+    };
+    const wal = await touchFootprint(store, async (touches) => {
+      const start = await walAt();
+      await touches();
+      return Number((await walAt()) - start);
+    });
+    console.log(
+      `PostgreSQL touch of a session with ${JSON.stringify(BULKY_DATA).length} bytes of data, per touch over ${TOUCHES}: ` +
+        `parameter bytes sent (get + write) ${sent.before.toFixed(0)} before, ${sent.after.toFixed(0)} after; ` +
+        `WAL bytes ${wal.before.toFixed(0)} before, ${wal.after.toFixed(0)} after (one run)`,
+    );
   } finally {
-    await store.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await (store.pool as Pool).query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await store.close();
   }
 }
@@ -185,6 +301,18 @@ async function runSqlite(): Promise<void> {
       'SQLite: validate with touch / (bare SELECT + bare UPDATE)',
       touching.nsPerOp / (floor.nsPerOp + rowWrite.nsPerOp),
       1.3,
+    );
+    printTable('store-sql: SQLite touch before/after (interleaved, same run)', await touchBeforeAfter(store, 'SQLite'));
+    // WAL bytes appended per touch: the log is emptied before each measurement, so only these commits count.
+    const walPath = `${store.database.name}-wal`;
+    const wal = await touchFootprint(store, async (touches) => {
+      store.database.pragma('wal_checkpoint(TRUNCATE)');
+      await touches();
+      return statSync(walPath).size;
+    });
+    console.log(
+      `SQLite touch of a session with ${JSON.stringify(BULKY_DATA).length} bytes of data, per touch over ${TOUCHES}: ` +
+        `WAL bytes ${wal.before.toFixed(0)} before, ${wal.after.toFixed(0)} after (one run)`,
     );
   } finally {
     await store.close();
