@@ -11,7 +11,17 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,9 +80,12 @@ let building: Promise<string> | undefined;
 async function build(log: (line: string) => void): Promise<string> {
   const dir = join(tmpdir(), `session-bench-next-${buildKey()}`);
   if (existsSync(join(dir, '.next', 'BUILD_ID'))) {
+    // Marked as in use, so another run's cleanup leaves it alone.
+    utimesSync(dir, new Date(), new Date());
     log(`Next: reusing the build in ${dir}`);
     return dir;
   }
+  removeOldBuilds();
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(appSource, dir, { recursive: true });
@@ -103,6 +116,20 @@ async function build(log: (line: string) => void): Promise<string> {
   }
   log(`Next: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return dir;
+}
+
+/** Builds of earlier inputs (about 110 MB each), once unused for an hour: a run in progress keeps its own. */
+function removeOldBuilds(): void {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('session-bench-next-')) continue;
+    const path = join(tmpdir(), name);
+    try {
+      if (statSync(path).mtimeMs < hourAgo) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Removed by another run meanwhile.
+    }
+  }
 }
 
 function freePort(): Promise<number> {

@@ -93,7 +93,7 @@ function machine(): string {
     `- Node ${process.version}, Redis ${redis}`,
     `- Frameworks: express ${version('express')}, fastify ${version('fastify')}, hono ${version('hono')} (@hono/node-server ${version('@hono/node-server')}), next ${version('next')} (next build --webpack, next start)`,
     `- Peers: express-session ${version('express-session')}, connect-redis ${version('connect-redis')}, iron-session ${version('iron-session')}, @fastify/secure-session ${version('@fastify/secure-session')}, @fastify/session ${version('@fastify/session')}, hono-sessions ${version('hono-sessions')}; load by autocannon ${version('autocannon')}`,
-    `- Command: \`pnpm bench --write-results ${names.join(' ')}\`${process.env.BENCH_QUICK ? ' --quick' : ''}`,
+    `- Command: \`pnpm bench --write-results${process.env.BENCH_QUICK ? ' --quick' : ''} ${names.join(' ')}\``,
   ].join('\n');
 }
 
