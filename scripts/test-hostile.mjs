@@ -3,7 +3,7 @@
 // together, read from the table each adapter's suite prints.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 const adapters = ['express', 'fastify', 'hono', 'next'].filter((name) =>
   existsSync(`packages/${name}/test/hostile.test.ts`),
@@ -13,6 +13,8 @@ for (const name of adapters) args.push('--project', name);
 args.push(...adapters.map((name) => `packages/${name}/test/hostile.test.ts`), ...process.argv.slice(2));
 
 const started = Date.now();
+// The machine's load as the run starts: with the date and hardware, what a published table needs.
+const loadAtStart = loadavg()[0];
 const child = spawn('pnpm', args, { stdio: ['ignore', 'pipe', 'inherit'] });
 let output = '';
 child.stdout.on('data', (chunk) => {
@@ -56,7 +58,9 @@ for (const line of lines) {
 const table = [
   '',
   `Hostile HTTP corpus: ${perAdapter.map((a) => a.name).join(', ') || 'no adapter reported'}`,
-  `${new Date().toISOString().slice(0, 16)} UTC, Node ${process.versions.node}, ${cpus().length} cores, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  `${new Date(started).toISOString().slice(0, 16)} UTC, Node ${process.versions.node}, ${cpus().length} cores ` +
+    `(${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadAtStart.toFixed(1)} ` +
+    `at the start, ${((Date.now() - started) / 1000).toFixed(1)} s`,
   '',
   '| input class | adapters | inputs tried | statuses | 500s | problems |',
   '|---|---:|---:|---|---:|---:|',
