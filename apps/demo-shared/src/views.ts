@@ -43,14 +43,20 @@ export interface Viewer {
   csrfToken: string;
 }
 
-let runsOn = 'Node.js';
+// On globalThis: Next bundles each route handler with its own copy of this module.
+const FRAMEWORK_KEY = Symbol.for('demo-shared.framework');
+type FrameworkHolder = { [FRAMEWORK_KEY]?: string };
 
 /**
  * Names the framework in every page's footer ("This demo runs on Express 5"). Each demo app calls
  * it once when it is built; one process serves one demo.
  */
 export function setDemoFramework(name: string): void {
-  runsOn = name;
+  (globalThis as FrameworkHolder)[FRAMEWORK_KEY] = name;
+}
+
+function runsOn(): string {
+  return (globalThis as FrameworkHolder)[FRAMEWORK_KEY] ?? 'Node.js';
 }
 
 /** A time in UTC, in a `<time>` element; the page script shows it in the viewer's time zone. */
@@ -114,7 +120,7 @@ ${frame.notice ? html`<p class="notice" role="status">${frame.notice}</p>` : nul
 ${frame.problem ? html`<p class="problem" role="alert">${frame.problem}</p>` : null}
 ${body}
 </main>
-<footer id="runs-on">This demo runs on ${runsOn}, with the <code>@org/session-*</code> packages.</footer>
+<footer id="runs-on">This demo runs on ${runsOn()}, with the <code>@org/session-*</code> packages.</footer>
 </body>
 </html>`.value;
 }
