@@ -64,6 +64,58 @@ describe('express adapter specifics', () => {
     expect((await rawGet(port, '/me', { host: 'localhost:3000' })).status).toBe(200);
   });
 
+  it('req.session and req.sessionResult follow the request context (login, logout), in sub-apps too, and stay assignable', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const auth = expressSessions(manager);
+    const app = express();
+    app.use(auth.middleware);
+    const seen = (req: express.Request) => ({
+      userId: req.session?.userId ?? null,
+      status: req.sessionResult?.status ?? null,
+    });
+    app.post('/login-here', async (req, res) => {
+      const before = seen(req);
+      await auth.login(req, res, { userId: 'u1' });
+      const after = seen(req);
+      await auth.logout(req, res);
+      res.json({ before, after, out: seen(req) });
+    });
+    app.get('/assigned', async (req, res) => {
+      // An app (or another middleware) may assign the property itself: a plain value, kept current.
+      req.session = null;
+      const assigned = req.session;
+      await auth.login(req, res, { userId: 'u2' });
+      res.json({ assigned, after: seen(req), own: Object.keys(req).includes('session') });
+    });
+    const sub = express();
+    sub.get('/me', (req, res) => {
+      res.json(seen(req));
+    });
+    app.use('/sub', sub);
+    app.get('/me', (req, res) => {
+      res.json(seen(req));
+    });
+    const server = await listen(app);
+    servers.push(server);
+
+    const here = await (await fetch(`${server.url}/login-here`, { method: 'POST' })).json();
+    expect(here).toEqual({
+      before: { userId: null, status: 'absent' },
+      after: { userId: 'u1', status: 'absent' },
+      out: { userId: null, status: 'absent' },
+    });
+    const assigned = await fetch(`${server.url}/assigned`);
+    expect(await assigned.json()).toEqual({ assigned: null, after: { userId: 'u2', status: 'absent' }, own: true });
+    const cookie = (assigned.headers.getSetCookie()[0] as string).split(';')[0] as string;
+    for (const path of ['/me', '/sub/me']) {
+      expect(await (await fetch(`${server.url}${path}`, { headers: { cookie } })).json()).toEqual({
+        userId: 'u2',
+        status: 'valid',
+      });
+      expect(await (await fetch(`${server.url}${path}`)).json()).toEqual({ userId: null, status: 'absent' });
+    }
+  });
+
   it('honours trust proxy for the Secure decision and the client IP', async () => {
     const manager = createSessionManager({ store: new MemoryStore() });
     const { port } = await start(manager, (app) => app.set('trust proxy', 'loopback'));
