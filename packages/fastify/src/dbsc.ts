@@ -2,23 +2,25 @@ import { errorResponse, type RegisteredData, type Session, type SessionData, Ses
 import type { Dbsc, DbscAnswer, DbscState } from '@org/session-core/dbsc';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
-type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+/** A Fastify route handler of the DBSC endpoints. */
+export type FastifyDbscHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+/** A Fastify `preHandler` hook: it answers the request itself (and returns the reply) when it refuses it. */
+export type FastifyDbscGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
 /** The Fastify side of DBSC (`@org/session-core/dbsc`): its endpoints and a guard. */
 export interface FastifyDbsc {
   /** Adds `Secure-Session-Registration` to a reply that signed the user in (call after `app.sessions.login`). */
   offer(reply: FastifyReply, session: Pick<Session, 'id'>): void;
   /** The registration endpoint (`POST dbsc.registrationPath`): needs the session cookie. */
-  register: Handler;
+  register: FastifyDbscHandler;
   /** The refresh endpoint (`POST dbsc.refreshPath`): 403 with a challenge, then a new bound cookie. */
-  refresh: Handler;
+  refresh: FastifyDbscHandler;
   /**
    * A `preHandler` for sensitive routes, after `requireSession`: 401 `DBSC_BINDING_REQUIRED` when a
    * bound session comes without a fresh bound cookie (a copied session cookie), and with `'always'`
    * for sessions of browsers that never bound one.
    */
-  requireBound(require?: 'if-bound' | 'always'): PreHandler;
+  requireBound(require?: 'if-bound' | 'always'): FastifyDbscGuard;
   /** Deletes the bound cookie (with `app.sessions.logout`). */
   clear(reply: FastifyReply): void;
   /** `fresh`, `stale` or `unbound` for the request's session (`unbound` without a session). */
@@ -57,7 +59,7 @@ export function fastifyDbsc<D extends SessionData = RegisteredData>(dbsc: Dbsc<D
   };
   // `request.session` is typed by the app's Register; the DBSC helper's own data type need not match.
   const sessionOf = (request: FastifyRequest) => request.session as unknown as Session<D> | null;
-  const endpoint = (step: 'register' | 'refresh'): Handler => {
+  const endpoint = (step: 'register' | 'refresh'): FastifyDbscHandler => {
     return async (request, reply) => {
       const session = sessionOf(request);
       if (!session) return fail(request.sessionResult?.error ?? new SessionError('UNAUTHENTICATED'), reply);

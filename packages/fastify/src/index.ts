@@ -35,7 +35,7 @@ import fp from 'fastify-plugin';
  * the same interface.
  */
 export type { Register, RegisteredData } from '@org/session-core';
-export { type FastifyDbsc, fastifyDbsc } from './dbsc.js';
+export { type FastifyDbsc, type FastifyDbscGuard, type FastifyDbscHandler, fastifyDbsc } from './dbsc.js';
 
 /**
  * `request.sessionResult`. Inside `declare module 'fastify'` the name `ValidationResult` means
