@@ -775,7 +775,8 @@ async function measureFramework(framework: Framework): Promise<FrameworkResults>
   console.log(`\n### HTTP: ${title}\n`);
   console.log(httpTable(rows));
   const oursMemory = rows.find((row) => row.label === 'ours, memory');
-  if (oursMemory?.addedUs !== undefined) {
+  // The issue's 5 us read target is for Express, Fastify and Hono; Next is held to its peer.
+  if (oursMemory?.addedUs !== undefined && framework !== 'next') {
     printTarget(`${framework}: CPU added by a read, memory store`, oursMemory.addedUs, 5, ' us');
   }
   for (const row of rows) {
