@@ -1,4 +1,5 @@
 export { PostgresAttemptCounter, type PostgresAttemptCounterOptions } from './attempts.js';
+export type { PostgresClient, PostgresJsClient, PostgresJsReserved } from './client.js';
 export type { PostgresFailureReason } from './errors.js';
 export {
   DEFAULT_REVOCATION_CHANNEL,
