@@ -5,6 +5,6 @@ export default project({
     name: 'soak',
     // The phases start servers, stop and restart stores: one file, one phase at a time.
     fileParallelism: false,
-    testTimeout: 180_000,
+    testTimeout: 300_000,
   },
 });

@@ -56,8 +56,9 @@ export interface LoadSettings {
   outageMs: number;
   /**
    * The load goes on past `durationMs` until this many requests were answered 200, for at most
-   * `durationMs` more: on a machine loaded far beyond its cores a short phase may otherwise end
-   * before it has done enough to show anything. Default 0 (exactly `durationMs`).
+   * `durationMs` or 30 s more, whichever is longer: on a machine loaded far beyond its cores a
+   * short phase may otherwise end before it has done enough to show anything. Default 0 (exactly
+   * `durationMs`).
    */
   minAnswered?: number;
   log?: (line: string) => void;
@@ -590,6 +591,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     for (const outcome of started) if (outcome.status === 'fulfilled') servers.push(outcome.value);
     const failedStart = started.find((outcome) => outcome.status === 'rejected');
     if (failedStart) throw failedStart.reason;
+    log(`  ${servers.length} servers listening`);
 
     const counters = newCounters();
     const windows: FaultWindow[] = [];
@@ -611,7 +613,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     );
     const startedAt = Date.now();
     const endAt = startedAt + settings.durationMs;
-    const latestEnd = endAt + settings.durationMs;
+    const latestEnd = endAt + Math.max(settings.durationMs, 30_000);
     const minAnswered = settings.minAnswered ?? 0;
     const over = () => Date.now() >= latestEnd || (Date.now() >= endAt && counters.ok >= minAnswered);
     const load = Promise.all(clients.map((client) => client.run(over)));
@@ -673,6 +675,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     }
 
     await load;
+    log(`  load over after ${((Date.now() - startedAt) / 1000).toFixed(1)} s, ${counters.ok} requests answered 200`);
     const sweep = churn ? await churn.stop() : null;
     await sleep(1_000);
     const memoryAfter = await sampleMemory(servers);

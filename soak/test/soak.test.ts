@@ -44,10 +44,17 @@ async function soak(spec: PhaseSpec): Promise<PhaseResult> {
     clients: CLIENTS,
     thinkMs: 50,
     outageMs: 2_000,
-    // On a machine loaded far beyond its cores the load runs on (up to twice as long) until it
+    // On a machine loaded far beyond its cores the load runs on (for up to 30 s more) until it
     // has done enough for the checks below to mean something.
     minAnswered: 400,
+    // SOAK_CI_LOG=1: the phase's steps with the seconds since it started, to see where time goes.
+    log: process.env.SOAK_CI_LOG ? timed() : undefined,
   });
+}
+
+function timed(): (line: string) => void {
+  const started = Date.now();
+  return (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`);
 }
 
 function expectClean(result: PhaseResult): void {
