@@ -50,6 +50,11 @@ type FrameworkHolder = { [FRAMEWORK_KEY]?: string };
 /**
  * Names the framework in every page's footer ("This demo runs on Express 5"). Each demo app calls
  * it once when it is built; one process serves one demo.
+ *
+ * @example
+ * ```ts
+ * setDemoFramework('Fastify 5');
+ * ```
  */
 export function setDemoFramework(name: string): void {
   (globalThis as FrameworkHolder)[FRAMEWORK_KEY] = name;

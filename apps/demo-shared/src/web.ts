@@ -107,7 +107,14 @@ const RESUME_AFTER_REAUTH: Record<string, string> = {
   '/account/delete': '/account#delete-account',
 };
 
-/** The `next` path for a sensitive action at `actionPath` refused for an old login. */
+/**
+ * The `next` path for a sensitive action at `actionPath` refused for an old login.
+ *
+ * @example
+ * ```ts
+ * reauthPage({ csrfToken, email, next: resumePathFor(req.path) }); // '/account#change-password'
+ * ```
+ */
 export function resumePathFor(actionPath: string): string {
   return RESUME_AFTER_REAUTH[actionPath] ?? DEFAULT_RETURN_PATH;
 }
@@ -157,6 +164,11 @@ const LOGIN_NOTICES: Record<LoginReason, string> = {
 /**
  * The sentence the login page shows: who is signed in already, or why the last session ended
  * (from the `reason` query parameter; anything else shows nothing).
+ *
+ * @example
+ * ```ts
+ * loginNotice(req.query.reason, signedInAs); // 'You were logged out: this session was ended from another device. ...'
+ * ```
  */
 export function loginNotice(reason: unknown, signedInAs?: string | null): string | null {
   if (signedInAs) return `You are signed in as ${signedInAs}. Logging in again replaces this session.`;
@@ -173,6 +185,11 @@ export const SIGNUP_SENT_PATH = '/signup/check-email';
  * to the server console. A new address would get a welcome, a registered one a note that someone
  * tried to sign up with it; the browser sees the same page either way, so sign-up never tells
  * whether an e-mail is registered. Returns the printed text (for tests).
+ *
+ * @example
+ * ```ts
+ * if (result.ok || result.alreadyRegistered) sendSignUpMail(email, !result.ok); // then 303 to SIGNUP_SENT_PATH
+ * ```
  */
 export function sendSignUpMail(
   email: string,

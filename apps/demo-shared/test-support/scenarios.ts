@@ -78,6 +78,19 @@ async function verifyWithJwks(jwt: string, jwks: { keys: Array<Record<string, un
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
+/**
+ * Registers the shared browser scenarios for one demo: sign-up and login, the cookie and web
+ * storage, the JWT reveal, sign-up without enumeration, a phone screen in another time zone, remote
+ * logout, forged posts, re-authentication resuming the form, logout and Back.
+ *
+ * @example
+ * ```ts
+ * describeDemoInBrowser('Fastify 5', async (dataDir, { reauthAfterMs }) => {
+ *   const demo = await bootFastifyDemo(dataDir, { reauthAfterMs }, clock);
+ *   return { origin: demo.origin, close: () => demo.close(), passTime: (ms) => clock.advance(ms) };
+ * });
+ * ```
+ */
 export function describeDemoInBrowser(
   framework: string,
   boot: (dataDir: string, settings: DemoBootSettings) => Promise<DemoUnderTest>,
