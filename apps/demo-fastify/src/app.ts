@@ -205,6 +205,7 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
       const page = messagePage({
         title: 'No such session',
         message: 'That session does not exist or is already gone.',
+        viewer: viewerOf(request, reply),
       });
       return html(reply, page, 404);
     }
@@ -244,7 +245,10 @@ export async function createFastifyDemo(services: DemoServices): Promise<Fastify
     const user = await freshUser(request, reply);
     if (!user || !request.session) return reply;
     const problem = await users.changePassword(user.id, form(request).newPassword);
-    if (problem) return html(reply, messagePage({ title: 'Password not changed', message: problem }), 400);
+    if (problem) {
+      const page = messagePage({ title: 'Password not changed', message: problem, viewer: viewerOf(request, reply) });
+      return html(reply, page, 400);
+    }
     await auth.rotate(request, reply);
     await manager.revokeAll(user.id, { except: request.session.id, reason: 'password_changed' });
     return reply.redirect('/account?done=password', 303);
