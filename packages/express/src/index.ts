@@ -90,14 +90,20 @@ export interface ExpressSessions<D extends SessionData = RegisteredData> {
 }
 
 /**
- * Each request's context. Express swaps every request's prototype (`Object.setPrototypeOf`), after
- * which V8 gives each new property of `req` a map of its own: three properties would cost several
- * microseconds a request. So the context lives here, and `req.session` and `req.sessionResult` are
- * accessors on the app's request prototype that read it.
+ * Each request's context, kept in `res.locals` (Express's per-request `Object.create(null)`) under a
+ * symbol: Express swaps every request's prototype (`Object.setPrototypeOf`), after which each new
+ * property of `req` costs a map of its own (microseconds a request for three), and a WeakMap entry
+ * per request costs the garbage collector more. `req.session` and `req.sessionResult` are accessors
+ * on the app's request prototype that read the context.
  */
-// biome-ignore lint/suspicious/noExplicitAny: contexts of any session data type.
-const requestContexts = new WeakMap<object, RequestContext<any>>();
+const contextKey = Symbol('org-session');
+type Locals = { [contextKey]?: RequestContext<SessionData> };
 const prototypesWithAccessors = new WeakSet<object>();
+
+// biome-ignore lint/suspicious/noExplicitAny: a context of any session data type.
+function contextOfRequest(req: { res?: { locals?: unknown } }): RequestContext<any> | undefined {
+  return (req.res?.locals as Locals | undefined)?.[contextKey];
+}
 
 /**
  * Defines `session` and `sessionResult` on a request prototype (once): they read the request's
@@ -109,8 +115,8 @@ function defineSessionAccessors(prototype: object): void {
   const accessor = (name: string, read: (context: RequestContext) => unknown) => {
     Object.defineProperty(prototype, name, {
       configurable: true,
-      get(this: object) {
-        const context = requestContexts.get(this);
+      get(this: Request) {
+        const context = contextOfRequest(this);
         return context ? read(context) : null;
       },
       set(this: object, value: unknown) {
@@ -190,7 +196,7 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     res.status(status).json(body);
   };
   const contextOf = (req: Request): RequestContext<D> => {
-    const context = requestContexts.get(req) as RequestContext<D> | undefined;
+    const context = contextOfRequest(req) as RequestContext<D> | undefined;
     if (!context) throw new SessionError('CONFIG_INVALID', 'Mount auth.middleware before guards and helpers');
     return context;
   };
@@ -217,7 +223,7 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     sync(req, res, context);
   };
   const start = (req: Request, res: Response, next: NextFunction, context: RequestContext<D>) => {
-    requestContexts.set(req, context);
+    (res.locals as Locals)[contextKey] = context as RequestContext<SessionData>;
     const prototype = Object.getPrototypeOf(req) as object;
     if (!prototypesWithAccessors.has(prototype)) defineSessionAccessors(prototype);
     mirror(req, context);
