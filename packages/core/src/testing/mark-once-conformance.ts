@@ -142,11 +142,10 @@ export function runMarkOnceConformance(options: MarkOnceConformanceOptions): voi
       }
     });
 
-    it.skipIf(!options.sweep || !options.holds || serverClock)(
-      "the store's sweep deletes expired keys and keeps live ones",
-      async () => {
-        const sweep = options.sweep as NonNullable<MarkOnceConformanceOptions['sweep']>;
-        const holds = options.holds as NonNullable<MarkOnceConformanceOptions['holds']>;
+    // Registered only for stores that sweep and can be read around (a case that cannot run is left out, not skipped).
+    const { sweep, holds } = options;
+    if (sweep && holds && !serverClock)
+      it("the store's sweep deletes expired keys and keeps live ones", async () => {
         // Far after every other case's keys, so their expiry cannot blur this one.
         const start = AT + 24 * 3_600_000;
         const short = [key('sweep-short'), key('sweep-short'), key('sweep-short')];
@@ -160,7 +159,6 @@ export function runMarkOnceConformance(options: MarkOnceConformanceOptions): voi
         expect(await holds(store, long)).toBe(true);
         // The live key still refuses a second mark after the sweep.
         expect(await peer.markOnce(long, 600_000, start + 1000)).toBe(false);
-      },
-    );
+      });
   });
 }
