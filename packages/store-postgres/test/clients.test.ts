@@ -93,6 +93,36 @@ describe.skipIf(!available)('PostgresStore on a postgres (porsager) client', () 
     expect((error as { reason?: string }).reason).toBe('closed');
   });
 
+  it('terminated connections of a postgres client: STORE_UNAVAILABLE at worst, never a driver error, then it recovers', async () => {
+    const applicationName = `porsager_${randomString(8)
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '_')}`;
+    const client = postgres(PG_URL, { max: 3, onnotice: () => {}, connection: { application_name: applicationName } });
+    const store = new PostgresStore({ pool: client, schema });
+    try {
+      const record = sessionRecordFixture(Date.now());
+      await store.create(record, Date.now());
+      await Promise.all(Array.from({ length: 6 }, () => store.get(record.id, Date.now())));
+      const { rows } = await admin.query<{ terminated: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1',
+        [applicationName],
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      let recovered = false;
+      for (let attempt = 0; attempt <= 3 && !recovered; attempt++) {
+        try {
+          recovered = (await store.get(record.id, Date.now()))?.id === record.id;
+        } catch (error) {
+          expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+        }
+      }
+      expect(recovered).toBe(true);
+      for (let i = 0; i < 5; i++) expect(await store.get(record.id, Date.now())).toEqual(record);
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+  });
+
   it('refuses anything that is neither a pg Pool nor a postgres client with CONFIG_INVALID', () => {
     for (const pool of [{}, { query: () => {} }, () => {}, 'postgres://x']) {
       for (const open of [
