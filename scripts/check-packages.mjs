@@ -47,7 +47,11 @@ function step(label, fn) {
   }
 }
 
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout: 300_000 });
+const run = (cmd, args, cwd, timeout = 300_000) =>
+  execFileSync(cmd, args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout });
+// npm compiles better-sqlite3 from source where its prebuilt binary cannot be downloaded (no
+// network but the registry): minutes on a loaded 2-CPU machine.
+const NPM_INSTALL_TIMEOUT_MS = 20 * 60_000;
 
 for (const { dir, manifest } of packages) {
   step(`${manifest.name}: publint --strict`, () => {
@@ -83,7 +87,7 @@ try {
   }
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies }, null, 2));
   step('consumer: npm install of the packed tarballs', () => {
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app, NPM_INSTALL_TIMEOUT_MS);
   });
   const entries = packages.flatMap(({ manifest }) =>
     Object.keys(manifest.exports ?? { '.': null })
@@ -148,7 +152,13 @@ try {
   // @types/*), and @types/node as in any Node project. A declaration that fails under --strict, an
   // augmentation that resolves a name to the framework's own type, or a types package our
   // declarations need but no manifest declares as a peer (item 18) fails here.
-  const typePackages = { '@types/node': rootManifest.devDependencies['@types/node'] };
+  // A Next app also has React's and React DOM's types (create-next-app installs both): Next's own
+  // declarations import them.
+  const typePackages = {
+    '@types/node': rootManifest.devDependencies['@types/node'],
+    '@types/react': '^19.2.0',
+    '@types/react-dom': '^19.2.0',
+  };
   for (const { manifest } of packages) {
     for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
       if (!peer.startsWith('@org/')) typePackages[peer] ??= manifest.devDependencies?.[peer] ?? range;
@@ -156,11 +166,18 @@ try {
   }
   step('consumer: npm install of every peer and its types', () => {
     const specs = Object.entries(typePackages).map(([name, range]) => `${name}@${range}`);
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], app);
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], app, NPM_INSTALL_TIMEOUT_MS);
   });
-  writeFileSync(join(app, 'consumer.mts'), consumerSource(entries));
-  writeFileSync(join(app, 'consumer.cts'), consumerSource(entries));
-  writeFileSync(join(app, 'consumer.ts'), consumerSource(entries));
+  // Next apps compile with the DOM lib (create-next-app's tsconfig has it), which Next's
+  // declarations need. The Next entry is checked in programs of its own with that lib; every other
+  // entry without it, as a Node server compiles them.
+  const isNext = (entry) => entry === '@org/session-next' || entry.startsWith('@org/session-next/');
+  const nodeEntries = entries.filter((entry) => !isNext(entry));
+  const nextEntries = entries.filter(isNext);
+  for (const extension of ['mts', 'cts', 'ts']) {
+    writeFileSync(join(app, `consumer.${extension}`), consumerSource(nodeEntries));
+    writeFileSync(join(app, `consumer-next.${extension}`), consumerSource(nextEntries));
+  }
   const strict = {
     strict: true,
     skipLibCheck: false,
@@ -174,11 +191,21 @@ try {
   // augmentation twice). `module: node20` models the Node our engines field asks for, which can
   // require() an ES module such as jose; its resolution is node16's.
   const node = { ...strict, module: 'node20', moduleResolution: 'node16' };
+  const bundler = { ...strict, module: 'esnext', moduleResolution: 'bundler' };
+  // Next's declarations also use ES2024's PromiseWithResolvers.
+  const dom = { lib: ['ES2024', 'DOM', 'DOM.Iterable'] };
   const configs = {
     'node16 (ESM)': { compilerOptions: node, files: ['consumer.mts'] },
     'node16 (CJS)': { compilerOptions: node, files: ['consumer.cts'] },
-    bundler: { compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler' }, files: ['consumer.ts'] },
+    bundler: { compilerOptions: bundler, files: ['consumer.ts'] },
   };
+  if (nextEntries.length > 0) {
+    Object.assign(configs, {
+      'node16 (ESM), Next with the DOM lib': { compilerOptions: { ...node, ...dom }, files: ['consumer-next.mts'] },
+      'node16 (CJS), Next with the DOM lib': { compilerOptions: { ...node, ...dom }, files: ['consumer-next.cts'] },
+      'bundler, Next with the DOM lib': { compilerOptions: { ...bundler, ...dom }, files: ['consumer-next.ts'] },
+    });
+  }
   for (const [name, config] of Object.entries(configs)) {
     const file = `tsconfig.${name.replace(/\W+/g, '-')}.json`;
     writeFileSync(join(app, file), JSON.stringify(config, null, 2));
@@ -189,10 +216,12 @@ try {
 }
 
 /**
- * tsc over the consumer project. Errors inside a framework's own declarations (Next's types need
- * DOM globals such as URLPattern and @types/react-dom under skipLibCheck false) are the framework's,
+ * tsc over the consumer project. Errors inside a framework's own declarations are the framework's,
  * not ours: they are counted and reported, and only errors in our packages' declarations or in the
- * consumer module fail the step.
+ * consumer module fail the step. With @types/react-dom installed and the DOM lib, Next 16.5's
+ * declarations still fail under skipLibCheck false (create-next-app sets it true): they import
+ * types Next does not ship (react-server-dom-webpack, members of its compiled webpack, sharp's,
+ * @vercel/og's satori) and name URLPattern, which TypeScript 5.9's DOM lib lacks.
  */
 function strictTypecheck(file, cwd) {
   try {
