@@ -307,7 +307,7 @@ export function describeDemoInBrowser(
       expect(await browserCookie(second.context, '__Host-sid')).toBeUndefined();
     });
 
-    it('refuses forged posts with a heading in words and the code in small print, keeping the menu', async () => {
+    it('refuses a cross-site form post from another loopback origin (CS-08), with a heading in words and the code in small print, keeping the menu', async () => {
       const email = `mallory-target-${slug}@example.com`;
       const victim = await freshPage();
       await signUp(victim.page, email);
