@@ -223,6 +223,8 @@ export function expressSessions<D extends SessionData = RegisteredData>(
     sync(req, res, context);
   };
   const start = (req: Request, res: Response, next: NextFunction, context: RequestContext<D>) => {
+    // Express's app.handle creates res.locals; a bare Router on a plain server may not have it.
+    res.locals ??= Object.create(null);
     (res.locals as Locals)[contextKey] = context as RequestContext<SessionData>;
     const prototype = Object.getPrototypeOf(req) as object;
     if (!prototypesWithAccessors.has(prototype)) defineSessionAccessors(prototype);
