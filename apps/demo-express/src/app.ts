@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, MemoryStore, SessionError } from '@org/session-core';
+import { type Clock, SessionError } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
 import { createDbsc } from '@org/session-core/dbsc';
 import { assertDpopBinding, createDpopVerifier, dpopErrorResponse } from '@org/session-core/dpop';
@@ -83,9 +83,9 @@ export function createExpressDemo(services: DemoServices): express.Express {
   });
   // DPoP (RFC 9449) for API clients: a script logs in with a proof and gets a session JWT bound to
   // its key (cnf.jkt). No cookie is sent or set, so there is nothing for CSRF to protect: the route
-  // comes before the CSRF check. One process: a memory replay cache is enough (several instances
-  // would share the Redis store's).
-  const dpop = createDpopVerifier({ replay: new MemoryStore() });
+  // comes before the CSRF check. Used proof ids go in the session store (markOnce), so every
+  // instance on the same Redis or PostgreSQL store refuses a proof replayed to another.
+  const dpop = createDpopVerifier({ replay: services.store });
   const sendDpopError = (error: unknown, res: Response, tokenEndpoint = false) => {
     const { status, headers, body } = dpopErrorResponse(error, dpop, { tokenEndpoint });
     res.status(status).set(headers).json(body);
@@ -123,10 +123,8 @@ export function createExpressDemo(services: DemoServices): express.Express {
   app.use(auth.middleware);
   // Device Bound Session Credentials: the browser posts signed proofs here. The challenge in each
   // proof is the anti-forgery check, so these two come before the CSRF token check. Used challenges
-  // are kept in memory (one process; a cluster would share the Redis store's).
-  const dbsc = expressDbsc(
-    createDbsc(manager, { secret: crypto.getRandomValues(new Uint8Array(32)), replayStore: new MemoryStore() }),
-  );
+  // are remembered by the manager's own store (markOnce), shared by every instance on it.
+  const dbsc = expressDbsc(createDbsc(manager, { secret: crypto.getRandomValues(new Uint8Array(32)) }));
   app.post('/dbsc/register', dbsc.register);
   app.post('/dbsc/refresh', dbsc.refresh);
   // Logout needs only the origin checks: a page older than a rotation, or a second tab after the

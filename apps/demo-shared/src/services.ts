@@ -57,6 +57,11 @@ export interface DemoServices {
   origin: string;
   manager: SessionManager<DemoSessionData>;
   /**
+   * The manager's store (SQLite, memory, Redis or PostgreSQL). It also remembers used DPoP proof
+   * ids and DBSC challenges (`markOnce`), so every process on the same store shares those checks.
+   */
+  store: SessionStore<DemoSessionData>;
+  /**
    * The handle that names a session on the sessions page: the first 16 hex chars of
    * HMAC-SHA256(logKey, id), the same `sidHash` the library's events carry, so a row of the page
    * and a line of the audit log name a session alike, without showing any part of its token.
@@ -122,6 +127,7 @@ export async function createDemoServices(config: DemoConfig, options: DemoServic
     config,
     origin: options.allowedOrigins[0] as string,
     manager,
+    store,
     sessionHandle: (id) => createHmac('sha256', secrets.logKey).update(id).digest('hex').slice(0, 16),
     csrfOptions: { key: secrets.csrfKey, allowedOrigins: options.allowedOrigins },
     jwts,
