@@ -136,14 +136,23 @@ export function createHonoDemo(services: HonoDemoServices, runtime: HonoDemoRunt
   app.get('/demo.js', (c) =>
     c.body(script, 200, { 'content-type': 'text/javascript', 'cache-control': 'public, max-age=300' }),
   );
+  app.use(auth.middleware);
+  // After the session middleware, so the refusal page shows the signed-in menu like every other
+  // error page; before the CSRF check, which is the first to read a form body.
   app.use(
     bodyLimit({
       maxSize: 8 * 1024,
-      onError: (c) =>
-        c.html(messagePage({ title: 'Bad request', message: 'The server could not accept this request.' }), 413),
+      onError: async (c) =>
+        c.html(
+          messagePage({
+            title: 'Bad request',
+            message: 'The server could not accept this request.',
+            viewer: await viewerOf(c),
+          }),
+          413,
+        ),
     }),
   );
-  app.use(auth.middleware);
   // Logout needs only the origin checks: a page older than a rotation, or a second tab after the
   // first logged out, must still log out (a forged one could only end the caller's own session).
   const csrfCheck = auth.csrf();
