@@ -1,9 +1,113 @@
-import { createDpopVerifier } from '@org/session-core/dpop';
+import { createDpopVerifier, type MarkOnceStore } from '@org/session-core/dpop';
+import { runMarkOnceConformance } from '@org/session-core/testing/vitest';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../src/index.js';
-import { assertServices, dropUnder, LOCAL_URL, localRedis, skipWithout, uniquePrefix } from './support.js';
+import { type AnyRedisClient, RedisStore } from '../src/index.js';
+import {
+  assertServices,
+  type ClientKind,
+  dropUnder,
+  LOCAL_URL,
+  localRedis,
+  type OpenedClient,
+  openClient,
+  openClusterClient,
+  redisCluster,
+  skipWithout,
+  uniquePrefix,
+} from './support.js';
 
 const local = await localRedis();
+const cluster = redisCluster();
+
+/**
+ * Opens stores for the shared markOnce suite and lets go of them: the store's own connection, or
+ * an app-owned client (which the store never closes) of the given library.
+ */
+function markOnceStores(connect: (kind: ClientKind) => Promise<OpenedClient>) {
+  const clients = new Map<MarkOnceStore, OpenedClient>();
+  const prefixes: string[] = [];
+  return {
+    prefixes,
+    /** An instance on `prefix` (a fresh one when absent) over an app-owned client of `kind`. */
+    async open(kind: ClientKind, prefix?: string): Promise<RedisStore<never, AnyRedisClient>> {
+      const opened = await connect(kind);
+      const store = new RedisStore<never, AnyRedisClient>({ client: opened.client, prefix: prefix ?? fresh() });
+      clients.set(store, opened);
+      return store;
+    },
+    fresh,
+    async close(store: MarkOnceStore): Promise<void> {
+      await (store as RedisStore).close();
+      await clients.get(store)?.close();
+      clients.delete(store);
+    },
+  };
+  function fresh(): string {
+    const prefix = uniquePrefix('once-conformance');
+    prefixes.push(prefix);
+    return prefix;
+  }
+}
+
+describe.skipIf(skipWithout(local))('RedisStore.markOnce conformance on a single server', () => {
+  const stores = markOnceStores((kind) => openClient(kind, LOCAL_URL));
+  beforeAll(() => assertServices(local));
+  afterAll(async () => {
+    if (local.missing) return;
+    const admin = new Redis(LOCAL_URL);
+    for (const prefix of stores.prefixes) await dropUnder(admin, prefix);
+    admin.disconnect();
+  });
+
+  // Two instances, each with the connection it opened from the URL: two app processes.
+  runMarkOnceConformance({
+    name: 'RedisStore (two ioredis 5 connections it opened, one server)',
+    createStore: () => new RedisStore({ url: LOCAL_URL, prefix: stores.fresh() }),
+    createPeer: (store) => new RedisStore({ url: LOCAL_URL, prefix: (store as RedisStore).prefix }),
+    closeStore: (store) => stores.close(store),
+    clock: 'server',
+  });
+
+  // One instance on ioredis 6, the other on node-redis 5: the same key layout through both.
+  runMarkOnceConformance({
+    name: 'RedisStore (an ioredis 6 and a node-redis 5 client, one server)',
+    createStore: () => stores.open('ioredis 6'),
+    createPeer: (store) => stores.open('node-redis 5', (store as RedisStore<never, AnyRedisClient>).prefix),
+    closeStore: (store) => stores.close(store),
+    clock: 'server',
+  });
+});
+
+describe.skipIf(skipWithout(cluster))('RedisStore.markOnce conformance on the test Redis Cluster', () => {
+  const stores = markOnceStores((kind) => openClusterClient(kind, cluster.nodes));
+  beforeAll(() => assertServices(cluster));
+  afterAll(async () => {
+    if (cluster.missing) return;
+    const admin = new Cluster(cluster.nodes);
+    await new Promise((resolve) => admin.once('ready', resolve));
+    for (const prefix of stores.prefixes) await dropUnder(admin, prefix);
+    admin.disconnect();
+  });
+
+  // The store's own cluster connection on one side, node-redis 5's cluster client on the other:
+  // racing callers reach the key's slot through different client libraries.
+  runMarkOnceConformance({
+    name: 'RedisStore (its own ioredis 5 cluster connection and a node-redis 5 cluster client)',
+    createStore: () => new RedisStore({ cluster: { nodes: cluster.nodes }, prefix: stores.fresh() }),
+    createPeer: (store) => stores.open('node-redis 5', (store as RedisStore).prefix),
+    closeStore: (store) => stores.close(store),
+    clock: 'server',
+  });
+
+  runMarkOnceConformance({
+    name: 'RedisStore (two ioredis 6 cluster clients)',
+    createStore: () => stores.open('ioredis 6'),
+    createPeer: (store) => stores.open('ioredis 6', (store as RedisStore<never, AnyRedisClient>).prefix),
+    closeStore: (store) => stores.close(store),
+    clock: 'server',
+  });
+});
 
 const b64 = (bytes: Uint8Array | string) =>
   Buffer.from(typeof bytes === 'string' ? Buffer.from(bytes) : bytes).toString('base64url');
