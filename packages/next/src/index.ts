@@ -24,6 +24,7 @@ import type { SessionJwtClaims } from '@org/session-core/jwt';
 import { cookies, headers } from 'next/headers.js';
 import { type NextRequest, NextResponse } from 'next/server.js';
 import { safeNextPath } from './next-path.js';
+import { PROXY_VERDICT_HEADER, proxyVerdicts } from './proxy-verdict.js';
 
 /**
  * Core's, re-exported. Declare your session data type once, for every adapter, and `getSession()`
@@ -157,6 +158,43 @@ export function nextSessions<D extends SessionData = RegisteredData>(
     hybrid: options.hybrid,
     trustLoopbackHost: options.trustLoopbackHost,
   });
+  // The proxy's verdict, handed to the page or route handler of the same request (proxy-verdict.ts):
+  // a second set of contexts whose strategy answers the first validation with that verdict, once,
+  // and asks the real strategy for everything else (a strict check, login, rotate, logout).
+  const strategy = contexts.strategy;
+  let handed: ValidationResult<D> | null = null;
+  const handoff = createRequestContexts({
+    manager,
+    csrf,
+    hybrid: {
+      manager,
+      cookieNames: strategy.cookieNames,
+      validate(cookieHeader, signals, validateOptions) {
+        const verdict = handed;
+        handed = null;
+        return verdict ? Promise.resolve(verdict) : strategy.validate(cookieHeader, signals, validateOptions);
+      },
+      create: (input) => strategy.create(input),
+      rotate: (session, rotateOptions) => strategy.rotate(session, rotateOptions),
+      logout: (sessionId) => strategy.logout(sessionId),
+      deletionCookies: () => strategy.deletionCookies(),
+    },
+    trustLoopbackHost: options.trustLoopbackHost,
+  });
+  const verdictScope = strategy.cookieNames.join(' ');
+  /** Opens the request's context, from the proxy's verdict when this request carries a genuine one. */
+  const open = (input: RequestContextInput, source: Headers): Promise<RequestContext<D>> => {
+    const id = source.get(PROXY_VERDICT_HEADER);
+    const verdict = id ? proxyVerdicts.take<D>(id, input.cookieHeader as string | null, verdictScope) : null;
+    if (!verdict) return contexts.open(input);
+    handed = verdict;
+    try {
+      // Validation runs synchronously inside open, so no other request can see `handed`.
+      return handoff.open(input);
+    } finally {
+      handed = null;
+    }
+  };
   // One context per request, keyed by Next's per-request headers object.
   const entries = new WeakMap<object, Entry<D>>();
 
@@ -195,7 +233,7 @@ export function nextSessions<D extends SessionData = RegisteredData>(
       // Only a server action (or a form post to one) carries a body here; a render is a GET.
       const unsafe = source.has('next-action') || source.has('content-type');
       found = {
-        context: contexts.open(inputOf(source as unknown as Headers, unsafe ? 'POST' : 'GET')),
+        context: open(inputOf(source as unknown as Headers, unsafe ? 'POST' : 'GET'), source as unknown as Headers),
         viaResponse: false,
       };
       entries.set(source, found);
@@ -222,7 +260,7 @@ export function nextSessions<D extends SessionData = RegisteredData>(
   };
 
   const openFor = async (request: Request): Promise<RequestContext<D>> => {
-    const context = await contexts.open(inputOf(request.headers, request.method));
+    const context = await open(inputOf(request.headers, request.method), request.headers);
     // Helpers called inside the handler (login, getSession, ...) find this context.
     entries.set(await headers(), { context: Promise.resolve(context), viaResponse: true });
     return context;
@@ -333,12 +371,21 @@ export function nextSessions<D extends SessionData = RegisteredData>(
         // Read once (it reports changes since the last call): the page's request may need the cookie too.
         const update = context.responseHeaders(null);
         const forwarded = new Headers(request.headers);
+        // Only this proxy may hand a verdict on: a client's copy of the header is dropped.
+        forwarded.delete(PROXY_VERDICT_HEADER);
         const started = update?.setCookie.find((line) => csrf && line.startsWith(`${csrf.preSessionCookieName}=`));
         if (started) {
           // The page renders from this request and cannot set the cookie itself: it must see the new pre-session.
           const pair = started.slice(0, started.indexOf(';'));
           const existing = forwarded.get('cookie');
           forwarded.set('cookie', existing ? `${existing}; ${pair}` : pair);
+        }
+        // The page or route handler behind this proxy takes this verdict instead of asking the store
+        // again. Its cookies stay with this response (the renewal is sent from here, as before); an
+        // outage is not handed on, so the handler tries the store itself.
+        if (context.result.status !== 'unavailable') {
+          const verdict = { ...context.result, cookies: [] };
+          forwarded.set(PROXY_VERDICT_HEADER, proxyVerdicts.put(verdict, forwarded.get('cookie'), verdictScope));
         }
         const response = NextResponse.next({ request: { headers: forwarded } });
         return writeUpdate(response, update, isProtected(path));
