@@ -214,7 +214,40 @@ async function startHono(kit: Kit): Promise<number> {
   });
 }
 
+/**
+ * Investigation aid (issue 15), off unless SOAK_HEAP_TRACE_DIR is set: every SOAK_HEAP_TRACE_MS
+ * (default 20 s) append heapUsed after a full GC to `<dir>/<adapter>-<pid>.jsonl`, and write a heap
+ * snapshot at each second count listed in SOAK_HEAP_SNAPSHOT_AT (e.g. `60,240`), to tell a leak
+ * from warm-up by what grows between two snapshots.
+ */
+async function startHeapTrace(): Promise<void> {
+  const dir = process.env.SOAK_HEAP_TRACE_DIR;
+  if (!dir) return;
+  const { appendFileSync, mkdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { writeHeapSnapshot } = await import('node:v8');
+  mkdirSync(dir, { recursive: true });
+  const name = `${config.adapter}-${process.pid}`;
+  const startedAt = Date.now();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const everyMs = Number(process.env.SOAK_HEAP_TRACE_MS ?? 20_000);
+  setInterval(() => {
+    gc?.();
+    gc?.();
+    const { heapUsed, rss } = process.memoryUsage();
+    const line = { s: Math.round((Date.now() - startedAt) / 1000), heapUsed, rss };
+    appendFileSync(join(dir, `${name}.jsonl`), `${JSON.stringify(line)}\n`);
+  }, everyMs).unref();
+  for (const at of (process.env.SOAK_HEAP_SNAPSHOT_AT ?? '').split(',').filter(Boolean)) {
+    setTimeout(() => {
+      gc?.();
+      writeHeapSnapshot(join(dir, `${name}-${at}s.heapsnapshot`));
+    }, Number(at) * 1_000).unref();
+  }
+}
+
 const starters = { express: startExpress, fastify: startFastify, hono: startHono } as const;
+await startHeapTrace();
 const kit = await buildKit();
 const port = await starters[config.adapter](kit);
 process.stdout.write(`${JSON.stringify({ port })}\n`);
