@@ -7,8 +7,10 @@ import {
   type RevocationSubscription,
   SessionError,
 } from '@org/session-core';
-import { Client, type ClientConfig, type Notification, Pool } from 'pg';
+import type * as Pg from 'pg';
+import type { Client, ClientConfig, Notification } from 'pg';
 import { adapterFor, type PostgresClient, pgAdapter, type QueryAdapter } from './client.js';
+import { loadPg } from './pg.js';
 
 /** Default `LISTEN`/`NOTIFY` channel. */
 export const DEFAULT_REVOCATION_CHANNEL = 'session_revocations';
@@ -72,6 +74,8 @@ export class PostgresRevocationChannel implements RevocationChannel {
   private readonly heartbeatMs: number;
   private readonly timeoutMs: number;
   private readonly subscriptions = new Set<RevocationSubscription>();
+  /** Listeners are always `pg` connections (a pooled connection cannot stay in LISTEN). */
+  private readonly pg: typeof Pg;
 
   constructor(options: PostgresRevocationChannelOptions) {
     if (!options || typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
@@ -90,6 +94,7 @@ export class PostgresRevocationChannel implements RevocationChannel {
     if (!Number.isFinite(heartbeat) || heartbeat < 0) {
       throw new SessionError('CONFIG_INVALID', 'heartbeatMs must be a non-negative number');
     }
+    this.pg = loadPg('PostgresRevocationChannel (its listeners are pg connections)');
     this.channel = channel;
     this.reconnectDelayMs = delay;
     this.heartbeatMs = heartbeat;
@@ -106,7 +111,7 @@ export class PostgresRevocationChannel implements RevocationChannel {
       this.publisher = adapterFor(options.pool, 'pool');
       this.ownsPool = false;
     } else {
-      const pool = new Pool({ ...this.config, max: 2 });
+      const pool = new this.pg.Pool({ ...this.config, max: 2 });
       pool.on('error', () => {});
       this.publisher = pgAdapter(pool);
       this.ownsPool = true;
@@ -155,7 +160,7 @@ export class PostgresRevocationChannel implements RevocationChannel {
     };
     const connect = async () => {
       if (closed) return;
-      const next = new Client(this.config);
+      const next = new this.pg.Client(this.config);
       client = next;
       next.on('error', () => lost('disconnected'));
       next.on('end', () => {

@@ -28,9 +28,10 @@ import {
   sweepTables,
   walk,
 } from '@org/session-sql-kit';
-import { Pool, type PoolConfig } from 'pg';
+import type { PoolConfig } from 'pg';
 import { adapterFor, type Connection, type PostgresClient, pgAdapter, type QueryAdapter } from './client.js';
 import { toStoreError } from './errors.js';
+import { loadPg } from './pg.js';
 import {
   MIGRATIONS,
   type PostgresSchemaOptions,
@@ -172,6 +173,8 @@ export class PostgresStore<D extends SessionData = SessionData>
       options.connectionTimeoutMs,
       DEFAULT_CONNECTION_TIMEOUT_MS,
     );
+    // Only here is pg needed: an app that passes a postgres client never loads it.
+    const { Pool } = loadPg('A PostgresStore opened from a connectionString or poolConfig');
     const pool = new Pool({
       application_name: 'org-session-store',
       keepAlive: true,
