@@ -381,9 +381,10 @@ export function nextSessions<D extends SessionData = RegisteredData>(
           forwarded.set('cookie', existing ? `${existing}; ${pair}` : pair);
         }
         // The page or route handler behind this proxy takes this verdict instead of asking the store
-        // again. Its cookies stay with this response (the renewal is sent from here, as before); an
-        // outage is not handed on, so the handler tries the store itself.
-        if (context.result.status !== 'unavailable') {
+        // again. Its cookies stay with this response (the renewal is sent from here, as before).
+        // Only a live session is handed on: a handler meets any other outcome (an outage, a cookie
+        // this proxy's store does not know) with its own validation.
+        if (context.result.status === 'valid') {
           const verdict = { ...context.result, cookies: [] };
           forwarded.set(PROXY_VERDICT_HEADER, proxyVerdicts.put(verdict, forwarded.get('cookie'), verdictScope));
         }

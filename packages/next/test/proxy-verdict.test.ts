@@ -52,6 +52,20 @@ describe('the proxy hands its verdict to the page', () => {
     }
   });
 
+  it('hands on only a live session: behind a dead cookie the page validates again itself', async () => {
+    const live = await login('signin-user');
+    const ok = await get('/signin', { cookie: `${SID}=${live}` });
+    expect(ok.status).toBe(200);
+    expect(probe.calls.get).toBe(1);
+    const dead = await login('revoked-user');
+    await manager.revokeAll('revoked-user');
+    probe.reset();
+    const res = await get('/signin', { cookie: `${SID}=${dead}` });
+    expect(res.status).toBe(200);
+    // The proxy's read and the page's own (an outcome other than a live session is never handed on).
+    expect(probe.calls.get).toBe(2);
+  });
+
   it('a route handler the proxy does not match validates itself: one read, as before', async () => {
     const token = await login('route-user');
     const res = await get('/me', { cookie: `${SID}=${token}` });
