@@ -43,11 +43,16 @@ export { type FastifyDbsc, type FastifyDbscGuard, type FastifyDbscHandler, fasti
  * that name; a type of our own declared out here keeps the two apart in the published `.d.ts`.
  */
 type SessionValidationResult<D extends SessionData> = ValidationResult<D>;
+/**
+ * `request.session`, for the same reason: @fastify/session declares a `Session` interface inside
+ * `declare module 'fastify'`, where it would hide core's `Session` when both are installed.
+ */
+type RequestSession<D extends SessionData> = Session<D>;
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The validated session, or null (absent, invalid, expired, or the store is down). */
-    session: Session<RegisteredData> | null;
+    session: RequestSession<RegisteredData> | null;
     /** The full validation outcome (status, error) behind `request.session`. */
     sessionResult: SessionValidationResult<RegisteredData> | null;
   }
