@@ -262,9 +262,11 @@ async function serveExpress(c: Case): Promise<Served> {
         cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 86_400_000 },
       }),
     );
+    // This program also loads @org/session-express, whose `req.session` type wins over
+    // express-session's; on these routes the object is express-session's, read through `Data`.
     type Data = { user?: string; n?: number };
     app.post('/login', (req, res) => {
-      Object.assign(req.session, { user: USER, role: 'member', n: 0 });
+      Object.assign(req.session as unknown as Data, { user: USER, role: 'member', n: 0 });
       res.json({ ok: true });
     });
     app.get('/hello', (req, res) => {

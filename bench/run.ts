@@ -13,7 +13,9 @@ import type { HttpSectionResult } from './http.ts';
 import { resultsMarkdown, resultsSvg } from './report.ts';
 
 type SectionResult = string | HttpSectionResult | undefined;
-const sections: Record<string, () => Promise<{ run(): Promise<SectionResult | undefined> }>> = {
+// A section's run() returns what --write-results writes, or nothing when the section only prints.
+type Section = { run(): Promise<SectionResult> } | { run(): Promise<void> };
+const sections: Record<string, () => Promise<Section>> = {
   core: () => import('./core.ts'),
   jwt: () => import('./jwt.ts'),
   'store-redis': () => import('./store-redis.ts'),
