@@ -119,8 +119,10 @@ export function createExpressDemo(services: DemoServices): express.Express {
       ? dpopWhenPresent(req, res, next)
       : next();
 
-  app.use(express.urlencoded({ extended: false, limit: '8kb' }));
   app.use(auth.middleware);
+  // After the session middleware, so a body over the limit gets a 413 page with the signed-in
+  // menu like every other error page; before the CSRF check, which reads the form's token.
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }));
   // Device Bound Session Credentials: the browser posts signed proofs here. The challenge in each
   // proof is the anti-forgery check, so these two come before the CSRF token check. Used challenges
   // are remembered by the manager's own store (markOnce), shared by every instance on it.
