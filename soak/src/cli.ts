@@ -1,4 +1,4 @@
-// `pnpm soak [--duration 120] [--clients 300] [--phases redis,postgres,sqlite,redis-cluster]`:
+// `pnpm soak [--duration 240] [--clients 300] [--phases redis,postgres,sqlite,redis-cluster]`:
 // the full soak, each phase for --duration seconds, ending with one table.
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -8,7 +8,9 @@ import { heapGrowth, MEMORY_BOUNDS, memoryProblems, renderTable, violations } fr
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '120' },
+    // 240 s: the halfway sample (120 s) comes after the servers' bounded caches are full, so the
+    // halfway-to-after heap growth shows whether the heap has levelled off.
+    duration: { type: 'string', default: '240' },
     clients: { type: 'string', default: '300' },
     phases: { type: 'string', default: 'redis,postgres,sqlite,redis-cluster' },
     outage: { type: 'string', default: '3' },

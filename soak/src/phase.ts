@@ -118,6 +118,8 @@ export interface PhaseResult {
   familiesLostAtAudit: number;
   memoryBefore: MemorySample[];
   memoryMiddle: MemorySample[];
+  /** When the halfway sample was taken, ms after the load started. */
+  memoryMiddleAtMs: number;
   memoryAfter: MemorySample[];
   faults: FaultResult[];
   sweep: SweepResult | null;
@@ -624,9 +626,11 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
     const memoryBefore = await sampleMemory(servers);
     const redisBefore = backend.redis ? await patiently(() => (backend.redis as RedisProbe).usage()) : null;
     // A sample halfway through too: bounded caches fill early, a leak keeps growing after.
-    const memoryMiddle = sleep(Math.max(0, startedAt + settings.durationMs / 2 - Date.now())).then(() =>
-      sampleMemory(servers),
-    );
+    let memoryMiddleAtMs = Number.NaN;
+    const memoryMiddle = sleep(Math.max(0, startedAt + settings.durationMs / 2 - Date.now())).then(() => {
+      memoryMiddleAtMs = Date.now() - startedAt;
+      return sampleMemory(servers);
+    });
 
     const faults: FaultResult[] = [];
     for (const [i, fault] of spec.faults.entries()) {
@@ -734,6 +738,7 @@ export async function runPhase(spec: PhaseSpec, settings: LoadSettings): Promise
       familiesLostAtAudit,
       memoryBefore,
       memoryMiddle: await memoryMiddle,
+      memoryMiddleAtMs,
       memoryAfter,
       faults,
       sweep,
