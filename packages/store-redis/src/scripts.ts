@@ -96,11 +96,15 @@ return 1`,
  * (1). Otherwise writes the record and answers the `indexedUntil` it kept.
  * ARGV: expected version, now, ttl ms, score the index must hold at least, raised score or '',
  * then the new owner, version, createdAt, expiresAt and record JSON.
+ *
+ * The usual write (same owner, createdAt, deadline and index score: a request that changes the
+ * data) sets only `version` and `record`, and spends no PEXPIRE: the key's TTL was set for the
+ * same deadline, and Redis keeps it as an absolute time.
  */
 export const updateSession = lua(
   WRITE_SESSION,
   `
-local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil', 'activity')
+local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil', 'activity', 'createdAt')
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
 if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
@@ -117,7 +121,12 @@ if raised and raised > indexed then indexed = raised end
 if tonumber(ARGV[4]) > indexed then return -1 end
 -- Only a touch leaves an activity: a write after a write spends no HDEL on a missing field.
 if f[5] then redis.call('HDEL', KEYS[1], 'activity') end
-writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', indexed), ARGV[10])
+local score = string.format('%d', indexed)
+if f[2] == ARGV[9] and f[3] == ARGV[6] and f[4] == score and f[6] == ARGV[8] then
+  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'record', ARGV[10])
+else
+  writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], score, ARGV[10])
+end
 return indexed`,
 );
 

@@ -56,6 +56,16 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     }
   }
 
+  /** The remaining TTL of a key in ms, read on a connection of the test's own. */
+  async function pttl(key: string): Promise<number> {
+    const inspector = new Redis(server.url);
+    try {
+      return await inspector.pttl(key);
+    } finally {
+      inspector.disconnect();
+    }
+  }
+
   /** A manager on its own connection (an app instance), with the store's scripts cached on the server. */
   async function instance(): Promise<{ sessions: SessionManager<Data>; store: RedisStore<Data, AnyRedisClient> }> {
     const opened = await openClient(kind as ClientKind, server.url);
@@ -94,9 +104,15 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     // Each request: the record and the user's epoch (sent together: one round trip), then the
     // compare-and-set on the version just read.
     expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha', 'hmget', 'hmget', 'evalsha']);
-    // Inside each script: one HMGET of the stored version, deadline, owner, index score and
-    // activity (never the record), then the write of the new record and its TTL.
-    expect(inScripts(log).sort()).toEqual(['hmget', 'hmget', 'hset', 'hset', 'pexpire', 'pexpire']);
+    // Inside each script: one HMGET of the stored version, deadline, owner, index score, activity
+    // and createdAt (never the record), then one HSET of the version and the record: the deadline
+    // did not move, so neither it nor the TTL is written again.
+    expect(inScripts(log).sort()).toEqual(['hmget', 'hmget', 'hset', 'hset']);
+    const writes = log.filter((c) => c.fromScript && c.args[0]?.toLowerCase() === 'hset');
+    expect(writes.map((c) => c.args.filter((_, i) => i >= 2 && i % 2 === 0))).toEqual([
+      ['version', 'record'],
+      ['version', 'record'],
+    ]);
     expect(readsRecordField(log)).toBe(false);
     expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'admin', plan: 'pro' });
   });
@@ -113,15 +129,37 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     });
     expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha']);
     expect(inScripts(log).sort()).toEqual(['hmget', 'hset', 'pexpire']);
-    const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
     // After the SHA, the key count and the key: numbers, the owner and the activity. No JSON, no
     // data, no secret hash.
+    const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
     const values = touch?.args.slice(4) ?? [];
     expect(values).toHaveLength(9);
     expect(values.some((a) => a.includes(marker) || a.includes('{') || a.includes('"'))).toBe(false);
     expect(values.join(' ').length).toBeLessThan(200);
     expect(readsRecordField(log)).toBe(false);
     expect((await sessions.validateToken(token)).session?.data).toEqual({ marker });
+  });
+
+  it('an update that moves the deadline writes it, and the TTL for it, in the same script', async () => {
+    const { sessions, store } = await instance();
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    const read = await sessions.validateToken(token);
+    if (read.status !== 'valid') throw new Error(`expected a valid session, got ${read.status}`);
+    const current = await store.get(read.session.id, clock.now());
+    if (current?.idleExpiresAt == null) throw new Error('expected a stored record with an idle deadline');
+    const key = store.sessionKey(current.id);
+    const ttlBefore = await pttl(key);
+    const moved = { ...current, version: current.version + 1, idleExpiresAt: current.idleExpiresAt + 60_000 };
+
+    const log = await recordCommands(server.url, async () => {
+      expect(await store.update(moved, current.version, clock.now())).toBe(true);
+    });
+    expect(sent(log)).toEqual(['evalsha']);
+    expect(inScripts(log).sort()).toEqual(['hmget', 'hset', 'pexpire']);
+    expect(await field(key, 'expiresAt')).toBe(String(moved.idleExpiresAt));
+    // A minute later, give or take the real time the test took.
+    expect((await pttl(key)) - ttlBefore).toBeGreaterThan(50_000);
+    expect((await store.get(current.id, clock.now()))?.idleExpiresAt).toBe(moved.idleExpiresAt);
   });
 
   it('an update after a touch drops the activity the touch left, in the same script, and keeps the touched deadline', async () => {
@@ -133,11 +171,20 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     if (touched.status !== 'valid') throw new Error(`expected a valid session, got ${touched.status}`);
     expect(await field(store.sessionKey(touched.session.id), 'activity')).not.toBeNull();
 
+    const key = store.sessionKey(touched.session.id);
+    const ttlBefore = await pttl(key);
     const log = await recordCommands(server.url, async () => {
       await sessions.patch(touched.session, { plan: 'pro' });
     });
+    const ttlAfter = await pttl(key);
     expect(sent(log)).toEqual(['evalsha']);
-    expect(inScripts(log).sort()).toEqual(['hdel', 'hmget', 'hset', 'pexpire']);
+    // The patch keeps the touched deadline: no PEXPIRE, and the key keeps the TTL the touch gave it
+    // (only real time passed: Redis holds a TTL as an absolute time).
+    expect(inScripts(log).sort()).toEqual(['hdel', 'hmget', 'hset']);
+    expect(readsRecordField(log)).toBe(false);
+    expect(ttlAfter).toBeGreaterThan(0);
+    expect(ttlAfter).toBeLessThanOrEqual(ttlBefore);
+    expect(ttlBefore - ttlAfter).toBeLessThan(10_000);
     expect(await field(store.sessionKey(touched.session.id), 'activity')).toBeNull();
     const after = await sessions.validateToken(token);
     expect(after.session).toMatchObject({
