@@ -13,6 +13,11 @@
  *    its time; other commands from SLOWLOG at 0 us in a separate pass, which also counts commands
  *    per op, so that logging does not weigh on the other figures).
  *
+ * `BENCH_REDIS_BASELINE=<path to another checkout's packages/store-redis/src/index.ts>` adds that
+ * store's write-path cases (prefixed `baseline:`) to the same interleaved rounds, for a before and
+ * after of a change in one run (give that checkout's package a node_modules, e.g. a symlink to
+ * this one's, so that both stores run on the same core and drivers).
+ *
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379) and, for the write section, the
  * `redis-server` binary; every key it writes is removed after.
  */
@@ -294,6 +299,7 @@ async function writeCases(
   await bareClient.set('bare:key', value, { expiration: { type: 'EX', value: 86_400 } });
 
   let visits = 0;
+  const baseline = await baselineCases(ourClient, data, frozenAt, () => ++visits);
   const cases: WriteCase[] = [
     ['bare GET', 'floor: one round trip', () => bareClient.get('bare:key')],
     [
@@ -335,6 +341,7 @@ async function writeCases(
         return toucher.validateToken(touched.token);
       },
     ],
+    ...baseline.cases,
   ].map(([name, note, run]) => ({
     name: name as string,
     note: note as string,
@@ -457,4 +464,66 @@ async function writeCases(
     1.3,
   );
   await store.close();
+  await baseline.close();
+}
+
+type WriteCaseSpec = [string, string, () => Promise<unknown>];
+
+/**
+ * The write-path cases of another checkout's store (`BENCH_REDIS_BASELINE`), on the same
+ * connection and data as ours, or none.
+ */
+async function baselineCases(
+  client: AnyRedisClient,
+  data: SessionData,
+  frozenAt: number,
+  nextVisit: () => number,
+): Promise<{ cases: WriteCaseSpec[]; close: () => Promise<void> }> {
+  const path = process.env.BENCH_REDIS_BASELINE;
+  if (!path) return { cases: [], close: async () => {} };
+  const module = (await import(path)) as { RedisStore: typeof RedisStore };
+  const store = new module.RedisStore<SessionData, AnyRedisClient>({ client, prefix: 'base:' });
+  const sessions = createSessionManager<SessionData>({ store, clock: { now: () => frozenAt } });
+  const seed = await sessions.create({ userId: 'bench-user', data });
+  let touchNow = frozenAt;
+  const toucher = createSessionManager<SessionData>({
+    store,
+    clock: { now: () => touchNow },
+    policy: { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 365 * 24 * 3_600_000, touchIntervalMs: 1000 },
+  });
+  const touched = await toucher.create({ userId: 'bench-user', data });
+  const casSession = await sessions.create({ userId: 'bench-user', data });
+  let casBase = (await store.get(casSession.session.id, frozenAt)) as NonNullable<
+    Awaited<ReturnType<typeof store.get>>
+  >;
+  const cases: WriteCaseSpec[] = [
+    ['baseline: validate', 'the other checkout', () => sessions.validateToken(seed.token)],
+    [
+      'baseline: request write',
+      'the other checkout',
+      async () => {
+        const result = await sessions.validateToken(seed.token);
+        if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
+        return sessions.patch(result.session, { visits: nextVisit() });
+      },
+    ],
+    [
+      'baseline: compare-and-set alone',
+      'the other checkout',
+      async () => {
+        const next = { ...casBase, version: casBase.version + 1, data: { ...casBase.data, visits: nextVisit() } };
+        if (!(await store.update(next, casBase.version, frozenAt))) throw new Error('compare-and-set refused');
+        casBase = next;
+      },
+    ],
+    [
+      'baseline: validate + touch',
+      'the other checkout',
+      () => {
+        touchNow += 1000;
+        return toucher.validateToken(touched.token);
+      },
+    ],
+  ];
+  return { cases, close: () => store.close() };
 }
