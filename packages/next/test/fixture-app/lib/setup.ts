@@ -1,8 +1,8 @@
 import type { SessionStore } from '@org/session-core';
 import type { CsrfSettings } from '@org/session-core/csrf';
 import type { DbscOptions } from '@org/session-core/dbsc';
-import type { DpopServerInput } from '@org/session-core/testing/vitest';
 import type { JwtKeySet, SessionJwtClaims } from '@org/session-core/jwt';
+import type { DpopServerInput } from '@org/session-core/testing/vitest';
 
 /**
  * What a test hands the fixture app, which Next serves in the test's own process: the parts of
