@@ -38,8 +38,22 @@ function registry(): Map<string, Verdict> {
   return verdicts;
 }
 
+const ID_BYTES = 32;
+const IDS_PER_DRAW = 128;
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
+/**
+ * 256 random bits, base64url. Drawn from the system generator 128 ids at a time: one
+ * `getRandomValues` call cost about 20 us per request in a CPU profile of `next start`.
+ */
 function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  if (poolOffset + ID_BYTES > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(ID_BYTES * IDS_PER_DRAW));
+    poolOffset = 0;
+  }
+  const bytes = pool.subarray(poolOffset, poolOffset + ID_BYTES);
+  poolOffset += ID_BYTES;
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
