@@ -15,12 +15,14 @@ export function reply(user, n) {
   });
 }
 
-let made;
+// One adapter per process, kept on globalThis: webpack bundles proxy.ts and the app separately, and a
+// module-level store would give the proxy an empty store of its own.
+const shared = Symbol.for('org.bench.next.sessions');
 
 /** Our adapter on the store this process was started with. */
 export async function auth() {
-  if (made) return made;
-  made = (async () => {
+  if (globalThis[shared]) return globalThis[shared];
+  globalThis[shared] = (async () => {
     let store = new MemoryStore();
     if (process.env.BENCH_NEXT_STORE === 'redis') {
       const { RedisStore } = await import('@org/session-store-redis');
@@ -29,7 +31,7 @@ export async function auth() {
     // Plain http on loopback in production mode: `next start` hands handlers no peer address.
     return nextSessions(createSessionManager({ store }), { trustLoopbackHost: true });
   })();
-  return made;
+  return globalThis[shared];
 }
 
 /** A route handler wrapped by our adapter, made on the first request. */
