@@ -263,12 +263,19 @@ class IoRedisDriver implements RedisDriver {
  * by the name ioredis gives them, so that a refused command is told from a lost connection.
  */
 function asReplyError(error: unknown): unknown {
-  if (error instanceof Error && /^(?:ErrorReply|SimpleError|BlobError|MultiErrorReply)$/.test(error.constructor.name)) {
+  if (isNodeRedisReply(error)) {
     const reply = new Error(error.message);
     reply.name = 'ReplyError';
     return reply;
   }
   return error;
+}
+
+/** Whether node-redis `error` is a reply from the server (as opposed to a connection that failed). */
+function isNodeRedisReply(error: unknown): error is Error {
+  return (
+    error instanceof Error && /^(?:ErrorReply|SimpleError|BlobError|MultiErrorReply)$/.test(error.constructor.name)
+  );
 }
 
 /** Commands of the store as argument lists, shared by both node-redis drivers. */
@@ -496,7 +503,31 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
   }
 
   protected send(key: string, readonly: boolean, args: string[]) {
-    return this.cluster.sendCommand(key, readonly, args);
+    return this.cluster.sendCommand(key, readonly, args).catch((error: unknown) => {
+      if (!isNodeRedisReply(error)) this.rediscover();
+      throw error;
+    });
+  }
+
+  /** No new slot map before this time (ms since the epoch): one look-up per second at most. */
+  private rediscoverAfter = 0;
+
+  /**
+   * node-redis reads the slot map again only on a `MOVED` reply. A master that died sends none, so
+   * after its replica took over, its slots would stay routed to the dead node for good. A command
+   * that failed for want of a connection therefore asks the cluster for its slot map again, in the
+   * background (starting with a known master, then the seed nodes).
+   */
+  private rediscover(): void {
+    const now = Date.now();
+    if (now < this.rediscoverAfter) return;
+    this.rediscoverAfter = now + 1000;
+    const slots = (this.cluster as unknown as { _slots?: { rediscover?: (startWith: unknown) => Promise<void> } })
+      ._slots;
+    const startWith = (this.cluster.masters as { client?: unknown }[]).find((node) => node.client)?.client;
+    if (typeof slots?.rediscover !== 'function' || !startWith) return;
+    // A failed look-up is tried again by the next failing command; the app's `error` listener hears of it.
+    slots.rediscover(startWith).catch(() => {});
   }
 
   /**
