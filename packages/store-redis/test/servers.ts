@@ -185,3 +185,138 @@ export async function recordCommands(url: string, work: () => Promise<void>): Pr
   // The probe's own connection set-up (CLIENT SETINFO, INFO, ...) is not part of the work.
   return log.filter((c) => !/^(?:client|info|hello|select)$/i.test(c.args[0] ?? ''));
 }
+
+/** A throwaway admin connection to one node, closed after `use`; it never retries. */
+export async function withNode<T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: true,
+  });
+  client.on('error', () => {});
+  try {
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `CLUSTER INFO` of the node on `port`, or '' when it does not answer. */
+export function clusterInfo(port: number): Promise<string> {
+  return withNode(port, (c) => c.cluster('INFO') as Promise<string>).catch(() => '');
+}
+
+/**
+ * The master and the replicas that serve `slot`, by port, as `CLUSTER NODES` on `port` says (not
+ * `CLUSTER SLOTS`, whose answer may leave out replicas that joined moments ago). Failed nodes are
+ * left out.
+ */
+export async function slotOwners(port: number, slot: number): Promise<{ master: number; replicas: number[] }> {
+  const text = (await withNode(port, (c) => c.cluster('NODES'))) as string;
+  const nodes = text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
+      return { id, port: Number(address?.split('@')[0]?.split(':')[1]), flags: flags ?? '', masterId, slots };
+    })
+    .filter((node) => !/\bfail\b/.test(node.flags));
+  const master = nodes.find(
+    (node) =>
+      node.flags.includes('master') &&
+      node.slots.some((range) => {
+        const [first, last = first] = range.split('-').map(Number);
+        return slot >= (first as number) && slot <= (last as number);
+      }),
+  );
+  if (!master) throw new Error(`no live master serves slot ${slot}`);
+  const replicas = nodes.filter((node) => node.flags.includes('slave') && node.masterId === master.id);
+  return { master: master.port, replicas: replicas.map((node) => node.port) };
+}
+
+/** A private Redis Cluster of three masters, each with one replica, that tests may break. */
+export interface RedisClusterServers {
+  /** Seed nodes: every node, masters first. */
+  nodes: { host: string; port: number }[];
+  /** Ports of the nodes still running. */
+  alive(): number[];
+  /** SIGKILL the node on `port`: a crash, as its clients and peers see it. */
+  kill(port: number): Promise<void>;
+  /** Stops every node and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts three masters and three replicas on spare loopback ports, joins them with plain cluster
+ * commands (no redis-cli needed) and waits, bounded, until every node reports `cluster_state:ok`
+ * and every replica is in sync. A short `nodeTimeoutMs` makes failovers quick.
+ */
+export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}): Promise<RedisClusterServers> {
+  const ports: number[] = [];
+  // Bounded: the cluster bus listens on port + 10000, which must be a valid port too.
+  for (let tries = 0; ports.length < 6 && tries < 200; tries++) {
+    const port = await freePort();
+    if (port < 55_000 && !ports.includes(port)) ports.push(port);
+  }
+  if (ports.length < 6) throw new Error('no six free ports below 55000 for a cluster');
+  const dir = mkdtempSync(join(tmpdir(), 'store-redis-cluster-outage-'));
+  const children = new Map<number, ChildProcess>();
+  for (const port of ports) {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`);
+    args.push('--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1500));
+    children.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
+  }
+  const servers: RedisClusterServers = {
+    nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    alive: () => ports.filter((port) => children.has(port)),
+    async kill(port) {
+      const child = children.get(port);
+      children.delete(port);
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async destroy() {
+      for (const port of [...children.keys()]) await servers.kill(port);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (const port of ports) {
+      if (!(await waitFor(() => ping(port), 100, 100))) throw new Error(`cluster node ${port} did not start`);
+    }
+    const masters = ports.slice(0, 3);
+    const replicas = ports.slice(3);
+    const ids = await Promise.all(ports.map((port) => withNode(port, (c) => c.cluster('MYID') as Promise<string>)));
+    for (const [i, port] of masters.entries()) {
+      const first = Math.floor((16384 * i) / 3);
+      const last = Math.floor((16384 * (i + 1)) / 3) - 1;
+      await withNode(port, (c) => c.cluster('ADDSLOTSRANGE', first, last));
+    }
+    for (const port of ports.slice(1)) await withNode(port, (c) => c.cluster('MEET', '127.0.0.1', ports[0] as number));
+    const everyoneKnown = async () =>
+      (await Promise.all(ports.map(clusterInfo))).every((info) => /cluster_known_nodes:6\b/.test(info));
+    if (!(await waitFor(everyoneKnown, 150, 100))) throw new Error('the cluster nodes did not meet');
+    for (const [i, port] of replicas.entries()) {
+      await withNode(port, (c) => c.cluster('REPLICATE', ids[i] as string));
+    }
+    const healthy = async () => {
+      const infos = await Promise.all(ports.map(clusterInfo));
+      if (!infos.every((info) => /cluster_state:ok/.test(info))) return false;
+      const links = await Promise.all(
+        replicas.map((port) => withNode(port, (c) => c.info('replication')).catch(() => '')),
+      );
+      return links.every((info) => /master_link_status:up/.test(info));
+    };
+    if (!(await waitFor(healthy, 300, 100))) throw new Error('the cluster did not reach cluster_state:ok');
+  } catch (error) {
+    await servers.destroy();
+    throw error;
+  }
+  return servers;
+}
