@@ -1,0 +1,5 @@
+/** The Fastify demo's 413 page over real HTTP on Node (scenarios shared by the Node demos). */
+import { runBodyLimitScenarios } from 'demo-shared/test-support/body-limit';
+import { bootFastifyDemo } from './support/demo.js';
+
+runBodyLimitScenarios('Fastify', (dataDir) => bootFastifyDemo(dataDir));
