@@ -389,3 +389,25 @@ export function describeDemoInBrowser(
     extra?.({ browser: () => browser, demo: () => demo, freshPage, signUp, logIn });
   });
 }
+
+/**
+ * The idle deadline on a demo with a test clock, booted with a 10 min idle and 60 min absolute
+ * timeout: the sessions page shows both, and once the idle deadline passes a reload lands on the
+ * login page saying the session expired. For `extra`; Express and Hono run it.
+ */
+export function idleExpiryScenario(clock: { now(): number; advance(ms: number): void }) {
+  return ({ demo, freshPage, signUp }: BrowserSuite): void => {
+    it('shows the idle deadline and ends the session visibly once it passes', async () => {
+      // The page counts down with the browser's clock: bring the test clock up to real time first.
+      clock.advance(Math.max(0, Date.now() - clock.now()));
+      const { page } = await freshPage();
+      await signUp(page, 'barbara@example.com');
+      await expect(page.textContent('#idle-expiry')).resolves.toMatch(/^in (9|10) min/);
+      await expect(page.textContent('#absolute-expiry')).resolves.toMatch(/^in (59|60) min|in 1 h/);
+      clock.advance(10 * 60_000 + 1000);
+      await page.reload();
+      expect(page.url()).toBe(`${demo().origin}/login?reason=expired`);
+      await expect(page.textContent('.notice')).resolves.toBe('Your session expired. Log in again.');
+    });
+  };
+}
