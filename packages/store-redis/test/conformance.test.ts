@@ -58,49 +58,77 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters', () => {
   });
 });
 
-describe.skipIf(skipWithout(local))('single Redis through node-redis', () => {
-  // Reads and clean-ups go through an ioredis connection of their own: the store's keys look the
-  // same whichever client wrote them.
-  let inspector: Redis;
-  const clients = new Map<SessionStore, ReturnType<typeof createClient>>();
-  beforeAll(() => {
-    assertServices(local);
-    inspector = new Redis(LOCAL_URL);
+/** An app's client of one library, as the store takes it, and how the test closes it. */
+interface AppClient {
+  client: ConstructorParameters<typeof RedisStore>[0]['client'];
+  close(): unknown;
+}
+
+/**
+ * The conformance suite through an app-owned client: reads and clean-ups go through an ioredis
+ * connection of the suite's own (`inspect`), since the store's keys look the same whichever client
+ * wrote them.
+ */
+function runThroughAppClient(options: {
+  title: string;
+  name: string;
+  services: typeof local | typeof cluster;
+  inspect: () => Redis | Cluster;
+  prefix: string;
+  connect: () => Promise<AppClient> | AppClient;
+}): void {
+  describe.skipIf(skipWithout(options.services))(options.title, () => {
+    let inspector: Redis | Cluster;
+    const clients = new Map<SessionStore, AppClient>();
+    beforeAll(() => {
+      assertServices(options.services);
+      inspector = options.inspect();
+    });
+    afterAll(() => inspector?.disconnect());
+    const open = async (prefix: string) => {
+      const app = await options.connect();
+      const store = new RedisStore({ client: app.client, prefix });
+      clients.set(store, app);
+      return store;
+    };
+    runStoreConformance({
+      name: options.name,
+      createStore: () => open(uniquePrefix(options.prefix)),
+      createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
+      closeStore: async (store) => {
+        await dropUnder(inspector, (store as RedisStore).prefix);
+        await clients.get(store)?.close();
+        clients.delete(store);
+      },
+      dumpRaw: async (store) => {
+        const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
+        return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
+      },
+    });
   });
-  afterAll(() => inspector?.disconnect());
-  const open = async (prefix: string) => {
+}
+
+runThroughAppClient({
+  title: 'single Redis through node-redis',
+  name: 'RedisStore (single server, node-redis)',
+  services: local,
+  inspect: () => new Redis(LOCAL_URL),
+  prefix: 'conformance-node-redis',
+  connect: async () => {
     const client = createClient({ url: LOCAL_URL, disableOfflineQueue: true });
     client.on('error', () => {});
     await client.connect();
-    const store = new RedisStore({ client, prefix });
-    clients.set(store, client);
-    return store;
-  };
-  runStoreConformance({
-    name: 'RedisStore (single server, node-redis)',
-    createStore: () => open(uniquePrefix('conformance-node-redis')),
-    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
-    closeStore: async (store) => {
-      await dropUnder(inspector, (store as RedisStore).prefix);
-      await clients.get(store)?.close();
-      clients.delete(store);
-    },
-    dumpRaw: async (store) => {
-      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
-      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    },
-  });
+    return { client, close: () => client.close() };
+  },
 });
 
-describe.skipIf(skipWithout(local))('single Redis through an ioredis 6 client', () => {
-  let inspector: Redis;
-  const clients = new Map<SessionStore, Redis6>();
-  beforeAll(() => {
-    assertServices(local);
-    inspector = new Redis(LOCAL_URL);
-  });
-  afterAll(() => inspector?.disconnect());
-  const open = (prefix: string) => {
+runThroughAppClient({
+  title: 'single Redis through an ioredis 6 client',
+  name: 'RedisStore (single server, ioredis 6)',
+  services: local,
+  inspect: () => new Redis(LOCAL_URL),
+  prefix: 'conformance-ioredis6',
+  connect: () => {
     // An app-owned client with the fail-fast settings the store's documentation asks for.
     const client = new Redis6(LOCAL_URL, {
       enableOfflineQueue: false,
@@ -109,70 +137,34 @@ describe.skipIf(skipWithout(local))('single Redis through an ioredis 6 client', 
     });
     client.on('error', () => {});
     // Typed against ioredis 5 here, where both majors are installed; an app has one, and its types.
-    const store = new RedisStore({ client: client as unknown as Redis, prefix });
-    clients.set(store, client);
-    return store;
-  };
-  runStoreConformance({
-    name: 'RedisStore (single server, ioredis 6)',
-    createStore: () => open(uniquePrefix('conformance-ioredis6')),
-    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
-    closeStore: async (store) => {
-      await dropUnder(inspector, (store as RedisStore).prefix);
-      clients.get(store)?.disconnect();
-      clients.delete(store);
-    },
-    dumpRaw: async (store) => {
-      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
-      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    },
-  });
+    return { client: client as unknown as Redis, close: () => client.disconnect() };
+  },
 });
 
-describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through node-redis', () => {
-  let inspector: Cluster;
-  const clients = new Map<SessionStore, ReturnType<typeof createCluster>>();
-  beforeAll(() => {
-    assertServices(cluster);
-    inspector = new Cluster(cluster.nodes);
-  });
-  afterAll(() => inspector?.disconnect());
-  const open = async (prefix: string) => {
+runThroughAppClient({
+  title: 'Redis Cluster of three masters through node-redis',
+  name: 'RedisStore (cluster, node-redis)',
+  services: cluster,
+  inspect: () => new Cluster(cluster.nodes),
+  prefix: 'conformance-node-redis-cluster',
+  connect: async () => {
     const client = createCluster({
       rootNodes: cluster.nodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })),
       defaults: { disableOfflineQueue: true },
     });
     client.on('error', () => {});
     await client.connect();
-    const store = new RedisStore({ client, prefix });
-    clients.set(store, client);
-    return store;
-  };
-  runStoreConformance({
-    name: 'RedisStore (cluster, node-redis)',
-    createStore: () => open(uniquePrefix('conformance-node-redis-cluster')),
-    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
-    closeStore: async (store) => {
-      await dropUnder(inspector, (store as RedisStore).prefix);
-      await clients.get(store)?.close();
-      clients.delete(store);
-    },
-    dumpRaw: async (store) => {
-      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
-      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    },
-  });
+    return { client, close: () => client.close() };
+  },
 });
 
-describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through an ioredis 6 Cluster', () => {
-  let inspector: Cluster;
-  const clients = new Map<SessionStore, Cluster6>();
-  beforeAll(() => {
-    assertServices(cluster);
-    inspector = new Cluster(cluster.nodes);
-  });
-  afterAll(() => inspector?.disconnect());
-  const open = (prefix: string) => {
+runThroughAppClient({
+  title: 'Redis Cluster of three masters through an ioredis 6 Cluster',
+  name: 'RedisStore (cluster, ioredis 6)',
+  services: cluster,
+  inspect: () => new Cluster(cluster.nodes),
+  prefix: 'conformance-ioredis6-cluster',
+  connect: () => {
     // An app-owned cluster client with the fail-fast settings the store's documentation asks for.
     const client = new Cluster6(cluster.nodes, {
       enableOfflineQueue: false,
@@ -180,22 +172,6 @@ describe.skipIf(skipWithout(cluster))('Redis Cluster of three masters through an
     });
     client.on('error', () => {});
     // Typed against ioredis 5 here, where both majors are installed; an app has one, and its types.
-    const store = new RedisStore({ client: client as unknown as Cluster, prefix });
-    clients.set(store, client);
-    return store;
-  };
-  runStoreConformance({
-    name: 'RedisStore (cluster, ioredis 6)',
-    createStore: () => open(uniquePrefix('conformance-ioredis6-cluster')),
-    createIsolatedStore: (store) => open(`${(store as RedisStore).prefix}next:`),
-    closeStore: async (store) => {
-      await dropUnder(inspector, (store as RedisStore).prefix);
-      clients.get(store)?.disconnect();
-      clients.delete(store);
-    },
-    dumpRaw: async (store) => {
-      const dump = await dumpUnder(inspector, (store as RedisStore).prefix);
-      return [...dump].map(([key, value]) => `${key}\n${value}`).join('\n');
-    },
-  });
+    return { client: client as unknown as Cluster, close: () => client.disconnect() };
+  },
 });
