@@ -1,5 +1,5 @@
 import { createSessionManager, isSessionError, type RefreshFamilyRecord, type SessionData } from '@org/session-core';
-import { createTestClock, hashSecret, randomString } from '@org/session-core/testing';
+import { createTestClock, hashSecret, randomString, refreshFamilyFixture } from '@org/session-core/testing';
 import { Cluster } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
 import { createCluster } from 'redis';
@@ -8,7 +8,6 @@ import { type AnyRedisClient, RedisStore } from '../src/index.js';
 import { assertServices, dropUnder, redisCluster, skipWithout, uniquePrefix } from './support.js';
 
 const cluster = redisCluster();
-const MINUTE = 60_000;
 
 /** A store on the test cluster through each client library, and how to let go of it. */
 type Opened = { store: RedisStore<SessionData, AnyRedisClient>; end: () => Promise<void> };
@@ -117,20 +116,7 @@ describe.skipIf(skipWithout(cluster)).each(clients)(
 
     it('parallel refresh rotations of one family have exactly one winner, and a revoked family stays readable', async () => {
       const now = clock.now();
-      const family: RefreshFamilyRecord = {
-        id: randomString(16),
-        sessionId: randomString(16),
-        userId: `user-${randomString(9)}`,
-        generation: 1,
-        currentHash: hashSecret(randomString(32)),
-        previousHash: null,
-        rotatedAt: null,
-        createdAt: now,
-        lastUsedAt: now,
-        idleExpiresAt: now + 30 * MINUTE,
-        absoluteExpiresAt: now + 12 * 60 * MINUTE,
-        revokedAt: null,
-      };
+      const family = refreshFamilyFixture(now);
       await store.createRefreshFamily(family, now);
       const successors = Array.from({ length: 30 }, (_, i) => hashSecret(`successor-${i}`));
       const results = await Promise.all(
