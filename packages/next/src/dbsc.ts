@@ -1,7 +1,7 @@
 import { type RegisteredData, type Session, type SessionData, SessionError } from '@org/session-core';
 import type { Dbsc, DbscAnswer, DbscState } from '@org/session-core/dbsc';
 import { headers } from 'next/headers.js';
-import type { NextSessions, WrappedRouteHandler } from './index.js';
+import type { NextSessions, WrappedRouteHandler } from './types.js';
 
 /** The Next.js side of DBSC (`@org/session-core/dbsc`): its route handlers and a guard. */
 export interface NextDbsc<D extends SessionData = RegisteredData> {

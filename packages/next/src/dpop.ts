@@ -6,7 +6,7 @@ import {
   dpopErrorResponse,
 } from '@org/session-core/dpop';
 import type { NextRequest } from 'next/server.js';
-import type { WrappedRouteHandler } from './index.js';
+import type { WrappedRouteHandler } from './types.js';
 
 export interface NextDpopOptions {
   /**
