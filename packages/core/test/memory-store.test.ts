@@ -7,6 +7,7 @@ import {
   recordExpiresAt,
   type SessionRecord,
 } from '../src/index.js';
+import { dumpMemoryStore } from '../src/memory-store.js';
 import { randomString } from '../src/random.js';
 import { sessionRecordFixture } from '../src/testing/index.js';
 
@@ -39,6 +40,86 @@ describe('MemoryStore', () => {
     expect(stored.data).toEqual({ nested: { list: [1, 2] } });
     expect(Object.isFrozen(stored)).toBe(true);
     expect(Object.isFrozen((stored.data as { nested: object }).nested)).toBe(true);
+  });
+
+  it('a write copies what changed and keeps the frozen parts it did not change; no caller reaches the stored record', async () => {
+    const store = new MemoryStore();
+    const original = record({ data: { cart: [{ sku: 'a' }], profile: { name: 'Ann' } } });
+    await store.create(original, T0);
+    const first = (await store.get(original.id, T0)) as SessionRecord;
+    const profile = { name: 'Bob' };
+    const next = { ...first, data: { ...first.data, profile }, version: 2 };
+    expect(await store.update(next, 1, T0)).toBe(true);
+    const second = (await store.get(original.id, T0)) as SessionRecord;
+    // Untouched parts: the same frozen objects; the changed part: a frozen copy of the caller's.
+    expect(second.data.cart).toBe(first.data.cart);
+    expect(second.metadata).toBe(first.metadata);
+    expect(second.data.profile).not.toBe(profile);
+    expect(Object.isFrozen(second.data.profile)).toBe(true);
+    profile.name = 'Eve';
+    (next.data as Record<string, unknown>).extra = true;
+    expect(await store.get(original.id, T0)).toEqual({
+      ...next,
+      data: { cart: [{ sku: 'a' }], profile: { name: 'Bob' } },
+    });
+    expect(() => (second.data.cart as unknown[]).push(1)).toThrow(TypeError);
+  });
+
+  it('copies data structuredClone copies (dates, maps, cycles, a __proto__ key, null prototypes) as it did, frozen', async () => {
+    const store = new MemoryStore();
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    const data = {
+      at: new Date(T0),
+      tags: new Map([['k', 'v']]),
+      cyclic,
+      bare,
+      parsed: JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>,
+      deep: JSON.parse(`${'['.repeat(200)}1${']'.repeat(200)}`) as unknown[],
+      list: [1, 'two', null, { three: 3 }],
+    };
+    const r = record({ data });
+    await store.create(r, T0);
+    const stored = (await store.get(r.id, T0)) as SessionRecord<typeof data>;
+    expect(stored.data.at).toEqual(new Date(T0));
+    expect(stored.data.tags.get('k')).toBe('v');
+    expect(stored.data.cyclic.self).toBe(stored.data.cyclic);
+    expect(stored.data.cyclic).not.toBe(cyclic);
+    expect(Object.getPrototypeOf(stored.data.bare)).toBe(Object.prototype);
+    expect(Object.hasOwn(stored.data.parsed, '__proto__')).toBe(true);
+    expect((stored.data.parsed as { admin?: boolean }).admin).toBeUndefined();
+    expect(stored.data.deep).toEqual(data.deep);
+    expect(stored.data.list).toEqual([1, 'two', null, { three: 3 }]);
+    for (const part of [stored.data, stored.data.cyclic, stored.data.list, stored.data.list[3], stored.data.deep]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    // A function cannot be copied: refused as before, and nothing is stored.
+    const bad = record({ data: { fn: () => 1 } });
+    await expect(store.create(bad, T0)).rejects.toThrow();
+    expect(await store.get(bad.id, T0)).toBeNull();
+  });
+
+  it("keeps each user's sessions in creation order through one, two and back to one session", async () => {
+    const store = new MemoryStore({ maxSessions: 3 });
+    const [a, b, c] = [record(), record(), record()];
+    await store.create(a, T0);
+    expect(JSON.parse(dumpMemoryStore(store)).byUser).toEqual([['u1', [a.id]]]);
+    await store.create(b, T0);
+    expect((await store.listByUser('u1', T0)).map((x) => x.id)).toEqual([a.id, b.id]);
+    expect(await store.delete(a.id)).toBe(true);
+    expect(JSON.parse(dumpMemoryStore(store)).byUser).toEqual([['u1', [b.id]]]);
+    await store.create(c, T0);
+    await store.create(record({ userId: 'u2' }), T0);
+    // Full: the user's oldest session (b, then c) makes room.
+    await store.create(record(), T0);
+    expect(await store.get(b.id, T0)).toBeNull();
+    expect(await store.get(c.id, T0)).not.toBeNull();
+    expect(await store.deleteByUser('u1', c.id)).toBe(1);
+    expect((await store.listByUser('u1', T0)).map((x) => x.id)).toEqual([c.id]);
+    expect(await store.deleteByUser('u1')).toBe(1);
+    expect(await store.listByUser('u1', T0)).toEqual([]);
+    expect(JSON.parse(dumpMemoryStore(store)).byUser).toEqual([['u2', [expect.any(String)]]]);
   });
 
   it('is bounded: at the limit it sweeps expired records first', async () => {
