@@ -266,12 +266,12 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const key = this.sessionKey(id);
     const hint = this.hints.get(id);
     // A session read before on this instance: its user's epoch is read alongside the record, in
-    // the same round trip (the epoch lives on the user's slot, so it cannot share a script).
-    const [fields, guessed] = await this.run(() =>
-      Promise.all([
-        this.driver.hmget(key, ['record', 'indexedUntil', 'activity']),
-        hint ? this.readEpoch(hint.userId) : Promise.resolve(null),
-      ]),
+    // the same write and round trip (the epoch lives on the user's slot, so it cannot share a script).
+    const [fields, guessed] = await this.run(
+      (): Promise<[(string | null)[], (string | null)[] | null]> =>
+        hint
+          ? this.driver.hmgetPair(key, RECORD_FIELDS, this.userEpochKey(hint.userId), EPOCH_FIELDS)
+          : Promise.all([this.driver.hmget(key, RECORD_FIELDS), null]),
     );
     const record = openRecord<D>(fields[0] ?? null, id, fields[2] ?? null);
     if (!record || recordExpiresAt(record) <= now) return null;
@@ -748,6 +748,9 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
  * user index or epoch by user tag (never braces either, see {@link userTag}).
  */
 const OWN_KEY = /^(?:s|rf|t|u|ue):\{[^{}]*\}$/;
+
+/** The fields of a session hash a read takes, in the order {@link RedisStore.get} reads them. */
+const RECORD_FIELDS = ['record', 'indexedUntil', 'activity'] as const;
 
 /** The fields of a user epoch hash, in the order {@link openEpoch} reads them. */
 const EPOCH_FIELDS = ['validAfter', 'keep', 'expiresAt'] as const;

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { createSessionManager, type SessionData, type SessionManager } from '@org/session-core';
 import { createTestClock, randomString } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
@@ -239,5 +240,48 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     expect(sent(log).length / 10).toBeLessThanOrEqual(1.5);
     const expected = { role: 'member', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])) };
     expect((await one.sessions.validateToken(token)).session?.data).toEqual(expected);
+  });
+});
+
+// node-redis writes the commands of one tick together by itself; ioredis writes each on its own.
+describe.skipIf(skipWithout(binary)).each(['ioredis 5', 'ioredis 6'] as const)('a read through %s', (kind) => {
+  let server: RedisServer;
+  const clock = createTestClock(Date.now());
+
+  beforeAll(async () => {
+    assertServices(binary);
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('sends the record and the epoch HMGETs in one write to the socket (one system call, not two)', async () => {
+    const opened = await openClient(kind, server.url);
+    try {
+      const store = new RedisStore<Data, AnyRedisClient>({ client: opened.client, prefix: 'read:' });
+      const sessions = createSessionManager<Data>({ store, clock });
+      const { token } = await sessions.create({ userId: `user-${randomString(9)}` });
+      // The first read teaches the store the session's user; the next ones read both at once.
+      expect((await sessions.validateToken(token)).status).toBe('valid');
+      // Node hands a socket's writes to the kernel through _write (one chunk) or _writev (corked chunks).
+      const socket = (opened.client as unknown as { stream: Socket & Record<string, unknown> }).stream;
+      const writes: number[] = [];
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method] as (...args: unknown[]) => void;
+        socket[method] = function (this: Socket, ...args: unknown[]) {
+          writes.push(method === '_writev' ? (args[0] as unknown[]).length : 1);
+          return original.apply(this, args);
+        };
+      }
+      const log = await recordCommands(server.url, async () => {
+        for (let i = 0; i < 10; i++) expect((await sessions.validateToken(token)).status).toBe('valid');
+      });
+      expect(sent(log)).toEqual(Array.from({ length: 20 }, () => 'hmget'));
+      // One write per read, carrying both commands.
+      expect(writes).toEqual(Array.from({ length: 10 }, () => 2));
+    } finally {
+      await opened.close();
+    }
   });
 });
