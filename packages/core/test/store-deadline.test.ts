@@ -1,0 +1,111 @@
+/**
+ * The store-call deadline: one coarse timer per manager watches every pending call (instead of a
+ * timer per call). Fake timers make the timing exact here; security.test.ts (I2) checks the same
+ * behaviour on real timers.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isSessionError, MemoryStore, SessionError } from '../src/index.js';
+import { SessionManager } from '../src/manager.js';
+import { runtimeOf } from '../src/runtime.js';
+
+const TIMEOUT = 800;
+const TICK = TIMEOUT / 8;
+
+function runtime(storeTimeoutMs = TIMEOUT) {
+  return runtimeOf(new SessionManager({ store: new MemoryStore(), storeTimeoutMs }));
+}
+
+/** A store call that never answers, and when (in fake ms) it failed, with which error. */
+function hang(rt: ReturnType<typeof runtime>, startedAt: number, timeoutMs?: number | null) {
+  const outcome: { at: number | null; error: unknown } = { at: null, error: null };
+  rt.call(() => new Promise<never>(() => {}), timeoutMs).catch((error: unknown) => {
+    outcome.at = Date.now() - startedAt;
+    outcome.error = error;
+  });
+  return outcome;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('store call deadlines', () => {
+  it('one timer watches any number of pending calls; it stops once none is pending', async () => {
+    vi.useFakeTimers();
+    const rt = runtime();
+    const start = Date.now();
+    const calls = Array.from({ length: 50 }, () => hang(rt, start));
+    const answered = await rt.call(async () => 'fine');
+    expect(answered).toBe('fine');
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(TIMEOUT - 1);
+    expect(calls.filter((call) => call.at !== null)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(TICK + 1);
+    for (const call of calls) {
+      expect(call.at).toBeGreaterThanOrEqual(TIMEOUT);
+      expect(call.at).toBeLessThanOrEqual(TIMEOUT + TICK);
+      expect(isSessionError(call.error, 'STORE_UNAVAILABLE')).toBe(true);
+      expect((call.error as { reason?: string }).reason).toBe('timeout');
+    }
+    await vi.advanceTimersByTimeAsync(2 * TICK);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a call fails no earlier than its timeout and at most one tick (an eighth of it) later', async () => {
+    vi.useFakeTimers();
+    const rt = runtime();
+    const start = Date.now();
+    const outcomes: { offset: number; timeoutMs: number; call: ReturnType<typeof hang> }[] = [];
+    for (const offset of [0, 1, 37, TICK - 1, TICK, 3 * TICK + 50]) {
+      await vi.advanceTimersByTimeAsync(offset - (Date.now() - start));
+      for (const timeoutMs of [TIMEOUT, 2 * TIMEOUT, 30]) {
+        outcomes.push({ offset, timeoutMs, call: hang(rt, Date.now(), timeoutMs) });
+      }
+    }
+    await vi.advanceTimersByTimeAsync(4 * TIMEOUT);
+    for (const { timeoutMs, call } of outcomes) {
+      expect(call.at).toBeGreaterThanOrEqual(timeoutMs);
+      expect(call.at).toBeLessThanOrEqual(Math.ceil(timeoutMs / TICK) * TICK + TICK);
+    }
+  });
+
+  it('calls that answer in time are not cut off; unbounded calls (null) never time out', async () => {
+    vi.useFakeTimers();
+    const rt = runtime();
+    let release = (_value: string) => {};
+    const slow = rt.call(() => new Promise<string>((resolve) => (release = resolve)));
+    const unbounded = hang(rt, Date.now(), null);
+    await vi.advanceTimersByTimeAsync(TIMEOUT - 1);
+    release('late but in time');
+    expect(await slow).toBe('late but in time');
+    await vi.advanceTimersByTimeAsync(100 * TIMEOUT);
+    expect(unbounded.at).toBeNull();
+  });
+
+  it('a store error is STORE_UNAVAILABLE at once; a coded error passes through', async () => {
+    const rt = runtime();
+    const failed = await rt.call(() => Promise.reject(new Error('connection reset'))).catch((e: unknown) => e);
+    expect(isSessionError(failed, 'STORE_UNAVAILABLE')).toBe(true);
+    const thrown = await rt
+      .call(() => {
+        throw new Error('sync');
+      })
+      .catch((e: unknown) => e);
+    expect(isSessionError(thrown, 'STORE_UNAVAILABLE')).toBe(true);
+    const coded = await rt
+      .call(() => Promise.reject(new SessionError('STORE_CONFLICT', 'kept changing')))
+      .catch((e: unknown) => e);
+    expect(isSessionError(coded, 'STORE_CONFLICT')).toBe(true);
+    expect((coded as Error).message).toBe('kept changing');
+  });
+
+  it('still times out after fake timers were removed while its timer was armed', async () => {
+    const rt = runtime(40);
+    vi.useFakeTimers();
+    expect(await rt.call(async () => 1)).toBe(1);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.useRealTimers();
+    const failed = await rt.call(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    expect(isSessionError(failed, 'STORE_UNAVAILABLE')).toBe(true);
+  });
+});
