@@ -149,14 +149,23 @@ class ExpressRequestInput implements RequestContextInput {
     this.headers = headers;
     this.userAgent = headers['user-agent'] ?? null;
   }
-  /** Read by the transport check in production mode only. */
+  /**
+   * Read by the transport check in production mode only. Without an `X-Forwarded-Proto` header
+   * Express's `req.protocol` is the socket's, whatever `trust proxy` says: answered here without
+   * its settings lookup and trust check (the plain http read path).
+   */
   get protocol(): string {
+    if (this.headers['x-forwarded-proto'] === undefined) {
+      return (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    }
     return this.req.protocol;
   }
   get ip(): string | null {
     return this.req.ip ?? null;
   }
-  get host(): string {
+  /** As `protocol`: without an `X-Forwarded-Host` header Express's `req.host` is the `Host` header. */
+  get host(): string | undefined {
+    if (this.headers['x-forwarded-host'] === undefined) return this.headers.host || undefined;
     return this.req.host;
   }
   /** The socket's own peer, not `req.ip`: trust proxy settings and headers cannot change it. */

@@ -1,4 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
 import { readBearerToken } from '@org/session-core/adapter';
 import { createLintedClient, instrumentStore } from '@org/session-core/testing';
@@ -153,6 +159,78 @@ describe('express adapter specifics', () => {
     expect(login).toBe(200);
     const [session] = await manager.list('behind-proxy');
     expect(session?.metadata).toMatchObject({ ip: '203.0.113.7', userAgent: 'proxy-test' });
+  });
+
+  it("plain http on loopback: a trusted proxy's X-Forwarded-Host and X-Forwarded-Proto decide, an untrusted client's do not", async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const trusted = await start(manager, (app) => app.set('trust proxy', 'loopback'));
+    const status = async (port: number, headers: Record<string, string>) => (await rawGet(port, '/me', headers)).status;
+    expect(await status(trusted.port, { host: 'app.example.com', 'x-forwarded-host': 'localhost' })).toBe(200);
+    expect(await status(trusted.port, { host: 'localhost', 'x-forwarded-host': 'app.example.com' })).toBe(500);
+    expect(await status(trusted.port, { host: 'localhost', 'x-forwarded-proto': 'http' })).toBe(200);
+    expect(await status(trusted.port, { host: 'app.example.com', 'x-forwarded-proto': 'https' })).toBe(200);
+    const untrusted = await start(manager);
+    expect(await status(untrusted.port, { host: 'localhost', 'x-forwarded-host': 'app.example.com' })).toBe(200);
+    expect(await status(untrusted.port, { host: 'app.example.com', 'x-forwarded-host': 'localhost' })).toBe(500);
+    expect(await status(untrusted.port, { host: 'localhost' })).toBe(200);
+  });
+
+  it('B9: over TLS (a self-signed certificate) production serves any host, with no proxy header', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'express-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=app.example.com',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const { app } = referenceApp(manager, csrf);
+    const server = createHttpsServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      app,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const { port } = server.address() as AddressInfo;
+    const { token } = await manager.create({ userId: 'tls-user' });
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/me',
+          rejectUnauthorized: false,
+          headers: { host: 'app.example.com', cookie: `${manager.cookie.name}=${token}` },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${text}`));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(body).toMatch(/^200 .*tls-user/);
   });
 
   it('without trust proxy, X-Forwarded-* headers from the client are ignored', async () => {
