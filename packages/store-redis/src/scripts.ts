@@ -132,8 +132,8 @@ return indexed`,
 
 /**
  * A touch: the compare-and-set of {@link updateSession} for a record whose data did not change,
- * writing only the version, the deadline, the index score and `activity` (version, lastSeenAt and
- * idleExpiresAt, which readers lay over the record JSON). The record JSON is not sent at all.
+ * writing only the version, the deadline, `activity` (version, lastSeenAt and idleExpiresAt, which
+ * readers lay over the record JSON) and, when it was raised, the index score. The record JSON is not sent at all.
  * Refuses (0) a record that would change owner. ARGV: expected version, now, ttl ms, score the
  * index must hold at least, raised score or '', owner, new version, expiresAt, activity.
  */
@@ -152,8 +152,13 @@ local indexed = tonumber(f[4]) or 0
 local raised = tonumber(ARGV[5])
 if raised and raised > indexed then indexed = raised end
 if tonumber(ARGV[4]) > indexed then return -1 end
-redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'indexedUntil', string.format('%d', indexed),
-  'activity', ARGV[9])
+-- The index score is written only when it was raised (about one touch in six with the defaults).
+if indexed ~= tonumber(f[4]) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'activity', ARGV[9],
+    'indexedUntil', string.format('%d', indexed))
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'activity', ARGV[9])
+end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return indexed`);
 

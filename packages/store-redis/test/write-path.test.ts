@@ -130,6 +130,9 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     });
     expect(sent(log)).toEqual(['hmget', 'hmget', 'evalsha']);
     expect(inScripts(log).sort()).toEqual(['hmget', 'hset', 'pexpire']);
+    // Within the index's headroom the index score stays as it was: not written again.
+    const written = log.find((c) => c.fromScript && c.args[0]?.toLowerCase() === 'hset');
+    expect(written?.args.filter((_, i) => i >= 2 && i % 2 === 0)).toEqual(['version', 'expiresAt', 'activity']);
     // After the SHA, the key count and the key: numbers, the owner and the activity. No JSON, no
     // data, no secret hash.
     const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
@@ -139,6 +142,41 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     expect(values.join(' ').length).toBeLessThan(200);
     expect(readsRecordField(log)).toBe(false);
     expect((await sessions.validateToken(token)).session?.data).toEqual({ marker });
+  });
+
+  it('a touch past what the index holds raises the index first, then writes the raised score with the touch', async () => {
+    const { sessions, store } = await instance();
+    const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
+    const current = await store.get(session.id, clock.now());
+    if (current?.idleExpiresAt == null) throw new Error('expected a stored record with an idle deadline');
+    const key = store.sessionKey(current.id);
+    const before = Number(await field(key, 'indexedUntil'));
+    const span = current.idleExpiresAt - current.lastSeenAt;
+    // Just before the deadline: the new one passes the index's headroom (one idle span).
+    const at = current.idleExpiresAt - 1000;
+    const touched = { ...current, version: current.version + 1, lastSeenAt: at, idleExpiresAt: at + span };
+
+    const log = await recordCommands(server.url, async () => {
+      expect(await store.touch(touched, current.version, at)).toBe(true);
+    });
+    expect(sent(log)).toEqual(['evalsha', 'evalsha']);
+    const written = log.filter((c) => c.fromScript && c.args[0]?.toLowerCase() === 'hset').at(-1);
+    expect(written?.args.filter((_, i) => i >= 2 && i % 2 === 0)).toEqual([
+      'version',
+      'expiresAt',
+      'activity',
+      'indexedUntil',
+    ]);
+    const raised = Number(await field(key, 'indexedUntil'));
+    expect(raised).toBeGreaterThan(before);
+    expect(raised).toBeGreaterThanOrEqual(touched.idleExpiresAt);
+    const inspector = new Redis(server.url);
+    try {
+      expect(Number(await inspector.zscore(store.userIndexKey(current.userId), current.id))).toBe(raised);
+    } finally {
+      inspector.disconnect();
+    }
+    expect((await store.get(current.id, at))?.idleExpiresAt).toBe(touched.idleExpiresAt);
   });
 
   it('an update that moves the deadline writes it, and the TTL for it, in the same script', async () => {
