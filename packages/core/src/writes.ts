@@ -27,6 +27,10 @@ export const MAX_WRITE_ATTEMPTS = 8;
 /** Records this process wrote last, per session id, at most this many (the base of the next write). */
 const LAST_WRITTEN_LIMIT = 1024;
 
+/** The queue of a session whose write is in flight and no merge waits (shared, never pushed to). */
+// biome-ignore lint/suspicious/noExplicitAny: one marker for queues of every session data type.
+const IN_FLIGHT: Pending<any>[] = [];
+
 interface Pending<D extends SessionData> {
   change: RecordChange<D>;
   resolve: (record: SessionRecord<D>) => void;
@@ -89,8 +93,14 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
     return ok;
   };
 
-  const build = (base: SessionRecord<D>, change: RecordChange<D>, now: number): SessionRecord<D> => ({
-    ...change(base, now),
+  /** `change` applied to `record` (`base` or a change of it), as the version after `base`, with its id and secret hash. */
+  const build = (
+    base: SessionRecord<D>,
+    record: SessionRecord<D>,
+    change: RecordChange<D>,
+    now: number,
+  ): SessionRecord<D> => ({
+    ...change(record, now),
     id: base.id,
     secretHash: base.secretHash,
     version: base.version + 1,
@@ -105,20 +115,17 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
         if (!base || expiryStatus(base, now) !== 'valid') base = await read(id, now);
         // Apply every change; one that throws (its own bad input) fails alone.
         let next = base;
-        const applied: Pending<D>[] = [];
-        const failed: [Pending<D>, unknown][] = [];
+        let applied = batch;
         for (const pending of batch) {
           try {
-            next = build(next, pending.change, now);
-            applied.push(pending);
+            next = build(base, next, pending.change, now);
           } catch (error) {
-            failed.push([pending, error]);
+            applied = applied.filter((p) => p !== pending);
+            pending.reject(error);
           }
         }
-        for (const [pending, error] of failed) pending.reject(error);
         batch = applied;
         if (batch.length === 0) return;
-        next = { ...next, version: base.version + 1 };
         if (await put(base, next, now)) {
           for (const pending of batch) pending.resolve(next);
           return;
@@ -143,12 +150,12 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
     let base = start;
     for (;;) {
       const batch = queued.get(id);
-      if (!batch || batch.length === 0) {
+      if (!batch || batch === IN_FLIGHT) {
         queued.delete(id);
         return;
       }
-      // An empty list marks the write in flight: later merges join the next batch.
-      queued.set(id, []);
+      // The marker of a write in flight: later merges start the next batch.
+      queued.set(id, IN_FLIGHT);
       await runBatch(id, batch, newest(id, base));
       base = undefined;
     }
@@ -159,6 +166,10 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
       return new Promise<SessionRecord<D>>((resolve, reject) => {
         const waiting = queued.get(id);
         const pending = { change, resolve, reject };
+        if (waiting === IN_FLIGHT) {
+          queued.set(id, [pending]);
+          return;
+        }
         if (waiting) {
           waiting.push(pending);
           return;
@@ -175,12 +186,12 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
       let base = [known, written].find((r) => r !== undefined && matches(r, expectedVersion, now));
       base ??= await read(id, now);
       if (expectedVersion !== undefined && base.version !== expectedVersion) throw new SessionError('STORE_CONFLICT');
-      const next = build(base, change, now);
+      const next = build(base, base, change, now);
       if (await put(base, next, now)) return next;
       // Refused: changed meanwhile (a conflict), or gone (not found). One read tells which.
       const current = await read(id, now);
       if (expectedVersion === undefined) {
-        const retried = build(current, change, now);
+        const retried = build(current, current, change, now);
         if (await put(current, retried, now)) return retried;
       }
       throw new SessionError('STORE_CONFLICT');
