@@ -7,7 +7,7 @@
  * per-round ratios is reported, so that load from other processes affects both sides alike.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { createSessionManager, MemoryStore } from '@org/session-core';
+import { createSessionManager, MemoryStore, type SessionRecord } from '@org/session-core';
 import { getCookieValues } from '@org/session-core/adapter';
 import { randomString } from '@org/session-core/testing';
 import { openTelemetryInstrumentation } from '@org/session-opentelemetry';
@@ -133,6 +133,30 @@ export async function run(): Promise<string> {
     single,
   );
 
+  // The write every WRITE route of the HTTP section makes: a validation, then a merging update.
+  // Timed by CPU time, as the rounds above: a loaded machine would otherwise swamp it.
+  const writeOptions: BenchOptions = { ...single, clock: 'cpu' };
+  const writer = await sessions.create({ userId: 'writing-user', data: { role: 'member', n: 0 } });
+  const write = await bench(
+    'validateToken + update (merge)',
+    async () => {
+      const { session } = await sessions.validateToken(writer.token);
+      if (!session) throw new Error('bench: the writing session is gone');
+      return sessions.update(session, (data) => ({ ...data, n: (data.n as number) + 1 }));
+    },
+    writeOptions,
+  );
+  // The store's share of it: the copy and freeze of a record whose data changed.
+  const storeUpdate = await bench(
+    'MemoryStore.update alone (data changed)',
+    async () => {
+      const stored = store.getSync(writer.session.id, fixedClock.now()) as SessionRecord;
+      const next = { ...stored, data: { ...stored.data, n: stored.version }, version: stored.version + 1 };
+      return store.update(next, stored.version, fixedClock.now());
+    },
+    writeOptions,
+  );
+
   const interleaved = `median of ${ROUNDS} interleaved rounds`;
   const floor = combine(floorRounds, interleaved);
   const table = printTable(
@@ -149,6 +173,8 @@ export async function run(): Promise<string> {
       hostileParse,
       create,
       rotate,
+      write,
+      storeUpdate,
     ],
     floor.name,
   );
