@@ -7,7 +7,8 @@
  *    adds at most one more.
  * 2. Writes (issue 11): a request that validates and then updates its session, our touch and our
  *    compare-and-set beside a bare GET and SET and connect-redis's own get and set, all through
- *    node-redis (the client connect-redis takes), on a private redis-server so that the server's
+ *    node-redis (the client connect-redis takes), and ours again through ioredis (the client the
+ *    store opens from a `url`), on a private redis-server so that the server's
  *    figures count this run's commands only: its CPU per op (getrusage), the time of the commands
  *    clients sent per op (scripts from commandstats, which counts a script's own commands inside
  *    its time; other commands from SLOWLOG at 0 us in a separate pass, which also counts commands
@@ -30,6 +31,7 @@ import { createSessionManager, type SessionData } from '@org/session-core';
 import { randomString } from '@org/session-core/testing';
 import { type AnyRedisClient, RedisStore } from '@org/session-store-redis';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { type BenchResult, bench, printTable, printTarget } from './lib.ts';
 
@@ -248,10 +250,12 @@ async function measureWrites(): Promise<void> {
     return client;
   };
   const [peerClient, ourClient, bareClient, admin] = await Promise.all([connect(), connect(), connect(), connect()]);
+  const ioClient = new Redis(server.url);
   try {
-    await writeCases(peerClient, ourClient, bareClient, admin);
+    await writeCases(peerClient, ourClient, bareClient, admin, ioClient);
   } finally {
     for (const client of [peerClient, ourClient, bareClient, admin]) client.destroy();
+    ioClient.disconnect();
     await server.stop();
   }
 }
@@ -261,6 +265,7 @@ async function writeCases(
   ourClient: ReturnType<typeof createClient>,
   bareClient: ReturnType<typeof createClient>,
   admin: ReturnType<typeof createClient>,
+  ioClient: Redis,
 ): Promise<void> {
   type Data = SessionData & { role: string; cart: string[]; visits?: number };
   const data: Data = { role: 'member', cart: ['sku-1', 'sku-2', 'sku-3'] };
@@ -300,8 +305,19 @@ async function writeCases(
 
   let visits = 0;
   const baseline = await baselineCases(ourClient, data, frozenAt, () => ++visits);
+  const viaIoredis = await storeCases(
+    'ours (ioredis)',
+    'the store on an ioredis connection',
+    RedisStore,
+    ioClient,
+    'io:',
+    data,
+    frozenAt,
+    () => ++visits,
+  );
   const cases: WriteCase[] = [
     ['bare GET', 'floor: one round trip', () => bareClient.get('bare:key')],
+    ['bare GET (ioredis)', 'floor of the ioredis cases', () => ioClient.get('bare:key')],
     [
       'bare SET EX',
       'floor: one round trip, the same value',
@@ -314,7 +330,7 @@ async function writeCases(
       'get, then set (express-session saving a changed session)',
       async () => peerSet({ ...((await peerGet()) as object), visits: ++visits }),
     ],
-    ['ours: validate', 'the record and the epoch, one round trip', () => sessions.validateToken(seed.token)],
+    ['ours: validate', 'the record and the epoch, one write, one round trip', () => sessions.validateToken(seed.token)],
     [
       'ours: request write',
       'validate, then patch: the read, then one compare-and-set',
@@ -341,6 +357,7 @@ async function writeCases(
         return toucher.validateToken(touched.token);
       },
     ],
+    ...viaIoredis.cases,
     ...baseline.cases,
   ].map(([name, note, run]) => ({
     name: name as string,
@@ -463,8 +480,29 @@ async function writeCases(
     (median(touch) - median(validate)) / median(get),
     1.3,
   );
+  const ioGet = byName.get('bare GET (ioredis)') as WriteCase;
+  const ioWrite = byName.get('ours (ioredis): request write') as WriteCase;
+  const ioValidate = byName.get('ours (ioredis): validate') as WriteCase;
+  const ioTouch = byName.get('ours (ioredis): validate + touch') as WriteCase;
+  printTarget(
+    'request write through ioredis, client time vs connect-redis (get + set)',
+    median(ioWrite) / median(peerWrite),
+    1,
+  );
+  printTarget(
+    'request write through ioredis, Redis CPU vs connect-redis (get + set)',
+    cpu(ioWrite) / cpu(peerWrite),
+    1,
+  );
+  printTarget('validate through ioredis, client time in bare ioredis GETs', median(ioValidate) / median(ioGet), 1.3);
+  printTarget(
+    'a touch through ioredis, client time over a plain validate, in bare ioredis GETs',
+    (median(ioTouch) - median(ioValidate)) / median(ioGet),
+    1.3,
+  );
   await store.close();
   await baseline.close();
+  await viaIoredis.close();
 }
 
 type WriteCaseSpec = [string, string, () => Promise<unknown>];
@@ -482,7 +520,21 @@ async function baselineCases(
   const path = process.env.BENCH_REDIS_BASELINE;
   if (!path) return { cases: [], close: async () => {} };
   const module = (await import(path)) as { RedisStore: typeof RedisStore };
-  const store = new module.RedisStore<SessionData, AnyRedisClient>({ client, prefix: 'base:' });
+  return storeCases('baseline', 'the other checkout', module.RedisStore, client, 'base:', data, frozenAt, nextVisit);
+}
+
+/** Validate, request write, compare-and-set alone and validate + touch of one store on `client`. */
+async function storeCases(
+  label: string,
+  note: string,
+  Store: typeof RedisStore,
+  client: AnyRedisClient,
+  prefix: string,
+  data: SessionData,
+  frozenAt: number,
+  nextVisit: () => number,
+): Promise<{ cases: WriteCaseSpec[]; close: () => Promise<void> }> {
+  const store = new Store<SessionData, AnyRedisClient>({ client, prefix });
   const sessions = createSessionManager<SessionData>({ store, clock: { now: () => frozenAt } });
   const seed = await sessions.create({ userId: 'bench-user', data });
   let touchNow = frozenAt;
@@ -497,10 +549,10 @@ async function baselineCases(
     Awaited<ReturnType<typeof store.get>>
   >;
   const cases: WriteCaseSpec[] = [
-    ['baseline: validate', 'the other checkout', () => sessions.validateToken(seed.token)],
+    [`${label}: validate`, note, () => sessions.validateToken(seed.token)],
     [
-      'baseline: request write',
-      'the other checkout',
+      `${label}: request write`,
+      note,
       async () => {
         const result = await sessions.validateToken(seed.token);
         if (result.status !== 'valid') throw new Error(`expected a valid session, got ${result.status}`);
@@ -508,8 +560,8 @@ async function baselineCases(
       },
     ],
     [
-      'baseline: compare-and-set alone',
-      'the other checkout',
+      `${label}: compare-and-set alone`,
+      note,
       async () => {
         const next = { ...casBase, version: casBase.version + 1, data: { ...casBase.data, visits: nextVisit() } };
         if (!(await store.update(next, casBase.version, frozenAt))) throw new Error('compare-and-set refused');
@@ -517,8 +569,8 @@ async function baselineCases(
       },
     ],
     [
-      'baseline: validate + touch',
-      'the other checkout',
+      `${label}: validate + touch`,
+      note,
       () => {
         touchNow += 1000;
         return toucher.validateToken(touched.token);
