@@ -67,10 +67,33 @@ describe('verified-token cache: an LRU bounded by size, ending at exp and with i
   it('a full cache of 10 000 tokens keeps serving hits and has evicted the oldest', async () => {
     const key = await generateSigningKey('HS256');
     const cache = new VerifiedTokenCache<number>(10_000);
-    for (let i = 0; i < 12_000; i++) cache.set(`token-${i}.${'x'.repeat(300)}`, i, 1_000, key);
+    // As JWTs: a long shared start, the signature at the end.
+    const token = (i: number) => `${'x'.repeat(300)}.signature-${String(i).padStart(40, '0')}`;
+    for (let i = 0; i < 12_000; i++) cache.set(token(i), i, 1_000, key);
     expect(cache.size).toBe(10_000);
-    const token = `token-11999.${'x'.repeat(300)}`;
-    for (let i = 0; i < 10_000; i++) expect(cache.get(token, 0, () => key)).toBe(11_999);
-    expect(cache.get(`token-0.${'x'.repeat(300)}`, 0, () => key)).toBeUndefined();
+    for (let i = 0; i < 10_000; i++) expect(cache.get(token(11_999), 0, () => key)).toBe(11_999);
+    expect(cache.get(token(0), 0, () => key)).toBeUndefined();
+  });
+
+  it('answers only for the exact token: one that ends as a cached token does is no hit', async () => {
+    const key = await generateSigningKey('HS256');
+    const cache = new VerifiedTokenCache<string>(10);
+    const signature = 'S'.repeat(86);
+    const verified = `header.${'a'.repeat(200)}.${signature}`;
+    cache.set(verified, 'verified', 1_000, key);
+    // The map is keyed by the end of the token: a changed header or payload must still miss.
+    for (const other of [`header.${'b'.repeat(200)}.${signature}`, `Header.${'a'.repeat(200)}.${signature}`]) {
+      expect(cache.get(other, 0, () => key)).toBeUndefined();
+    }
+    expect(cache.get(`${verified}x`, 0, () => key)).toBeUndefined();
+    expect(cache.get(verified.slice(1), 0, () => key)).toBeUndefined();
+    // The misses did not drop the verified token.
+    expect(cache.get(verified, 0, () => key)).toBe('verified');
+    // Another verified token with the same end takes the entry over; the first is then a miss.
+    const second = `header.${'c'.repeat(200)}.${signature}`;
+    cache.set(second, 'second', 1_000, key);
+    expect(cache.size).toBe(1);
+    expect(cache.get(second, 0, () => key)).toBe('second');
+    expect(cache.get(verified, 0, () => key)).toBeUndefined();
   });
 });
