@@ -7,7 +7,7 @@ import {
   serializeSessionCookie,
 } from './cookie.js';
 import { SessionError } from './errors.js';
-import { secretMatchesBinding } from './hash.js';
+import { constantTimeEqualString, secretMatchesBinding } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
 import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
@@ -80,6 +80,12 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
   readonly #cookies: SessionStrategy<D>;
   /** The session cookie's policy under the JWT cookie's name: both cookies share every attribute. */
   readonly #jwtPolicy: CookiePolicy;
+  /**
+   * For each verified (cached) JWT, the session token it was found bound to (sid and `sth`). Only
+   * that token can ever match, so a request carrying it again is compared in constant time
+   * instead of hashed. It holds no more than the process already can: its signing key.
+   */
+  readonly #boundTokens = new WeakMap<VerifiedSessionJwt<C>, string>();
 
   /** @internal Use {@link createHybridSessions}. */
   constructor(options: HybridSessionsOptions<D, C>) {
@@ -246,14 +252,19 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     const sessionValues = getCookieValues(cookieHeader, this.#rt.cookie.name, 2);
     if (sessionValues.length !== 1) return null;
     const token = sessionValues[0] as string;
-    const parts = parseSessionToken(token);
-    if (!parts) return null;
     let cached: VerifiedSessionJwt<C> | undefined;
     try {
       cached = this.jwt.verifier.peek(jwt);
     } catch {
       return null;
     }
+    if (cached) {
+      // The very session token this JWT was found bound to before: no parse and no hash again.
+      const bound = this.#boundTokens.get(cached);
+      if (bound !== undefined && constantTimeEqualString(token, bound)) return this.currentClaims(cached, token);
+    }
+    const parts = parseSessionToken(token);
+    if (!parts) return null;
     if (cached) return this.boundClaims(cached, parts, token);
     return this.jwt.verify(jwt).then(
       (claims) => this.boundClaims(claims, parts, token),
@@ -267,13 +278,19 @@ export class HybridSessions<D extends SessionData = SessionData, C extends objec
     parts: { id: string; secret: string },
     token: string,
   ): VerifiedClaims<C> | null {
-    if (claims.sid !== parts.id || claims.exp * 1000 <= this.#rt.clock.now()) return null;
+    if (claims.sid !== parts.id) return null;
     // The JWT counts only with the very session cookie it was issued with (its secret, not just its
     // id): a leaked API JWT or a forged `<sid>.<anything>` cookie gets no session from this path.
     if (typeof claims.sth !== 'string' || !secretMatchesBinding(parts.secret, claims.sth)) {
       return null;
     }
-    return { claims, token };
+    this.#boundTokens.set(claims, token);
+    return this.currentClaims(claims, token);
+  }
+
+  /** `claims` until their `exp`. */
+  private currentClaims(claims: VerifiedSessionJwt<C>, token: string): VerifiedClaims<C> | null {
+    return claims.exp * 1000 <= this.#rt.clock.now() ? null : { claims, token };
   }
 
   private sessionFromClaims(found: { claims: VerifiedSessionJwt<C> }): JwtSession<D> {

@@ -313,6 +313,37 @@ describe('hybrid browser sessions: session-token cookie + short-lived session-JW
     expect((await hybrid.validate(cookieHeader(...cookies))).source).toBe('jwt');
   });
 
+  it('after the JWT was accepted with its session cookie, only that very cookie rides on it again (and only until exp)', async () => {
+    const { hybrid, probe, manager, clock, login } = await setup();
+    const { cookies, token } = await login();
+    const jwtPair = (byName(cookies, '__Host-sjwt') as string).split(';')[0] as string;
+    const genuine = `${manager.cookie.name}=${token}; ${jwtPair}`;
+    expect((await hybrid.validate(genuine)).source).toBe('jwt');
+    const id = token.slice(0, token.indexOf('.'));
+    const last = token.at(-1) === 'A' ? 'Q' : 'A';
+    const forgeries = [
+      `${id}.${'A'.repeat(43)}`,
+      // One character off, at either end of the secret.
+      `${token.slice(0, -1)}${last}`,
+      `${id}.${token[23] === 'B' ? 'C' : 'B'}${token.slice(24)}`,
+      `${token}A`,
+      token.slice(0, -1),
+    ];
+    for (const forged of forgeries) {
+      probe.reset();
+      const result = await hybrid.validate(`${manager.cookie.name}=${forged}; ${jwtPair}`);
+      expect(result.session).toBeNull();
+      expect(probe.calls.get ?? 0).toBeGreaterThanOrEqual(forged.length === token.length ? 1 : 0);
+    }
+    expect((await hybrid.validate(genuine)).source).toBe('jwt');
+    // At exp the JWT no longer counts, for the cookie it was accepted with too: the store answers.
+    clock.advance(300_000);
+    probe.reset();
+    const expired = await hybrid.validate(genuine);
+    expect(expired.source).toBe('store');
+    expect(probe.calls.get).toBeGreaterThan(0);
+  });
+
   it('a JWT issued for API use (no binding) never authenticates the cookie path by itself', async () => {
     const { hybrid, jwt, probe, manager, login } = await setup();
     const { cookies, session, token } = await login();
