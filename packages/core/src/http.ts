@@ -166,7 +166,7 @@ export interface TransportOptions {
 export function assertSecureTransport(request: TransportInput, mode: CookieMode, options: TransportOptions = {}): void {
   if (mode === 'development') return;
   const given = request.protocol;
-  if (given === 'https' || given.toLowerCase().replace(/:$/, '') === 'https') return;
+  if (given === 'https' || (given !== 'http' && given.toLowerCase().replace(/:$/, '') === 'https')) return;
   const local = options.trustLoopbackHost === true || isLoopbackAddress(request.peerAddress);
   if (local && isLoopbackHost(request.host)) return;
   throw new SessionError(

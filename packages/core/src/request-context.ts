@@ -30,7 +30,10 @@ export interface RequestContextInput {
    * literal with getters costs more to create than the getter saves).
    */
   ip?: string | null;
-  /** The `User-Agent` header, recorded as login metadata. Default: none (`null`). */
+  /**
+   * The `User-Agent` header, recorded as login metadata (and read by a binding policy). Default:
+   * none (`null`). Read only when needed: an adapter may define it as a getter, as `ip`.
+   */
   userAgent?: string | null;
   /** `http` or `https` as the framework's proxy settings see it (B9). */
   protocol: string;
@@ -373,17 +376,18 @@ export class RequestContext<D extends SessionData = SessionData> {
 }
 
 /**
- * The request's client signals, the address read only when something asks for it (an event, a
- * binding policy, a login): frameworks' proxy-aware getters cost more than a session read. A class
- * with a prototype getter: an object literal with a getter costs ~1.5 us to create on V8.
+ * The request's client signals, the address and user agent read only when something asks for them
+ * (an event, a binding policy, a login): frameworks' proxy-aware getters and header lookups cost
+ * more than a session read. A class with prototype getters: an object literal with a getter costs
+ * ~1.5 us to create on V8.
  */
 class RequestInputSignals implements RequestSignals {
-  readonly userAgent: string | null;
-  constructor(private readonly input: RequestContextInput) {
-    this.userAgent = input.userAgent ?? null;
-  }
+  constructor(private readonly input: RequestContextInput) {}
   get ip(): string | null {
     return this.input.ip ?? null;
+  }
+  get userAgent(): string | null {
+    return this.input.userAgent ?? null;
   }
 }
 

@@ -151,6 +151,36 @@ describe('request context: transport and validation', () => {
   });
 });
 
+describe('request context: lazily read request fields', () => {
+  it('a plain read asks an adapter for neither the address nor the user agent; a login records both', async () => {
+    const { manager, contexts } = await setup();
+    const reads: string[] = [];
+    class LazyInput implements RequestContextInput {
+      readonly method = 'GET';
+      readonly headers = {};
+      readonly protocol = 'https';
+      readonly host = 'app.example';
+      constructor(readonly cookieHeader: string | undefined) {}
+      get ip(): string {
+        reads.push('ip');
+        return '198.51.100.7';
+      }
+      get userAgent(): string {
+        reads.push('userAgent');
+        return 'lazy-agent';
+      }
+    }
+    const issued = await manager.create({ userId: 'user-1' });
+    const read = await contexts.open(new LazyInput(`${SID}=${issued.token}`));
+    expect(read.session?.userId).toBe('user-1');
+    expect(reads).toEqual([]);
+    const login = await contexts.open(new LazyInput(undefined));
+    const session = await login.login({ userId: 'user-2' });
+    expect(session.metadata).toMatchObject({ ip: '198.51.100.7', userAgent: 'lazy-agent' });
+    expect(reads.sort()).toEqual(['ip', 'userAgent']);
+  });
+});
+
 describe('request context: response cookies (B5, B8, SC-02)', () => {
   it('keeps the app’s own cookies and holds one Set-Cookie per managed name, whatever was there', async () => {
     const { open } = await setup();
