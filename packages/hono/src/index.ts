@@ -105,18 +105,22 @@ export interface HonoSessions<D extends SessionData = RegisteredData> {
   errorHandler: ErrorHandler;
 }
 
-const contextKey = 'org-session-context';
+/**
+ * Where the middleware keeps the request's context on Hono's `Context`: a property, not a `c.set`
+ * variable, because `c.var` copies every variable into a new object on each read.
+ */
+const contextKey = Symbol('org-session-context');
+type WithContext = { [contextKey]?: RequestContext<SessionData> };
 
 /**
- * What core reads of a request. The peer address is asked of the runtime, and the host cut from
- * the URL, only when core needs them (events, a binding policy, login metadata, plain http), and
- * then once: getters on a class, because an object literal with getters costs more to create on V8.
+ * What core reads of a request. The Cookie header and URL are read at once (every request needs
+ * them); the other headers, the method and the user agent when core asks (CSRF, login metadata,
+ * a binding policy); the peer address and the host only for plain http, then once. Getters on a
+ * class, because an object literal with getters costs more to create on V8.
  */
 class HonoRequestInput implements RequestContextInput {
   readonly cookieHeader: string | undefined;
-  readonly method: string;
   readonly headers: Headers;
-  readonly userAgent: string | null;
   readonly protocol: string;
   private readonly url: string;
   private readonly scheme: number;
@@ -125,14 +129,19 @@ class HonoRequestInput implements RequestContextInput {
     private readonly c: Context,
     private readonly getConnInfo: GetConnInfo | undefined,
   ) {
-    const url = c.req.url;
+    const raw = c.req.raw;
+    const url = raw.url;
     this.url = url;
     this.scheme = url.indexOf(':');
-    this.cookieHeader = c.req.header('cookie');
-    this.method = c.req.method;
-    this.headers = c.req.raw.headers;
-    this.userAgent = c.req.header('user-agent') ?? null;
+    this.headers = raw.headers;
+    this.cookieHeader = this.headers.get('cookie') ?? undefined;
     this.protocol = url.slice(0, this.scheme);
+  }
+  get method(): string {
+    return this.c.req.method;
+  }
+  get userAgent(): string | null {
+    return this.headers.get('user-agent');
   }
   /** The URL's authority: the Host header as the runtime (or a proxy it trusts) set it. */
   get host(): string {
@@ -185,7 +194,7 @@ export function honoSessions<D extends SessionData = RegisteredData>(
     return new Response(JSON.stringify(body), { status, headers });
   };
   const contextOf = (c: Context): RequestContext<D> => {
-    const context = c.get(contextKey as never) as RequestContext<D> | undefined;
+    const context = (c as WithContext)[contextKey] as RequestContext<D> | undefined;
     if (!context) throw new SessionError('CONFIG_INVALID', 'Mount auth.middleware before guards and helpers');
     return context;
   };
@@ -223,7 +232,7 @@ export function honoSessions<D extends SessionData = RegisteredData>(
       } catch (error) {
         return fail(error, c);
       }
-      c.set(contextKey as never, context as never);
+      (c as WithContext)[contextKey] = context as RequestContext<SessionData>;
       c.set('session', context.session);
       c.set('sessionResult', context.result);
       await next();
