@@ -323,6 +323,8 @@ export class MemoryStore<D extends SessionData = SessionData>
   private put(record: SessionRecord<D>, previous: SessionRecord<D> | undefined): void {
     const stored = frozenRecord(record, previous);
     this.sessions.set(stored.id, stored);
+    // An update of the same session for the same user: indexed already.
+    if (previous !== undefined && previous.id === stored.id && previous.userId === stored.userId) return;
     const ids = this.byUser.get(stored.userId);
     if (ids === undefined) this.byUser.set(stored.userId, stored.id);
     else if (typeof ids !== 'string') ids.add(stored.id);
