@@ -30,7 +30,10 @@
  * sharing the machine moves it far less than req/s.
  *
  * `HTTP_BENCH_FRAMEWORKS=hono` runs one framework; `HTTP_BENCH_ROUNDS`, `HTTP_BENCH_SECONDS` set the
- * rounds. Redis cases need Redis at REDIS_URL (default redis://127.0.0.1:6379) and are reported as
+ * rounds. `HTTP_BENCH_BASELINE=<another checkout's packages directory>` adds that checkout's Express
+ * and Fastify adapters (memory read, labelled `baseline:`) to the same interleaved rounds, for a
+ * before and after of an adapter change in one run (give its express/ and fastify/ a node_modules,
+ * e.g. a symlink to this one's, so that both adapters run on the same core). Redis cases need Redis at REDIS_URL (default redis://127.0.0.1:6379) and are reported as
  * skipped when it does not answer.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -51,12 +54,14 @@ const CONNECTIONS = 10;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = 'u_1234';
 const SECRET = 'bench-secret-bench-secret-bench-secret!';
+const BASELINE = process.env.HTTP_BENCH_BASELINE;
 
 export type Framework = 'express' | 'fastify' | 'hono' | 'next';
 type Impl =
   | 'bare'
   | 'noop'
   | 'ours'
+  | 'baseline'
   | 'hybrid'
   | 'proxy'
   | 'express-session'
@@ -81,7 +86,7 @@ const frameworkTitle: Record<Framework, string> = {
   next: 'Next.js 16 (next start)',
 };
 
-const peerTitle: Record<Exclude<Impl, 'bare' | 'noop' | 'ours' | 'hybrid' | 'proxy'>, string> = {
+const peerTitle: Record<Exclude<Impl, 'bare' | 'noop' | 'ours' | 'baseline' | 'hybrid' | 'proxy'>, string> = {
   'express-session': 'express-session',
   'iron-session': 'iron-session',
   'secure-session': '@fastify/secure-session',
@@ -108,6 +113,7 @@ function labelOf(framework: Framework, impl: Impl, store: StoreKind, op: Operati
   if (impl === 'bare') return 'bare route';
   if (impl === 'noop') return framework === 'next' ? 'bare route behind an empty proxy.ts' : 'an empty middleware';
   if (impl === 'hybrid') return 'ours, hybrid (session-JWT cookie)';
+  if (impl === 'baseline') return 'baseline: ours, memory';
   if (impl === 'proxy') return 'ours, memory, behind proxy.ts (renewal)';
   const where = store === 'redis' ? 'Redis' : store === 'cookie' ? 'sealed cookie' : 'memory';
   if (impl === 'ours') return `ours, ${where}${write}`;
@@ -122,7 +128,7 @@ function labelOf(framework: Framework, impl: Impl, store: StoreKind, op: Operati
  * empty middleware on Express (where one more layer costs the most) and Next only.
  */
 function quickCase(c: Case): boolean {
-  if (c.impl === 'bare' || c.impl === 'proxy') return true;
+  if (c.impl === 'bare' || c.impl === 'proxy' || c.impl === 'baseline') return true;
   if (c.impl === 'noop') return c.framework === 'next' || c.framework === 'express';
   if (c.impl === 'ours') return c.store === 'memory' ? c.op === 'read' : c.framework === 'express';
   const first = peers[c.framework][0];
@@ -144,6 +150,8 @@ function allCases(framework: Framework): Case[] {
   add('noop', 'memory', 'read');
   for (const op of ['read', 'write'] as const) {
     add('ours', 'memory', op);
+    if (BASELINE && op === 'read' && (framework === 'express' || framework === 'fastify'))
+      add('baseline', 'memory', op);
     add('ours', 'redis', op);
     // Next: the hybrid mode is not wired in the bench's app; the proxy's path is measured instead.
     if (op === 'read') add(framework === 'next' ? 'proxy' : 'hybrid', 'memory', op);
@@ -239,8 +247,10 @@ async function serveExpress(c: Case): Promise<Served> {
   const app = express();
   let cookies: string[] = [];
   let cleanup = async () => {};
-  if (c.impl === 'ours' || c.impl === 'hybrid') {
-    const { expressSessions } = await import('@org/session-express');
+  if (c.impl === 'ours' || c.impl === 'hybrid' || c.impl === 'baseline') {
+    const { expressSessions }: typeof import('@org/session-express') = await import(
+      c.impl === 'baseline' ? `${BASELINE}/express/src/index.ts` : '@org/session-express'
+    );
     const ours = await ourSessions(c);
     app.use(expressSessions(ours.manager, { hybrid: ours.hybrid }).middleware);
     app.get('/hello', (req, res) => {
@@ -339,8 +349,10 @@ async function serveFastify(c: Case): Promise<Served> {
       return reply(s.get('user'), n);
     });
   };
-  if (c.impl === 'ours' || c.impl === 'hybrid') {
-    const { fastifySessions } = await import('@org/session-fastify');
+  if (c.impl === 'ours' || c.impl === 'hybrid' || c.impl === 'baseline') {
+    const { fastifySessions }: typeof import('@org/session-fastify') = await import(
+      c.impl === 'baseline' ? `${BASELINE}/fastify/src/index.ts` : '@org/session-fastify'
+    );
     const ours = await ourSessions(c);
     await app.register(fastifySessions, { manager: ours.manager, hybrid: ours.hybrid });
     app.get('/hello', async (request) => reply(request.session?.userId));
@@ -464,7 +476,7 @@ async function runChild(spec: string): Promise<void> {
         : c.framework === 'express'
           ? await serveExpress(c)
           : await serveFastify(c);
-    const isPeer = c.impl !== 'ours' && c.impl !== 'hybrid' && c.impl !== 'bare' && c.impl !== 'noop';
+    const isPeer = roleOf(c) === 'peer';
     const cookies = isPeer ? await loginCookies(served.port) : served.cookies;
     process.on('SIGTERM', () => {
       served.cleanup().finally(() => process.exit(0));
@@ -802,7 +814,7 @@ async function measureFramework(framework: Framework): Promise<FrameworkResults>
 
 function roleOf(c: Case): HttpRow['role'] {
   if (c.impl === 'bare' || c.impl === 'noop') return 'floor';
-  return c.impl === 'ours' || c.impl === 'hybrid' || c.impl === 'proxy' ? 'ours' : 'peer';
+  return c.impl === 'ours' || c.impl === 'baseline' || c.impl === 'hybrid' || c.impl === 'proxy' ? 'ours' : 'peer';
 }
 
 /**
