@@ -133,8 +133,8 @@ return indexed`,
 /**
  * A touch: the compare-and-set of {@link updateSession} for a record whose data did not change,
  * writing only the version, the deadline, `activity` (version, lastSeenAt and idleExpiresAt, which
- * readers lay over the record JSON) and, when it was raised, the index score. The record JSON is not sent at all.
- * Refuses (0) a record that would change owner. ARGV: expected version, now, ttl ms, score the
+ * readers lay over the record JSON) and, when it was raised, the index score. The record JSON is
+ * not sent at all. Refuses (0) a record that would change owner. ARGV: expected version, now, ttl ms, score the
  * index must hold at least, raised score or '', owner, new version, expiresAt, activity.
  */
 export const touchSession = lua(`
