@@ -98,7 +98,9 @@ export function createRuntime<D extends SessionData>(owner: object, parts: Runti
     },
     touch(record: SessionRecord<D>, now: number) {
       if (!needsTouch(record, now, policy)) return null;
-      const touched: SessionRecord<D> = { ...slideIdle(record, now, policy), version: record.version + 1 };
+      // slideIdle returns a new object: setting its version costs less than another spread.
+      const touched: SessionRecord<D> = slideIdle(record, now, policy);
+      touched.version = record.version + 1;
       // A lost race means another request touched it first; either way the session stays valid.
       // Only the deadline moves: a store that can write just that (Redis) does.
       const write = store.touch
