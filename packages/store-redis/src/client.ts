@@ -103,18 +103,16 @@ export interface PubSubConnection {
 }
 
 /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
-export async function runScript(
+export function runScript(
   driver: RedisDriver,
   script: { readonly source: string; readonly sha: string },
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  try {
-    return await driver.evalsha(script.sha, keys, args);
-  } catch (error) {
+  return driver.evalsha(script.sha, keys, args).catch((error: unknown) => {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
     return driver.eval(script.source, keys, args);
-  }
+  });
 }
 
 /** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */

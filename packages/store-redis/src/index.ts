@@ -15,6 +15,7 @@ import {
 } from '@org/session-core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type AnyRedisClient, driverFor, type RedisDriver, runScript } from './client.js';
+import { Deadlines } from './deadlines.js';
 import {
   createFamily,
   createSession,
@@ -92,6 +93,14 @@ export interface RedisDeleteAllOptions {
 /** How many sessions' owners and index scores the store remembers between one read and the next. */
 const HINTS = 8192;
 
+/** What the store remembers of a session: its user, and a score its index entry is known to hold. */
+interface Hint {
+  userId: string;
+  indexedUntil: number;
+  /** {@link RedisStore.hintsInserted} when it was last (re)inserted. */
+  inserted: number;
+}
+
 /**
  * How long a rotation mark (`<prefix>t:{<oldId>}`) says "done" after a rotation: long enough for
  * the check that follows a rotation whose answer was lost, which runs right after it.
@@ -146,7 +155,11 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
    * Session id -> its user and a score its index entry is known to hold. Hints only: a read
    * checks the user against the record, and the scripts decide about the index.
    */
-  private readonly hints = new Map<string, { userId: string; indexedUntil: number }>();
+  private readonly hints = new Map<string, Hint>();
+  /** Hints (re)inserted so far: the age of a hint in {@link remember}'s order of use. */
+  private hintsInserted = 0;
+  /** Bounds every operation by `commandTimeoutMs` with one coarse timer. */
+  private readonly deadlines: Deadlines;
 
   constructor(options: RedisStoreOptions<C>) {
     const sources = [options?.client, options?.url, options?.cluster].filter((s) => s !== undefined);
@@ -166,6 +179,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     this.prefix = prefix;
     this.commandTimeoutMs = timeout;
     this.userBatchSize = batch;
+    this.deadlines = new Deadlines(timeout, () => unavailable('timeout'));
 
     if (options.client) {
       this.client = options.client;
@@ -175,7 +189,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     }
     // Fail fast on the request path: no offline queue, no retries, no replay of commands that were
     // in flight when the connection dropped. Reconnection itself goes on in the background.
-    // The store's own timer bounds every operation (one per call, on single servers and clusters).
+    // The store bounds every operation by its own deadline, on single servers and clusters.
     let client: RedisClient;
     const failFast = {
       maxRetriesPerRequest: 0,
@@ -282,7 +296,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     return isRevokedByEpoch(record, openEpoch(epochFields, now)) ? null : record;
   }
 
-  async update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+  update(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
     return this.write(record, expectedVersion, now, false);
   }
 
@@ -290,7 +304,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
    * A touch: only the version, the deadline and the index score are written (the record JSON is
    * neither sent nor rewritten), which costs Redis little more than the read it follows.
    */
-  async touch(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
+  touch(record: SessionRecord<D>, expectedVersion: number, now: number): Promise<boolean> {
     return this.write(record, expectedVersion, now, true);
   }
 
@@ -699,6 +713,12 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   /** Remembers a session's user and a lower bound of its index score (scores only ever rise). */
   private remember(id: string, userId: string, indexedUntil: number): void {
     const known = this.hints.get(id);
+    if (known !== undefined && known.userId === userId) {
+      if (indexedUntil > known.indexedUntil) known.indexedUntil = indexedUntil;
+      // Among the newest half: HINTS / 2 more insertions come before it can be dropped, and a use
+      // by then moves it. Most reads and touches thus skip a delete and a set of the map.
+      if (this.hintsInserted - known.inserted < HINTS / 2) return;
+    }
     if (known !== undefined) this.hints.delete(id);
     else if (this.hints.size >= HINTS) {
       const oldest = this.hints.keys().next();
@@ -706,7 +726,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     }
     const floor = known?.userId === userId ? Math.max(known.indexedUntil, indexedUntil) : indexedUntil;
     // Re-inserted: the map stays in order of use, and the least recently used goes first.
-    this.hints.set(id, { userId, indexedUntil: floor });
+    this.hints.set(id, { userId, indexedUntil: floor, inserted: ++this.hintsInserted });
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
@@ -722,7 +742,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const state = this.driver.state();
     if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(unavailable('timeout')), this.commandTimeoutMs);
+      const call = this.deadlines.add(reject);
       let work: Promise<T>;
       try {
         work = state === 'connecting' ? this.driver.whenReady().then(operation) : operation();
@@ -731,11 +751,11 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
       }
       work.then(
         (value) => {
-          clearTimeout(timer);
+          call.reject = null;
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          call.reject = null;
           reject(toStoreError(error));
         },
       );

@@ -1,0 +1,72 @@
+/** A store operation in flight: how to fail it, and the tick at which it times out. */
+export interface PendingCall {
+  /** Null once the operation settled by itself. */
+  reject: ((error: unknown) => void) | null;
+  due: number;
+}
+
+/**
+ * The deadlines of one store's operations, watched by one coarse timer instead of a timer per
+ * operation: under socket I/O, arming and clearing a timer per command measured ~10 us of client
+ * CPU, a quarter of a read. Time is counted in ticks of an eighth of the timeout by the timer
+ * itself: timers run on monotonic time (a wall clock stepped back cannot stretch them) and follow
+ * fake timers. An operation fails no earlier than its timeout and at most a tick after it. A
+ * settled operation is only marked; each tick drops the marked ones. The timer runs only while
+ * operations are pending, unref'd: the connection's own socket keeps the process alive.
+ */
+export class Deadlines {
+  private readonly tickMs: number;
+  private readonly dueIn: number;
+  private calls: PendingCall[] = [];
+  private ticks = 0;
+  /** The number of the armed timer (0: none). A timer that was replaced does nothing when it fires. */
+  private armed = 0;
+  private generation = 0;
+  /** The setTimeout the timer was armed with: fake timers installed or removed since replace it. */
+  private armedWith: unknown;
+
+  constructor(
+    timeoutMs: number,
+    private readonly timeoutError: () => unknown,
+  ) {
+    this.tickMs = Math.max(1, timeoutMs / 8);
+    this.dueIn = Math.ceil(timeoutMs / this.tickMs);
+  }
+
+  /** Watches an operation: `reject` is called with the timeout error unless `call.reject` is cleared first. */
+  add(reject: (error: unknown) => void): PendingCall {
+    // The next tick comes within tickMs, exactly tickMs from now when the timer is armed here.
+    const idle = this.armed === 0;
+    const call: PendingCall = { reject, due: this.ticks + this.dueIn + (idle ? 0 : 1) };
+    this.calls.push(call);
+    // A timer armed under fake timers that are gone since would never run: arm another.
+    if (idle || this.armedWith !== globalThis.setTimeout) this.arm();
+    return call;
+  }
+
+  private arm(): void {
+    const mine = ++this.generation;
+    this.armed = mine;
+    this.armedWith = globalThis.setTimeout;
+    const timer: unknown = setTimeout(() => this.sweep(mine), this.tickMs);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  private sweep(mine: number): void {
+    if (mine !== this.armed) return;
+    this.ticks++;
+    const due = this.calls;
+    this.calls = [];
+    for (const call of due) {
+      const reject = call.reject;
+      if (reject === null) continue;
+      if (call.due > this.ticks) this.calls.push(call);
+      else {
+        call.reject = null;
+        reject(this.timeoutError());
+      }
+    }
+    if (this.calls.length > 0) this.arm();
+    else this.armed = 0;
+  }
+}
