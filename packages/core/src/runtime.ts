@@ -155,6 +155,8 @@ interface Deadlines {
   add(call: PendingCall, timeoutMs: number): void;
 }
 
+const MIN_COMPACT = 64;
+
 function createDeadlines(storeTimeoutMs: number): Deadlines {
   const tickMs = Math.max(1, storeTimeoutMs / 8);
   let calls: PendingCall[] = [];
@@ -164,6 +166,9 @@ function createDeadlines(storeTimeoutMs: number): Deadlines {
   let generation = 0;
   // The setTimeout it was armed with: fake timers installed or removed since then replace it.
   let armedWith: unknown;
+  // Settled calls are dropped at each tick, and at a call too once the list doubled since it was
+  // last compacted: a long chain of calls that never yields to the timer keeps a short list.
+  let compactAt = MIN_COMPACT;
   const arm = () => {
     const mine = ++generation;
     armed = mine;
@@ -185,11 +190,19 @@ function createDeadlines(storeTimeoutMs: number): Deadlines {
         reject(storeTimeoutError());
       }
     }
+    compactAt = Math.max(MIN_COMPACT, 2 * calls.length);
     if (calls.length > 0) arm();
     else armed = 0;
   };
+  const compact = () => {
+    let kept = 0;
+    for (const call of calls) if (call.reject !== null) calls[kept++] = call;
+    calls.length = kept;
+    compactAt = Math.max(MIN_COMPACT, 2 * kept);
+  };
   return {
     add(call, timeoutMs) {
+      if (calls.length >= compactAt) compact();
       // The next tick comes within tickMs, exactly tickMs from now when the timer is armed here.
       const idle = armed === 0;
       call.due = ticks + Math.ceil(timeoutMs / tickMs) + (idle ? 0 : 1);

@@ -99,6 +99,23 @@ describe('store call deadlines', () => {
     expect((coded as Error).message).toBe('kept changing');
   });
 
+  it('a long chain of calls between two ticks neither loses a pending call nor cuts one short', async () => {
+    vi.useFakeTimers();
+    const rt = runtime();
+    const start = Date.now();
+    const hanging: ReturnType<typeof hang>[] = [];
+    let answered = 0;
+    for (let i = 0; i < 5000; i++) {
+      if (i % 1000 === 500) hanging.push(hang(rt, start));
+      answered += await rt.call(async () => 1);
+    }
+    expect(answered).toBe(5000);
+    await vi.advanceTimersByTimeAsync(TIMEOUT - 1);
+    expect(hanging.filter((call) => call.at !== null)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(TICK + 1);
+    expect(hanging.map((call) => isSessionError(call.error, 'STORE_UNAVAILABLE'))).toEqual(Array(5).fill(true));
+  });
+
   it('still times out after fake timers were removed while its timer was armed', async () => {
     const rt = runtime(40);
     vi.useFakeTimers();
