@@ -96,6 +96,9 @@ const HINTS = 8192;
 /** What the store remembers of a session: its user, and a score its index entry is known to hold. */
 interface Hint {
   userId: string;
+  /** The user's tag ({@link userTag}) and epoch key, built once rather than per read and write. */
+  owner: string;
+  epochKey: string;
   indexedUntil: number;
   /** {@link RedisStore.hintsInserted} when it was last (re)inserted. */
   inserted: number;
@@ -284,7 +287,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const [fields, guessed] = await this.run(
       (): Promise<[(string | null)[], (string | null)[] | null]> =>
         hint
-          ? this.driver.hmgetPair(key, RECORD_FIELDS, this.userEpochKey(hint.userId), EPOCH_FIELDS)
+          ? this.driver.hmgetPair(key, RECORD_FIELDS, hint.epochKey, EPOCH_FIELDS)
           : Promise.all([this.driver.hmget(key, RECORD_FIELDS), null]),
     );
     const record = openRecord<D>(fields[0] ?? null, id, fields[2] ?? null);
@@ -310,29 +313,33 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
 
   private async write(record: SessionRecord<D>, expectedVersion: number, now: number, touchOnly: boolean) {
     const key = this.sessionKey(record.id);
-    const ttl = retainedTtl(recordExpiresAt(record), now);
+    const expiresAt = recordExpiresAt(record);
+    const ttl = retainedTtl(expiresAt, now);
+    const known = this.hints.get(record.id);
+    const sameUser = known?.userId === record.userId;
+    const owner = sameUser ? (known as Hint).owner : userTag(record.userId);
+    // Most touches stay within what the index already holds: one script, one round trip. When the
+    // new deadline passes it, the index is raised first, and only then does the record move.
+    const mustCover = indexFloor(record);
     // A touch never needs the record JSON: it is not even serialised.
-    const [owner, ...fields] = touchOnly ? touchFields(record) : sessionFields(record, 0);
+    const json = touchOnly ? '' : JSON.stringify(record);
+    const version = record.version;
     const attempt = (raised: number | '') =>
       this.run(() =>
         touchOnly
           ? this.script(
               touchSession,
               [key],
-              [expectedVersion, now, ttl, mustCover, raised, owner, fields[0], fields[2], activityOf(record)],
+              [expectedVersion, now, ttl, mustCover, raised, owner, version, expiresAt, activityOf(record)],
             )
           : this.script(
               updateSession,
               [key],
-              [expectedVersion, now, ttl, mustCover, raised, owner, fields[0], fields[1], fields[2], fields[4]],
+              [expectedVersion, now, ttl, mustCover, raised, owner, version, record.createdAt, expiresAt, json],
             ),
       );
-    // Most touches stay within what the index already holds: one script, one round trip. When the
-    // new deadline passes it, the index is raised first, and only then does the record move.
-    const mustCover = indexFloor(record);
-    const known = this.hints.get(record.id);
     let raised: number | '' = '';
-    if (ttl > 0 && known?.userId === record.userId && mustCover > known.indexedUntil) {
+    if (ttl > 0 && sameUser && mustCover > (known as Hint).indexedUntil) {
       raised = await this.raiseIndex(record, now);
     }
     let outcome = await attempt(raised);
@@ -724,9 +731,15 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
       const oldest = this.hints.keys().next();
       if (!oldest.done) this.hints.delete(oldest.value);
     }
-    const floor = known?.userId === userId ? Math.max(known.indexedUntil, indexedUntil) : indexedUntil;
     // Re-inserted: the map stays in order of use, and the least recently used goes first.
-    this.hints.set(id, { userId, indexedUntil: floor, inserted: ++this.hintsInserted });
+    if (known?.userId === userId) {
+      known.inserted = ++this.hintsInserted;
+      this.hints.set(id, known);
+      return;
+    }
+    const owner = userTag(userId);
+    const epochKey = this.epochKeyOf(owner);
+    this.hints.set(id, { userId, owner, epochKey, indexedUntil, inserted: ++this.hintsInserted });
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
@@ -869,11 +882,6 @@ function activityOf(record: SessionRecord): string {
   return `${record.version}:${record.lastSeenAt}:${record.idleExpiresAt ?? ''}`;
 }
 
-/** {@link sessionFields} for a touch: the same order, with no JSON. */
-function touchFields(record: SessionRecord): [string, number, number, number, number, string] {
-  return [userTag(record.userId), record.version, record.createdAt, recordExpiresAt(record), 0, ''];
-}
-
 /**
  * The record in a session hash's `record` field, if it is one and the one asked for, with the
  * `activity` a touch left laid over it. An unreadable activity makes the record unreadable (fail
@@ -887,12 +895,16 @@ function openRecord<D extends SessionData>(
   const record = parseJson<SessionRecord<D>>(raw);
   if (!record || record.id !== id || typeof record.userId !== 'string') return null;
   if (activity !== null) {
-    const [version, lastSeenAt, idleExpiresAt] = activity.split(':');
-    const numbers = [Number(version), Number(lastSeenAt), idleExpiresAt === '' ? null : Number(idleExpiresAt)];
-    if (activity.split(':').length !== 3 || numbers.some((n) => n !== null && !Number.isFinite(n))) return null;
-    record.version = numbers[0] as number;
-    record.lastSeenAt = numbers[1] as number;
-    record.idleExpiresAt = numbers[2] as number | null;
+    const parts = activity.split(':');
+    if (parts.length !== 3) return null;
+    const version = Number(parts[0]);
+    const lastSeenAt = Number(parts[1]);
+    const idleExpiresAt = parts[2] === '' ? null : Number(parts[2]);
+    if (!Number.isFinite(version) || !Number.isFinite(lastSeenAt)) return null;
+    if (idleExpiresAt !== null && !Number.isFinite(idleExpiresAt)) return null;
+    record.version = version;
+    record.lastSeenAt = lastSeenAt;
+    record.idleExpiresAt = idleExpiresAt;
   }
   return isUsable(record) ? record : null;
 }
