@@ -14,6 +14,9 @@ export interface PendingCall {
  * settled operation is only marked; each tick drops the marked ones. The timer runs only while
  * operations are pending, unref'd: the connection's own socket keeps the process alive.
  */
+/** The list length below which settled operations wait for the next tick to be dropped. */
+const MIN_COMPACT = 64;
+
 export class Deadlines {
   private readonly tickMs: number;
   private readonly dueIn: number;
@@ -24,6 +27,11 @@ export class Deadlines {
   private generation = 0;
   /** The setTimeout the timer was armed with: fake timers installed or removed since replace it. */
   private armedWith: unknown;
+  /**
+   * Settled operations are dropped at each tick, and on an add once the list doubled since it was
+   * last compacted: thousands of operations per tick keep a short list.
+   */
+  private compactAt = MIN_COMPACT;
 
   constructor(
     timeoutMs: number,
@@ -35,6 +43,7 @@ export class Deadlines {
 
   /** Watches an operation: `reject` is called with the timeout error unless `call.reject` is cleared first. */
   add(reject: (error: unknown) => void): PendingCall {
+    if (this.calls.length >= this.compactAt) this.compact();
     // The next tick comes within tickMs, exactly tickMs from now when the timer is armed here.
     const idle = this.armed === 0;
     const call: PendingCall = { reject, due: this.ticks + this.dueIn + (idle ? 0 : 1) };
@@ -66,7 +75,21 @@ export class Deadlines {
         reject(this.timeoutError());
       }
     }
+    this.compactAt = Math.max(MIN_COMPACT, 2 * this.calls.length);
     if (this.calls.length > 0) this.arm();
     else this.armed = 0;
+  }
+
+  private compact(): void {
+    const calls = this.calls;
+    let kept = 0;
+    for (const call of calls) if (call.reject !== null) calls[kept++] = call;
+    calls.length = kept;
+    this.compactAt = Math.max(MIN_COMPACT, 2 * kept);
+  }
+
+  /** Operations watched until the next tick, settled or not (for tests). */
+  get size(): number {
+    return this.calls.length;
   }
 }

@@ -33,6 +33,17 @@ describe('Deadlines (one coarse timer for every pending operation)', () => {
     expect(failed).toEqual(['first', 'second']);
   });
 
+  it('keeps a short list when thousands of operations settle between two ticks', () => {
+    vi.useFakeTimers();
+    const deadlines = new Deadlines(1000, () => new Error('timeout'));
+    const pending = deadlines.add(() => {});
+    for (let i = 0; i < 10_000; i++) deadlines.add(() => {}).reject = null;
+    expect(deadlines.size).toBeLessThanOrEqual(128);
+    expect(pending.reject).not.toBeNull();
+    vi.advanceTimersByTime(1000);
+    expect(pending.reject).toBeNull();
+  });
+
   it('runs its timer only while operations are pending', () => {
     vi.useFakeTimers();
     const deadlines = new Deadlines(400, () => new Error('timeout'));
