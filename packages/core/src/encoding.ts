@@ -1,4 +1,10 @@
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const alphabetCodes = /* @__PURE__ */ Uint8Array.from(alphabet, (c) => c.charCodeAt(0));
+
+// Encoders fill bytes and decode them once: one flat string, where appending character by
+// character leaves a chain of string pieces (~870 B for a 64-character hex digest) wherever the
+// result is kept, and costs more CPU.
+const ascii = /* @__PURE__ */ new TextDecoder();
 
 // Reverse lookup over char codes; -1 marks a byte outside the base64url alphabet.
 const lookup = /* @__PURE__ */ (() => {
@@ -16,25 +22,24 @@ const lookup = /* @__PURE__ */ (() => {
  * ```
  */
 export function base64urlEncode(bytes: Uint8Array): string {
-  let out = '';
+  const out = new Uint8Array(Math.ceil((bytes.length * 4) / 3));
+  let o = 0;
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    out +=
-      alphabet.charAt(n >> 18) +
-      alphabet.charAt((n >> 12) & 63) +
-      alphabet.charAt((n >> 6) & 63) +
-      alphabet.charAt(n & 63);
+    out[o++] = alphabetCodes[n >> 18] as number;
+    out[o++] = alphabetCodes[(n >> 12) & 63] as number;
+    out[o++] = alphabetCodes[(n >> 6) & 63] as number;
+    out[o++] = alphabetCodes[n & 63] as number;
   }
   const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = (bytes[i] as number) << 16;
-    out += alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63);
-  } else if (rest === 2) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
-    out += alphabet.charAt(n >> 18) + alphabet.charAt((n >> 12) & 63) + alphabet.charAt((n >> 6) & 63);
+  if (rest > 0) {
+    const n = ((bytes[i] as number) << 16) | (rest === 2 ? (bytes[i + 1] as number) << 8 : 0);
+    out[o++] = alphabetCodes[n >> 18] as number;
+    out[o++] = alphabetCodes[(n >> 12) & 63] as number;
+    if (rest === 2) out[o++] = alphabetCodes[(n >> 6) & 63] as number;
   }
-  return out;
+  return ascii.decode(out);
 }
 
 /**
@@ -104,13 +109,7 @@ export function isBase64url(text: string): boolean {
   return true;
 }
 
-// Two hex characters per byte value: one lookup and one concatenation per byte.
-const hexPairs = /* @__PURE__ */ (() => {
-  const digits = '0123456789abcdef';
-  const pairs: string[] = [];
-  for (let i = 0; i < 256; i++) pairs.push(digits.charAt(i >> 4) + digits.charAt(i & 15));
-  return pairs;
-})();
+const hexCodes = /* @__PURE__ */ Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /**
  * Lower-case hex encoding.
@@ -121,9 +120,13 @@ const hexPairs = /* @__PURE__ */ (() => {
  * ```
  */
 export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += hexPairs[bytes[i] as number];
-  return out;
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    out[2 * i] = hexCodes[byte >> 4] as number;
+    out[2 * i + 1] = hexCodes[byte & 15] as number;
+  }
+  return ascii.decode(out);
 }
 
 /**
