@@ -4,6 +4,7 @@ import {
   createSessionManager,
   isSessionError,
   MemoryStore,
+  type Session,
   SessionError,
   type SessionManagerOptions,
   type SessionRecord,
@@ -362,6 +363,34 @@ describe('update', () => {
     expect(await codeOf(() => sessions.update({ id: 'AAAAAAAAAAAAAAAAAAAAAA', version: 1 }, { cart: 2 }))).toBe(
       'SESSION_NOT_FOUND',
     );
+  });
+
+  it('a write on a session the manager handed out builds on its record; a copy of it reads the store first', async () => {
+    const { sessions, probe, clock } = setup<{ n: number }>();
+    const issued = await sessions.create({ userId: 'u1', data: { n: 0 } });
+    // Managers that wrote nothing yet (each remembers what it wrote last): only the session object can supply the base.
+    const fresh = () => new SessionManager<{ n: number }>({ store: probe.store, clock });
+    const reader = fresh();
+    const validated = (await reader.validateToken(issued.token)).session;
+    if (!validated) throw new Error('no session');
+    const readsBefore = probe.calls.get;
+    const written = await reader.update(validated, { n: 1 });
+    expect(probe.calls.get).toBe(readsBefore);
+    expect(written).toMatchObject({ data: { n: 1 }, version: 2 });
+    // A spread, a structured clone or JSON keeps the fields, not the record: the write reads the store.
+    const copiers = [
+      (s: Session<{ n: number }>) => ({ ...s }),
+      (s: Session<{ n: number }>) => structuredClone(s),
+      (s: Session<{ n: number }>) => JSON.parse(JSON.stringify(s)) as Session<{ n: number }>,
+    ];
+    let latest = written;
+    for (const copy of copiers) {
+      const before = probe.calls.get;
+      latest = await fresh().update(copy(latest), { n: latest.data.n + 1 });
+      expect(probe.calls.get).toBe(before + 1);
+    }
+    expect(latest).toMatchObject({ data: { n: 4 }, version: 5 });
+    expect(Object.keys(written)).toEqual(Object.keys(toSession({ ...written, secretHash: 'x' })));
   });
 
   it('reports STORE_CONFLICT when a concurrent writer wins between read and write', async () => {
