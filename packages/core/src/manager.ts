@@ -170,6 +170,13 @@ export class SessionManager<D extends SessionData = SessionData> {
   readonly #rt: SessionRuntime<D>;
   /** Writes in one round trip on the record already read; concurrent merges combined (writes.ts). */
   readonly #writer: SessionWriter<D>;
+  /**
+   * The record behind each session object this manager handed out, so that a write after a
+   * validation builds on the version already read. Weak: it lives as long as the app holds the session.
+   */
+  readonly #records = new WeakMap<object, SessionRecord<D>>();
+  /** False with a store that reads synchronously (see {@link #view}). */
+  readonly #remembersRecords: boolean;
   private readonly binding: BindingPolicy;
   private readonly maxSessionsPerUser: number | null;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
@@ -218,6 +225,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       storeTimeoutMs: timeout,
     });
     this.#writer = createSessionWriter(this.#rt);
+    this.#remembersRecords = typeof this.#rt.store.getSync !== 'function';
     if (instrumentation) instrumentManager(this, instrumentation, options.store);
   }
 
@@ -512,15 +520,10 @@ export class SessionManager<D extends SessionData = SessionData> {
       });
     }
     assertStorable('data', data);
-    const record = await this.#writer.replace(
-      session.id,
-      session.version,
-      SessionView.recordOf<D>(session),
-      (current) => ({
-        ...current,
-        data,
-      }),
-    );
+    const record = await this.#writer.replace(session.id, session.version, this.#records.get(session), (current) => ({
+      ...current,
+      data,
+    }));
     return this.#view(record);
   }
 
@@ -669,12 +672,19 @@ export class SessionManager<D extends SessionData = SessionData> {
   /** A merging write of `session` (see {@link update}); resolves to the session as written. */
   async #merge(session: Pick<Session<D>, 'id'>, change: RecordChange<D>): Promise<Session<D>> {
     if (!session || typeof session.id !== 'string') throw new SessionError('SESSION_NOT_FOUND');
-    return this.#view(await this.#writer.merge(session.id, SessionView.recordOf<D>(session), change));
+    return this.#view(await this.#writer.merge(session.id, this.#records.get(session), change));
   }
 
-  /** The public view of `record`, which keeps it as the base of a later write. */
+  /**
+   * The public view of `record`, remembered as the base of a later write: it saves that write a
+   * store read. Not with a store that reads synchronously (the memory store), where that read
+   * costs less than the WeakMap entry every validation would add (an ephemeron the garbage
+   * collector traces specially).
+   */
   #view(record: SessionRecord<D>): Session<D> {
-    return new SessionView(record);
+    const session = toSession(record);
+    if (this.#remembersRecords) this.#records.set(session, record);
+    return session;
   }
 
   /** Sends a revocation notice when a channel is configured; never rejects. */
@@ -850,47 +860,6 @@ export function createSessionManager<D extends SessionData = SessionData>(
  * const session = toSession(await store.get(id, now))
  * ```
  */
-/**
- * A session the manager hands out: the record's public fields, and privately the record itself,
- * so that a write after a validation builds on the version already read (no store read). A
- * private field, not a WeakMap from session to record: a WeakMap entry per request is an
- * ephemeron the garbage collector traces specially, which cost ~10% of a cookie read's CPU. A
- * copy of the session (spread, structured clone, JSON) carries no record: its write reads the store.
- */
-class SessionView<D extends SessionData> implements Session<D> {
-  readonly #record: SessionRecord<D>;
-  id: string;
-  userId: string;
-  createdAt: number;
-  lastSeenAt: number;
-  idleExpiresAt: number | null;
-  absoluteExpiresAt: number;
-  authenticatedAt: number;
-  persistent: boolean;
-  data: D;
-  metadata: SessionRecord<D>['metadata'];
-  version: number;
-  constructor(record: SessionRecord<D>) {
-    this.#record = record;
-    this.id = record.id;
-    this.userId = record.userId;
-    this.createdAt = record.createdAt;
-    this.lastSeenAt = record.lastSeenAt;
-    this.idleExpiresAt = record.idleExpiresAt;
-    this.absoluteExpiresAt = record.absoluteExpiresAt;
-    this.authenticatedAt = record.authenticatedAt;
-    this.persistent = record.persistent;
-    this.data = record.data;
-    this.metadata = record.metadata;
-    this.version = record.version;
-  }
-
-  /** The record `session` was made from, when this manager made it. */
-  static recordOf<T extends SessionData>(session: object): SessionRecord<T> | undefined {
-    return #record in session ? (session.#record as SessionRecord<SessionData> as SessionRecord<T>) : undefined;
-  }
-}
-
 export function toSession<D extends SessionData>(record: SessionRecord<D>): Session<D> {
   // Listed field by field: cheaper than a rest spread on the hot path, and stores that return
   // extra columns cannot leak them.
