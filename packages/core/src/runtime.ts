@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { CookiePolicy } from './cookie.js';
+import { Deadlines } from './deadlines.js';
 import { isSessionError, SessionError } from './errors.js';
 import type { SessionEvent } from './events.js';
 import { expiryStatus, needsTouch, slideIdle } from './expiry.js';
@@ -78,7 +79,8 @@ const runtimes = new WeakMap<object, SessionRuntime<any>>();
 /** Builds the runtime of a manager and binds it to `owner` (the manager), for {@link runtimeOf}. */
 export function createRuntime<D extends SessionData>(owner: object, parts: RuntimeParts<D>): SessionRuntime<D> {
   const { store, policy, clock, logKey, storeTimeoutMs } = parts;
-  const deadlines = createDeadlines(storeTimeoutMs);
+  // One coarse timer bounds every store call of this manager (deadlines.ts).
+  const deadlines = new Deadlines(storeTimeoutMs, storeTimeoutError);
   const call = <T>(operation: () => Promise<T>, timeoutMs: number | null = storeTimeoutMs): Promise<T> =>
     withTimeout(operation, timeoutMs, deadlines);
   const runtime: SessionRuntime<D> = Object.freeze({
@@ -134,85 +136,6 @@ export function asStoreError(error: unknown): SessionError {
 const storeTimeoutError = () =>
   new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
 
-/** A bounded store call in flight: how to fail it, and the tick at which it times out. */
-interface PendingCall {
-  /** Null once the call settled by itself. */
-  reject: ((error: unknown) => void) | null;
-  due: number;
-}
-
-/**
- * The deadlines of one runtime's store calls, watched by one coarse timer instead of a timer per
- * call (arming and clearing a timer per call cost about as much as the memory store's write).
- * Time is counted in ticks of an eighth of `storeTimeoutMs` by the timer itself: timers run on
- * monotonic time (a wall clock stepped back cannot stretch them) and follow fake timers in tests.
- * A call fails no earlier than its timeout and at most a tick after it. A settled call is only
- * marked; each tick drops the marked ones. The timer runs only while calls are pending, and is
- * unref'd where the runtime allows it: waiting for a store never keeps a process alive by itself
- * (the store's own I/O does).
- */
-interface Deadlines {
-  add(call: PendingCall, timeoutMs: number): void;
-}
-
-const MIN_COMPACT = 64;
-
-function createDeadlines(storeTimeoutMs: number): Deadlines {
-  const tickMs = Math.max(1, storeTimeoutMs / 8);
-  let calls: PendingCall[] = [];
-  let ticks = 0;
-  // The number of the armed timer (0: none). A timer that was replaced does nothing when it fires.
-  let armed = 0;
-  let generation = 0;
-  // The setTimeout it was armed with: fake timers installed or removed since then replace it.
-  let armedWith: unknown;
-  // Settled calls are dropped at each tick, and at a call too once the list doubled since it was
-  // last compacted: a long chain of calls that never yields to the timer keeps a short list.
-  let compactAt = MIN_COMPACT;
-  const arm = () => {
-    const mine = ++generation;
-    armed = mine;
-    armedWith = globalThis.setTimeout;
-    const timer = setTimeout(() => sweep(mine), tickMs) as unknown;
-    (timer as { unref?: () => void }).unref?.();
-  };
-  const sweep = (mine: number) => {
-    if (mine !== armed) return;
-    ticks++;
-    const due = calls;
-    calls = [];
-    for (const call of due) {
-      const reject = call.reject;
-      if (reject === null) continue;
-      if (call.due > ticks) calls.push(call);
-      else {
-        call.reject = null;
-        reject(storeTimeoutError());
-      }
-    }
-    compactAt = Math.max(MIN_COMPACT, 2 * calls.length);
-    if (calls.length > 0) arm();
-    else armed = 0;
-  };
-  const compact = () => {
-    let kept = 0;
-    for (const call of calls) if (call.reject !== null) calls[kept++] = call;
-    calls.length = kept;
-    compactAt = Math.max(MIN_COMPACT, 2 * kept);
-  };
-  return {
-    add(call, timeoutMs) {
-      if (calls.length >= compactAt) compact();
-      // The next tick comes within tickMs, exactly tickMs from now when the timer is armed here.
-      const idle = armed === 0;
-      call.due = ticks + Math.ceil(timeoutMs / tickMs) + (idle ? 0 : 1);
-      calls.push(call);
-      // A timer armed under fake timers that are gone since would never run: arm another.
-      if (idle || armedWith !== globalThis.setTimeout) arm();
-    },
-  };
-}
-
 /**
  * Bounds one store call by `timeoutMs` (`null`: no bound), turning failures into coded errors.
  */
@@ -229,8 +152,7 @@ function withTimeout<T>(operation: () => Promise<T>, timeoutMs: number | null, d
       settled.then(resolve, (error: unknown) => reject(asStoreError(error)));
       return;
     }
-    const call: PendingCall = { reject, due: 0 };
-    deadlines.add(call, timeoutMs);
+    const call = deadlines.add(reject, timeoutMs);
     settled.then(
       (value) => {
         call.reject = null;

@@ -13,9 +13,9 @@ import {
   type SessionStore,
   type UserEpoch,
 } from '@org/session-core';
+import { Deadlines } from '@org/session-core/adapter';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type AnyRedisClient, driverFor, type RedisDriver, runScript } from './client.js';
-import { Deadlines } from './deadlines.js';
 import {
   createFamily,
   createSession,

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { isSessionError, type SessionError } from '@org/session-core';
+import { Deadlines } from '@org/session-core/adapter';
 import { randomString } from '@org/session-core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Deadlines } from '../src/deadlines.js';
 import { RedisStore } from '../src/index.js';
 
 describe('Deadlines (one coarse timer for every pending operation)', () => {

@@ -4,7 +4,8 @@
  * their request into its input and write what it returns, and decide nothing. Next to it, the HTTP
  * glue (transport check, bearer tokens, error bodies) and the strict cookie parser and serializer;
  * `keyedIdHash` and `base64urlDecode` serve services that name sessions the way events do (a
- * sidecar, a log pipeline) with a key read from a file.
+ * sidecar, a log pipeline) with a key read from a file. `Deadlines` bounds a store's pending
+ * commands with one coarse timer, as the manager bounds its store calls.
  */
 
 export {
@@ -18,6 +19,7 @@ export {
   serializeDeletionCookie,
   serializeSessionCookie,
 } from '../cookie.js';
+export { Deadlines, type PendingCall } from '../deadlines.js';
 export { base64urlDecode } from '../encoding.js';
 export { defaultErrorMessage } from '../errors.js';
 export { keyedIdHash } from '../hash.js';

@@ -1,25 +1,36 @@
-/** A store operation in flight: how to fail it, and the tick at which it times out. */
+/** An operation in flight: how to fail it, and the tick at which it times out. */
 export interface PendingCall {
   /** Null once the operation settled by itself. */
   reject: ((error: unknown) => void) | null;
   due: number;
 }
 
-/**
- * The deadlines of one store's operations, watched by one coarse timer instead of a timer per
- * operation: under socket I/O, arming and clearing a timer per command measured ~10 us of client
- * CPU, a quarter of a read. Time is counted in ticks of an eighth of the timeout by the timer
- * itself: timers run on monotonic time (a wall clock stepped back cannot stretch them) and follow
- * fake timers. An operation fails no earlier than its timeout and at most a tick after it. A
- * settled operation is only marked; each tick drops the marked ones. The timer runs only while
- * operations are pending, unref'd: the connection's own socket keeps the process alive.
- */
 /** The list length below which settled operations wait for the next tick to be dropped. */
 const MIN_COMPACT = 64;
 
+/**
+ * The deadlines of pending operations (a manager's store calls, a store's commands), watched by
+ * one coarse timer instead of a timer per operation: under socket I/O, arming and clearing a
+ * timer per command measured ~10 us of client CPU, a quarter of a Redis read.
+ *
+ * Time is counted in ticks of an eighth of the timeout by the timer itself: timers run on
+ * monotonic time (a wall clock stepped back cannot stretch them) and follow fake timers in tests.
+ * An operation fails no earlier than its timeout and at most a tick after it. A settled operation
+ * is only marked (`call.reject = null`); each tick drops the marked ones. The timer runs only
+ * while operations are pending, and is unref'd where the runtime allows it: waiting never keeps a
+ * process alive by itself (the operation's own I/O does).
+ *
+ * @example
+ * ```ts
+ * const deadlines = new Deadlines(2_000, () => new Error('timeout'))
+ * const answer = new Promise((resolve, reject) => {
+ *   const call = deadlines.add(reject)
+ *   send(command).then((value) => { call.reject = null; resolve(value) })
+ * })
+ * ```
+ */
 export class Deadlines {
   private readonly tickMs: number;
-  private readonly dueIn: number;
   private calls: PendingCall[] = [];
   private ticks = 0;
   /** The number of the armed timer (0: none). A timer that was replaced does nothing when it fires. */
@@ -33,24 +44,32 @@ export class Deadlines {
    */
   private compactAt = MIN_COMPACT;
 
+  /** `timeoutMs`: the usual timeout, which sets the tick (an eighth of it). */
   constructor(
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly timeoutError: () => unknown,
   ) {
     this.tickMs = Math.max(1, timeoutMs / 8);
-    this.dueIn = Math.ceil(timeoutMs / this.tickMs);
   }
 
-  /** Watches an operation: `reject` is called with the timeout error unless `call.reject` is cleared first. */
-  add(reject: (error: unknown) => void): PendingCall {
+  /**
+   * Watches an operation: `reject` is called with the timeout error once `timeoutMs` (default: the
+   * usual timeout) passed, unless `call.reject` was cleared first.
+   */
+  add(reject: (error: unknown) => void, timeoutMs = this.timeoutMs): PendingCall {
     if (this.calls.length >= this.compactAt) this.compact();
     // The next tick comes within tickMs, exactly tickMs from now when the timer is armed here.
     const idle = this.armed === 0;
-    const call: PendingCall = { reject, due: this.ticks + this.dueIn + (idle ? 0 : 1) };
+    const call: PendingCall = { reject, due: this.ticks + Math.ceil(timeoutMs / this.tickMs) + (idle ? 0 : 1) };
     this.calls.push(call);
     // A timer armed under fake timers that are gone since would never run: arm another.
     if (idle || this.armedWith !== globalThis.setTimeout) this.arm();
     return call;
+  }
+
+  /** Operations watched until the next tick, settled or not (for tests). */
+  get size(): number {
+    return this.calls.length;
   }
 
   private arm(): void {
@@ -86,10 +105,5 @@ export class Deadlines {
     for (const call of calls) if (call.reject !== null) calls[kept++] = call;
     calls.length = kept;
     this.compactAt = Math.max(MIN_COMPACT, 2 * kept);
-  }
-
-  /** Operations watched until the next tick, settled or not (for tests). */
-  get size(): number {
-    return this.calls.length;
   }
 }
