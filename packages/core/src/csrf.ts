@@ -9,11 +9,11 @@ import {
 } from './cookie.js';
 import { base64urlEncode, isBase64url, toHex } from './encoding.js';
 import { SessionError, type SessionErrorCode } from './errors.js';
+import type { CsrfRejectReason } from './events.js';
 import { constantTimeEqualString, hmacSha256 } from './hash.js';
 import { readBearerToken } from './http.js';
-import type { SessionManager } from './manager.js';
+import { runtimeOf, type SessionManager } from './manager.js';
 import { type RandomSource, randomBytes, webRandom } from './random.js';
-import { runtimeOf } from './runtime.js';
 
 /** Header that carries the synchronizer token on unsafe requests. */
 export const CSRF_HEADER_NAME = 'x-csrf-token';
@@ -153,18 +153,8 @@ export interface CsrfCheckOptions {
   bearer?: boolean;
 }
 
-/** Why a request was rejected; also the `reason` of the error and of the `csrf.rejected` event. */
-export type CsrfRejectReason =
-  | 'cross_site'
-  | 'same_site'
-  | 'fetch_site_invalid'
-  | 'origin_null'
-  | 'origin_mismatch'
-  | 'referer_mismatch'
-  | 'origin_missing'
-  | 'token_missing'
-  | 'token_invalid'
-  | 'content_type';
+// Defined beside the events that carry it (csrf.rejected), so that events.ts imports nothing back.
+export type { CsrfRejectReason };
 
 export interface CsrfVerdict {
   /**

@@ -5,9 +5,8 @@ import { base64urlDecode, base64urlEncode } from './encoding.js';
 import { SessionError, type SessionErrorCode } from './errors.js';
 import type { SessionEventMap } from './events.js';
 import { constantTimeEqual, hmacSha256 } from './hash.js';
-import type { SessionManager } from './manager.js';
+import { runtimeOf, type SessionManager } from './manager.js';
 import { randomBytes } from './random.js';
-import { runtimeOf } from './runtime.js';
 import { isMarkOnceStore, type MarkOnceStore } from './store.js';
 import type { DbscBinding, Session, SessionData, SessionRecord } from './types.js';
 

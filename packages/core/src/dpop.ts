@@ -7,8 +7,7 @@ import { SessionError, toSessionError } from './errors.js';
 export { assertDpopBinding };
 
 import { constantTimeEqualString, hmacSha256, sha256 } from './hash.js';
-import type { SessionManager } from './manager.js';
-import { runtimeOf } from './runtime.js';
+import { runtimeOf, type SessionManager } from './manager.js';
 import { isMarkOnceStore, type MarkOnceStore } from './store.js';
 import type { Session, SessionData } from './types.js';
 

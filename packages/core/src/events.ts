@@ -1,4 +1,15 @@
-import type { CsrfRejectReason } from './csrf.js';
+/** Why a request was rejected; also the `reason` of the error and of the `csrf.rejected` event. */
+export type CsrfRejectReason =
+  | 'cross_site'
+  | 'same_site'
+  | 'fetch_site_invalid'
+  | 'origin_null'
+  | 'origin_mismatch'
+  | 'referer_mismatch'
+  | 'origin_missing'
+  | 'token_missing'
+  | 'token_invalid'
+  | 'content_type';
 
 /**
  * Every event, by its `type`: each entry lists exactly the fields that event carries. No event

@@ -11,8 +11,14 @@ import { constantTimeEqualString, secretMatchesBinding } from './hash.js';
 import type { SessionJwt } from './jwt/session-jwt.js';
 import { noJwtNearDeadline, PROTOTYPE_CLAIM_NAMES } from './jwt/session-jwt.js';
 import type { VerifiedSessionJwt } from './jwt/verify.js';
-import type { CreateSessionInput, IssuedSession, RotateOptions, SessionManager } from './manager.js';
-import { runtimeOf, type SessionRuntime } from './runtime.js';
+import {
+  type CreateSessionInput,
+  type IssuedSession,
+  type RotateOptions,
+  runtimeOf,
+  type SessionManager,
+} from './manager.js';
+import type { SessionRuntime } from './runtime.js';
 import { answerNow, cookieStrategy, type SessionStrategy, validateNow } from './strategy.js';
 import { parseSessionToken } from './token.js';
 import type { RequestSignals, Session, SessionData } from './types.js';

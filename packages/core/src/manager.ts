@@ -212,7 +212,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
-    this.#rt = createRuntime<D>(this, {
+    this.#rt = createRuntime<D>({
       store: instrumentation ? instrumentStore(options.store, instrumentation) : options.store,
       policy: this.policy,
       cookie: this.cookie,
@@ -225,6 +225,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       storeTimeoutMs: timeout,
     });
     this.#writer = createSessionWriter(this.#rt);
+    runtimes.set(this, this.#rt);
     this.#remembersRecords = typeof this.#rt.store.getSync !== 'function';
     if (instrumentation) instrumentManager(this, instrumentation, options.store);
   }
@@ -860,6 +861,19 @@ export function createSessionManager<D extends SessionData = SessionData>(
  * const session = toSession(await store.get(id, now))
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: one registry for managers of every session data type.
+const runtimes = new WeakMap<object, SessionRuntime<any>>();
+
+/**
+ * The runtime of a manager made by `createSessionManager`. Throws `CONFIG_INVALID` for anything
+ * else (a look-alike object, or a manager from another copy of this package).
+ */
+export function runtimeOf<D extends SessionData>(manager: SessionManager<D>): SessionRuntime<D> {
+  const runtime = typeof manager === 'object' && manager !== null ? runtimes.get(manager) : undefined;
+  if (!runtime) throw new SessionError('CONFIG_INVALID', 'A session manager from createSessionManager is required');
+  return runtime as SessionRuntime<D>;
+}
+
 export function toSession<D extends SessionData>(record: SessionRecord<D>): Session<D> {
   // Listed field by field: cheaper than a rest spread on the hot path, and stores that return
   // extra columns cannot leak them.

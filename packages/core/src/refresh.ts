@@ -6,9 +6,9 @@ import { expiryStatus, idleDeadline } from './expiry.js';
 import { constantTimeEqualString, hashSecret, hmacSha256 } from './hash.js';
 import { instrumentRefresh } from './instrumentation.js';
 import { type IssuedSessionJwt, issueSessionJwtAt, type SessionJwt, sessionJwtWindow } from './jwt/session-jwt.js';
-import { toSession } from './manager.js';
+import { runtimeOf, toSession } from './manager.js';
 import { randomString } from './random.js';
-import { runtimeOf, type SessionRuntime } from './runtime.js';
+import type { SessionRuntime } from './runtime.js';
 import { isRefreshFamilyStore, type RefreshFamilyStore } from './store.js';
 import type { RefreshFamilyRecord, Session, SessionData, SessionRecord } from './types.js';
 

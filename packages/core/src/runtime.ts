@@ -5,7 +5,6 @@ import { isSessionError, SessionError } from './errors.js';
 import type { SessionEvent } from './events.js';
 import { expiryStatus, needsTouch, slideIdle } from './expiry.js';
 import { keyedIdHash } from './hash.js';
-import type { SessionManager } from './manager.js';
 import type { SessionPolicy } from './policy.js';
 import type { RandomSource } from './random.js';
 import type { SessionStore } from './store.js';
@@ -19,9 +18,9 @@ import type { SessionData, SessionRecord } from './types.js';
  * and when does a read write the sliding idle deadline).
  *
  * This module is never exported from an entry point. A module reaches a manager's runtime through
- * {@link runtimeOf}, so the manager itself has no public member that hands out its store, clock or
- * event hook, and a user cannot plant events, read records around the expiry rules or skip the
- * store deadline.
+ * `runtimeOf` (manager.ts), so the manager itself has no public member that hands out its store,
+ * clock or event hook, and a user cannot plant events, read records around the expiry rules or
+ * skip the store deadline.
  */
 export interface SessionRuntime<D extends SessionData = SessionData> {
   readonly store: SessionStore<D>;
@@ -73,11 +72,8 @@ export interface RuntimeParts<D extends SessionData> {
   storeTimeoutMs: number;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: one registry for managers of every session data type.
-const runtimes = new WeakMap<object, SessionRuntime<any>>();
-
-/** Builds the runtime of a manager and binds it to `owner` (the manager), for {@link runtimeOf}. */
-export function createRuntime<D extends SessionData>(owner: object, parts: RuntimeParts<D>): SessionRuntime<D> {
+/** Builds the runtime of a manager (which registers it for `runtimeOf`, in manager.ts). */
+export function createRuntime<D extends SessionData>(parts: RuntimeParts<D>): SessionRuntime<D> {
   const { store, policy, clock, logKey, storeTimeoutMs } = parts;
   // One coarse timer bounds every store call of this manager (deadlines.ts).
   const deadlines = new Deadlines(storeTimeoutMs, storeTimeoutError);
@@ -114,18 +110,7 @@ export function createRuntime<D extends SessionData>(owner: object, parts: Runti
       );
     },
   });
-  runtimes.set(owner, runtime);
   return runtime;
-}
-
-/**
- * The runtime of a manager made by `createSessionManager`. Throws `CONFIG_INVALID` for anything
- * else (a look-alike object, or a manager from another copy of this package).
- */
-export function runtimeOf<D extends SessionData>(manager: SessionManager<D>): SessionRuntime<D> {
-  const runtime = typeof manager === 'object' && manager !== null ? runtimes.get(manager) : undefined;
-  if (!runtime) throw new SessionError('CONFIG_INVALID', 'A session manager from createSessionManager is required');
-  return runtime as SessionRuntime<D>;
 }
 
 /** Turns a store failure into a coded error; coded errors pass through. */

@@ -11,8 +11,7 @@ import {
   createCsrfProtection,
 } from '../src/entries/csrf.js';
 import { isSessionError, MemoryStore, type SessionEvent } from '../src/index.js';
-import { SessionManager } from '../src/manager.js';
-import { runtimeOf } from '../src/runtime.js';
+import { runtimeOf, SessionManager } from '../src/manager.js';
 import { createTestClock } from '../src/testing/index.js';
 
 const key = new Uint8Array(32).fill(7);

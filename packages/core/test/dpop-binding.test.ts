@@ -5,8 +5,7 @@ import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
 import { createRefreshTokens } from '../src/entries/refresh.js';
 import { MemoryStore, type SessionEvent } from '../src/index.js';
 import { JwtKeySet } from '../src/jwt/key-set.js';
-import { SessionManager } from '../src/manager.js';
-import { runtimeOf } from '../src/runtime.js';
+import { runtimeOf, SessionManager } from '../src/manager.js';
 import { createTestClock } from '../src/testing/index.js';
 import { AUDIENCE, codeOf, ISSUER } from './jwt-support.js';
 

@@ -9,8 +9,7 @@ import {
   type SessionManagerOptions,
   type SessionRecord,
 } from '../src/index.js';
-import { DEFAULT_STORE_TIMEOUT_MS, SessionManager, toSession } from '../src/manager.js';
-import { runtimeOf } from '../src/runtime.js';
+import { DEFAULT_STORE_TIMEOUT_MS, runtimeOf, SessionManager, toSession } from '../src/manager.js';
 import { cookieHeaderFrom, DAY, eventTypes, HOUR, MINUTE, setup } from './helpers/setup.js';
 
 async function codeOf(run: () => unknown): Promise<string | null> {

@@ -4,9 +4,8 @@ import { createRefreshTokens } from '../src/entries/refresh.js';
 import { isSessionError } from '../src/errors.js';
 import { MemoryStore, type SessionEvent } from '../src/index.js';
 import { JwtKeySet } from '../src/jwt/key-set.js';
-import { SessionManager } from '../src/manager.js';
+import { runtimeOf, SessionManager } from '../src/manager.js';
 import { parseRefreshToken } from '../src/refresh.js';
-import { runtimeOf } from '../src/runtime.js';
 import { createTestClock, instrumentStore } from '../src/testing/index.js';
 import { AUDIENCE, codeOf, ISSUER } from './jwt-support.js';
 

@@ -15,7 +15,7 @@ import {
   type SessionEvent,
   type ValidationResult,
 } from '../src/index.js';
-import { runtimeOf } from '../src/runtime.js';
+import { runtimeOf } from '../src/manager.js';
 import { generateSessionToken } from '../src/token.js';
 import { cookieHeaderFrom, eventTypes, HOUR, MINUTE, setup } from './helpers/setup.js';
 

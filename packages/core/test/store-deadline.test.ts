@@ -5,8 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isSessionError, MemoryStore, SessionError } from '../src/index.js';
-import { SessionManager } from '../src/manager.js';
-import { runtimeOf } from '../src/runtime.js';
+import { runtimeOf, SessionManager } from '../src/manager.js';
 
 const TIMEOUT = 800;
 const TICK = TIMEOUT / 8;

@@ -1,6 +1,6 @@
 import { runDbscHttpSuite } from '@org/session-core/testing/vitest';
 // The suite's manager is made by the suite; its store, clock and event hook are handed to the app.
-import { runtimeOf } from '../../core/src/runtime.js';
+import { runtimeOf } from '../../core/src/manager.js';
 import { startFixtureApp } from './support/next-server.js';
 
 // The fixture app (next build, Next's production server) with nextDbsc on app/dbsc/[step]/route.ts.

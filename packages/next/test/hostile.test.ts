@@ -1,7 +1,7 @@
 import { runHostileHttpSuite } from '@org/session-core/testing/vitest';
 import { sendRaw } from '../../../test-support/raw-http.js';
 // The suite's manager is made by the suite; its store, clock and event hook are handed to the app.
-import { runtimeOf } from '../../core/src/runtime.js';
+import { runtimeOf } from '../../core/src/manager.js';
 import { HOSTILE_KEY } from './fixture-app/lib/hostile.js';
 import { startFixtureApp } from './support/next-server.js';
 

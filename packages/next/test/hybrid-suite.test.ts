@@ -1,5 +1,5 @@
 import { runHybridHttpSuite } from '@org/session-core/testing/vitest';
-import { runtimeOf } from '../../core/src/runtime.js';
+import { runtimeOf } from '../../core/src/manager.js';
 import { startFixtureApp } from './support/next-server.js';
 
 runHybridHttpSuite({
