@@ -1,21 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CookiePolicy, EPOCH_EXPIRES } from '../cookie.js';
 import type { CsrfSettings } from '../csrf.js';
 import { utf8 } from '../encoding.js';
-import { errorCodes } from '../errors.js';
 import type { SessionEvent } from '../events.js';
 import { SessionManager } from '../manager.js';
 import { MemoryStore } from '../memory-store.js';
-import { MAX_COOKIE_LIFETIME_SECONDS } from '../policy.js';
 import { randomBytes, randomString } from '../random.js';
 import { createTestClock } from './clock.js';
-import {
-  createLintedClient,
-  type HttpLintPolicy,
-  type LintedClient,
-  type LintedResponse,
-  parseSetCookie,
-} from './http-lint.js';
+import { createLintedClient, type LintedClient, type LintedResponse } from './http-lint.js';
 import { instrumentStore } from './instrument.js';
 
 /** What the suite hands the adapter's test app. */

@@ -754,7 +754,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           () => sessions.create({ userId: 'nul\u0000' }),
           () => sessions.create({ userId, metadata: { label: '\ud800' } }),
           () => sessions.create({ userId, data: { role: 'member', nested: { list: [], text: 'a\u0000b' } } }),
-          () => sessions.create({ userId, data: { ['key\udc00']: 1 } as unknown as Data }),
+          () => sessions.create({ userId, data: { 'key\udc00': 1 } as unknown as Data }),
           () => sessions.update(issued.session, { role: 'x\udfff' }),
           () => sessions.rotate(issued.session, { data: { role: '\u0000' } }),
           () => sessions.rotate(issued.session, { metadata: { userAgent: 'agent\ud83d' } }),

@@ -1,14 +1,6 @@
 import { type CookiePolicy, EPOCH_EXPIRES } from '../cookie.js';
-import type { CsrfOptions } from '../csrf.js';
-import { utf8 } from '../encoding.js';
 import { errorCodes } from '../errors.js';
-import type { SessionEvent } from '../events.js';
-import { SessionManager } from '../manager.js';
-import { MemoryStore } from '../memory-store.js';
 import { MAX_COOKIE_LIFETIME_SECONDS } from '../policy.js';
-import { randomBytes, randomString } from '../random.js';
-import { createTestClock } from './clock.js';
-import { instrumentStore } from './instrument.js';
 
 /**
  * The header-lint of the security checklist: one check run on every response of every HTTP test.
