@@ -455,24 +455,37 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
     otherTokenName = lastTokenName;
     lastTokenName = name;
   }
-  // The request hot path: segments that do not start with `name` are skipped without being read.
+  readCookieValues(header, name, limit, values);
+  return values;
+}
+
+/**
+ * Package-private: the values `getCookieValues(header, name, limit)` returns, written into `out`
+ * from index 0 (growing it only past its length), and how many there are. `name` must be a cookie
+ * name (see {@link isCookieName}), as a manager's always is. The read path reuses one `out` array
+ * rather than allocating one per request.
+ */
+export function readCookieValues(header: CookieHeaderInput, name: string, limit: number, out: string[]): number {
+  let count = 0;
   let budget = MAX_COOKIE_HEADER_LENGTH;
-  const lines = typeof header === 'string' ? null : Array.isArray(header) ? (header as readonly unknown[]) : [];
-  const count = lines === null ? 1 : lines.length;
-  for (let index = 0; index < count; index++) {
+  const lines = typeof header === 'string' ? null : Array.isArray(header) ? (header as readonly unknown[]) : NO_LINES;
+  const lineCount = lines === null ? 1 : lines.length;
+  for (let index = 0; index < lineCount; index++) {
     const raw = lines === null ? header : lines[index];
-    if (typeof raw !== 'string' || budget <= 0) return values;
+    if (typeof raw !== 'string' || budget <= 0) return count;
     const line = raw.length > budget ? completePairs(raw, budget) : raw;
     budget -= raw.length;
-    let start = 0;
-    while (start < line.length) {
-      let end = line.indexOf(';', start);
+    // Straight to each occurrence of the name (one native search skips the other cookies), kept
+    // only where a pair starts: after the line's start or a ";", and optional whitespace.
+    let at = line.indexOf(name);
+    while (at !== -1) {
+      let before = at - 1;
+      while (before >= 0 && isWhitespace(line.charCodeAt(before))) before--;
+      let end = line.indexOf(';', at);
       if (end === -1) end = line.length;
-      let s = start;
-      while (s < end && isWhitespace(line.charCodeAt(s))) s++;
-      if (line.startsWith(name, s)) {
+      if (before === -1 || line.charCodeAt(before) === 0x3b /* ; */) {
         // Spaces and tabs are optional whitespace around "=" (a token name holds neither).
-        let eq = s + name.length;
+        let eq = at + name.length;
         while (eq < end && isWhitespace(line.charCodeAt(eq))) eq++;
         if (eq < end && line.charCodeAt(eq) === 0x3d /* = */) {
           let e = end;
@@ -481,18 +494,26 @@ export function getCookieValues(header: CookieHeaderInput, name: string, limit =
           while (valueStart < e && isWhitespace(line.charCodeAt(valueStart))) valueStart++;
           if (e > valueStart && name.length + (e - valueStart) <= MAX_COOKIE_NAME_VALUE_BYTES) {
             const value = line.slice(valueStart, e);
-            // At most `limit` entries: `includes` stays cheaper than a Set here.
-            if (VISIBLE_ASCII.test(value) && !values.includes(value)) {
-              values.push(value);
-              if (values.length >= limit) return values;
+            if (VISIBLE_ASCII.test(value) && !holds(out, count, value)) {
+              out[count++] = value;
+              if (count >= limit) return count;
             }
           }
         }
       }
-      start = end + 1;
+      // A name holds no ";": the next pair starts after this segment.
+      at = end >= line.length ? -1 : line.indexOf(name, end + 1);
     }
   }
-  return values;
+  return count;
+}
+
+const NO_LINES: readonly unknown[] = [];
+
+/** Whether `value` is among the first `count` entries of `values` (at most a few: no Set). */
+function holds(values: readonly string[], count: number, value: string): boolean {
+  for (let i = 0; i < count; i++) if (values[i] === value) return true;
+  return false;
 }
 
 /**

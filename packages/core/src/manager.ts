@@ -5,9 +5,9 @@ import {
   type CookieMode,
   type CookieOptions,
   type CookiePolicy,
-  getCookieValues,
   isCookieHeaderCut,
   MAX_COOKIE_CANDIDATES,
+  readCookieValues,
   resolveCookiePolicy,
   serializeDeletionCookie,
   serializeSessionCookie,
@@ -35,7 +35,7 @@ import {
 import { asStoreError, createRuntime, type SessionRuntime } from './runtime.js';
 import { assertStorable } from './storable.js';
 import { EXPIRED_RETENTION_MS, type SessionStore, type UserEpoch } from './store.js';
-import { generateSessionToken, isSessionId, parseSessionToken } from './token.js';
+import { generateSessionToken, isSessionId, isSessionToken, SESSION_ID_LENGTH } from './token.js';
 import type { RequestSignals, Session, SessionData, SessionMetadata, SessionRecord } from './types.js';
 import type { NoSession, ValidationResult } from './validation.js';
 import { createSessionWriter, type RecordChange, type SessionWriter } from './writes.js';
@@ -141,11 +141,13 @@ export interface RotateOptions<D extends SessionData = SessionData> {
   metadata?: SessionMetadata;
 }
 
-/** Result of one token check, before the cookie-level decision. */
-type TokenCheck<D extends SessionData> =
-  | { status: 'valid'; record: SessionRecord<D>; touched: boolean; error: null }
-  | DeadCheck;
-type DeadCheck = { status: NoSession['status']; record: null; touched: false; error: SessionError };
+/** Which cookies the result of one token check may carry. */
+interface CookieWrites {
+  /** The renewed cookie of a touched persistent session (a cookie, not a bearer token). */
+  readonly renew: boolean;
+  /** The deletion of a dead cookie: only when it is surely the one cookie of that name. */
+  readonly clear: boolean;
+}
 
 /**
  * The session manager: every operation on sessions goes through it.
@@ -310,18 +312,15 @@ export class SessionManager<D extends SessionData = SessionData> {
   ): ValidationResult<D> | Promise<ValidationResult<D>> {
     // Distinct values (a proxy joining split headers repeats one), one more than is checked: that
     // one tells whether more arrived than were looked at.
-    const found = getCookieValues(cookieHeader, this.cookie.name, MAX_COOKIE_CANDIDATES + 1);
-    if (found.length === 0) return absent();
-    if (found.length === 1) {
-      const token = found[0] as string;
-      const check = this.check(token, signals);
-      // A dead cookie is deleted only when it is surely the one cookie of that name: past a cut
-      // header there may be another (see below).
-      if (check instanceof Promise) {
-        return check.then((c) => this.finish(c, token, c.status === 'valid' || !isCookieHeaderCut(cookieHeader)));
-      }
-      return this.finish(check, token, check.status === 'valid' || !isCookieHeaderCut(cookieHeader));
-    }
+    const count = readCookieValues(cookieHeader, this.cookie.name, MAX_COOKIE_CANDIDATES + 1, foundValues);
+    if (count === 0) return absent();
+    const token = foundValues[0] as string;
+    const found = count === 1 ? null : foundValues.slice(0, count);
+    // Nothing stays behind in the shared array (the values hold on to the whole header).
+    for (let i = 0; i < count; i++) foundValues[i] = '';
+    // A dead cookie is deleted only when it is surely the one cookie of that name: past a cut
+    // header there may be another (see below).
+    if (found === null) return this.check(token, signals, isCookieHeaderCut(cookieHeader) ? LIVE_COOKIE : ONE_COOKIE);
     return this.#validateCandidates(found, signals);
   }
 
@@ -330,12 +329,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     // name (cookie tossing). A deletion cookie would then hit the user's real cookie, never the
     // planted ones, so none is sent: only a valid session's own cookies are written.
     const candidates = found.length > MAX_COOKIE_CANDIDATES ? found.slice(0, MAX_COOKIE_CANDIDATES) : found;
-    const checks = await Promise.all(candidates.map((token) => this.check(token, signals)));
-    const live = checks.flatMap((c, i) => (c.status === 'valid' ? [i] : []));
-    if (live.length === 1) {
-      const index = live[0] as number;
-      return this.finish(checks[index] as TokenCheck<D>, candidates[index] as string, true);
-    }
+    const checks = await Promise.all(candidates.map((token) => this.check(token, signals, LIVE_COOKIE)));
+    const live = checks.filter((c) => c.status === 'valid');
+    if (live.length === 1) return live[0] as ValidationResult<D>;
     if (live.length > 1) {
       this.#rt.emit({
         type: 'session.invalid_token',
@@ -353,9 +349,9 @@ export class SessionManager<D extends SessionData = SessionData> {
       };
     }
     // No live candidate: an outage outranks an expiry, which outranks the rest.
-    const dead = checks.filter((c): c is DeadCheck => c.status !== 'valid');
+    const dead = checks as NoSession[];
     const chosen = dead.find((c) => c.status === 'unavailable') ?? dead.find((c) => c.status === 'expired');
-    return this.noSession(chosen ?? (dead[0] as DeadCheck), false);
+    return chosen ?? (dead[0] as NoSession);
   }
 
   /**
@@ -364,8 +360,7 @@ export class SessionManager<D extends SessionData = SessionData> {
    */
   async validateToken(token: string | null | undefined, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
     if (token === null || token === undefined || token === '') return absent();
-    const check = this.check(token, signals);
-    return this.finish(check instanceof Promise ? await check : check, token, false);
+    return this.check(token, signals, BEARER);
   }
 
   /** Throws the result's error unless it holds a session; returns the session otherwise. */
@@ -730,47 +725,55 @@ export class SessionManager<D extends SessionData = SessionData> {
    * Checks one token: format, lookup, secret, expiry, binding, then a touch if one is due. With a
    * store that reads synchronously (`getSync`), a plain valid read returns without a promise.
    */
-  private check(token: string, signals: RequestSignals): TokenCheck<D> | Promise<TokenCheck<D>> {
-    const parts = parseSessionToken(token);
-    if (!parts) {
+  private check(
+    token: string,
+    signals: RequestSignals,
+    writes: CookieWrites,
+  ): ValidationResult<D> | Promise<ValidationResult<D>> {
+    if (!isSessionToken(token)) {
       this.#rt.emit({
         type: 'session.invalid_token',
         at: this.#rt.clock.now(),
         reason: 'malformed',
         ip: signals.ip ?? null,
       });
-      return fail('malformed', 'UNAUTHENTICATED');
+      return this.noSession('malformed', noSessionError('UNAUTHENTICATED'), writes);
     }
     const now = this.#rt.clock.now();
     // Read with a look-back (stores keep records that long past their deadline, by contract) so
     // that a recently expired record comes back and is reported as expired (event,
     // SESSION_EXPIRED) on every store rather than unknown; expiry is decided with `now`.
     const readAt = now - EXPIRED_RETENTION_MS;
+    // The two parts of parseSessionToken, without its object.
+    const id = token.slice(0, SESSION_ID_LENGTH);
+    const secret = token.slice(SESSION_ID_LENGTH + 1);
     const store = this.#rt.store;
     if (typeof store.getSync === 'function') {
       let record: SessionRecord<D> | null;
       try {
-        record = store.getSync(parts.id, readAt);
+        record = store.getSync(id, readAt);
       } catch (error) {
-        return unavailable(error);
+        return this.noSession('unavailable', asStoreError(error), writes);
       }
-      return this.judge(parts.secret, record, now, signals);
+      return this.judge(token, secret, record, now, signals, writes);
     }
     return this.#rt
-      .call(() => store.get(parts.id, readAt))
+      .call(() => store.get(id, readAt))
       .then(
-        (record) => this.judge(parts.secret, record, now, signals),
-        (error: unknown) => unavailable<D>(error),
+        (record) => this.judge(token, secret, record, now, signals, writes),
+        (error: unknown) => this.noSession('unavailable', asStoreError(error), writes),
       );
   }
 
   /** The decision once the record is read; asynchronous only when it must write. */
   private judge(
+    token: string,
     secret: string,
     record: SessionRecord<D> | null,
     now: number,
     signals: RequestSignals,
-  ): TokenCheck<D> | Promise<TokenCheck<D>> {
+    writes: CookieWrites,
+  ): ValidationResult<D> | Promise<ValidationResult<D>> {
     // Hash even for unknown ids so the two failures cost the same.
     const matches = secretMatchesHash(secret, record ? record.secretHash : UNKNOWN_ID_HASH);
     if (!record || !matches) {
@@ -780,7 +783,7 @@ export class SessionManager<D extends SessionData = SessionData> {
         reason: record ? 'secret_mismatch' : 'unknown',
         ip: signals.ip ?? null,
       });
-      return fail('invalid', 'UNAUTHENTICATED');
+      return this.noSession('invalid', noSessionError('UNAUTHENTICATED'), writes);
     }
     const status = expiryStatus(record, now);
     if (status !== 'valid') {
@@ -791,7 +794,7 @@ export class SessionManager<D extends SessionData = SessionData> {
         userId: record.userId,
         reason: status,
       });
-      return this.dropAndFail(record.id, 'expired', 'SESSION_EXPIRED');
+      return this.dropAndFail(record.id, 'expired', 'SESSION_EXPIRED', writes);
     }
     const verdict = normaliseVerdict(this.binding(record.metadata, signals));
     if (verdict.decision !== 'allow') {
@@ -804,38 +807,38 @@ export class SessionManager<D extends SessionData = SessionData> {
         ip: signals.ip ?? null,
         userAgent: signals.userAgent ?? null,
       });
-      if (verdict.decision === 'reject') return this.dropAndFail(record.id, 'rejected', 'SESSION_REJECTED');
+      if (verdict.decision === 'reject') return this.dropAndFail(record.id, 'rejected', 'SESSION_REJECTED', writes);
     }
     const touch = this.#rt.touch(record, now);
-    if (touch === null) return { status: 'valid', record, touched: false, error: null };
-    return touch.then((t) => ({ status: 'valid', record: t.record, touched: t.written, error: null }));
+    if (touch === null) return this.valid(record, token, false, writes);
+    return touch.then((t) => this.valid(t.record, token, t.written, writes));
   }
 
   /** Deletes a dead session (best effort: a failure leaves it to expire) and reports why. */
-  private async dropAndFail(id: string, status: NoSession['status'], code: SessionErrorCode): Promise<TokenCheck<D>> {
+  private async dropAndFail(
+    id: string,
+    status: NoSession['status'],
+    code: SessionErrorCode,
+    writes: CookieWrites,
+  ): Promise<NoSession> {
     await this.#rt.call(() => this.#rt.store.delete(id)).catch(() => false);
-    return fail(status, code);
+    return this.noSession(status, noSessionError(code), writes);
   }
 
-  /** The result for the one token checked. */
-  private finish(check: TokenCheck<D>, token: string, cookieTransport: boolean): ValidationResult<D> {
-    if (check.status !== 'valid') return this.noSession(check, cookieTransport);
+  /** The result for a live session; `touched`: this read wrote its new idle deadline. */
+  private valid(record: SessionRecord<D>, token: string, touched: boolean, writes: CookieWrites): ValidationResult<D> {
     const cookies: string[] = [];
     // Persistent cookies are re-sent when touched so their Max-Age tracks the record.
-    if (cookieTransport && check.touched && check.record.persistent) {
-      cookies.push(this.sessionCookie(token, check.record));
-    }
-    return { session: this.#view(check.record), status: 'valid', source: 'store', cookies, error: null, token };
+    if (writes.renew && touched && record.persistent) cookies.push(this.sessionCookie(token, record));
+    return { session: this.#view(record), status: 'valid', source: 'store', cookies, error: null, token };
   }
 
-  /** The result for a failed check; `cookieTransport` allows deleting the dead cookie. */
-  private noSession(check: DeadCheck, cookieTransport: boolean): NoSession {
+  /** The result for a failed check. */
+  private noSession(status: NoSession['status'], error: SessionError, writes: CookieWrites): NoSession {
     const cookies: string[] = [];
     // A dead cookie is cleared, but never during an outage (I1): the session may still be fine.
-    if (cookieTransport && check.status !== 'unavailable' && check.status !== 'ambiguous') {
-      cookies.push(this.deletionCookie());
-    }
-    return { session: null, status: check.status, source: 'store', cookies, error: check.error, token: null };
+    if (writes.clear && status !== 'unavailable') cookies.push(this.deletionCookie());
+    return { session: null, status, source: 'store', cookies, error, token: null };
   }
 }
 
@@ -903,10 +906,6 @@ function absent(): NoSession {
   };
 }
 
-function fail<D extends SessionData>(status: NoSession['status'], code: SessionErrorCode): TokenCheck<D> {
-  return { status, record: null, touched: false, error: noSessionError(code) };
-}
-
 const errorConstructor = Error as { stackTraceLimit?: number };
 
 /**
@@ -923,16 +922,28 @@ function noSessionError(code: SessionErrorCode): SessionError {
   }
 }
 
-function unavailable<D extends SessionData>(error: unknown): TokenCheck<D> {
-  return { status: 'unavailable', record: null, touched: false, error: asStoreError(error) };
-}
-
 const ALLOW: BindingVerdict = Object.freeze({ decision: 'allow' });
 
 function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']): BindingVerdict {
   if (verdict === 'allow') return ALLOW;
   return typeof verdict === 'string' ? { decision: verdict } : verdict;
 }
+
+/** The only session cookie of a request: renewed when due, deleted when dead. */
+const ONE_COOKIE: CookieWrites = Object.freeze({ renew: true, clear: true });
+/**
+ * One of several same-name cookies, or one past a cut header: renewed when it is the live one,
+ * never deleted (the deletion could hit another cookie of that name, not this one).
+ */
+const LIVE_COOKIE: CookieWrites = Object.freeze({ renew: true, clear: false });
+/** A bearer token: no cookies at all. */
+const BEARER: CookieWrites = Object.freeze({ renew: false, clear: false });
+
+/**
+ * Where {@link SessionManager} reads the session cookie's values: one array for every request
+ * (validation reads them synchronously, then empties it) instead of a new one each time.
+ */
+const foundValues: string[] = [];
 
 /** Compared against when the id is unknown, so that both failures cost one hash and one compare. */
 const UNKNOWN_ID_HASH = '0'.repeat(64);

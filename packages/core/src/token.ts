@@ -52,11 +52,26 @@ export function generateSessionToken(random: RandomSource = webRandom): Generate
  * ```
  */
 export function parseSessionToken(token: unknown): SessionTokenParts | null {
-  if (typeof token !== 'string' || token.length !== SESSION_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return null;
-  // The last character of each part carries unused bits that must be zero (one encoding per value).
-  if (!hasZeroTrailingBits(token, SESSION_ID_LENGTH - 1, 15)) return null;
-  if (!hasZeroTrailingBits(token, SESSION_TOKEN_LENGTH - 1, 3)) return null;
+  if (!isSessionToken(token)) return null;
   return { id: token.slice(0, SESSION_ID_LENGTH), secret: token.slice(SESSION_ID_LENGTH + 1) };
+}
+
+/**
+ * Package-private: whether {@link parseSessionToken} would accept `token`, without building its
+ * parts (the manager's read path slices the two it needs itself).
+ */
+export function isSessionToken(token: unknown): token is string {
+  return (
+    typeof token === 'string' &&
+    token.length === SESSION_TOKEN_LENGTH &&
+    token.charCodeAt(SESSION_ID_LENGTH) === 0x2e /* . */ &&
+    // With the length and the dot's place fixed, "one dot between base64url runs" is the exact
+    // shape: a pattern without counts runs about twice as fast as `{22}` and `{43}`.
+    TOKEN_PARTS.test(token) &&
+    // The last character of each part carries unused bits that must be zero (one encoding per value).
+    hasZeroTrailingBits(token, SESSION_ID_LENGTH - 1, 15) &&
+    hasZeroTrailingBits(token, SESSION_TOKEN_LENGTH - 1, 3)
+  );
 }
 
 /**
@@ -71,8 +86,8 @@ export function isSessionId(id: unknown): id is string {
   return typeof id === 'string' && ID_SHAPE.test(id) && hasZeroTrailingBits(id, SESSION_ID_LENGTH - 1, 15);
 }
 
-// Fixed-length patterns: linear, and compiled to native code (faster than a character loop).
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
+// Linear patterns, compiled to native code (faster than a character loop).
+const TOKEN_PARTS = /^[\w-]+\.[\w-]+$/;
 const ID_SHAPE = /^[A-Za-z0-9_-]{22}$/;
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
