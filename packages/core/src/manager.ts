@@ -214,15 +214,16 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
+    const listeners = instrumentation ? withInstrumentationListener(options.onEvent, instrumentation) : options.onEvent;
     this.#rt = createRuntime<D>({
       store: instrumentation ? instrumentStore(options.store, instrumentation) : options.store,
       policy: this.policy,
       cookie: this.cookie,
       clock: options.clock ?? systemClock,
       random,
-      emit: createEmitter(
-        instrumentation ? withInstrumentationListener(options.onEvent, instrumentation) : options.onEvent,
-      ),
+      emit: createEmitter(listeners),
+      // As createEmitter counts them: no list, or an empty one, reaches nobody.
+      listening: listeners !== undefined && (!Array.isArray(listeners) || listeners.length > 0),
       logKey: options.logKey ?? randomBytes(32, random),
       storeTimeoutMs: timeout,
     });
@@ -283,7 +284,7 @@ export class SessionManager<D extends SessionData = SessionData> {
    * same-name candidates are checked; the session is accepted only if exactly one is live.
    * Never throws for client input: absence, junk and store outages come back as a status.
    */
-  validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+  validateCookie(cookieHeader: CookieHeaderInput, signals: RequestSignals = NO_SIGNALS): Promise<ValidationResult<D>> {
     try {
       const result = this.#validateCookieNow(cookieHeader, signals);
       return result instanceof Promise ? result : Promise.resolve(result);
@@ -333,12 +334,14 @@ export class SessionManager<D extends SessionData = SessionData> {
     const live = checks.filter((c) => c.status === 'valid');
     if (live.length === 1) return live[0] as ValidationResult<D>;
     if (live.length > 1) {
-      this.#rt.emit({
-        type: 'session.invalid_token',
-        at: this.#rt.clock.now(),
-        reason: 'ambiguous',
-        ip: signals.ip ?? null,
-      });
+      if (this.#rt.listening) {
+        this.#rt.emit({
+          type: 'session.invalid_token',
+          at: this.#rt.clock.now(),
+          reason: 'ambiguous',
+          ip: signals.ip ?? null,
+        });
+      }
       return {
         session: null,
         status: 'ambiguous',
@@ -358,7 +361,10 @@ export class SessionManager<D extends SessionData = SessionData> {
    * Validates a bare session token (for example from `Authorization: Bearer` in API mode).
    * The result's `cookies` is always empty: API clients do not hold cookies.
    */
-  async validateToken(token: string | null | undefined, signals: RequestSignals = {}): Promise<ValidationResult<D>> {
+  async validateToken(
+    token: string | null | undefined,
+    signals: RequestSignals = NO_SIGNALS,
+  ): Promise<ValidationResult<D>> {
     if (token === null || token === undefined || token === '') return absent();
     return this.check(token, signals, BEARER);
   }
@@ -731,12 +737,14 @@ export class SessionManager<D extends SessionData = SessionData> {
     writes: CookieWrites,
   ): ValidationResult<D> | Promise<ValidationResult<D>> {
     if (!isSessionToken(token)) {
-      this.#rt.emit({
-        type: 'session.invalid_token',
-        at: this.#rt.clock.now(),
-        reason: 'malformed',
-        ip: signals.ip ?? null,
-      });
+      if (this.#rt.listening) {
+        this.#rt.emit({
+          type: 'session.invalid_token',
+          at: this.#rt.clock.now(),
+          reason: 'malformed',
+          ip: signals.ip ?? null,
+        });
+      }
       return this.noSession('malformed', noSessionError('UNAUTHENTICATED'), writes);
     }
     const now = this.#rt.clock.now();
@@ -777,36 +785,42 @@ export class SessionManager<D extends SessionData = SessionData> {
     // Hash even for unknown ids so the two failures cost the same.
     const matches = secretMatchesHash(secret, record ? record.secretHash : UNKNOWN_ID_HASH);
     if (!record || !matches) {
-      this.#rt.emit({
-        type: 'session.invalid_token',
-        at: now,
-        reason: record ? 'secret_mismatch' : 'unknown',
-        ip: signals.ip ?? null,
-      });
+      if (this.#rt.listening) {
+        this.#rt.emit({
+          type: 'session.invalid_token',
+          at: now,
+          reason: record ? 'secret_mismatch' : 'unknown',
+          ip: signals.ip ?? null,
+        });
+      }
       return this.noSession('invalid', noSessionError('UNAUTHENTICATED'), writes);
     }
     const status = expiryStatus(record, now);
     if (status !== 'valid') {
-      this.#rt.emit({
-        type: 'session.expired',
-        at: now,
-        sidHash: this.#rt.sidHash(record.id),
-        userId: record.userId,
-        reason: status,
-      });
+      if (this.#rt.listening) {
+        this.#rt.emit({
+          type: 'session.expired',
+          at: now,
+          sidHash: this.#rt.sidHash(record.id),
+          userId: record.userId,
+          reason: status,
+        });
+      }
       return this.dropAndFail(record.id, 'expired', 'SESSION_EXPIRED', writes);
     }
     const verdict = normaliseVerdict(this.binding(record.metadata, signals));
     if (verdict.decision !== 'allow') {
-      this.#rt.emit({
-        type: 'session.anomaly',
-        at: now,
-        sidHash: this.#rt.sidHash(record.id),
-        userId: record.userId,
-        reason: verdict.reason ?? 'binding',
-        ip: signals.ip ?? null,
-        userAgent: signals.userAgent ?? null,
-      });
+      if (this.#rt.listening) {
+        this.#rt.emit({
+          type: 'session.anomaly',
+          at: now,
+          sidHash: this.#rt.sidHash(record.id),
+          userId: record.userId,
+          reason: verdict.reason ?? 'binding',
+          ip: signals.ip ?? null,
+          userAgent: signals.userAgent ?? null,
+        });
+      }
       if (verdict.decision === 'reject') return this.dropAndFail(record.id, 'rejected', 'SESSION_REJECTED', writes);
     }
     const touch = this.#rt.touch(record, now);
@@ -928,6 +942,9 @@ function normaliseVerdict(verdict: BindingVerdict | BindingVerdict['decision']):
   if (verdict === 'allow') return ALLOW;
   return typeof verdict === 'string' ? { decision: verdict } : verdict;
 }
+
+/** A request that told nothing about its client: one object for all of them, read-only. */
+const NO_SIGNALS: RequestSignals = Object.freeze({});
 
 /** The only session cookie of a request: renewed when due, deleted when dead. */
 const ONE_COOKIE: CookieWrites = Object.freeze({ renew: true, clear: true });

@@ -29,6 +29,11 @@ export interface SessionRuntime<D extends SessionData = SessionData> {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly emit: (event: SessionEvent) => void;
+  /**
+   * Whether `emit` reaches a listener. Hot paths test it before building an event, which may read
+   * the request's address or hash a session id for nobody.
+   */
+  readonly listening: boolean;
   /** Bound on one store call on a request path, in ms. */
   readonly storeTimeoutMs: number;
   /** The keyed hash under which events name a session id. */
@@ -68,6 +73,7 @@ export interface RuntimeParts<D extends SessionData> {
   clock: Clock;
   random: RandomSource;
   emit: (event: SessionEvent) => void;
+  listening: boolean;
   logKey: Uint8Array;
   storeTimeoutMs: number;
 }
@@ -86,6 +92,7 @@ export function createRuntime<D extends SessionData>(parts: RuntimeParts<D>): Se
     clock,
     random: parts.random,
     emit: parts.emit,
+    listening: parts.listening,
     storeTimeoutMs,
     sidHash: (id: string) => keyedIdHash(logKey, id),
     call,

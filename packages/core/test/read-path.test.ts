@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { getCookieValues, parseCookieHeader, readCookieValues } from '../src/cookie.js';
-import { createSessionManager, MemoryStore } from '../src/index.js';
+import { isLoopbackHost } from '../src/http.js';
+import { createSessionManager, MemoryStore, type SessionEvent, type ValidationResult } from '../src/index.js';
+import { createTestClock } from '../src/testing/index.js';
 import { generateSessionToken, isSessionToken, parseSessionToken } from '../src/token.js';
 import { cookieHeaderFrom, DAY, MINUTE, setup } from './helpers/setup.js';
 
@@ -131,7 +133,7 @@ describe('the manager read path', () => {
 
   it('a validation started from inside another (a binding policy) leaves the outer one its own cookies', async () => {
     const store = new MemoryStore();
-    let inner: Promise<unknown> | null = null;
+    let inner = null as Promise<ValidationResult> | null;
     let nested = false;
     const sessions = createSessionManager({
       store,
@@ -146,8 +148,78 @@ describe('the manager read path', () => {
     const second = await sessions.create({ userId: 'u2' });
     const outer = await sessions.validateCookie(`${NAME}=${first.token}`);
     expect(outer.session?.userId).toBe('u1');
-    expect(((await inner) as { status: string }).status).toBe('ambiguous');
+    expect((await inner)?.status).toBe('ambiguous');
     const again = await sessions.validateCookie(`${NAME}=${second.token}`);
     expect(again.session?.userId).toBe('u2');
+  });
+});
+
+describe('events nobody listens to', () => {
+  it('are not built (the address is not read for them); with a listener they are', async () => {
+    for (const listening of [false, true]) {
+      const events: SessionEvent[] = [];
+      const clock = createTestClock();
+      const manager = listening
+        ? createSessionManager({ store: new MemoryStore(), clock, onEvent: (event) => events.push(event) })
+        : createSessionManager({ store: new MemoryStore(), clock });
+      const issued = await manager.create({ userId: 'u1' });
+      let ipReads = 0;
+      const signals = {
+        get ip() {
+          ipReads++;
+          return '203.0.113.7';
+        },
+        userAgent: null,
+      };
+      expect((await manager.validateCookie(`${NAME}=junk`, signals)).status).toBe('malformed');
+      expect((await manager.validateCookie(`${NAME}=${issued.token.slice(0, -2)}AA`, signals)).status).toBe('invalid');
+      clock.advance(31 * MINUTE);
+      expect((await manager.validateCookie(cookieHeaderFrom(issued.cookies[0]), signals)).status).toBe('expired');
+      expect(ipReads).toBe(listening ? 2 : 0);
+      expect(events.map((event) => event.type)).toEqual(
+        listening ? ['session.created', 'session.invalid_token', 'session.invalid_token', 'session.expired'] : [],
+      );
+    }
+  });
+
+  it('an empty listener list counts as none', async () => {
+    const manager = createSessionManager({ store: new MemoryStore(), onEvent: [] });
+    let ipReads = 0;
+    const signals = {
+      get ip() {
+        ipReads++;
+        return null;
+      },
+    };
+    expect((await manager.validateCookie(`${NAME}=junk`, signals)).status).toBe('malformed');
+    expect(ipReads).toBe(0);
+  });
+});
+
+describe('isLoopbackHost', () => {
+  // The rule without the shortcut for the usual forms.
+  const general = (host: string) => {
+    const lower = host.toLowerCase();
+    const colon = lower.lastIndexOf(':');
+    const name = lower.startsWith('[')
+      ? lower.slice(0, lower.indexOf(']') + 1 || lower.length)
+      : colon === -1 || lower.indexOf(':') !== colon
+        ? lower
+        : lower.slice(0, colon);
+    return ['localhost', '127.0.0.1', '[::1]', '::1'].includes(name) || name.endsWith('.localhost');
+  };
+
+  it('answers as the general rule for hosts near the usual forms (property)', () => {
+    const host = fc
+      .array(fc.constantFrom('localhost', '127.0.0.1', 'LocalHost', '127.0.0.2', ':', '3000', 'x', '.', '[::1]', ''), {
+        maxLength: 4,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(host, (text) => {
+        expect(isLoopbackHost(text)).toBe(text !== '' && general(text));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
