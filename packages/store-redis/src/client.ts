@@ -110,9 +110,14 @@ export function runScript(
   args: (string | number)[],
 ): Promise<unknown> {
   return driver.evalsha(script.sha, keys, args).catch((error: unknown) => {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    if (!isNoScript(error)) throw error;
     return driver.eval(script.source, keys, args);
   });
+}
+
+/** Whether `error` is the server's answer to an EVALSHA of a script it does not hold. */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /** Connection states in which a command cannot reach the server now: fail at once instead of queueing. */

@@ -13,9 +13,9 @@ import {
   type SessionStore,
   type UserEpoch,
 } from '@org/session-core';
-import { Deadlines } from '@org/session-core/adapter';
+import { Deadlines, type PendingCall } from '@org/session-core/adapter';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { type AnyRedisClient, driverFor, type RedisDriver, runScript } from './client.js';
+import { type AnyRedisClient, driverFor, isNoScript, type RedisDriver, runScript } from './client.js';
 import {
   createFamily,
   createSession,
@@ -316,34 +316,38 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const expiresAt = recordExpiresAt(record);
     const ttl = retainedTtl(expiresAt, now);
     const known = this.hints.get(record.id);
-    const sameUser = known?.userId === record.userId;
-    const owner = sameUser ? (known as Hint).owner : userTag(record.userId);
-    // Most touches stay within what the index already holds: one script, one round trip. When the
+    const sameUser = known !== undefined && known.userId === record.userId;
+    const owner = sameUser ? known.owner : userTag(record.userId);
+    // Most writes stay within what the index already holds: one script, one round trip. When the
     // new deadline passes it, the index is raised first, and only then does the record move.
     const mustCover = indexFloor(record);
-    // A touch never needs the record JSON: it is not even serialised.
-    const json = touchOnly ? '' : JSON.stringify(record);
-    const version = record.version;
-    const attempt = (raised: number | '') =>
-      this.run(() =>
-        touchOnly
-          ? this.script(
-              touchSession,
-              [key],
-              [expectedVersion, now, ttl, mustCover, raised, owner, version, expiresAt, activityOf(record)],
-            )
-          : this.script(
-              updateSession,
-              [key],
-              [expectedVersion, now, ttl, mustCover, raised, owner, version, record.createdAt, expiresAt, json],
-            ),
-      );
-    let raised: number | '' = '';
-    if (ttl > 0 && sameUser && mustCover > (known as Hint).indexedUntil) {
-      raised = await this.raiseIndex(record, now);
+    // Built once for every attempt. A touch never needs the record JSON: it is not even
+    // serialised. A raised index score goes last, and only when there is one.
+    const script = touchOnly ? touchSession : updateSession;
+    const args: (string | number)[] = touchOnly
+      ? [expectedVersion, now, ttl, mustCover, owner, record.version, expiresAt, activityOf(record)]
+      : [
+          expectedVersion,
+          now,
+          ttl,
+          mustCover,
+          owner,
+          record.version,
+          record.createdAt,
+          expiresAt,
+          JSON.stringify(record),
+        ];
+    const keys = [key];
+    let raised = false;
+    if (ttl > 0 && sameUser && mustCover > known.indexedUntil) {
+      args.push(await this.raiseIndex(record, now));
+      raised = true;
     }
-    let outcome = await attempt(raised);
-    if (outcome === NEEDS_INDEX && raised === '') outcome = await attempt(await this.raiseIndex(record, now));
+    let outcome = await this.runScript(script, keys, args);
+    if (outcome === NEEDS_INDEX && !raised) {
+      args.push(await this.raiseIndex(record, now));
+      outcome = await this.runScript(script, keys, args);
+    }
     if (typeof outcome !== 'number' || outcome <= 0) return false;
     if (ttl > 0) this.remember(record.id, record.userId, outcome);
     else this.hints.delete(record.id);
@@ -773,6 +777,50 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
         },
       );
     });
+  }
+
+  /**
+   * {@link run} of one script with no operation closure and no promise of its own around the
+   * driver's call (each is an allocation and a microtask more per write): EVALSHA, then EVAL once
+   * if the server does not know the script yet, both within the one deadline.
+   */
+  private runScript(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const state = this.driver.state();
+    if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
+    if (state === 'connecting') return this.run(() => this.script(script, keys, args));
+    return new Promise<unknown>((resolve, reject) => {
+      this.sendScript(script, keys, args, this.deadlines.add(reject), resolve, false);
+    });
+  }
+
+  /** Sends `script` by SHA (or in full), settling the caller's promise unless its deadline did. */
+  private sendScript(
+    script: LuaScript,
+    keys: string[],
+    args: (string | number)[],
+    call: PendingCall,
+    resolve: (value: unknown) => void,
+    full: boolean,
+  ): void {
+    let sent: Promise<unknown>;
+    try {
+      sent = full ? this.driver.eval(script.source, keys, args) : this.driver.evalsha(script.sha, keys, args);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.then(
+      (value) => {
+        call.reject = null;
+        resolve(value);
+      },
+      (error: unknown) => {
+        const reject = call.reject;
+        if (reject === null) return;
+        if (!full && isNoScript(error)) return this.sendScript(script, keys, args, call, resolve, true);
+        call.reject = null;
+        reject(toStoreError(error));
+      },
+    );
   }
 }
 

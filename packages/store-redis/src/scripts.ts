@@ -94,8 +94,8 @@ return 1`,
  * record needs more than the index is known to hold: the caller raises it and calls again with
  * the raised score. A new record past its deadline and its retention (ttl <= 0) deletes the key
  * (1). Otherwise writes the record and answers the `indexedUntil` it kept.
- * ARGV: expected version, now, ttl ms, score the index must hold at least, raised score or '',
- * then the new owner, version, createdAt, expiresAt and record JSON.
+ * ARGV: expected version, now, ttl ms, score the index must hold at least, then the new owner,
+ * version, createdAt, expiresAt and record JSON, then the raised index score (only when raised).
  *
  * The usual write (same owner, createdAt, deadline and index score: a request that changes the
  * data) sets only `version` and `record`, and spends no PEXPIRE: the key's TTL was set for the
@@ -108,24 +108,25 @@ local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexed
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
 if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
-local ttl = tonumber(ARGV[3])
-if ttl <= 0 then
+if tonumber(ARGV[3]) <= 0 then
   redis.call('DEL', KEYS[1])
   return 1
 end
-local indexed = tonumber(f[4]) or 0
+local stored = tonumber(f[4])
+local indexed = stored or 0
+local sameOwner = f[3] == ARGV[5]
 -- A record moving to another user starts over in that user's index.
-if f[3] ~= ARGV[6] then indexed = 0 end
-local raised = tonumber(ARGV[5])
+if not sameOwner then indexed = 0 end
+local raised = tonumber(ARGV[10])
 if raised and raised > indexed then indexed = raised end
 if tonumber(ARGV[4]) > indexed then return -1 end
 -- Only a touch leaves an activity: a write after a write spends no HDEL on a missing field.
 if f[5] then redis.call('HDEL', KEYS[1], 'activity') end
-local score = string.format('%d', indexed)
-if f[2] == ARGV[9] and f[3] == ARGV[6] and f[4] == score and f[6] == ARGV[8] then
-  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'record', ARGV[10])
+-- Same owner, index score, deadline and createdAt: only the version and the record move.
+if sameOwner and indexed == stored and f[2] == ARGV[8] and f[6] == ARGV[7] then
+  redis.call('HSET', KEYS[1], 'version', ARGV[6], 'record', ARGV[9])
 else
-  writeSession(KEYS[1], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], score, ARGV[10])
+  writeSession(KEYS[1], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], string.format('%d', indexed), ARGV[9])
 end
 return indexed`,
 );
@@ -134,30 +135,31 @@ return indexed`,
  * A touch: the compare-and-set of {@link updateSession} for a record whose data did not change,
  * writing only the version, the deadline, `activity` (version, lastSeenAt and idleExpiresAt, which
  * readers lay over the record JSON) and, when it was raised, the index score. The record JSON is
- * not sent at all. Refuses (0) a record that would change owner. ARGV: expected version, now, ttl ms, score the
- * index must hold at least, raised score or '', owner, new version, expiresAt, activity.
+ * not sent at all. Refuses (0) a record that would change owner. ARGV: expected version, now, ttl
+ * ms, score the index must hold at least, owner, new version, expiresAt, activity, then the raised
+ * index score (only when raised).
  */
 export const touchSession = lua(`
 local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil')
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
 if not expiresAt or expiresAt <= tonumber(ARGV[2]) then return 0 end
-if f[3] ~= ARGV[6] then return 0 end
-local ttl = tonumber(ARGV[3])
-if ttl <= 0 then
+if f[3] ~= ARGV[5] then return 0 end
+if tonumber(ARGV[3]) <= 0 then
   redis.call('DEL', KEYS[1])
   return 1
 end
-local indexed = tonumber(f[4]) or 0
-local raised = tonumber(ARGV[5])
+local stored = tonumber(f[4])
+local indexed = stored or 0
+local raised = tonumber(ARGV[9])
 if raised and raised > indexed then indexed = raised end
 if tonumber(ARGV[4]) > indexed then return -1 end
 -- The index score is written only when it was raised (about one touch in six with the defaults).
-if indexed ~= tonumber(f[4]) then
-  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'activity', ARGV[9],
+if indexed ~= stored then
+  redis.call('HSET', KEYS[1], 'version', ARGV[6], 'expiresAt', ARGV[7], 'activity', ARGV[8],
     'indexedUntil', string.format('%d', indexed))
 else
-  redis.call('HSET', KEYS[1], 'version', ARGV[7], 'expiresAt', ARGV[8], 'activity', ARGV[9])
+  redis.call('HSET', KEYS[1], 'version', ARGV[6], 'expiresAt', ARGV[7], 'activity', ARGV[8])
 end
 -- The TTL as sent: a Lua number would be formatted back into a string for the call (~0.4 us).
 redis.call('PEXPIRE', KEYS[1], ARGV[3])

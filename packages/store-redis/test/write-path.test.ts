@@ -115,7 +115,35 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
       ['version', 'record'],
     ]);
     expect(readsRecordField(log)).toBe(false);
+    // After the SHA, the key count and the key: expected version, now, TTL, the score the index must
+    // hold, owner, version, createdAt, deadline and the record JSON; no raised score (none was raised).
+    const scripts = log.filter((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
+    for (const script of scripts) {
+      const values = script.args.slice(4);
+      expect(values).toHaveLength(9);
+      expect(JSON.parse(values.at(-1) as string)).toMatchObject({ version: Number(values[5]) });
+    }
     expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'admin', plan: 'pro' });
+  });
+
+  it('after SCRIPT FLUSH, a write and a touch still land: EVALSHA, then the script in full once', async () => {
+    const { sessions } = await instance();
+    const { token } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
+    const read = await sessions.validateToken(token);
+    if (read.status !== 'valid') throw new Error(`expected a valid session, got ${read.status}`);
+    const inspector = new Redis(server.url);
+    try {
+      await inspector.script('FLUSH');
+    } finally {
+      inspector.disconnect();
+    }
+    const log = await recordCommands(server.url, async () => {
+      await sessions.patch(read.session, { plan: 'pro' });
+      clock.advance(sessions.policy.touchIntervalMs);
+      expect((await sessions.validateToken(token)).status).toBe('valid');
+    });
+    expect(sent(log)).toEqual(['evalsha', 'eval', 'hmget', 'hmget', 'evalsha', 'eval']);
+    expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'member', plan: 'pro' });
   });
 
   it('a touch is one EVALSHA that neither carries nor reads the record JSON', async () => {
@@ -137,7 +165,8 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     // data, no secret hash.
     const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
     const values = touch?.args.slice(4) ?? [];
-    expect(values).toHaveLength(9);
+    // No raised score either: the index already covers the new deadline.
+    expect(values).toHaveLength(8);
     expect(values.some((a) => a.includes(marker) || a.includes('{') || a.includes('"'))).toBe(false);
     expect(values.join(' ').length).toBeLessThan(200);
     expect(readsRecordField(log)).toBe(false);
@@ -168,6 +197,10 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
       'indexedUntil',
     ]);
     const raised = Number(await field(key, 'indexedUntil'));
+    // The touch carries the raised score as one more, last argument.
+    const touch = log.filter((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha').at(-1);
+    expect(touch?.args.slice(4)).toHaveLength(9);
+    expect(Number(touch?.args.at(-1))).toBe(raised);
     expect(raised).toBeGreaterThan(before);
     expect(raised).toBeGreaterThanOrEqual(touched.idleExpiresAt);
     const inspector = new Redis(server.url);
