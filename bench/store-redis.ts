@@ -9,8 +9,9 @@
  *    compare-and-set beside a bare GET and SET and connect-redis's own get and set, all through
  *    node-redis (the client connect-redis takes), and ours again through ioredis (the client the
  *    store opens from a `url`), on a private redis-server so that the server's
- *    figures count this run's commands only: its CPU per op (getrusage), the time of the commands
- *    clients sent per op (scripts from commandstats, which counts a script's own commands inside
+ *    figures count this run's commands only. The client's time and its CPU per op (process.cpuUsage
+ *    over each slice, which waiting does not inflate); the server's CPU per op (getrusage), the
+ *    time of the commands clients sent per op (scripts from commandstats, which counts a script's own commands inside
  *    its time; other commands from SLOWLOG at 0 us in a separate pass, which also counts commands
  *    per op, so that logging does not weigh on the other figures).
  *
@@ -230,6 +231,8 @@ interface WriteCase {
   serverCpuUs: number;
   ops: number;
   slices: BenchResult[];
+  /** This process's CPU time per op of each slice, in us (what the client spends, not what it waits). */
+  cpuSlices: number[];
   /** From the SLOWLOG pass: commands clients sent, the time of those that are not scripts in us, and the ops. */
   sent: number;
   sentUsec: number;
@@ -368,6 +371,7 @@ async function writeCases(
     serverCpuUs: 0,
     ops: 0,
     slices: [],
+    cpuSlices: [],
     sent: 0,
     sentUsec: 0,
     sentOps: 0,
@@ -384,7 +388,10 @@ async function writeCases(
         return c.run();
       };
       const before = await serverSnapshot(admin);
+      const cpuBefore = process.cpuUsage();
       c.slices.push(await bench(c.name, counted, { warmupMs: round === 0 ? 200 : 20, timeMs: 150 }));
+      const cpu = process.cpuUsage(cpuBefore);
+      c.cpuSlices.push((cpu.user + cpu.system) / ops);
       const after = await serverSnapshot(admin);
       c.ops += ops;
       c.calls += after.calls - before.calls;
@@ -425,9 +432,11 @@ async function writeCases(
     const sorted = [...c.slices].sort((a, b) => a.nsPerOp - b.nsPerOp);
     return (sorted[Math.floor(sorted.length / 2)] as BenchResult).nsPerOp / 1000;
   };
+  const cpuMedian = (c: WriteCase) => [...c.cpuSlices].sort((a, b) => a - b)[c.cpuSlices.length >> 1] as number;
   const header = [
     'case',
     'client us/op (median)',
+    'client CPU us/op (median)',
     'Redis CPU us/op',
     'Redis usec/op (sent commands)',
     'of which scripts',
@@ -438,6 +447,7 @@ async function writeCases(
   const rows = cases.map((c) => [
     c.name,
     median(c).toFixed(1),
+    cpuMedian(c).toFixed(1),
     (c.serverCpuUs / c.ops).toFixed(1),
     (c.sentUsec / c.sentOps + c.scriptUsec / c.ops).toFixed(2),
     (c.scriptUsec / c.ops).toFixed(2),
@@ -456,7 +466,7 @@ async function writeCases(
       `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
       ...rows.map(line),
       '',
-      `Interleaved rounds: ${rounds} of 150 ms per case (client time, Redis CPU, scripts, commands run); then ${slowlogOps} ops per case with SLOWLOG at 0 us (commands sent, and the usec of those that are not scripts, in whole us per command). Figures from a shared machine: compare within this table only.`,
+      `Interleaved rounds: ${rounds} of 150 ms per case (client time, client CPU from process.cpuUsage over each slice, Redis CPU, scripts, commands run); then ${slowlogOps} ops per case with SLOWLOG at 0 us (commands sent, and the usec of those that are not scripts, in whole us per command). Figures from a shared machine: compare within this table only.`,
     ].join('\n'),
   );
 
@@ -470,6 +480,7 @@ async function writeCases(
   const usec = (c: WriteCase) => c.sentUsec / c.sentOps + c.scriptUsec / c.ops;
   printTarget('request write, Redis CPU vs connect-redis (get + set)', cpu(ours) / cpu(peerWrite), 1);
   printTarget('request write, client time vs connect-redis (get + set)', median(ours) / median(peerWrite), 1);
+  printTarget('request write, client CPU vs connect-redis (get + set)', cpuMedian(ours) / cpuMedian(peerWrite), 1);
   printTarget(
     'a touch, Redis usec over a plain validate, in bare GETs',
     (usec(touch) - usec(validate)) / usec(get),
@@ -480,6 +491,11 @@ async function writeCases(
     (median(touch) - median(validate)) / median(get),
     1.3,
   );
+  printTarget(
+    'a touch, client CPU over a plain validate, in bare GETs',
+    (cpuMedian(touch) - cpuMedian(validate)) / cpuMedian(get),
+    1.3,
+  );
   const ioGet = byName.get('bare GET (ioredis)') as WriteCase;
   const ioWrite = byName.get('ours (ioredis): request write') as WriteCase;
   const ioValidate = byName.get('ours (ioredis): validate') as WriteCase;
@@ -487,6 +503,11 @@ async function writeCases(
   printTarget(
     'request write through ioredis, client time vs connect-redis (get + set)',
     median(ioWrite) / median(peerWrite),
+    1,
+  );
+  printTarget(
+    'request write through ioredis, client CPU vs connect-redis (get + set)',
+    cpuMedian(ioWrite) / cpuMedian(peerWrite),
     1,
   );
   printTarget(
