@@ -116,17 +116,21 @@ type WithContext = { [contextKey]?: RequestContext<SessionData> };
  * What core reads of a request. The Cookie header and URL are read at once (every request needs
  * them); the other headers, the method and the user agent when core asks (CSRF, login metadata,
  * a binding policy); the peer address and the host only for plain http, then once. Getters on a
- * class, because an object literal with getters costs more to create on V8.
+ * class, because an object literal with getters costs more to create on V8. It also carries the
+ * request's own state (its Hono context, whether core changed anything), so that one shared
+ * `onChange` and one shared continuation serve every request without a closure each.
  */
 class HonoRequestInput implements RequestContextInput {
   readonly cookieHeader: string | undefined;
   readonly headers: Headers;
   readonly protocol: string;
+  /** Core reported a change (login, logout, rotate, ...) or validation renewed a cookie: the response needs ours. */
+  touched = false;
   private readonly url: string;
   private readonly scheme: number;
   private peer: string | null | undefined = undefined;
   constructor(
-    private readonly c: Context,
+    readonly c: Context,
     private readonly getConnInfo: GetConnInfo | undefined,
   ) {
     const raw = c.req.raw;
@@ -135,7 +139,7 @@ class HonoRequestInput implements RequestContextInput {
     this.scheme = url.indexOf(':');
     this.headers = raw.headers;
     this.cookieHeader = this.headers.get('cookie') ?? undefined;
-    this.protocol = url.slice(0, this.scheme);
+    this.protocol = protocolOf(url, this.scheme);
   }
   get method(): string {
     return this.c.req.method;
@@ -155,6 +159,22 @@ class HonoRequestInput implements RequestContextInput {
     if (this.peer === undefined) this.peer = this.getConnInfo?.(this.c).remote.address ?? null;
     return this.peer;
   }
+}
+
+/** The URL's scheme; the two usual ones without a new string per request. */
+function protocolOf(url: string, colon: number): string {
+  if (colon === 5 && url.startsWith('https')) return 'https';
+  if (colon === 4 && url.startsWith('http')) return 'http';
+  return url.slice(0, colon);
+}
+
+/** Every context's `onChange`: its later changes (login, logout, rotate) show in `c.var` at once. */
+function mirrorChange<D extends SessionData>(context: RequestContext<D>): void {
+  const input = context.input as HonoRequestInput;
+  input.touched = true;
+  const c = input.c as Context<SessionEnv<D>>;
+  c.set('session', context.session);
+  c.set('sessionResult', context.result);
 }
 
 /**
@@ -211,40 +231,31 @@ export function honoSessions<D extends SessionData = RegisteredData>(
     return handler;
   };
 
+  /** Runs the rest of the chain with the context in place, then writes core's cookies if it has any. */
+  const handle = (c: Context<SessionEnv<D>>, context: RequestContext<D>, next: () => Promise<void>): Promise<void> => {
+    (c as WithContext)[contextKey] = context as RequestContext<SessionData>;
+    c.set('session', context.session);
+    c.set('sessionResult', context.result);
+    if (context.result.cookies.length > 0) (context.input as HonoRequestInput).touched = true;
+    return next().then(() => writeCookies(c, context));
+  };
+
   return {
     manager,
 
-    middleware: async (c, next) => {
-      let context: RequestContext<D>;
-      // Whether core has cookies or headers for this response: validation renewed a cookie, or
-      // a later operation ran (every one reports through onChange).
-      let touched = false;
+    middleware: (c, next) => {
+      let opened: RequestContext<D> | Promise<RequestContext<D>>;
       try {
-        const input = new HonoRequestInput(c, options.getConnInfo);
-        // The context's later changes (login, logout, rotate) show in `c.var` at once.
-        const opened = contexts.openNow(input, (changed) => {
-          touched = true;
-          c.set('session', changed.session);
-          c.set('sessionResult', changed.result);
-        });
-        // A store that answers synchronously (memory, a verified session JWT) costs no extra hop.
-        context = opened instanceof Promise ? await opened : opened;
+        opened = contexts.openNow(new HonoRequestInput(c, options.getConnInfo), mirrorChange);
       } catch (error) {
-        return fail(error, c);
+        return Promise.resolve(fail(error, c));
       }
-      (c as WithContext)[contextKey] = context as RequestContext<SessionData>;
-      c.set('session', context.session);
-      c.set('sessionResult', context.result);
-      await next();
-      // A plain read leaves the response alone: on @hono/node-server, reading `c.res.headers`
-      // turns its cheap response into a full one, which costs more than our whole read path.
-      if (!touched && context.result.cookies.length === 0) return;
-      // Once, on the final response (also one that app.onError produced): ours replace same-named cookies.
-      const update = context.responseHeaders(c.res.headers.getSetCookie());
-      if (!update) return;
-      c.res.headers.delete('set-cookie');
-      for (const cookie of update.setCookie) c.res.headers.append('set-cookie', cookie);
-      if (update.cacheControl) c.res.headers.set('cache-control', update.cacheControl);
+      // A store that answers synchronously (memory, a verified session JWT) costs no extra hop.
+      if (!(opened instanceof Promise)) return handle(c, opened, next);
+      return opened.then(
+        (context) => handle(c, context, next),
+        (error: unknown) => fail(error, c),
+      );
     },
     requireSession: (options) => guard((context) => context.requireSession(options), true),
     requireFresh: (maxAgeMs) => guard((context) => context.requireFresh(maxAgeMs), true),
@@ -260,6 +271,20 @@ export function honoSessions<D extends SessionData = RegisteredData>(
     // Hono's own HTTP exceptions (a body limit, a validator) keep their response.
     errorHandler: (error, c) => (error instanceof HTTPException ? error.getResponse() : fail(error, c)),
   };
+}
+
+/**
+ * Once, on the final response (also one that app.onError produced): ours replace same-named
+ * cookies. A plain read leaves the response alone: on @hono/node-server, reading `c.res.headers`
+ * turns its cheap response into a full one, which costs more than our whole read path.
+ */
+function writeCookies<D extends SessionData>(c: Context, context: RequestContext<D>): void {
+  if (!(context.input as HonoRequestInput).touched) return;
+  const update = context.responseHeaders(c.res.headers.getSetCookie());
+  if (!update) return;
+  c.res.headers.delete('set-cookie');
+  for (const cookie of update.setCookie) c.res.headers.append('set-cookie', cookie);
+  if (update.cacheControl) c.res.headers.set('cache-control', update.cacheControl);
 }
 
 /**
