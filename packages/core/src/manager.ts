@@ -183,6 +183,7 @@ export class SessionManager<D extends SessionData = SessionData> {
   private readonly maxSessionsPerUser: number | null;
   private readonly onSessionLimit: 'evict-oldest' | 'refuse';
   readonly #revocation: SessionManagerOptions['revocation'];
+  #deletionCookie: string | undefined;
 
   /** @internal Use {@link createSessionManager}. */
   constructor(options: SessionManagerOptions<D>) {
@@ -646,7 +647,9 @@ export class SessionManager<D extends SessionData = SessionData> {
 
   /** The Set-Cookie value that removes the session cookie (logout). */
   deletionCookie(): string {
-    return serializeDeletionCookie(this.cookie);
+    // Built once: every dead or junk cookie gets it, and the (frozen) cookie policy decides it all.
+    this.#deletionCookie ??= serializeDeletionCookie(this.cookie);
+    return this.#deletionCookie;
   }
 
   /** The Set-Cookie value carrying `token` for `session`. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { getCookieValues, parseCookieHeader, readCookieValues } from '../src/cookie.js';
+import { getCookieValues, parseCookieHeader, readCookieValues, serializeDeletionCookie } from '../src/cookie.js';
 import { isLoopbackHost } from '../src/http.js';
 import { createSessionManager, MemoryStore, type SessionEvent, type ValidationResult } from '../src/index.js';
 import { createTestClock } from '../src/testing/index.js';
@@ -221,5 +221,24 @@ describe('isLoopbackHost', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('deletionCookie', () => {
+  it('is the serialised deletion of the policy, the same on every call', () => {
+    const manager = createSessionManager({ store: new MemoryStore(), cookie: { sameSite: 'strict' } });
+    expect(manager.deletionCookie()).toBe(serializeDeletionCookie(manager.cookie));
+    expect(manager.deletionCookie()).toBe(manager.deletionCookie());
+  });
+
+  it('a policy that cannot be serialised still fails when the cookie is asked for, not before, every time', () => {
+    // Partitioned without Secure passes the policy check and fails at serialisation.
+    const manager = createSessionManager({
+      store: new MemoryStore(),
+      mode: 'development',
+      cookie: { partitioned: true },
+    });
+    expect(() => manager.deletionCookie()).toThrow(/Partitioned/);
+    expect(() => manager.deletionCookie()).toThrow(/Partitioned/);
   });
 });
