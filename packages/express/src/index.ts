@@ -138,7 +138,6 @@ class ExpressRequestInput implements RequestContextInput {
   readonly cookieHeader: string | undefined;
   readonly method: string;
   readonly headers: Request['headers'];
-  readonly userAgent: string | null;
   constructor(
     readonly req: Request,
     readonly res: Response,
@@ -147,7 +146,10 @@ class ExpressRequestInput implements RequestContextInput {
     this.cookieHeader = headers.cookie;
     this.method = req.method;
     this.headers = headers;
-    this.userAgent = headers['user-agent'] ?? null;
+  }
+  /** Login metadata and binding policies only: a plain read never looks the header up. */
+  get userAgent(): string | null {
+    return this.headers['user-agent'] ?? null;
   }
   /**
    * Read by the transport check in production mode only. Without an `X-Forwarded-Proto` header
@@ -197,6 +199,8 @@ export function expressSessions<D extends SessionData = RegisteredData>(
 ): ExpressSessions<D> {
   const csrf = options.csrf ? createCsrfProtection({ ...options.csrf, manager }) : null;
   const contexts = createRequestContexts({ manager, csrf, hybrid: options.hybrid });
+  /** The prototype of the last request (its app's `app.request`): most requests skip the WeakSet. */
+  let lastPrototype: object | null = null;
 
   const fail = (error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (options.onError && isSessionError(error)) return options.onError(error, req, res, next);
@@ -233,10 +237,17 @@ export function expressSessions<D extends SessionData = RegisteredData>(
   };
   const start = (req: Request, res: Response, next: NextFunction, context: RequestContext<D>) => {
     // Express's app.handle creates res.locals; a bare Router on a plain server may not have it.
-    res.locals ??= Object.create(null);
-    (res.locals as Locals)[contextKey] = context as RequestContext<SessionData>;
+    let locals = res.locals as Locals | undefined;
+    if (!locals) {
+      locals = Object.create(null) as Locals;
+      res.locals = locals;
+    }
+    locals[contextKey] = context as RequestContext<SessionData>;
     const prototype = Object.getPrototypeOf(req) as object;
-    if (!prototypesWithAccessors.has(prototype)) defineSessionAccessors(prototype);
+    if (prototype !== lastPrototype) {
+      if (!prototypesWithAccessors.has(prototype)) defineSessionAccessors(prototype);
+      lastPrototype = prototype;
+    }
     mirror(req, context);
     // A plain read (no renewed cookie) leaves the response's headers alone.
     if (context.result.cookies.length > 0) sync(req, res, context);

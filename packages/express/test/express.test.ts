@@ -122,6 +122,39 @@ describe('express adapter specifics', () => {
     }
   });
 
+  it('one adapter on two apps, requests alternating: every request of each app gets the session accessors; a login without a User-Agent records none', async () => {
+    const manager = createSessionManager({ store: new MemoryStore() });
+    const auth = expressSessions(manager);
+    const apps = [express(), express()];
+    for (const [index, app] of apps.entries()) {
+      app.use(auth.middleware);
+      app.get('/login', async (req, res) => {
+        await auth.login(req, res, { userId: `user-${index}` });
+        res.json({ userId: req.session?.userId ?? null });
+      });
+      app.get('/me', (req, res) => {
+        res.json({ app: index, userId: req.session?.userId ?? null, status: req.sessionResult?.status ?? null });
+      });
+    }
+    const listening = await Promise.all(apps.map((app) => listen(app)));
+    servers.push(...listening);
+    const ports = listening.map((server) => server.port);
+    const cookies: string[] = [];
+    for (const [index, port] of ports.entries()) {
+      const login = await rawGet(port, '/login', { host: 'localhost' });
+      expect(JSON.parse(login.body)).toEqual({ userId: `user-${index}` });
+      cookies.push((login.setCookie[0] as string).split(';')[0] as string);
+    }
+    for (const round of [0, 1]) {
+      for (const [index, port] of ports.entries()) {
+        const me = await rawGet(port, '/me', { host: 'localhost', cookie: cookies[index] as string });
+        expect(JSON.parse(me.body), `round ${round}`).toEqual({ app: index, userId: `user-${index}`, status: 'valid' });
+      }
+    }
+    const [session] = await manager.list('user-0');
+    expect(session?.metadata.userAgent).toBeNull();
+  });
+
   it('honours trust proxy for the Secure decision and the client IP', async () => {
     const manager = createSessionManager({ store: new MemoryStore() });
     const { port } = await start(manager, (app) => app.set('trust proxy', 'loopback'));
