@@ -335,14 +335,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     const live = checks.filter((c) => c.status === 'valid');
     if (live.length === 1) return live[0] as ValidationResult<D>;
     if (live.length > 1) {
-      if (this.#rt.listening) {
-        this.#rt.emit({
-          type: 'session.invalid_token',
-          at: this.#rt.clock.now(),
-          reason: 'ambiguous',
-          ip: signals.ip ?? null,
-        });
-      }
+      this.#reportInvalidToken('ambiguous', signals);
       return {
         session: null,
         status: 'ambiguous',
@@ -740,14 +733,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     writes: CookieWrites,
   ): ValidationResult<D> | Promise<ValidationResult<D>> {
     if (!isSessionToken(token)) {
-      if (this.#rt.listening) {
-        this.#rt.emit({
-          type: 'session.invalid_token',
-          at: this.#rt.clock.now(),
-          reason: 'malformed',
-          ip: signals.ip ?? null,
-        });
-      }
+      this.#reportInvalidToken('malformed', signals);
       return this.noSession('malformed', noSessionError('UNAUTHENTICATED'), writes);
     }
     const now = this.#rt.clock.now();
@@ -788,14 +774,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     // Hash even for unknown ids so the two failures cost the same.
     const matches = secretMatchesHash(secret, record ? record.secretHash : UNKNOWN_ID_HASH);
     if (!record || !matches) {
-      if (this.#rt.listening) {
-        this.#rt.emit({
-          type: 'session.invalid_token',
-          at: now,
-          reason: record ? 'secret_mismatch' : 'unknown',
-          ip: signals.ip ?? null,
-        });
-      }
+      this.#reportInvalidToken(record ? 'secret_mismatch' : 'unknown', signals, now);
       return this.noSession('invalid', noSessionError('UNAUTHENTICATED'), writes);
     }
     const status = expiryStatus(record, now);
@@ -829,6 +808,16 @@ export class SessionManager<D extends SessionData = SessionData> {
     const touch = this.#rt.touch(record, now);
     if (touch === null) return this.valid(record, token, false, writes);
     return touch.then((t) => this.valid(t.record, token, t.written, writes));
+  }
+
+  /** Reports a token that proved nothing, when anyone listens (no event is built otherwise). */
+  #reportInvalidToken(
+    reason: 'malformed' | 'unknown' | 'secret_mismatch' | 'ambiguous',
+    signals: RequestSignals,
+    at?: number,
+  ): void {
+    if (!this.#rt.listening) return;
+    this.#rt.emit({ type: 'session.invalid_token', at: at ?? this.#rt.clock.now(), reason, ip: signals.ip ?? null });
   }
 
   /** Deletes a dead session (best effort: a failure leaves it to expire) and reports why. */
@@ -873,14 +862,6 @@ export function createSessionManager<D extends SessionData = SessionData>(
   return new SessionManager<D>(options);
 }
 
-/**
- * The public view of a record: every field but the secret hash (and nothing a store added).
- *
- * @example
- * ```ts
- * const session = toSession(await store.get(id, now))
- * ```
- */
 // biome-ignore lint/suspicious/noExplicitAny: one registry for managers of every session data type.
 const runtimes = new WeakMap<object, SessionRuntime<any>>();
 
@@ -894,6 +875,14 @@ export function runtimeOf<D extends SessionData>(manager: SessionManager<D>): Se
   return runtime as SessionRuntime<D>;
 }
 
+/**
+ * The public view of a record: every field but the secret hash (and nothing a store added).
+ *
+ * @example
+ * ```ts
+ * const session = toSession(await store.get(id, now))
+ * ```
+ */
 export function toSession<D extends SessionData>(record: SessionRecord<D>): Session<D> {
   // Listed field by field: cheaper than a rest spread on the hot path, and stores that return
   // extra columns cannot leak them.

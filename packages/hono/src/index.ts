@@ -118,7 +118,7 @@ type WithContext = { [contextKey]?: RequestContext<SessionData> };
  * a binding policy); the peer address and the host only for plain http, then once. Getters on a
  * class, because an object literal with getters costs more to create on V8. It also carries the
  * request's own state (its Hono context, whether core changed anything), so that one shared
- * `onChange` and one shared continuation serve every request without a closure each.
+ * `onChange` serves every request and the cookie writer needs no state of its own.
  */
 class HonoRequestInput implements RequestContextInput {
   readonly cookieHeader: string | undefined;
@@ -172,9 +172,13 @@ function protocolOf(url: string, colon: number): string {
 function mirrorChange<D extends SessionData>(context: RequestContext<D>): void {
   const input = context.input as HonoRequestInput;
   input.touched = true;
-  const c = input.c as Context<SessionEnv<D>>;
-  c.set('session', context.session);
-  c.set('sessionResult', context.result);
+  showSession(input.c, context);
+}
+
+/** `c.var.session` and `c.var.sessionResult` from the context as it stands. */
+function showSession<D extends SessionData>(c: Context, context: RequestContext<D>): void {
+  (c as Context<SessionEnv<D>>).set('session', context.session);
+  (c as Context<SessionEnv<D>>).set('sessionResult', context.result);
 }
 
 /**
@@ -231,11 +235,13 @@ export function honoSessions<D extends SessionData = RegisteredData>(
     return handler;
   };
 
-  /** Runs the rest of the chain with the context in place, then writes core's cookies if it has any. */
+  /**
+   * Runs the rest of the chain with the context in place, then writes core's cookies if it has
+   * any (the one closure a request still costs: `.then` must know its context).
+   */
   const handle = (c: Context<SessionEnv<D>>, context: RequestContext<D>, next: () => Promise<void>): Promise<void> => {
     (c as WithContext)[contextKey] = context as RequestContext<SessionData>;
-    c.set('session', context.session);
-    c.set('sessionResult', context.result);
+    showSession(c, context);
     if (context.result.cookies.length > 0) (context.input as HonoRequestInput).touched = true;
     return next().then(() => writeCookies(c, context));
   };
