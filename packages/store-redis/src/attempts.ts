@@ -1,6 +1,6 @@
 import { SessionError } from '@org/session-core';
 import type { AttemptCounter, AttemptVerdict, ThrottleRule } from '@org/session-core/throttle';
-import { type AnyRedisClient, driverFor, type RedisDriver, runScript } from './client.js';
+import { type AnyRedisClient, driverFor, type RedisDriver, sendScript } from './client.js';
 import { countAttempt } from './scripts.js';
 
 export interface RedisAttemptCounterOptions {
@@ -38,7 +38,10 @@ export class RedisAttemptCounter implements AttemptCounter {
 
   async attempt(key: string, rule: ThrottleRule, now: number): Promise<AttemptVerdict> {
     const args = [now, rule.freeAttempts, rule.baseDelayMs, rule.maxDelayMs, rule.windowMs];
-    const reply = (await runScript(this.#driver, countAttempt, [this.#prefix + key], args)) as unknown[];
+    const keys = [this.#prefix + key];
+    const reply = (await new Promise<unknown>((resolve, reject) => {
+      sendScript(this.#driver, countAttempt, keys, args, { reject }, resolve, asIs);
+    })) as unknown[];
     const [allowed, count, locked] = reply.map(Number) as [number, number, number];
     return { allowed: allowed === 1, count, retryAt: locked === 0 ? null : locked };
   }
@@ -46,4 +49,9 @@ export class RedisAttemptCounter implements AttemptCounter {
   async reset(key: string): Promise<void> {
     await this.#driver.del(this.#prefix + key);
   }
+}
+
+/** Driver errors reach the counter's caller as they are. */
+function asIs(error: unknown): unknown {
+  return error;
 }

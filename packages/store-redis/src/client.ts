@@ -102,17 +102,46 @@ export interface PubSubConnection {
   close(): void;
 }
 
-/** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
-export function runScript(
+/** A script call in flight: `reject` is cleared once it has settled, by its answer or its deadline. */
+export interface ScriptCall {
+  reject: ((error: unknown) => void) | null;
+}
+
+/**
+ * Sends `script` by its SHA, and in full (EVAL) once if the server does not hold it yet (a
+ * restart, `SCRIPT FLUSH`), then settles `call` with the answer unless its deadline did first: a
+ * rejection goes through `mapError`. No promise of its own around the driver's call and no
+ * closure per call (each would be an allocation and a microtask more per script).
+ */
+export function sendScript(
   driver: RedisDriver,
   script: { readonly source: string; readonly sha: string },
   keys: string[],
   args: (string | number)[],
-): Promise<unknown> {
-  return driver.evalsha(script.sha, keys, args).catch((error: unknown) => {
-    if (!isNoScript(error)) throw error;
-    return driver.eval(script.source, keys, args);
-  });
+  call: ScriptCall,
+  resolve: (value: unknown) => void,
+  mapError: (error: unknown) => unknown,
+  full = false,
+): void {
+  let sent: Promise<unknown>;
+  try {
+    sent = full ? driver.eval(script.source, keys, args) : driver.evalsha(script.sha, keys, args);
+  } catch (error) {
+    sent = Promise.reject(error);
+  }
+  sent.then(
+    (value) => {
+      call.reject = null;
+      resolve(value);
+    },
+    (error: unknown) => {
+      const reject = call.reject;
+      if (reject === null) return;
+      if (!full && isNoScript(error)) return sendScript(driver, script, keys, args, call, resolve, mapError, true);
+      call.reject = null;
+      reject(mapError(error));
+    },
+  );
 }
 
 /** Whether `error` is the server's answer to an EVALSHA of a script it does not hold. */

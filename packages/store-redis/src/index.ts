@@ -13,9 +13,9 @@ import {
   type SessionStore,
   type UserEpoch,
 } from '@org/session-core';
-import { Deadlines, type PendingCall } from '@org/session-core/adapter';
+import { Deadlines } from '@org/session-core/adapter';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { type AnyRedisClient, driverFor, isNoScript, type RedisDriver, runScript } from './client.js';
+import { type AnyRedisClient, driverFor, type RedisDriver, sendScript } from './client.js';
 import {
   createFamily,
   createSession,
@@ -256,20 +256,17 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const key = this.sessionKey(record.id);
     const ttl = retainedTtl(recordExpiresAt(record), now);
     const indexedUntil = indexTarget(record);
-    await this.run(async () => {
-      if (ttl <= 0) {
-        // Past its deadline and the retention on arrival: nothing to keep, but a taken id is still a conflict.
-        if ((await this.driver.exists(key)) === 1) throw conflict('Session id already exists');
-        return;
-      }
-      if ((await this.script(createSession, [key], [ttl, ...sessionFields(record, indexedUntil)])) !== 1) {
-        throw conflict('Session id already exists');
-      }
-    });
-    if (ttl <= 0) return;
+    if (ttl <= 0) {
+      // Past its deadline and the retention on arrival: nothing to keep, but a taken id is still a conflict.
+      if ((await this.run(() => this.driver.exists(key))) === 1) throw conflict('Session id already exists');
+      return;
+    }
+    if ((await this.runScript(createSession, [key], [ttl, ...sessionFields(record, indexedUntil)])) !== 1) {
+      throw conflict('Session id already exists');
+    }
     // Indexed after the record exists, so a concurrent list never prunes a session being created.
     try {
-      await this.run(() => this.addToIndex(record, indexedUntil, now));
+      await this.addToIndex(record, indexedUntil, now);
     } catch (error) {
       // An unindexed session would escape "log out everywhere": undo it. The token was never handed
       // out (create fails), so even if this undo fails too, the leftover is unusable until its TTL.
@@ -364,7 +361,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   async delete(id: string): Promise<boolean> {
-    const outcome = await this.run(() => this.script(deleteSession, [this.sessionKey(id)], []));
+    const outcome = await this.runScript(deleteSession, [this.sessionKey(id)], []);
     this.hints.delete(id);
     if (!Array.isArray(outcome)) return false;
     const owner: unknown = outcome[1];
@@ -438,7 +435,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     if (gone.length > 0 || stale) {
       for (let start = 0; start === 0 || start < gone.length; start += this.userBatchSize) {
         const ids = gone.slice(start, start + this.userBatchSize);
-        await this.run(() => this.script(indexPrune, [indexKey], [now, EXPIRED_RETENTION_MS, ...ids]));
+        await this.runScript(indexPrune, [indexKey], [now, EXPIRED_RETENTION_MS, ...ids]);
       }
     }
     return live;
@@ -460,18 +457,13 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     let deleted = 0;
     let rounds = 0;
     for (let round = 0; ; round++) {
-      const reply = (await this.run(() => this.script(indexNext, [indexKey], [batch + 1, ...handled]))) as [
-        number,
-        string[],
-      ];
+      const reply = (await this.runScript(indexNext, [indexKey], [batch + 1, ...handled])) as [number, string[]];
       // Bounded even if sessions keep arriving: what was there at the start, and some to spare for
       // the successors of racing rotations (the epoch, written before, hides any that remain).
       if (round === 0) rounds = Math.ceil(reply[0] / batch) + EXTRA_REVOCATION_ROUNDS;
       const ids = reply[1].filter((id) => id !== exceptId).slice(0, batch);
       if (ids.length === 0 || round >= rounds) break;
-      const outcomes = await this.run(() =>
-        Promise.all(ids.map((id) => this.script(deleteIfOwned, [this.sessionKey(id)], [tag]))),
-      );
+      const outcomes = await Promise.all(ids.map((id) => this.runScript(deleteIfOwned, [this.sessionKey(id)], [tag])));
       for (const [i, id] of ids.entries()) {
         if (outcomes[i] === 1) deleted++;
         this.hints.delete(id);
@@ -485,9 +477,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const ttl = retainedTtl(expiresAt, now);
     const keep = epoch.keep ?? '';
     const hasKeep = epoch.keep == null ? '0' : '1';
-    await this.run(() =>
-      this.script(setUserEpoch, [this.userEpochKey(userId)], [epoch.validAfter, keep, hasKeep, expiresAt, ttl]),
-    );
+    await this.runScript(setUserEpoch, [this.userEpochKey(userId)], [epoch.validAfter, keep, hasKeep, expiresAt, ttl]);
   }
 
   async getUserEpoch(userId: string, now: number): Promise<UserEpoch | null> {
@@ -553,16 +543,14 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const key = this.refreshFamilyKey(family.id);
     const expiresAt = recordExpiresAt(family);
     const ttl = retainedTtl(expiresAt, now);
-    await this.run(async () => {
-      if (ttl <= 0) {
-        if ((await this.driver.exists(key)) === 1) throw conflict('Refresh family id already exists');
-        return;
-      }
-      const json = JSON.stringify(family);
-      if ((await this.script(createFamily, [key], [ttl, family.generation, expiresAt, json])) !== 1) {
-        throw conflict('Refresh family id already exists');
-      }
-    });
+    if (ttl <= 0) {
+      if ((await this.run(() => this.driver.exists(key))) === 1) throw conflict('Refresh family id already exists');
+      return;
+    }
+    const json = JSON.stringify(family);
+    if ((await this.runScript(createFamily, [key], [ttl, family.generation, expiresAt, json])) !== 1) {
+      throw conflict('Refresh family id already exists');
+    }
   }
 
   async getRefreshFamily(id: string, now: number): Promise<RefreshFamilyRecord | null> {
@@ -576,7 +564,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const ttl = retainedTtl(expiresAt, now);
     const key = this.refreshFamilyKey(family.id);
     const args = [expectedGeneration, now, ttl, family.generation, expiresAt, JSON.stringify(family)];
-    return (await this.run(() => this.script(updateFamily, [key], args))) === 1;
+    return (await this.runScript(updateFamily, [key], args)) === 1;
   }
 
   /** Ends the connection if the store opened it; a client you passed in is left open. */
@@ -620,7 +608,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     args.push(version, createdAt, expiresAt, indexedUntil, json, oldId, EXPIRED_RETENTION_MS);
     let outcome: unknown;
     try {
-      outcome = await this.run(() => this.script(rotateInPlace, keys, args));
+      outcome = await this.runScript(rotateInPlace, keys, args);
     } catch (error) {
       // No answer: the script ran entirely or not at all. Ask which, and fence it if it did not.
       if ((await this.settleRotation(oldKey, markKey, successor.id, error)) === 1) return true;
@@ -657,7 +645,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     let outcome: unknown;
     try {
       const args = [expectedVersion, now, owner, successor.id, ROTATION_MARK_MS];
-      outcome = await this.run(() => this.script(rotateOld, [oldKey, markKey], args));
+      outcome = await this.runScript(rotateOld, [oldKey, markKey], args);
     } catch (error) {
       outcome = await this.settleRotation(oldKey, markKey, successor.id, error).catch(() => null);
       if (outcome !== 1) {
@@ -680,11 +668,11 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
    */
   private async settleRotation(oldKey: string, markKey: string, successorId: string, cause: unknown): Promise<0 | 1> {
     if (isSessionError(cause) && (cause as SessionError).reason === 'refused') return 0;
-    const outcome = await this.run(() =>
-      this.script(rotationOutcome, [oldKey, markKey], [successorId, ROTATION_MARK_MS]),
-    ).catch(() => {
-      throw cause;
-    });
+    const outcome = await this.runScript(rotationOutcome, [oldKey, markKey], [successorId, ROTATION_MARK_MS]).catch(
+      () => {
+        throw cause;
+      },
+    );
     return outcome === 1 ? 1 : 0;
   }
 
@@ -701,7 +689,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   private addToIndex(record: SessionRecord<D>, score: number, now: number): Promise<unknown> {
-    return this.script(indexAdd, [this.userIndexKey(record.userId)], [now, EXPIRED_RETENTION_MS, record.id, score]);
+    return this.runScript(indexAdd, [this.userIndexKey(record.userId)], [now, EXPIRED_RETENTION_MS, record.id, score]);
   }
 
   /**
@@ -717,7 +705,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   /** Raises the user index entry of `record` to its target score; returns that score. */
   private async raiseIndex(record: SessionRecord<D>, now: number): Promise<number> {
     const target = indexTarget(record);
-    await this.run(() => this.addToIndex(record, target, now));
+    await this.addToIndex(record, target, now);
     return target;
   }
 
@@ -744,11 +732,6 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const owner = userTag(userId);
     const epochKey = this.epochKeyOf(owner);
     this.hints.set(id, { userId, owner, epochKey, indexedUntil, inserted: ++this.hintsInserted });
-  }
-
-  /** EVALSHA, falling back to EVAL once when the server has not cached the script yet. */
-  private script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return runScript(this.driver, script, keys, args);
   }
 
   /**
@@ -780,47 +763,33 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   /**
-   * {@link run} of one script with no operation closure and no promise of its own around the
-   * driver's call (each is an allocation and a microtask more per write): EVALSHA, then EVAL once
-   * if the server does not know the script yet, both within the one deadline.
+   * {@link run} of one script, the way every script is sent: with no operation closure and no
+   * promise of its own around the driver's call (each is an allocation and a microtask more per
+   * call): EVALSHA, then EVAL once if the server does not know the script yet, both within the
+   * one deadline. While the first connection is still being set up, the script waits for it
+   * within that deadline, and is not sent at all once the deadline has passed.
    */
   private runScript(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
     const state = this.driver.state();
     if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
-    if (state === 'connecting') return this.run(() => this.script(script, keys, args));
     return new Promise<unknown>((resolve, reject) => {
-      this.sendScript(script, keys, args, this.deadlines.add(reject), resolve, false);
+      const call = this.deadlines.add(reject);
+      if (state === 'ready') {
+        sendScript(this.driver, script, keys, args, call, resolve, toStoreError);
+        return;
+      }
+      this.driver.whenReady().then(
+        () => {
+          if (call.reject !== null) sendScript(this.driver, script, keys, args, call, resolve, toStoreError);
+        },
+        (error: unknown) => {
+          const fail = call.reject;
+          if (fail === null) return;
+          call.reject = null;
+          fail(toStoreError(error));
+        },
+      );
     });
-  }
-
-  /** Sends `script` by SHA (or in full), settling the caller's promise unless its deadline did. */
-  private sendScript(
-    script: LuaScript,
-    keys: string[],
-    args: (string | number)[],
-    call: PendingCall,
-    resolve: (value: unknown) => void,
-    full: boolean,
-  ): void {
-    let sent: Promise<unknown>;
-    try {
-      sent = full ? this.driver.eval(script.source, keys, args) : this.driver.evalsha(script.sha, keys, args);
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
-    sent.then(
-      (value) => {
-        call.reject = null;
-        resolve(value);
-      },
-      (error: unknown) => {
-        const reject = call.reject;
-        if (reject === null) return;
-        if (!full && isNoScript(error)) return this.sendScript(script, keys, args, call, resolve, true);
-        call.reject = null;
-        reject(toStoreError(error));
-      },
-    );
   }
 }
 
