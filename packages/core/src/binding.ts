@@ -11,9 +11,13 @@ export interface BindingVerdict {
 
 /**
  * Compares what was stored at sign-in with the current request. Runs on every validated request,
- * so it must be cheap and synchronous.
+ * so it must be cheap and synchronous. Both arguments are read-only: a request without signals
+ * shares one frozen object, and an adapter's signals are getters over the request.
  */
-export type BindingPolicy = (stored: SessionMetadata, current: RequestSignals) => BindingVerdict | BindingDecision;
+export type BindingPolicy = (
+  stored: Readonly<SessionMetadata>,
+  current: Readonly<RequestSignals>,
+) => BindingVerdict | BindingDecision;
 
 /**
  * The default: flag (never reject) a changed user agent. IP changes are normal for mobile clients

@@ -5,6 +5,7 @@ import { assertSessionDpopBinding, type VerifiedDpopProof } from '../src/entries
 import { createSessionJwt, generateSigningKey } from '../src/entries/jwt.js';
 import { createRefreshTokens } from '../src/entries/refresh.js';
 import {
+  type BindingPolicy,
   MemoryStore,
   rejectUserAgentChange,
   type SessionEvent,
@@ -283,5 +284,25 @@ describe('SessionEvent: a union on type', () => {
     for (const credential of credentials) {
       for (const part of credential.split('.')) if (part.length >= 8) expect(text).not.toContain(part);
     }
+  });
+});
+
+describe('BindingPolicy: read-only arguments', () => {
+  it('a policy cannot write to the request signals or the stored metadata, and reading them works', async () => {
+    const seen: Array<string | null | undefined> = [];
+    const policy: BindingPolicy = (stored, current) => {
+      // @ts-expect-error the signals may be one frozen object shared by every request
+      if (current.ip === 'never') current.ip = null;
+      // @ts-expect-error the stored metadata is the record's own
+      if (stored.ip === 'never') stored.ip = null;
+      seen.push(current.userAgent);
+      return 'allow';
+    };
+    const manager = new SessionManager({ store: new MemoryStore(), binding: policy });
+    const { token } = await manager.create({ userId: 'u1', metadata: { userAgent: 'A' } });
+    // Without signals, the policy receives the shared frozen object: reading is fine.
+    expect((await manager.validateToken(token)).status).toBe('valid');
+    expect((await manager.validateToken(token, { userAgent: 'B' })).status).toBe('valid');
+    expect(seen).toEqual([undefined, 'B']);
   });
 });
