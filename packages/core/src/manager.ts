@@ -478,7 +478,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (options.byMs !== undefined && (!Number.isFinite(options.byMs) || options.byMs <= 0)) {
       throw new SessionError('CONFIG_INVALID', 'byMs must be a positive number');
     }
-    const updated = await this.#merge(session, (record, now) => extendIdle(record, now, this.policy, options.byMs));
+    const updated = this.#view(
+      await this.#merge(session, (record, now) => extendIdle(record, now, this.policy, options.byMs)),
+    );
     this.#rt.emit({
       type: 'session.extended',
       at: this.#rt.clock.now(),
@@ -509,14 +511,16 @@ export class SessionManager<D extends SessionData = SessionData> {
   async update(session: Pick<Session<D>, 'id' | 'version'>, data: D | ((current: D) => D)): Promise<Session<D>> {
     if (typeof data === 'function') {
       const merge = data as (current: D) => D;
-      return this.#merge(session, (record) => {
-        const next = merge(record.data);
-        assertStorable('data', next);
-        return { ...record, data: next };
-      });
+      return this.#view(
+        await this.#merge(session, (record) => {
+          const next = merge(record.data);
+          assertStorable('data', next);
+          return { ...record, data: next };
+        }),
+      );
     }
     assertStorable('data', data);
-    const record = await this.#writer.replace(session.id, session.version, this.#records.get(session), (current) => ({
+    const record = await this.#writer.replace(session.id, session.version, this.#known(session), (current) => ({
       ...current,
       data,
     }));
@@ -535,7 +539,7 @@ export class SessionManager<D extends SessionData = SessionData> {
    */
   async patch(session: Pick<Session<D>, 'id' | 'version'>, changes: Partial<D>): Promise<Session<D>> {
     assertStorable('data', changes);
-    return this.#merge(session, (record) => ({ ...record, data: { ...record.data, ...changes } }));
+    return this.#view(await this.#merge(session, (record) => ({ ...record, data: { ...record.data, ...changes } })));
   }
 
   /**
@@ -667,10 +671,19 @@ export class SessionManager<D extends SessionData = SessionData> {
     await this.#rt.store.close?.();
   }
 
-  /** A merging write of `session` (see {@link update}); resolves to the session as written. */
-  async #merge(session: Pick<Session<D>, 'id'>, change: RecordChange<D>): Promise<Session<D>> {
+  /**
+   * A merging write of `session` (see {@link update}); resolves to the record as written. Not
+   * async, so that it adds no promise of its own: its callers are, and await it (a throw here
+   * rejects them).
+   */
+  #merge(session: Pick<Session<D>, 'id'>, change: RecordChange<D>): Promise<SessionRecord<D>> {
     if (!session || typeof session.id !== 'string') throw new SessionError('SESSION_NOT_FOUND');
-    return this.#view(await this.#writer.merge(session.id, this.#records.get(session), change));
+    return this.#writer.merge(session.id, this.#known(session), change);
+  }
+
+  /** The record `session` was made from, when remembered (see {@link #view}). */
+  #known(session: object): SessionRecord<D> | undefined {
+    return this.#remembersRecords ? this.#records.get(session) : undefined;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { SessionError } from './errors.js';
 import { expiryStatus } from './expiry.js';
 import type { RandomSource } from './random.js';
-import type { SessionRuntime } from './runtime.js';
+import { asStoreError, type SessionRuntime } from './runtime.js';
 import type { SessionData, SessionRecord } from './types.js';
 
 /**
@@ -56,9 +56,13 @@ export interface SessionWriter<D extends SessionData> {
 }
 
 export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>): SessionWriter<D> {
-  /** Queued merges per session id whose write has not started yet (one write in flight per id). */
+  /**
+   * Per session id with a write in flight: the merges queued behind it ({@link IN_FLIGHT} while
+   * none is). No entry: no write in flight, and the next merge goes out alone, with no queue.
+   */
   const queued = new Map<string, Pending<D>[]>();
   const lastWritten = new Map<string, SessionRecord<D>>();
+  const store = rt.store;
 
   const remember = (record: SessionRecord<D>) => {
     lastWritten.delete(record.id);
@@ -69,28 +73,72 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
     }
   };
 
-  /** The newest record of `id` this process knows, without a store call. */
-  const newest = (id: string, known: SessionRecord<D> | undefined): SessionRecord<D> | undefined => {
+  /**
+   * The record a write starts from without a store call: for a store that reads synchronously,
+   * none (its read costs no promise and is always the newest); else the newest of `known` and the
+   * record this process wrote last.
+   */
+  const startOf = (id: string, known: SessionRecord<D> | undefined): SessionRecord<D> | undefined => {
+    if (typeof store.getSync === 'function') return undefined;
     const written = lastWritten.get(id);
     if (!written) return known;
     return !known || written.version > known.version ? written : known;
   };
 
-  const read = async (id: string, now: number): Promise<SessionRecord<D>> => {
-    const record = await rt.lookupLive(id, now);
-    if (!record) {
-      lastWritten.delete(id);
-      throw new SessionError('SESSION_NOT_FOUND');
+  /**
+   * The live record of `id` (`SESSION_NOT_FOUND` when there is none), read from the store: with
+   * no promise from a store that reads synchronously, which holds its records in this process
+   * (store.ts: a store doing I/O offers no `getSync`).
+   */
+  const read = (id: string, now: number): SessionRecord<D> | Promise<SessionRecord<D>> => {
+    if (typeof store.getSync !== 'function') return readAsync(id, now);
+    let record: SessionRecord<D> | null;
+    try {
+      record = store.getSync(id, now);
+    } catch (error) {
+      throw asStoreError(error);
     }
-    return record;
+    return live(id, record && expiryStatus(record, now) === 'valid' ? record : null);
   };
 
-  /** One compare-and-set of `next` over `base`; true when it landed. */
-  const put = async (base: SessionRecord<D>, next: SessionRecord<D>, now: number): Promise<boolean> => {
-    const ok = await rt.call(() => rt.store.update(next, base.version, now));
+  const readAsync = async (id: string, now: number): Promise<SessionRecord<D>> =>
+    live(id, await rt.lookupLive(id, now));
+
+  const live = (id: string, record: SessionRecord<D> | null): SessionRecord<D> => {
+    if (record) return record;
+    lastWritten.delete(id);
+    throw new SessionError('SESSION_NOT_FOUND');
+  };
+
+  /**
+   * One compare-and-set of `next` over `base`; true when it landed. A store that reads
+   * synchronously holds its records in this process: its write has nothing to wait for, so it is
+   * called without a deadline (as its reads are), and no promise is added around it; any other
+   * store's within the manager's deadline. Not async: the caller awaits it and codes its errors.
+   */
+  const put = (base: SessionRecord<D>, next: SessionRecord<D>, now: number): Promise<boolean> =>
+    typeof store.getSync === 'function'
+      ? store.update(next, base.version, now)
+      : rt.call(() => store.update(next, base.version, now));
+
+  /** Whether the compare-and-set of `next` over `base` landed: its outcome, `ok`, noted. */
+  const landed = (base: SessionRecord<D>, next: SessionRecord<D>, ok: boolean): boolean => {
+    // A store that reads synchronously is read again at no cost: nothing to remember.
+    if (typeof store.getSync === 'function') return ok;
     if (ok) remember(next);
     else if (lastWritten.get(base.id) === base) lastWritten.delete(base.id);
     return ok;
+  };
+
+  /** {@link put} awaited: whether it landed, or a coded store error. */
+  const settle = async (base: SessionRecord<D>, next: SessionRecord<D>, now: number): Promise<boolean> => {
+    let ok: boolean;
+    try {
+      ok = await put(base, next, now);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    return landed(base, next, ok);
   };
 
   /** `change` applied to `record` (`base` or a change of it), as the version after `base`, with its id and secret hash. */
@@ -106,93 +154,124 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
     version: base.version + 1,
   });
 
-  /** Writes one batch of merges: each change in order over the current record, retried on conflict. */
-  const runBatch = async (id: string, batch: Pending<D>[], start: SessionRecord<D> | undefined): Promise<void> => {
-    let base = start;
-    for (let attempt = 1; ; attempt++) {
-      const now = rt.clock.now();
+  /**
+   * `batch`'s changes applied in order over `base`; null when none is left. A change that throws
+   * (its own bad input) fails alone: it is rejected and leaves the batch.
+   */
+  const buildBatch = (base: SessionRecord<D>, batch: Pending<D>[], now: number): SessionRecord<D> | null => {
+    let next = base;
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i] as Pending<D>;
       try {
-        if (!base || expiryStatus(base, now) !== 'valid') base = await read(id, now);
-        // Apply every change; one that throws (its own bad input) fails alone.
-        let next = base;
-        let applied = batch;
-        for (const pending of batch) {
-          try {
-            next = build(base, next, pending.change, now);
-          } catch (error) {
-            applied = applied.filter((p) => p !== pending);
-            pending.reject(error);
-          }
-        }
-        batch = applied;
-        if (batch.length === 0) return;
-        if (await put(base, next, now)) {
-          for (const pending of batch) pending.resolve(next);
-          return;
-        }
+        next = build(base, next, pending.change, now);
       } catch (error) {
-        for (const pending of batch) pending.reject(error);
-        return;
+        batch.splice(i--, 1);
+        pending.reject(error);
       }
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        const error = new SessionError('STORE_CONFLICT', 'The session kept changing; the write was not applied');
-        for (const pending of batch) pending.reject(error);
-        return;
+    }
+    return batch.length === 0 ? null : next;
+  };
+
+  /**
+   * The merging write of `id` in flight: `changes` (one, or a queued batch) over the session as it
+   * stands, starting from `start` when that is live; a compare-and-set lost to another process is
+   * retried on a fresh read after a short random delay. Resolves to the record written (null when
+   * every change of a batch failed). Once it settles, the merges queued meanwhile go out together.
+   */
+  const write = async (
+    id: string,
+    start: SessionRecord<D> | undefined,
+    changes: RecordChange<D> | Pending<D>[],
+  ): Promise<SessionRecord<D> | null> => {
+    try {
+      let base = start;
+      for (let attempt = 1; ; attempt++) {
+        const now = rt.clock.now();
+        if (base === undefined || expiryStatus(base, now) !== 'valid') {
+          const got = read(id, now);
+          base = got instanceof Promise ? await got : got;
+        }
+        const next = typeof changes === 'function' ? build(base, base, changes, now) : buildBatch(base, changes, now);
+        if (next === null) return null;
+        let ok: boolean;
+        try {
+          ok = await put(base, next, now);
+        } catch (error) {
+          throw asStoreError(error);
+        }
+        if (landed(base, next, ok)) return next;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new SessionError('STORE_CONFLICT', 'The session kept changing; the write was not applied');
+        }
+        // Another process won: back off a little (random, growing) so that retries do not collide.
+        await jitter(attempt, rt.random);
+        base = undefined;
       }
-      // Another process won: back off a little (random, growing) so that retries do not collide.
-      await jitter(attempt, rt.random);
-      base = undefined;
+    } finally {
+      const waiting = queued.get(id);
+      if (waiting === IN_FLIGHT || waiting === undefined) queued.delete(id);
+      else {
+        // The marker of a write in flight: later merges start the next batch.
+        queued.set(id, IN_FLIGHT);
+        void runBatch(id, waiting);
+      }
     }
   };
 
-  /** Runs the queued merges of `id` one batch at a time until none is left. */
-  const drain = async (id: string, start: SessionRecord<D> | undefined): Promise<void> => {
-    let base = start;
-    for (;;) {
-      const batch = queued.get(id);
-      if (!batch || batch === IN_FLIGHT) {
-        queued.delete(id);
-        return;
-      }
-      // The marker of a write in flight: later merges start the next batch.
-      queued.set(id, IN_FLIGHT);
-      await runBatch(id, batch, newest(id, base));
-      base = undefined;
-    }
-  };
+  /** Writes a batch of queued merges as one, on the record this process knows newest. */
+  const runBatch = (id: string, batch: Pending<D>[]): Promise<void> =>
+    write(id, startOf(id, undefined), batch).then(
+      (next) => {
+        if (next !== null) for (const pending of batch) pending.resolve(next);
+      },
+      (error: unknown) => {
+        for (const pending of batch) pending.reject(error);
+      },
+    );
 
   return {
     merge(id, known, change) {
+      const waiting = queued.get(id);
+      if (waiting === undefined) {
+        // Alone (the usual case): no queue, no batch. Merges arriving meanwhile queue behind it.
+        queued.set(id, IN_FLIGHT);
+        // One change is never dropped: it lands or the write rejects.
+        return write(id, startOf(id, known), change) as Promise<SessionRecord<D>>;
+      }
       return new Promise<SessionRecord<D>>((resolve, reject) => {
-        const waiting = queued.get(id);
         const pending = { change, resolve, reject };
-        if (waiting === IN_FLIGHT) {
-          queued.set(id, [pending]);
-          return;
-        }
-        if (waiting) {
-          waiting.push(pending);
-          return;
-        }
-        queued.set(id, [pending]);
-        void drain(id, known);
+        if (waiting === IN_FLIGHT) queued.set(id, [pending]);
+        else waiting.push(pending);
       });
     },
 
     async replace(id, expectedVersion, known, change) {
       const now = rt.clock.now();
       // The record read at that version (by this request, or written by this process) is the base.
-      const written = lastWritten.get(id);
-      let base = [known, written].find((r) => r !== undefined && matches(r, expectedVersion, now));
-      base ??= await read(id, now);
+      let base = known !== undefined && matches(known, expectedVersion, now) ? known : undefined;
+      if (base === undefined) {
+        const written = startOf(id, undefined);
+        if (written !== undefined && matches(written, expectedVersion, now)) base = written;
+        else {
+          const got = read(id, now);
+          base = got instanceof Promise ? await got : got;
+        }
+      }
       if (expectedVersion !== undefined && base.version !== expectedVersion) throw new SessionError('STORE_CONFLICT');
       const next = build(base, base, change, now);
-      if (await put(base, next, now)) return next;
+      let ok: boolean;
+      try {
+        ok = await put(base, next, now);
+      } catch (error) {
+        throw asStoreError(error);
+      }
+      if (landed(base, next, ok)) return next;
       // Refused: changed meanwhile (a conflict), or gone (not found). One read tells which.
-      const current = await read(id, now);
+      const current = read(id, now);
+      const found = current instanceof Promise ? await current : current;
       if (expectedVersion === undefined) {
-        const retried = build(current, current, change, now);
-        if (await put(current, retried, now)) return retried;
+        const retried = build(found, found, change, now);
+        if (await settle(found, retried, now)) return retried;
       }
       throw new SessionError('STORE_CONFLICT');
     },
