@@ -549,6 +549,18 @@ class NodeRedisDriver extends NodeRedisCommands {
   }
 }
 
+/** What node-redis's public `slots` holds for one slot (described by shape). */
+interface SlotShard {
+  master?: SlotNode;
+  replicas?: readonly unknown[];
+}
+
+/** One node of a slot: its client once one was made, and the promise of its first connection. */
+interface SlotNode {
+  client?: { readonly isReady?: boolean };
+  connectPromise?: unknown;
+}
+
 class NodeRedisClusterDriver extends NodeRedisCommands {
   readonly isCluster = true;
 
@@ -561,10 +573,31 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
   }
 
   protected send(key: string, readonly: boolean, args: string[]) {
+    if (this.masterIsDown(key, readonly)) {
+      // With its offline queue on (node-redis's default), the node's client would hold the command
+      // until it reconnects: past the caller's deadline, and then run it after all, though the
+      // caller was told it failed. Refused here instead, at once; and the slot map is read again,
+      // in case a replica took over (no command ever fails to tell node-redis otherwise).
+      this.rediscover();
+      return Promise.reject(new Error('The cluster node serving this key is not connected'));
+    }
     return this.cluster.sendCommand(key, readonly, args).catch((error: unknown) => {
       if (!isNodeRedisReply(error)) this.rediscover();
       throw error;
     });
+  }
+
+  /**
+   * Whether `key`'s master has a connection that is down (dropped, reconnecting), as opposed to
+   * ready or still being opened. A read the slot's replicas may serve (node-redis `useReplicas`)
+   * is left to node-redis.
+   */
+  private masterIsDown(key: string, readonly: boolean): boolean {
+    const shard = (this.cluster as unknown as { slots?: readonly (SlotShard | undefined)[] }).slots?.[keySlot(key)];
+    const master = shard?.master;
+    if (master?.client === undefined || master.connectPromise !== undefined) return false;
+    if (readonly && (shard?.replicas?.length ?? 0) > 0) return false;
+    return master.client.isReady === false;
   }
 
   /** No new slot map before this time (ms since the epoch): one look-up per second at most. */
@@ -611,4 +644,46 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
       ),
     );
   }
+}
+
+/** CRC16-XMODEM by byte value, as Redis Cluster hashes keys to slots. */
+const CRC16 = new Uint16Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+  CRC16[byte] = crc & 0xffff;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The Redis Cluster slot of `key`: CRC16 of its hash tag (the text between the first `{` and the
+ * next `}`, if not empty) or of the whole key, as UTF-8, modulo 16384. An ASCII key costs no
+ * allocation. (UTF-8 never encodes other characters with ASCII bytes, so the braces are found
+ * in the string as they would be in its bytes.)
+ */
+export function keySlot(key: string): number {
+  let start = 0;
+  let end = key.length;
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) {
+      start = open + 1;
+      end = close;
+    }
+  }
+  let crc = 0;
+  for (let i = start; i < end; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 0x80) return slotOfBytes(utf8.encode(key.slice(start, end)));
+    crc = ((crc << 8) & 0xffff) ^ (CRC16[(crc >> 8) ^ code] as number);
+  }
+  return crc & 0x3fff;
+}
+
+function slotOfBytes(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ (CRC16[(crc >> 8) ^ byte] as number);
+  return crc & 0x3fff;
 }

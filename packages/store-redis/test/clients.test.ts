@@ -55,6 +55,41 @@ describe('client detection', () => {
   });
 });
 
+describe.skipIf(skipWithout(local))('a store used before its first connection is up', () => {
+  const prefix = uniquePrefix('first-connection');
+  let inspector: Redis;
+
+  beforeAll(() => {
+    assertServices(local);
+    inspector = new Redis(LOCAL_URL);
+  });
+
+  afterAll(async () => {
+    if (inspector) await dropUnder(inspector, prefix);
+    inspector?.disconnect();
+  });
+
+  it('runs scripts sent while connecting once the connection is ready, within the deadline', async () => {
+    const store = new RedisStore({ url: LOCAL_URL, prefix });
+    try {
+      // Nothing awaited yet: the connection the store opened is still being set up.
+      expect(store.client.status).toBe('connecting');
+      const now = Date.now();
+      const record = sessionRecordFixture(now, { userId: `user-${randomString(8)}` });
+      await Promise.all([
+        store.create(record, now),
+        store.setUserEpoch(`other-${randomString(8)}`, { validAfter: now - 1000, keep: null }, now + 60_000, now),
+      ]);
+      expect(await inspector.hget(store.sessionKey(record.id), 'owner')).toBe(record.userId);
+      expect(await inspector.zscore(store.userIndexKey(record.userId), record.id)).not.toBeNull();
+      expect(await store.deleteByUser(record.userId)).toBe(1);
+      expect(await store.get(record.id, now)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe.skipIf(skipWithout(local))('node-redis on one server: scripts and errors', () => {
   let client: ReturnType<typeof createClient>;
   let inspector: Redis;

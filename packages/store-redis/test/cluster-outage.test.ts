@@ -9,9 +9,15 @@ const binary = redisBinary();
 
 /**
  * Who holds the Cluster connection: the store (an ioredis 5 `Cluster` it opens from `cluster`) or the
- * app (an ioredis 6 `Cluster`, a node-redis `createCluster()`), each failing fast while disconnected.
+ * app (an ioredis 6 `Cluster`, a node-redis `createCluster()`), each failing fast while disconnected,
+ * and a node-redis `createCluster()` at its default, with its offline queue on.
  */
-const holders = ['the store (ioredis 5 from `cluster`)', 'ioredis 6', 'node-redis 5'] as const;
+const holders = [
+  'the store (ioredis 5 from `cluster`)',
+  'ioredis 6',
+  'node-redis 5',
+  'node-redis 5, offline queue on',
+] as const;
 type Holder = (typeof holders)[number];
 
 async function openStore(
@@ -23,7 +29,10 @@ async function openStore(
     const store = new RedisStore({ cluster: { nodes }, prefix });
     return { store, close: () => store.close() };
   }
-  const opened = await openClusterClient(holder, nodes);
+  const opened =
+    holder === 'node-redis 5, offline queue on'
+      ? await openClusterClient('node-redis 5', nodes, { offlineQueue: true })
+      : await openClusterClient(holder, nodes);
   return { store: new RedisStore({ client: opened.client, prefix }), close: opened.close };
 }
 

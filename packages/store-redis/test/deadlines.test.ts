@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { isSessionError, type SessionError } from '@org/session-core';
 import { Deadlines } from '@org/session-core/adapter';
-import { randomString } from '@org/session-core/testing';
+import { randomString, sessionRecordFixture } from '@org/session-core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisStore } from '../src/index.js';
 
@@ -96,6 +96,54 @@ describe('a server that accepts connections and never answers', () => {
         expect((error as SessionError).reason).toBe('timeout');
         // A timer never fires early: a lower bound only.
         expect(ms).toBeGreaterThanOrEqual(249);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails scripts the same way while the first connection never becomes ready: every one with the timeout, none early', async () => {
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 250 });
+    try {
+      const now = Date.now();
+      const record = sessionRecordFixture(now);
+      const family = {
+        id: randomString(16),
+        sessionId: record.id,
+        userId: record.userId,
+        generation: 2,
+        currentHash: 'a'.repeat(64),
+        previousHash: null,
+        rotatedAt: null,
+        createdAt: now,
+        lastUsedAt: now,
+        idleExpiresAt: null,
+        absoluteExpiresAt: now + 60_000,
+        revokedAt: null,
+      };
+      const calls: [string, () => Promise<unknown>][] = [
+        ['create', () => store.create(record, now)],
+        ['update', () => store.update({ ...record, version: 2 }, 1, now)],
+        ['touch', () => store.touch({ ...record, version: 2 }, 1, now)],
+        ['delete', () => store.delete(record.id)],
+        ['deleteByUser', () => store.deleteByUser(record.userId)],
+        ['setUserEpoch', () => store.setUserEpoch(record.userId, { validAfter: now, keep: null }, now + 1000, now)],
+        ['createRefreshFamily', () => store.createRefreshFamily(family, now)],
+        ['updateRefreshFamily', () => store.updateRefreshFamily(family, 1, now)],
+      ];
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        calls.map(([name, call]) =>
+          call().then(
+            () => ({ name, error: null as unknown, ms: performance.now() - started }),
+            (error: unknown) => ({ name, error, ms: performance.now() - started }),
+          ),
+        ),
+      );
+      for (const { name, error, ms } of outcomes) {
+        expect(isSessionError(error, 'STORE_UNAVAILABLE'), name).toBe(true);
+        expect((error as SessionError).reason, name).toBe('timeout');
+        expect(ms, name).toBeGreaterThanOrEqual(249);
       }
     } finally {
       await store.close();

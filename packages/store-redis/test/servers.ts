@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -245,6 +245,12 @@ export interface RedisClusterServers {
   alive(): number[];
   /** SIGKILL the node on `port`: a crash, as its clients and peers see it. */
   kill(port: number): Promise<void>;
+  /** Starts the killed node on `port` again, with its cluster configuration (and, if persistent, its data). */
+  start(port: number): Promise<void>;
+  /** SIGSTOP the node on `port`: it holds its connections but answers nothing, as a hung server does. */
+  freeze(port: number): void;
+  /** SIGCONT the node on `port`: it answers what it was sent meanwhile, then everything else. */
+  thaw(port: number): void;
   /** Stops every node and removes the data directory. */
   destroy(): Promise<void>;
 }
@@ -252,9 +258,12 @@ export interface RedisClusterServers {
 /**
  * Starts three masters and three replicas on spare loopback ports, joins them with plain cluster
  * commands (no redis-cli needed) and waits, bounded, until every node reports `cluster_state:ok`
- * and every replica is in sync. A short `nodeTimeoutMs` makes failovers quick.
+ * and every replica is in sync. A short `nodeTimeoutMs` makes failovers quick. With `persistent`,
+ * every write is appended and fsynced, so a node killed and started again keeps its data.
  */
-export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}): Promise<RedisClusterServers> {
+export async function startRedisCluster(
+  options: { nodeTimeoutMs?: number; persistent?: boolean } = {},
+): Promise<RedisClusterServers> {
   const ports: number[] = [];
   // Bounded: the cluster bus listens on port + 10000, which must be a valid port too.
   for (let tries = 0; ports.length < 6 && tries < 200; tries++) {
@@ -264,12 +273,21 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   if (ports.length < 6) throw new Error('no six free ports below 55000 for a cluster');
   const dir = mkdtempSync(join(tmpdir(), 'store-redis-cluster-outage-'));
   const children = new Map<number, ChildProcess>();
-  for (const port of ports) {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
+  const spawnNode = (port: number) => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+    // Each node appends to a directory of its own (they share `dir`).
+    args.push('--appendonly', options.persistent ? 'yes' : 'no', '--appendfsync', 'always');
+    args.push('--appenddirname', `appendonly-${port}`);
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`);
     args.push('--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1500));
     children.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
-  }
+  };
+  for (const port of ports) spawnNode(port);
+  const signal = (port: number, name: 'SIGSTOP' | 'SIGCONT') => {
+    const child = children.get(port);
+    if (!child || child.exitCode !== null) throw new Error(`cluster node ${port} is not running`);
+    child.kill(name);
+  };
   const servers: RedisClusterServers = {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
     alive: () => ports.filter((port) => children.has(port)),
@@ -281,6 +299,13 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
       child.kill('SIGKILL');
       await exited;
     },
+    async start(port) {
+      if (!ports.includes(port) || children.has(port)) throw new Error(`cluster node ${port} is not a stopped node`);
+      spawnNode(port);
+      if (!(await waitFor(() => ping(port), 100, 100))) throw new Error(`cluster node ${port} did not start again`);
+    },
+    freeze: (port) => signal(port, 'SIGSTOP'),
+    thaw: (port) => signal(port, 'SIGCONT'),
     async destroy() {
       for (const port of [...children.keys()]) await servers.kill(port);
       rmSync(dir, { recursive: true, force: true });
@@ -319,4 +344,54 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
     throw error;
   }
   return servers;
+}
+
+/** A TCP relay on loopback to a server, which a test may cut off (a network partition) and restore. */
+export interface TcpProxy {
+  /** The port clients connect to instead of the server's. */
+  readonly port: number;
+  /** Drops every relayed connection and refuses new ones, the server itself untouched. */
+  cut(): Promise<void>;
+  /** Accepts and relays connections again, on the same port. */
+  restore(): Promise<void>;
+  /** Cuts for good. */
+  close(): Promise<void>;
+}
+
+/** A {@link TcpProxy} on a spare loopback port to the server on `targetPort`. */
+export async function startProxy(targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  const relay = (client: Socket) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  };
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      if (server) return resolve();
+      const next = createServer(relay);
+      next.once('error', reject);
+      next.listen(port, '127.0.0.1', () => {
+        server = next;
+        resolve();
+      });
+    });
+  const cut = async () => {
+    const running = server;
+    server = null;
+    for (const socket of sockets) socket.destroy();
+    if (running) await new Promise((resolve) => running.close(resolve));
+  };
+  await listen();
+  return { port, cut, restore: listen, close: cut };
 }

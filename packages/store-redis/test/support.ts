@@ -156,19 +156,26 @@ export async function openClient(kind: ClientKind, url: string): Promise<OpenedC
   };
 }
 
-/** A client of `kind` for the test cluster's `nodes`, connected, failing fast while disconnected. */
+/**
+ * A client of `kind` for the test cluster's `nodes`, connected, failing fast while disconnected;
+ * with `offlineQueue`, a node-redis client keeps its library's default instead (commands wait in
+ * a queue while their node reconnects), reconnecting every 100 ms.
+ */
 export async function openClusterClient(
   kind: ClientKind,
   nodes: { host: string; port: number }[],
+  options: { offlineQueue?: boolean } = {},
 ): Promise<OpenedClient> {
   if (kind === 'node-redis 5') {
     const client = createCluster({
       rootNodes: nodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })),
-      defaults: { disableOfflineQueue: true },
+      defaults: options.offlineQueue ? { socket: { reconnectStrategy: () => 100 } } : { disableOfflineQueue: true },
     });
     client.on('error', () => {});
     await client.connect();
-    return { client, ready: () => client.isOpen, close: () => client.close() };
+    // close() waits for what is queued, which, with the offline queue on, may wait for a node that is gone.
+    const close = options.offlineQueue ? async () => client.destroy() : () => client.close();
+    return { client, ready: () => client.isOpen, close };
   }
   const client = kind === 'ioredis 6' ? new Cluster6(nodes) : new Cluster(nodes);
   client.on('error', () => {});

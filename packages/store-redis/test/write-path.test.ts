@@ -146,6 +146,52 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     expect((await sessions.validateToken(token)).session?.data).toEqual({ role: 'member', plan: 'pro' });
   });
 
+  it('after SCRIPT FLUSH, the other scripts land too (a refresh-family update, a log-out everywhere): EVALSHA, then in full once', async () => {
+    const { sessions, store } = await instance();
+    const userId = `user-${randomString(9)}`;
+    const one = await sessions.create({ userId });
+    const two = await sessions.create({ userId });
+    const now = clock.now();
+    const family = {
+      id: randomString(16),
+      sessionId: one.session.id,
+      userId,
+      generation: 1,
+      currentHash: 'a'.repeat(64),
+      previousHash: null,
+      rotatedAt: null,
+      createdAt: now,
+      lastUsedAt: now,
+      idleExpiresAt: now + 60_000,
+      absoluteExpiresAt: now + 3_600_000,
+      revokedAt: null,
+    };
+    await store.createRefreshFamily(family, now);
+    const inspector = new Redis(server.url);
+    try {
+      await inspector.script('FLUSH');
+    } finally {
+      inspector.disconnect();
+    }
+    const rotated = { ...family, generation: 2, currentHash: 'b'.repeat(64), previousHash: family.currentHash };
+    const log = await recordCommands(server.url, async () => {
+      expect(await store.updateRefreshFamily(rotated, 1, now)).toBe(true);
+      await store.setUserEpoch(userId, { validAfter: now, keep: null }, now + 3_600_000, now);
+      expect(await store.deleteByUser(userId)).toBe(2);
+    });
+    expect(sent(log)).toEqual([
+      // updateRefreshFamily, then setUserEpoch
+      ...['evalsha', 'eval', 'evalsha', 'eval'],
+      // deleteByUser: the index hands out both ids, both deletes go out together, then the index is
+      // asked again (its script now cached) and hands out none.
+      ...['evalsha', 'eval', 'evalsha', 'evalsha', 'eval', 'eval', 'evalsha'],
+    ]);
+    expect(await store.getRefreshFamily(family.id, now)).toEqual(rotated);
+    expect(await store.getUserEpoch(userId, now)).toEqual({ validAfter: now, keep: null });
+    for (const { token } of [one, two]) expect((await sessions.validateToken(token)).status).not.toBe('valid');
+    expect(await store.listByUser(userId, now)).toEqual([]);
+  });
+
   it('a touch is one EVALSHA that neither carries nor reads the record JSON', async () => {
     const { sessions } = await instance();
     const marker = `marker-${randomString(12)}`;
