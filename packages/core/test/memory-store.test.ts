@@ -122,6 +122,19 @@ describe('MemoryStore', () => {
     expect(JSON.parse(dumpMemoryStore(store)).byUser).toEqual([['u2', [expect.any(String)]]]);
   });
 
+  it('a write leaves the eviction order alone: the oldest created session makes room even just after its update', async () => {
+    const store = new MemoryStore({ maxSessions: 2 });
+    const [a, b] = [record(), record()];
+    for (const r of [a, b]) await store.create(r, T0);
+    for (let v = 1; v <= 5; v++)
+      expect(await store.update({ ...a, version: a.version + v }, a.version + v - 1, T0)).toBe(true);
+    expect((await store.get(a.id, T0))?.version).toBe(a.version + 5);
+    await store.create(record(), T0 + 1);
+    expect(await store.get(a.id, T0 + 1)).toBeNull();
+    expect(await store.get(b.id, T0 + 1)).not.toBeNull();
+    expect(store.size).toBe(2);
+  });
+
   it('is bounded: at the limit it sweeps expired records first', async () => {
     const store = new MemoryStore({ maxSessions: 3 });
     const dying = record({ idleExpiresAt: T0 + MINUTE });
