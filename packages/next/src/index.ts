@@ -289,10 +289,16 @@ export function nextSessions<D extends SessionData = RegisteredData>(
         if (prePaths.has(path) && !context.session && csrf) context.csrfToken();
         // Read once (it reports changes since the last call): the page's request may need the cookie too.
         const update = context.responseHeaders(null);
+        const started = update?.setCookie.find((line) => csrf && line.startsWith(`${csrf.preSessionCookieName}=`));
+        const live = context.result.status === 'valid';
+        if (!live && !started && !request.headers.has(PROXY_VERDICT_HEADER)) {
+          // Nothing to hand on: the request goes on unchanged. Overriding its headers would make
+          // Next copy every one of them into the response and back (x-middleware-request-*).
+          return writeUpdate(NextResponse.next(), update, isProtected(path));
+        }
         const forwarded = new Headers(request.headers);
         // Only this proxy may hand a verdict on: a client's copy of the header is dropped.
         forwarded.delete(PROXY_VERDICT_HEADER);
-        const started = update?.setCookie.find((line) => csrf && line.startsWith(`${csrf.preSessionCookieName}=`));
         if (started) {
           // The page renders from this request and cannot set the cookie itself: it must see the new pre-session.
           const pair = started.slice(0, started.indexOf(';'));
@@ -303,7 +309,7 @@ export function nextSessions<D extends SessionData = RegisteredData>(
         // again. Its cookies stay with this response (the renewal is sent from here, as before).
         // Only a live session is handed on: a handler meets any other outcome (an outage, a cookie
         // this proxy's store does not know) with its own validation.
-        if (context.result.status === 'valid') {
+        if (live) {
           const verdict = { ...context.result, cookies: [] };
           forwarded.set(PROXY_VERDICT_HEADER, proxyVerdicts.put(verdict, forwarded.get('cookie'), verdictScope));
         }
