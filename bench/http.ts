@@ -18,7 +18,7 @@
  * NODE_ENV=production; autocannon runs here, pinned to CPU 1. Servers start on every CPU (they
  * compile their TypeScript, Next loads its build) and are pinned to CPU 0, every thread, once they
  * answer, before any load. Each case: 10 connections, each a
- * browser with its own session (a cookie from a real login), a warm-up, then ROUNDS interleaved
+ * browser with its own session (a cookie from a real login), a warm-up (8 s for Next), then ROUNDS interleaved
  * rounds of SECONDS each (the order reversed every other round); every figure is the median over
  * the rounds, and "added us" is the median of the per-round differences with the bare route of
  * that round. Before any load each route is checked: without a cookie it knows no user, with one
@@ -50,6 +50,12 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? (QUICK ? 1 : 3));
 const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 const WARMUP_SECONDS = QUICK ? 0.5 : 1;
+/**
+ * `next start` is still compiling hot paths for its first few thousand requests (~3,200 us of CPU
+ * per request over the first 500 on this host, ~1,600 after 3,000): at its ~400 req/s, one second
+ * of warm-up measured that curve instead of the steady state.
+ */
+const NEXT_WARMUP_SECONDS = QUICK ? 0.5 : 8;
 const CONNECTIONS = 10;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = 'u_1234';
@@ -771,7 +777,7 @@ async function measureFramework(framework: Framework): Promise<FrameworkResults>
     }
     const live = running.filter((r) => r.ready);
     for (const r of live) pinServer(r.child);
-    for (const r of live) await load(r, WARMUP_SECONDS);
+    for (const r of live) await load(r, framework === 'next' ? NEXT_WARMUP_SECONDS : WARMUP_SECONDS);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? live : [...live].reverse();
       for (const r of order) r.rounds.push(await load(r, SECONDS));
