@@ -215,6 +215,10 @@ export class SessionManager<D extends SessionData = SessionData> {
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new SessionError('CONFIG_INVALID', 'storeTimeoutMs must be a positive number');
     }
+    const settles = (options.store as { settlesWithinMs?: unknown }).settlesWithinMs;
+    if (settles !== undefined && (typeof settles !== 'number' || !Number.isFinite(settles) || settles <= 0)) {
+      throw new SessionError('CONFIG_INVALID', 'store.settlesWithinMs must be a positive number');
+    }
     const listeners = instrumentation ? withInstrumentationListener(options.onEvent, instrumentation) : options.onEvent;
     this.#rt = createRuntime<D>({
       store: instrumentation ? instrumentStore(options.store, instrumentation) : options.store,
@@ -264,7 +268,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       metadata: normaliseMetadata({ ...input.metadata, csrfId: base64urlEncode(randomBytes(16, this.#rt.random)) }),
       version: 1,
     };
-    await this.#rt.call(() => this.#rt.store.create(record, now));
+    await this.#rt.callStore(() => this.#rt.store.create(record, now));
     this.#rt.emit({
       type: 'session.created',
       at: now,
@@ -407,7 +411,7 @@ export class SessionManager<D extends SessionData = SessionData> {
   async #rotateOnce(id: string, now: number, options: RotateOptions<D>): Promise<IssuedSession<D> | null> {
     const old = await this.#rt.lookupLive(id, now);
     if (!old) throw new SessionError('SESSION_NOT_FOUND');
-    const epoch = await this.#rt.call(() => this.#rt.store.getUserEpoch(old.userId, now));
+    const epoch = await this.#rt.callStore(() => this.#rt.store.getUserEpoch(old.userId, now));
 
     const generated = generateSessionToken(this.#rt.random);
     const renewed = options.reauthenticated
@@ -437,8 +441,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     };
     // One atomic step: the old token dies as the new one is born, and only one caller wins. Bounded
     // at twice the request timeout, so that a store's own timeout (which can still find out whether
-    // the step ran) answers first: giving up earlier could leave the user with neither token.
-    const won = await this.#rt.call(
+    // the step ran) answers first: giving up earlier could leave the user with neither token. A
+    // store that bounds its own calls promises a rotation within twice its bound (store.ts).
+    const won = await this.#rt.callStore(
       () => this.#rt.store.rotate(old.id, old.version, record, now),
       2 * this.#rt.storeTimeoutMs,
     );
@@ -450,9 +455,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     }
     // The successor was indexed before the old record went; reading it back after that sees any
     // epoch a racing "log out everywhere" wrote before it listed the user's sessions (E3).
-    const survivor = await this.#rt.call(() => this.#rt.store.get(record.id, now));
+    const survivor = await this.#rt.callStore(() => this.#rt.store.get(record.id, now));
     if (!survivor) {
-      await this.#rt.call(() => this.#rt.store.delete(record.id)).catch(() => false);
+      await this.#rt.callStore(() => this.#rt.store.delete(record.id)).catch(() => false);
       throw new SessionError('SESSION_REVOKED', 'The session was revoked while it was being rotated');
     }
     this.#rt.emit({
@@ -556,9 +561,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     // Ids often come from URLs and forms: vet the shape before any store call (A4).
     if (!isSessionId(sessionId)) return false;
     const now = this.#rt.clock.now();
-    const record = await this.#rt.call(() => this.#rt.store.get(sessionId, now));
+    const record = await this.#rt.callStore(() => this.#rt.store.get(sessionId, now));
     if (!record || (options.userId !== undefined && record.userId !== options.userId)) return false;
-    const deleted = await this.#rt.call(() => this.#rt.store.delete(sessionId));
+    const deleted = await this.#rt.callStore(() => this.#rt.store.delete(sessionId));
     if (deleted) {
       await this.publishRevocation({ kind: 'session', sid: sessionId, at: now });
       this.#rt.emit({
@@ -588,7 +593,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     // Kept until every session it can revoke has expired, whatever the clock skew between instances.
     const lifetime =
       Math.max(this.policy.absoluteTimeoutMs, this.policy.persistentAbsoluteTimeoutMs) + EPOCH_CLOCK_MARGIN_MS;
-    await this.#rt.call(() => this.#rt.store.setUserEpoch(userId, epoch, now + lifetime, now));
+    await this.#rt.callStore(() => this.#rt.store.setUserEpoch(userId, epoch, now + lifetime, now));
     // The epoch is what verifiers need; the deletions below may take many batches.
     await this.publishRevocation({ kind: 'user', sub: userId, validAfter: now, keep: epoch.keep, at: now });
     const count = await this.#rt.call(() => this.#rt.store.deleteByUser(userId, options.except), null);
@@ -717,7 +722,9 @@ export class SessionManager<D extends SessionData = SessionData> {
     const victims = live.sort((a, b) => a.createdAt - b.createdAt).slice(0, live.length - max + 1);
     for (let start = 0; start < victims.length; start += EVICTION_BATCH) {
       const batch = victims.slice(start, start + EVICTION_BATCH);
-      const deleted = await Promise.all(batch.map((victim) => this.#rt.call(() => this.#rt.store.delete(victim.id))));
+      const deleted = await Promise.all(
+        batch.map((victim) => this.#rt.callStore(() => this.#rt.store.delete(victim.id))),
+      );
       await Promise.all(
         batch.map((victim, i) =>
           deleted[i] ? this.publishRevocation({ kind: 'session', sid: victim.id, at: now }) : undefined,
@@ -768,7 +775,7 @@ export class SessionManager<D extends SessionData = SessionData> {
       return this.judge(token, secret, record, now, signals, writes);
     }
     return this.#rt
-      .call(() => store.get(id, readAt))
+      .callStore(() => store.get(id, readAt))
       .then(
         (record) => this.judge(token, secret, record, now, signals, writes),
         (error: unknown) => this.noSession('unavailable', asStoreError(error), writes),
@@ -840,7 +847,7 @@ export class SessionManager<D extends SessionData = SessionData> {
     code: SessionErrorCode,
     writes: CookieWrites,
   ): Promise<NoSession> {
-    await this.#rt.call(() => this.#rt.store.delete(id)).catch(() => false);
+    await this.#rt.callStore(() => this.#rt.store.delete(id)).catch(() => false);
     return this.noSession(status, noSessionError(code), writes);
   }
 

@@ -46,6 +46,18 @@ export interface SessionRuntime<D extends SessionData = SessionData> {
    */
   call<T>(operation: () => Promise<T>, timeoutMs?: number | null): Promise<T>;
   /**
+   * {@link call} for one call of a per-key method of {@link store} (every method but the batched
+   * `listByUser`, `deleteByUser`, `deleteAll` and `deleteExpired`, see
+   * {@link SessionStore.settlesWithinMs}). When the store declares a `settlesWithinMs` not above
+   * {@link storeTimeoutMs}, it already bounds the call, and the runtime adds no deadline of its own:
+   * it only turns uncoded errors into `STORE_UNAVAILABLE`. Otherwise it is {@link call} itself.
+   * `rotate` is given twice the request timeout: a store that bounds itself answers within twice its
+   * own bound there, as the contract says.
+   */
+  callStore<T>(operation: () => Promise<T>, timeoutMs?: number | null): Promise<T>;
+  /** Whether the store bounds its per-key calls itself, within {@link storeTimeoutMs} (see {@link callStore}). */
+  readonly storeSettles: boolean;
+  /**
    * The session `id` if it is live at `now` (and, given `userId`, that user's), else null. A store
    * failure rejects: callers fail closed.
    */
@@ -85,6 +97,13 @@ export function createRuntime<D extends SessionData>(parts: RuntimeParts<D>): Se
   const deadlines = new Deadlines(storeTimeoutMs, storeTimeoutError);
   const call = <T>(operation: () => Promise<T>, timeoutMs: number | null = storeTimeoutMs): Promise<T> =>
     withTimeout(operation, timeoutMs, deadlines);
+  // A store that settles every per-key call within the manager's bound needs no second deadline
+  // (two promises, a closure and a deadline entry per call): its own answers first.
+  const settles = store.settlesWithinMs;
+  const storeSettles = settles !== undefined && settles <= storeTimeoutMs;
+  const callStore = storeSettles
+    ? <T>(operation: () => Promise<T>, _timeoutMs?: number | null): Promise<T> => unbounded(operation)
+    : call;
   const runtime: SessionRuntime<D> = Object.freeze({
     store,
     policy,
@@ -96,8 +115,10 @@ export function createRuntime<D extends SessionData>(parts: RuntimeParts<D>): Se
     storeTimeoutMs,
     sidHash: (id: string) => keyedIdHash(logKey, id),
     call,
+    callStore,
+    storeSettles,
     async lookupLive(id: string, now: number, userId?: string) {
-      const record = await call(() => store.get(id, now));
+      const record = await callStore(() => store.get(id, now));
       if (!record || (userId !== undefined && record.userId !== userId)) return null;
       return expiryStatus(record, now) === 'valid' ? record : null;
     },
@@ -111,7 +132,7 @@ export function createRuntime<D extends SessionData>(parts: RuntimeParts<D>): Se
       const write = store.touch
         ? () => (store.touch as NonNullable<typeof store.touch>)(touched, record.version, now)
         : () => store.update(touched, record.version, now);
-      return call(write).then(
+      return callStore(write).then(
         (written) => (written ? { record: touched, written } : { record, written }),
         () => ({ record, written: false }),
       );
@@ -127,6 +148,25 @@ export function asStoreError(error: unknown): SessionError {
 
 const storeTimeoutError = () =>
   new SessionError('STORE_UNAVAILABLE', 'The session store did not answer in time', { reason: 'timeout' });
+
+/**
+ * A store call with no deadline of the runtime's: failures turned into coded errors, no promise
+ * added around the store's own when it keeps its promise (a rejection is mapped in one `catch`).
+ */
+function unbounded<T>(operation: () => Promise<T>): Promise<T> {
+  let settled: Promise<T>;
+  try {
+    settled = operation();
+  } catch (error) {
+    return Promise.reject(asStoreError(error));
+  }
+  // A store written in JavaScript may answer with a thenable or a value.
+  return (settled instanceof Promise ? settled : Promise.resolve(settled)).catch(rejectCoded);
+}
+
+const rejectCoded = (error: unknown): never => {
+  throw asStoreError(error);
+};
 
 /**
  * Bounds one store call by `timeoutMs` (`null`: no bound), turning failures into coded errors.

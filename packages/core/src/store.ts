@@ -154,6 +154,32 @@ export interface SessionStore<D extends SessionData = SessionData> {
    */
   deleteExpired?(now: number): Promise<ExpiredSweep>;
 
+  /**
+   * Optional, read once when a manager is built: the store's promise that every call of its per-key
+   * methods (`create`, `get`, `update`, `touch`, `rotate`, `delete`, `setUserEpoch`,
+   * `getUserEpoch`, and the {@link RefreshFamilyStore} and {@link MarkOnceStore} methods) settles,
+   * or rejects with a coded error (`STORE_UNAVAILABLE`, reason `timeout` when it gave up waiting),
+   * within this many ms, end to end: every round trip, the wait for a first connection, and any
+   * step after the first. `rotate` may take twice as long, so that it can still find out whether a
+   * step that got no answer took effect. The batched methods (`listByUser`, `deleteByUser`,
+   * `deleteAll`, `deleteExpired`) are not covered: they bound each round, not the whole call.
+   *
+   * A manager whose `storeTimeoutMs` is at least this sets no deadline of its own on those calls
+   * (it still turns uncoded errors into `STORE_UNAVAILABLE`: fail closed); with a smaller
+   * `storeTimeoutMs`, or without this member, it bounds each call itself. A positive finite
+   * number; anything else is refused with `CONFIG_INVALID` when the manager is built. Declare it
+   * only when it holds: a store that overstays it keeps a request waiting as long as it does.
+   *
+   * @example
+   * ```ts
+   * class MyStore implements SessionStore {
+   *   readonly settlesWithinMs = 500 // every per-key call bounded by one 500 ms deadline
+   *   // ...
+   * }
+   * ```
+   */
+  readonly settlesWithinMs?: number;
+
   /** Releases what the store itself opened (never a client the user passed in). */
   close?(): Promise<void>;
 }

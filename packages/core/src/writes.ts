@@ -120,12 +120,12 @@ export function createSessionWriter<D extends SessionData>(rt: SessionRuntime<D>
    * One compare-and-set of `next` over `base`; true when it landed. A store that reads
    * synchronously holds its records in this process: its write has nothing to wait for, so it is
    * called without a deadline (as its reads are), and no promise is added around it; any other
-   * store's within the manager's deadline. Not async: the caller awaits it and codes its errors.
+   * store's within the manager's deadline, or its own when it declares one (`callStore`). Not async: the caller awaits it and codes its errors.
    */
   const put = (base: SessionRecord<D>, next: SessionRecord<D>, now: number): Promise<boolean> =>
     typeof store.getSync === 'function'
       ? store.update(next, base.version, now)
-      : rt.call(() => store.update(next, base.version, now));
+      : rt.callStore(() => store.update(next, base.version, now));
 
   /** Whether the compare-and-set of `next` over `base` landed: its outcome, `ok`, noted. */
   const landed = (base: SessionRecord<D>, next: SessionRecord<D>, ok: boolean): boolean => {

@@ -129,6 +129,9 @@ const EXTRA_REVOCATION_ROUNDS = 16;
  * - A plain read is two commands: the record and the user's epoch, in one round trip once the
  *   store has seen the session (two otherwise). A touch is usually one Lua compare-and-set.
  * - Connection loss, timeouts and refused commands reject with `SessionError('STORE_UNAVAILABLE')`.
+ * - Each call of a per-key method settles within `commandTimeoutMs` end to end (`rotate` within
+ *   twice it), which the store declares as {@link RedisStore.settlesWithinMs}: a manager whose
+ *   `storeTimeoutMs` is not smaller then sets no second deadline on those calls.
  *
  * @example
  * ```ts
@@ -152,6 +155,14 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   readonly ownsClient: boolean;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
+  /**
+   * `commandTimeoutMs`: every call of a per-key method (all but `listByUser`, `deleteByUser` and
+   * `deleteAll`, which bound each round) settles within it end to end, `rotate` within twice it
+   * ({@link SessionStore.settlesWithinMs}). The wait for a first connection and every later step
+   * of a call share the call's one bound, so a manager whose `storeTimeoutMs` is at least this
+   * adds no deadline of its own.
+   */
+  readonly settlesWithinMs: number;
   readonly userBatchSize: number;
   private closed = false;
   /**
@@ -181,6 +192,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     if (typeof prefix !== 'string') throw new SessionError('CONFIG_INVALID', 'prefix must be a string');
     this.prefix = prefix;
     this.commandTimeoutMs = timeout;
+    this.settlesWithinMs = timeout;
     this.userBatchSize = batch;
     this.deadlines = new Deadlines(timeout, () => unavailable('timeout'));
 
@@ -252,31 +264,47 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     return `${this.prefix}t:{${id}}`;
   }
 
-  async create(record: SessionRecord<D>, now: number): Promise<void> {
+  create(record: SessionRecord<D>, now: number): Promise<void> {
+    return this.createWithin(record, now, performance.now(), this.commandTimeoutMs);
+  }
+
+  /** {@link create} as a part of a call that started at `startedAt` and is bounded by `span` ms. */
+  private async createWithin(record: SessionRecord<D>, now: number, startedAt: number, span: number): Promise<void> {
     const key = this.sessionKey(record.id);
     const ttl = retainedTtl(recordExpiresAt(record), now);
     const indexedUntil = indexTarget(record);
     if (ttl <= 0) {
       // Past its deadline and the retention on arrival: nothing to keep, but a taken id is still a conflict.
-      if ((await this.run(() => this.driver.exists(key))) === 1) throw conflict('Session id already exists');
+      const taken = await this.run(() => this.driver.exists(key), this.left(startedAt, span));
+      if (taken === 1) throw conflict('Session id already exists');
       return;
     }
-    if ((await this.runScript(createSession, [key], [ttl, ...sessionFields(record, indexedUntil)])) !== 1) {
-      throw conflict('Session id already exists');
-    }
+    const created = await this.runScript(
+      createSession,
+      [key],
+      [ttl, ...sessionFields(record, indexedUntil)],
+      this.left(startedAt, span),
+    );
+    if (created !== 1) throw conflict('Session id already exists');
     // Indexed after the record exists, so a concurrent list never prunes a session being created.
     try {
-      await this.addToIndex(record, indexedUntil, now);
+      await this.addToIndex(record, indexedUntil, now, this.left(startedAt, span));
     } catch (error) {
       // An unindexed session would escape "log out everywhere": undo it. The token was never handed
       // out (create fails), so even if this undo fails too, the leftover is unusable until its TTL.
-      await this.run(() => this.driver.del(key)).catch(() => 0);
+      // The undo is sent in any case, but waited for only within the call's bound.
+      await this.waitAtMost(
+        this.run(() => this.driver.del(key)).catch(() => 0),
+        startedAt,
+        span,
+      );
       throw error;
     }
     this.remember(record.id, record.userId, indexedUntil);
   }
 
   async get(id: string, now: number): Promise<SessionRecord<D> | null> {
+    const startedAt = performance.now();
     const key = this.sessionKey(id);
     const hint = this.hints.get(id);
     // A session read before on this instance: its user's epoch is read alongside the record, in
@@ -290,7 +318,9 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const record = openRecord<D>(fields[0] ?? null, id, fields[2] ?? null);
     if (!record || recordExpiresAt(record) <= now) return null;
     const epochFields =
-      hint && hint.userId === record.userId ? guessed : await this.run(() => this.readEpoch(record.userId));
+      hint && hint.userId === record.userId
+        ? guessed
+        : await this.run(() => this.readEpoch(record.userId), this.left(startedAt, this.commandTimeoutMs));
     const indexedUntil = Number(fields[1]);
     if (Number.isFinite(indexedUntil)) this.remember(id, record.userId, indexedUntil);
     return isRevokedByEpoch(record, openEpoch(epochFields, now)) ? null : record;
@@ -309,6 +339,8 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   private async write(record: SessionRecord<D>, expectedVersion: number, now: number, touchOnly: boolean) {
+    const startedAt = performance.now();
+    const span = this.commandTimeoutMs;
     const key = this.sessionKey(record.id);
     const expiresAt = recordExpiresAt(record);
     const ttl = retainedTtl(expiresAt, now);
@@ -337,13 +369,13 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const keys = [key];
     let raised = false;
     if (ttl > 0 && sameUser && mustCover > known.indexedUntil) {
-      args.push(await this.raiseIndex(record, now));
+      args.push(await this.raiseIndex(record, now, this.left(startedAt, span)));
       raised = true;
     }
-    let outcome = await this.runScript(script, keys, args);
+    let outcome = await this.runScript(script, keys, args, this.left(startedAt, span));
     if (outcome === NEEDS_INDEX && !raised) {
-      args.push(await this.raiseIndex(record, now));
-      outcome = await this.runScript(script, keys, args);
+      args.push(await this.raiseIndex(record, now, this.left(startedAt, span)));
+      outcome = await this.runScript(script, keys, args, this.left(startedAt, span));
     }
     if (typeof outcome !== 'number' || outcome <= 0) return false;
     if (ttl > 0) this.remember(record.id, record.userId, outcome);
@@ -352,22 +384,27 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   async rotate(oldId: string, expectedVersion: number, successor: SessionRecord<D>, now: number): Promise<boolean> {
+    // Bounded at twice commandTimeoutMs (SessionStore.settlesWithinMs): a step that got no answer
+    // within one is followed by the question whether it ran.
+    const startedAt = performance.now();
     const rotated = this.driver.isCluster
-      ? await this.rotateAcrossSlots(oldId, expectedVersion, successor, now)
-      : await this.rotateInOneStep(oldId, expectedVersion, successor, now);
+      ? await this.rotateAcrossSlots(oldId, expectedVersion, successor, now, startedAt)
+      : await this.rotateInOneStep(oldId, expectedVersion, successor, now, startedAt);
     this.hints.delete(oldId);
     if (rotated) this.remember(successor.id, successor.userId, indexTarget(successor));
     return rotated;
   }
 
   async delete(id: string): Promise<boolean> {
+    const startedAt = performance.now();
     const outcome = await this.runScript(deleteSession, [this.sessionKey(id)], []);
     this.hints.delete(id);
     if (!Array.isArray(outcome)) return false;
     const owner: unknown = outcome[1];
     // The key is gone; now its index entry may go. A missed removal is pruned by the next list.
     if (typeof owner === 'string' && owner !== '') {
-      await this.run(() => this.driver.zrem(this.indexKeyOf(owner), id)).catch(() => 0);
+      const unindexed = this.run(() => this.driver.zrem(this.indexKeyOf(owner), id)).catch(() => 0);
+      await this.waitAtMost(unindexed, startedAt, this.commandTimeoutMs);
     }
     return true;
   }
@@ -598,7 +635,9 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     expectedVersion: number,
     successor: SessionRecord<D>,
     now: number,
+    startedAt: number,
   ): Promise<boolean> {
+    const span = 2 * this.commandTimeoutMs;
     const oldKey = this.sessionKey(oldId);
     const markKey = this.rotationMarkKey(oldId);
     const [owner, version, createdAt, expiresAt, indexedUntil, json] = sessionFields(successor, indexTarget(successor));
@@ -611,7 +650,8 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
       outcome = await this.runScript(rotateInPlace, keys, args);
     } catch (error) {
       // No answer: the script ran entirely or not at all. Ask which, and fence it if it did not.
-      if ((await this.settleRotation(oldKey, markKey, successor.id, error)) === 1) return true;
+      const settled = await this.settleRotation(oldKey, markKey, successor.id, error, this.left(startedAt, span));
+      if (settled === 1) return true;
       throw error;
     }
     if (outcome === -2) throw conflict('Session id already exists');
@@ -631,34 +671,46 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     expectedVersion: number,
     successor: SessionRecord<D>,
     now: number,
+    startedAt: number,
   ): Promise<boolean> {
+    const span = 2 * this.commandTimeoutMs;
     const owner = userTag(successor.userId);
     const successorKey = this.sessionKey(successor.id);
     const oldKey = this.sessionKey(oldId);
     const markKey = this.rotationMarkKey(oldId);
-    await this.create(successor, now);
-    const removeSuccessor = async () => {
-      await this.run(() => this.driver.del(successorKey));
-      await this.run(() => this.driver.zrem(this.indexKeyOf(owner), successor.id));
+    await this.createWithin(successor, now, startedAt, span);
+    // Each step within what is left of the call's bound, or (`unbounded`) within its own.
+    const removeSuccessor = async (unbounded: boolean) => {
+      const left = () => (unbounded ? this.commandTimeoutMs : this.left(startedAt, span));
+      await this.run(() => this.driver.del(successorKey), left());
+      await this.run(() => this.driver.zrem(this.indexKeyOf(owner), successor.id), left());
       this.hints.delete(successor.id);
     };
     let outcome: unknown;
     try {
       const args = [expectedVersion, now, owner, successor.id, ROTATION_MARK_MS];
-      outcome = await this.runScript(rotateOld, [oldKey, markKey], args);
+      outcome = await this.runScript(rotateOld, [oldKey, markKey], args, this.left(startedAt, span));
     } catch (error) {
-      outcome = await this.settleRotation(oldKey, markKey, successor.id, error).catch(() => null);
+      outcome = await this.settleRotation(oldKey, markKey, successor.id, error, this.left(startedAt, span)).catch(
+        () => null,
+      );
       if (outcome !== 1) {
-        await removeSuccessor().catch(() => undefined);
+        // Sent in any case, waited for only within the call's bound.
+        await this.waitAtMost(
+          removeSuccessor(true).catch(() => undefined),
+          startedAt,
+          span,
+        );
         throw error;
       }
     }
     if (outcome !== 1) {
-      await removeSuccessor();
+      await removeSuccessor(false);
       return false;
     }
     // The old key is gone; now its index entry may go. A missed removal is pruned by the next list.
-    await this.run(() => this.driver.zrem(this.indexKeyOf(owner), oldId)).catch(() => 0);
+    const unindexed = this.run(() => this.driver.zrem(this.indexKeyOf(owner), oldId)).catch(() => 0);
+    await this.waitAtMost(unindexed, startedAt, span);
     return true;
   }
 
@@ -666,13 +718,18 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
    * After the last step of a rotation got no answer: 1 when it took effect; otherwise fences it so
    * that it never will, and answers 0. Rejects with `cause` when the server cannot say either.
    */
-  private async settleRotation(oldKey: string, markKey: string, successorId: string, cause: unknown): Promise<0 | 1> {
+  private async settleRotation(
+    oldKey: string,
+    markKey: string,
+    successorId: string,
+    cause: unknown,
+    timeoutMs: number,
+  ): Promise<0 | 1> {
     if (isSessionError(cause) && (cause as SessionError).reason === 'refused') return 0;
-    const outcome = await this.runScript(rotationOutcome, [oldKey, markKey], [successorId, ROTATION_MARK_MS]).catch(
-      () => {
-        throw cause;
-      },
-    );
+    const args = [successorId, ROTATION_MARK_MS];
+    const outcome = await this.runScript(rotationOutcome, [oldKey, markKey], args, timeoutMs).catch(() => {
+      throw cause;
+    });
     return outcome === 1 ? 1 : 0;
   }
 
@@ -688,8 +745,38 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     return this.driver.hmget(this.userEpochKey(userId), EPOCH_FIELDS);
   }
 
-  private addToIndex(record: SessionRecord<D>, score: number, now: number): Promise<unknown> {
-    return this.runScript(indexAdd, [this.userIndexKey(record.userId)], [now, EXPIRED_RETENTION_MS, record.id, score]);
+  private addToIndex(
+    record: SessionRecord<D>,
+    score: number,
+    now: number,
+    timeoutMs = this.commandTimeoutMs,
+  ): Promise<unknown> {
+    const args = [now, EXPIRED_RETENTION_MS, record.id, score];
+    return this.runScript(indexAdd, [this.userIndexKey(record.userId)], args, timeoutMs);
+  }
+
+  /**
+   * What is left, in ms, of a call that started at `startedAt` (`performance.now()`) and is bounded
+   * by `span`, for its next step: at most `commandTimeoutMs`, and 0 or less once nothing is left.
+   */
+  private left(startedAt: number, span: number): number {
+    return Math.min(this.commandTimeoutMs, startedAt + span - performance.now());
+  }
+
+  /**
+   * Waits for `work`, a step that never rejects and goes on regardless, no longer than what is
+   * left of the call's bound (see {@link left}).
+   */
+  private waitAtMost(work: Promise<unknown>, startedAt: number, span: number): Promise<void> | undefined {
+    const left = this.left(startedAt, span);
+    if (left <= 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const call = this.deadlines.add(() => resolve(), left);
+      work.then(() => {
+        call.reject = null;
+        resolve();
+      });
+    });
   }
 
   /**
@@ -703,9 +790,9 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   /** Raises the user index entry of `record` to its target score; returns that score. */
-  private async raiseIndex(record: SessionRecord<D>, now: number): Promise<number> {
+  private async raiseIndex(record: SessionRecord<D>, now: number, timeoutMs: number): Promise<number> {
     const target = indexTarget(record);
-    await this.addToIndex(record, target, now);
+    await this.addToIndex(record, target, now, timeoutMs);
     return target;
   }
 
@@ -735,14 +822,17 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
   }
 
   /**
-   * Runs one store operation within `commandTimeoutMs`, failing at once while disconnected and
-   * turning every driver error into `STORE_UNAVAILABLE` (fail closed).
+   * Runs one store operation within `timeoutMs` (default `commandTimeoutMs`; a later step of a
+   * call gets what is left of the call's bound, see {@link left}), failing at once while
+   * disconnected and turning every driver error into `STORE_UNAVAILABLE` (fail closed).
    */
-  private run<T>(operation: () => Promise<T>): Promise<T> {
+  private run<T>(operation: () => Promise<T>, timeoutMs = this.commandTimeoutMs): Promise<T> {
     const state = this.driver.state();
     if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
+    // A later step of a call whose bound has passed is not sent at all.
+    if (timeoutMs <= 0) return Promise.reject(unavailable('timeout'));
     return new Promise<T>((resolve, reject) => {
-      const call = this.deadlines.add(reject);
+      const call = this.deadlines.add(reject, timeoutMs);
       let work: Promise<T>;
       try {
         work = state === 'connecting' ? this.driver.whenReady().then(operation) : operation();
@@ -769,11 +859,17 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
    * one deadline. While the first connection is still being set up, the script waits for it
    * within that deadline, and is not sent at all once the deadline has passed.
    */
-  private runScript(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  private runScript(
+    script: LuaScript,
+    keys: string[],
+    args: (string | number)[],
+    timeoutMs = this.commandTimeoutMs,
+  ): Promise<unknown> {
     const state = this.driver.state();
     if (this.closed || state === 'down') return Promise.reject(unavailable('disconnected'));
+    if (timeoutMs <= 0) return Promise.reject(unavailable('timeout'));
     return new Promise<unknown>((resolve, reject) => {
-      const call = this.deadlines.add(reject);
+      const call = this.deadlines.add(reject, timeoutMs);
       if (state === 'ready') {
         sendScript(this.driver, script, keys, args, call, resolve, toStoreError);
         return;

@@ -1,0 +1,227 @@
+/**
+ * A store that bounds its own calls is not bounded twice: the Redis store declares
+ * `settlesWithinMs` (its commandTimeoutMs), and a manager whose storeTimeoutMs is at least that
+ * sets no deadline of its own on per-key calls. Against the real Redis, behind a loopback relay
+ * that stops forwarding (a hung server, without pausing the server other suites share), a read, an
+ * update, a touch and a rotation still fail within the store's bound with the stable code; with a
+ * manager bound smaller than the store's, the manager's deadline answers first.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
+import { createTestClock, randomString } from '@org/session-core/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import { freePort } from './servers.js';
+import { assertServices, LOCAL_PORT, localRedis, skipWithout, uniquePrefix } from './support.js';
+
+const redis = await localRedis();
+
+/** A loopback relay to Redis that can stop forwarding while keeping its connections open. */
+interface StallingRelay {
+  readonly port: number;
+  /**
+   * From the first chunk a client sends that `matches` (default: any), holds every byte of that
+   * connection, both ways: the server seems hung, the connection stays up.
+   */
+  stall(matches?: (text: string) => boolean): void;
+  /** Forwards what it held, and everything after. */
+  resume(): void;
+  close(): Promise<void>;
+}
+
+async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  const held: { to: Socket; data: Buffer }[] = [];
+  let trigger: ((text: string) => boolean) | null = null;
+  const stalled = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (data: Buffer) => {
+      if (trigger?.(data.toString('latin1'))) stalled.add(client);
+      if (stalled.has(client)) held.push({ to: upstream, data });
+      else upstream.write(data);
+    });
+    upstream.on('data', (data: Buffer) => {
+      if (stalled.has(client)) held.push({ to: client, data });
+      else client.write(data);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    stall: (matches = () => true) => {
+      trigger = matches;
+    },
+    resume: () => {
+      trigger = null;
+      stalled.clear();
+      for (const { to, data } of held.splice(0)) if (!to.destroyed) to.write(data);
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** How `operation` failed, and after how many ms. */
+async function failure(operation: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const error = await operation().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  return { error, ms: performance.now() - started };
+}
+
+function expectTimeout(error: unknown): void {
+  expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+  expect((error as { reason?: string }).reason).toBe('timeout');
+}
+
+/** A timer may fire a little before performance.now() says the span is over (clock granularity). */
+const SLACK = 5;
+
+describe.skipIf(skipWithout(redis))('a Redis store that bounds its own calls, on a hung server', () => {
+  let relay: StallingRelay;
+  const stores: RedisStore[] = [];
+
+  beforeAll(async () => {
+    assertServices(redis);
+    relay = await startStallingRelay(LOCAL_PORT);
+  });
+
+  afterEach(() => {
+    relay.resume();
+  });
+
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+    await relay?.close();
+  });
+
+  /** A store through the relay, connected, with a manager bounded by `storeTimeoutMs`, and a live session. */
+  async function setUp(commandTimeoutMs: number, storeTimeoutMs: number) {
+    const store = new RedisStore({
+      url: `redis://127.0.0.1:${relay.port}`,
+      prefix: uniquePrefix('self-bounded'),
+      commandTimeoutMs,
+    });
+    stores.push(store);
+    const clock = createTestClock(Date.now());
+    const manager: SessionManager = createSessionManager({ store, storeTimeoutMs, clock });
+    const issued = await manager.create({ userId: `u-${randomString(8)}`, data: { n: 1 } });
+    return { store, manager, clock, issued };
+  }
+
+  /** A validation that did not answer with a session: its error. */
+  const unavailable = (manager: SessionManager, token: string) => async () => {
+    const result = await manager.validateToken(token);
+    if (result.status !== 'unavailable') throw new Error(`validated as ${result.status}`);
+    throw result.error;
+  };
+
+  /** Validates once a touch is due, with only the touch's script held: how long, and the outcome. */
+  async function touchOnHungScript(manager: SessionManager, clock: { advance(ms: number): number }, token: string) {
+    clock.advance(manager.policy.touchIntervalMs + 1);
+    relay.stall((text) => /evalsha|eval/i.test(text));
+    const started = performance.now();
+    const result = await manager.validateToken(token);
+    return { status: result.status, ms: performance.now() - started };
+  }
+
+  it('declares commandTimeoutMs', () => {
+    const store = new RedisStore({ url: `redis://127.0.0.1:${relay.port}`, commandTimeoutMs: 250 });
+    stores.push(store);
+    expect(store.settlesWithinMs).toBe(250);
+    expect(new RedisStore({ client: store.client }).settlesWithinMs).toBe(1000);
+  });
+
+  it('manager bound larger than the store bound: read, update, touch and rotation fail within the store bound', async () => {
+    const bound = 300;
+    const { manager, clock, issued } = await setUp(bound, 5000);
+
+    // The touch's compare-and-set hangs: the read answered, so the session is valid, its deadline unmoved.
+    const touch = await touchOnHungScript(manager, clock, issued.token);
+    expect(touch.status).toBe('valid');
+    expect(touch.ms).toBeGreaterThanOrEqual(bound - SLACK);
+    expect(touch.ms).toBeLessThan(2 * bound);
+    relay.resume();
+
+    relay.stall();
+    const read = await failure(unavailable(manager, issued.token));
+    const update = await failure(() => manager.update(issued.session, { n: 2 }));
+    for (const { error, ms } of [read, update]) {
+      expectTimeout(error);
+      expect(ms).toBeGreaterThanOrEqual(bound - SLACK);
+      // Within the store's bound and its timer's tick (an eighth), nowhere near the manager's 5000.
+      expect(ms).toBeLessThan(2 * bound);
+    }
+    // A rotation may take twice the bound: it asks whether a step without an answer took effect.
+    const rotation = await failure(() => manager.rotate(issued.session));
+    expectTimeout(rotation.error);
+    expect(rotation.ms).toBeLessThan(4 * bound);
+    relay.resume();
+
+    // Only the write is held now: the update's read answers, its compare-and-set does not.
+    relay.stall((text) => /evalsha|eval/i.test(text));
+    const write = await failure(() => manager.update(issued.session, { n: 3 }));
+    expectTimeout(write.error);
+    expect(write.ms).toBeLessThan(2 * bound);
+    relay.resume();
+    // Nothing was lost: the session still validates once the server answers.
+    expect((await manager.validateToken(issued.token)).status).toBe('valid');
+  });
+
+  it('manager bound smaller than the store bound: the manager deadline applies, with the same code', async () => {
+    const managerBound = 150;
+    const storeBound = 3000;
+    const { manager, clock, issued } = await setUp(storeBound, managerBound);
+
+    const touch = await touchOnHungScript(manager, clock, issued.token);
+    expect(touch.status).toBe('valid');
+    expect(touch.ms).toBeGreaterThanOrEqual(managerBound - SLACK);
+    expect(touch.ms).toBeLessThan(storeBound);
+    relay.resume();
+
+    relay.stall();
+    const read = await failure(unavailable(manager, issued.token));
+    const update = await failure(() => manager.update(issued.session, { n: 2 }));
+    for (const { error, ms } of [read, update]) {
+      expectTimeout(error);
+      expect(ms).toBeGreaterThanOrEqual(managerBound - SLACK);
+      expect(ms).toBeLessThan(storeBound);
+    }
+  });
+
+  it('bounds the wait for a first connection that never becomes ready by the same bound', async () => {
+    const bound = 300;
+    relay.stall();
+    // Connected to the relay, but the handshake never gets an answer: the client is still connecting.
+    const store = new RedisStore({
+      url: `redis://127.0.0.1:${relay.port}`,
+      prefix: uniquePrefix('self-bounded'),
+      commandTimeoutMs: bound,
+    });
+    stores.push(store);
+    const manager = createSessionManager({ store, storeTimeoutMs: 5000 });
+    // A well-formed token (from a memory store): the read must reach the store.
+    const { token } = await createSessionManager({ store: new MemoryStore() }).create({ userId: 'u', data: {} });
+    const read = await failure(unavailable(manager, token));
+    const created = await failure(() => manager.create({ userId: 'u-first-connection', data: {} }));
+    for (const { error, ms } of [read, created]) {
+      expectTimeout(error);
+      expect(ms).toBeLessThan(2 * bound);
+    }
+  });
+});
