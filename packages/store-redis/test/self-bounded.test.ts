@@ -26,6 +26,8 @@ interface StallingRelay {
   stall(matches?: (text: string) => boolean): void;
   /** Forwards what it held, and everything after. */
   resume(): void;
+  /** Delivers every reply `ms` late (0: at once), as a slow server would. */
+  delayReplies(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
   const sockets = new Set<Socket>();
   const held: { to: Socket; data: Buffer }[] = [];
   let trigger: ((text: string) => boolean) | null = null;
+  let replyDelay = 0;
   const stalled = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -51,9 +54,13 @@ async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
       if (stalled.has(client)) held.push({ to: upstream, data });
       else upstream.write(data);
     });
-    upstream.on('data', (data: Buffer) => {
+    const reply = (data: Buffer) => {
       if (stalled.has(client)) held.push({ to: client, data });
       else client.write(data);
+    };
+    upstream.on('data', (data: Buffer) => {
+      if (replyDelay > 0) setTimeout(() => reply(data), replyDelay);
+      else reply(data);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -62,7 +69,11 @@ async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
     stall: (matches = () => true) => {
       trigger = matches;
     },
+    delayReplies: (ms) => {
+      replyDelay = ms;
+    },
     resume: () => {
+      replyDelay = 0;
       trigger = null;
       stalled.clear();
       for (const { to, data } of held.splice(0)) if (!to.destroyed) to.write(data);
@@ -202,6 +213,28 @@ describe.skipIf(skipWithout(redis))('a Redis store that bounds its own calls, on
       expect(ms).toBeGreaterThanOrEqual(managerBound - SLACK);
       expect(ms).toBeLessThan(storeBound);
     }
+  });
+
+  it('bounds a call of several steps end to end: a later step gets only what is left of the bound', async () => {
+    const bound = 400;
+    const { issued } = await setUp(bound, 5000);
+    // A store that has not seen the session reads its record, then its user's epoch: two round trips.
+    const fresh = new RedisStore({
+      url: `redis://127.0.0.1:${relay.port}`,
+      prefix: stores[stores.length - 1]?.prefix,
+      commandTimeoutMs: bound,
+    });
+    stores.push(fresh);
+    const manager = createSessionManager({ store: fresh, storeTimeoutMs: 5000 });
+    await fresh.getUserEpoch('warm-up', Date.now());
+    // The record's reply comes 250 ms late; the epoch read (the user's `ue:` key) gets none at all.
+    relay.delayReplies(250);
+    relay.stall((text) => text.includes(':ue:{'));
+    const read = await failure(unavailable(manager, issued.token));
+    expectTimeout(read.error);
+    expect(read.ms).toBeGreaterThanOrEqual(bound - SLACK);
+    // Step by step it would take 250 + 400 ms; the call's one bound (and a tick) ends it well before.
+    expect(read.ms).toBeLessThan(250 + bound);
   });
 
   it('bounds the wait for a first connection that never becomes ready by the same bound', async () => {

@@ -128,6 +128,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(store.getSync(r.id, clock.now() + MINUTE)).toBeNull();
       });
 
+      it('settlesWithinMs, when declared, is a positive finite number (a manager refuses anything else)', () => {
+        const bound: unknown = store.settlesWithinMs;
+        const valid = typeof bound === 'number' && Number.isFinite(bound) && bound > 0;
+        expect(bound === undefined || valid, `settlesWithinMs: ${String(bound)}`).toBe(true);
+      });
+
       it('returns null for an unknown id', async () => {
         expect(await store.get(randomString(16), clock.now())).toBeNull();
       });
