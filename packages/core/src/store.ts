@@ -160,7 +160,8 @@ export interface SessionStore<D extends SessionData = SessionData> {
    * `getUserEpoch`, and the {@link RefreshFamilyStore} and {@link MarkOnceStore} methods) settles,
    * or rejects with a coded error (`STORE_UNAVAILABLE`, reason `timeout` when it gave up waiting),
    * within this many ms, end to end: every round trip, the wait for a first connection, and any
-   * step after the first. `rotate` may take twice as long, so that it can still find out whether a
+   * step after the first (a coarse deadline timer may fire up to an eighth of it late, as the
+   * manager's own does). `rotate` may take twice as long, so that it can still find out whether a
    * step that got no answer took effect. The batched methods (`listByUser`, `deleteByUser`,
    * `deleteAll`, `deleteExpired`) are not covered: they bound each round, not the whole call.
    *
