@@ -383,7 +383,7 @@ export class Dbsc<D extends SessionData = SessionData> {
         version: current.version + 1,
       };
       const base: SessionRecord<D> = current;
-      if (await rt.call(() => rt.store.update(next, base.version, now))) return;
+      if (await rt.callStore(() => rt.store.update(next, base.version, now))) return;
       current = await rt.lookupLive(record.id, now);
     }
     throw new SessionError(current ? 'STORE_CONFLICT' : 'SESSION_NOT_FOUND');

@@ -149,7 +149,7 @@ export function createSessionAuthority<D extends SessionData = SessionData, C ex
 
   /** The record behind a JWT's `sid`, live or not (read with the look-back that tells expired from gone). */
   const recordOf = async (id: string, now: number): Promise<SessionRecord<D> | null> =>
-    rt.call(() => rt.store.get(id, now - EXPIRED_RETENTION_MS));
+    rt.callStore(() => rt.store.get(id, now - EXPIRED_RETENTION_MS));
 
   const liveFromJwt = async (claims: VerifiedSessionJwt<C>, now: number): Promise<SessionRecord<D>> => {
     const record = await recordOf(claims.sid, now);
