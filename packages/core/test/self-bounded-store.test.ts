@@ -4,6 +4,7 @@
  * errors; a store that declares more than the manager allows keeps the manager's deadline. The
  * store here holds its records in memory and answers when a test lets it (slow I/O); the Redis
  * store's own bound is tested against a hung Redis in store-redis (self-bounded.test.ts).
+ * (Checklist I2: a hanging store bounds every request-path call.)
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {

@@ -4,7 +4,8 @@
  * sets no deadline of its own on per-key calls. Against the real Redis, behind a loopback relay
  * that stops forwarding (a hung server, without pausing the server other suites share), a read, an
  * update, a touch and a rotation still fail within the store's bound with the stable code; with a
- * manager bound smaller than the store's, the manager's deadline answers first.
+ * manager bound smaller than the store's, the manager's deadline answers first. (Checklist I2: a
+ * hanging store bounds every request-path call.)
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
