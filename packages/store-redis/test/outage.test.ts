@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnyRedisClient, RedisStore } from '../src/index.js';
 import { rotateInPlace, rotationOutcome } from '../src/scripts.js';
 import { commandStats, type RedisServer, startRedisServer, statsDelta, waitFor } from './servers.js';
-import { assertServices, clientKinds, openClient, redisBinary, skipWithout, uniquePrefix } from './support.js';
+import { assertServices, clientKinds, failure, openClient, redisBinary, skipWithout, uniquePrefix } from './support.js';
 
 const binary = redisBinary();
 const MINUTE = 60_000;
@@ -29,16 +29,6 @@ async function openStore(
   const opened = await openClient(holder, server.url);
   const store = new RedisStore({ client: opened.client, prefix });
   return { store, ready: opened.ready, close: opened.close };
-}
-
-/** Runs `operation`, expecting it to reject; returns the error and how long the rejection took. */
-async function failure(operation: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const started = performance.now();
-  const error = await operation().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  return { error, ms: performance.now() - started };
 }
 
 describe.skipIf(skipWithout(binary)).each(holders)(

@@ -7,13 +7,13 @@
  * manager bound smaller than the store's, the manager's deadline answers first. (Checklist I2: a
  * hanging store bounds every request-path call.)
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createSessionManager, isSessionError, MemoryStore, type SessionManager } from '@org/session-core';
 import { createTestClock, randomString } from '@org/session-core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
-import { freePort } from './servers.js';
-import { assertServices, LOCAL_PORT, localRedis, skipWithout, uniquePrefix } from './support.js';
+import { connectUpstream, freePort } from './servers.js';
+import { assertServices, failure, LOCAL_PORT, localRedis, skipWithout, uniquePrefix } from './support.js';
 
 const redis = await localRedis();
 
@@ -40,16 +40,7 @@ async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
   let replyDelay = 0;
   const stalled = new Set<Socket>();
   const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = connectUpstream(client, targetPort, sockets);
     client.on('data', (data: Buffer) => {
       if (trigger?.(data.toString('latin1'))) stalled.add(client);
       if (stalled.has(client)) held.push({ to: upstream, data });
@@ -84,16 +75,6 @@ async function startStallingRelay(targetPort: number): Promise<StallingRelay> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-/** How `operation` failed, and after how many ms. */
-async function failure(operation: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const started = performance.now();
-  const error = await operation().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  return { error, ms: performance.now() - started };
 }
 
 function expectTimeout(error: unknown): void {

@@ -358,22 +358,31 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/**
+ * The relay's connection to the server on `targetPort` for one accepted `client`: both kept in
+ * `sockets` (for closing), and either end closing closes the other. Errors end in that close.
+ */
+export function connectUpstream(client: Socket, targetPort: number, sockets: Set<Socket>): Socket {
+  const upstream = connect(targetPort, '127.0.0.1');
+  for (const socket of [client, upstream]) {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      sockets.delete(socket);
+      client.destroy();
+      upstream.destroy();
+    });
+  }
+  return upstream;
+}
+
 /** A {@link TcpProxy} on a spare loopback port to the server on `targetPort`. */
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   const relay = (client: Socket) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = connectUpstream(client, targetPort, sockets);
     client.pipe(upstream).pipe(client);
   };
   const listen = () =>

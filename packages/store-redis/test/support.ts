@@ -270,3 +270,13 @@ export async function revocationSetup(options: {
   });
   return { manager, jwts, verifier, list, events };
 }
+
+/** Runs `operation`, expecting it to reject; returns the error and how long the rejection took. */
+export async function failure(operation: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const error = await operation().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  return { error, ms: performance.now() - started };
+}
