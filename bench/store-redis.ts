@@ -72,7 +72,7 @@ async function measure(store: RedisStore): Promise<void> {
   // Clocks that move one touch interval per call, so every validation touches the store. With a
   // 1 s interval the index headroom (one idle span) lasts ~1800 touches: the common touch, one
   // script. With the default 30 min idle / 5 min touch interval, one touch in six also raises the
-  // user index first (one more round trip): the mix a real session sees.
+  // user index (in the same script on a single server): the mix a real session sees.
   const year = 365 * 24 * 3_600_000;
   const touchCase = async (touchIntervalMs: number) => {
     let now = frozenAt;
@@ -119,7 +119,7 @@ async function measure(store: RedisStore): Promise<void> {
   get.note = 'floor: same connection, same value size';
   validate.note = 'one GET';
   touch.note = 'GET, then one compare-and-set script';
-  touchMix.note = '1 in 6 also raises the user index first';
+  touchMix.note = '1 in 6 also raises the user index, in the same script';
   create.note = 'SET NX, then the user index: two round trips';
 
   printTable(

@@ -30,8 +30,10 @@ import {
   rotationOutcome,
   setUserEpoch,
   touchSession,
+  touchSessionRaisingIndex,
   updateFamily,
   updateSession,
+  updateSessionRaisingIndex,
 } from './scripts.js';
 
 export type { AnyRedisClient, IoRedisClient, NodeRedisClient, NodeRedisCluster } from './client.js';
@@ -348,7 +350,7 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     const sameUser = known !== undefined && known.userId === record.userId;
     const owner = sameUser ? known.owner : userTag(record.userId);
     // Most writes stay within what the index already holds: one script, one round trip. When the
-    // new deadline passes it, the index is raised first, and only then does the record move.
+    // new deadline passes it, the index must rise too (see below).
     const mustCover = indexFloor(record);
     // Built once for every attempt. A touch never needs the record JSON: it is not even
     // serialised. A raised index score goes last, and only when there is one.
@@ -366,16 +368,22 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
           expiresAt,
           JSON.stringify(record),
         ];
-    const keys = [key];
-    let raised = false;
-    if (ttl > 0 && sameUser && mustCover > known.indexedUntil) {
-      args.push(await this.raiseIndex(record, now, this.left(startedAt, span)));
-      raised = true;
-    }
-    let outcome = await this.runScript(script, keys, args, this.left(startedAt, span));
-    if (outcome === NEEDS_INDEX && !raised) {
-      args.push(await this.raiseIndex(record, now, this.left(startedAt, span)));
-      outcome = await this.runScript(script, keys, args, this.left(startedAt, span));
+    // Known to pass what the index holds: straight to the write that raises it.
+    const mustRaise = ttl > 0 && sameUser && mustCover > known.indexedUntil;
+    let outcome = mustRaise ? NEEDS_INDEX : await this.runScript(script, [key], args, this.left(startedAt, span));
+    if (outcome === NEEDS_INDEX) {
+      const target = indexTarget(record);
+      if (this.driver.isCluster) {
+        // The index is on another slot: raised first, and only then does the record move.
+        await this.addToIndex(record, target, now, this.left(startedAt, span));
+        args.push(target);
+        outcome = await this.runScript(script, [key], args, this.left(startedAt, span));
+      } else {
+        // One script raises the index and moves the record together.
+        args.push(target, EXPIRED_RETENTION_MS, record.id);
+        const raising = touchOnly ? touchSessionRaisingIndex : updateSessionRaisingIndex;
+        outcome = await this.runScript(raising, [key, this.indexKeyOf(owner)], args, this.left(startedAt, span));
+      }
     }
     if (typeof outcome !== 'number' || outcome <= 0) return false;
     if (ttl > 0) this.remember(record.id, record.userId, outcome);
@@ -789,13 +797,6 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     return OWN_KEY.test(key.slice(this.prefix.length));
   }
 
-  /** Raises the user index entry of `record` to its target score; returns that score. */
-  private async raiseIndex(record: SessionRecord<D>, now: number, timeoutMs: number): Promise<number> {
-    const target = indexTarget(record);
-    await this.addToIndex(record, target, now, timeoutMs);
-    return target;
-  }
-
   /** Remembers a session's user and a lower bound of its index score (scores only ever rise). */
   private remember(id: string, userId: string, indexedUntil: number): void {
     const known = this.hints.get(id);
@@ -942,7 +943,7 @@ function retainedTtl(expiresAt: number, now: number): number {
   return Math.ceil(expiresAt + EXPIRED_RETENTION_MS - now);
 }
 
-/** Answer of the session compare-and-set script when the index must be raised first. */
+/** Answer of the session compare-and-set script when the index must rise before the record can move. */
 const NEEDS_INDEX = -1;
 
 /**

@@ -13,7 +13,8 @@ function lua(...parts: string[]): LuaScript {
 
 // Times are the manager's clock in ms (ARGV); relative TTLs are computed from them (CL-04). Every
 // key a script touches is declared in KEYS, and the keys of one script share a hash tag, so each
-// script runs on one Redis Cluster slot (only `rotateInPlace`, used on a single server, spans more).
+// script runs on one Redis Cluster slot (only `rotateInPlace` and the `...RaisingIndex` writes,
+// used on a single server, span more).
 //
 // A session key is a hash. The fields the scripts need have fields of their own: `owner` (the
 // user's tag, see `userTag` in index.ts), `version`, `createdAt`, `expiresAt` (the earliest
@@ -53,6 +54,27 @@ local function indexAdd(key, now, keep, id, score)
     redis.call('PEXPIRE', key, string.format('%d', math.ceil(tonumber(last[2]) + keep - now)))
   end
 end`;
+
+/**
+ * The index check of a write whose caller raised the index itself, before the write, when it had
+ * to: ARGV[n] is that raised score, if any. Answers -1 when the index still holds too little.
+ */
+function raisedBy(n: number): string {
+  return `local raised = tonumber(ARGV[${n}])
+if raised and raised > indexed then indexed = raised end
+if tonumber(ARGV[4]) > indexed then return -1 end`;
+}
+
+/**
+ * The index check of a write that raises the index itself when it holds too little: to ARGV[n],
+ * with the retention ARGV[n + 1], for the session id ARGV[n + 2], in the index KEYS[2].
+ */
+function raising(n: number): string {
+  return `if tonumber(ARGV[4]) > indexed then
+  indexed = tonumber(ARGV[${n}])
+  indexAdd(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[${n + 1}]), ARGV[${n + 2}], indexed)
+end`;
+}
 
 /**
  * The compare-and-set a rotation applies to the old record: live at `now`, at the expected
@@ -101,9 +123,7 @@ return 1`,
  * data) sets only `version` and `record`, and spends no PEXPIRE: the key's TTL was set for the
  * same deadline, and Redis keeps it as an absolute time.
  */
-export const updateSession = lua(
-  WRITE_SESSION,
-  `
+const UPDATE_SESSION = (raise: string) => `
 local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil', 'activity', 'createdAt')
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
@@ -117,9 +137,7 @@ local indexed = stored or 0
 local sameOwner = f[3] == ARGV[5]
 -- A record moving to another user starts over in that user's index.
 if not sameOwner then indexed = 0 end
-local raised = tonumber(ARGV[10])
-if raised and raised > indexed then indexed = raised end
-if tonumber(ARGV[4]) > indexed then return -1 end
+${raise}
 -- Only a touch leaves an activity: a write after a write spends no HDEL on a missing field.
 if f[5] then redis.call('HDEL', KEYS[1], 'activity') end
 -- Same owner, index score, deadline and createdAt: only the version and the record move.
@@ -128,8 +146,17 @@ if sameOwner and indexed == stored and f[2] == ARGV[8] and f[6] == ARGV[7] then
 else
   writeSession(KEYS[1], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], string.format('%d', indexed), ARGV[9])
 end
-return indexed`,
-);
+return indexed`;
+
+export const updateSession = lua(WRITE_SESSION, UPDATE_SESSION(raisedBy(10)));
+
+/**
+ * {@link updateSession} for a single server, when the new record needs more than the index is
+ * known to hold: the script raises the user's index entry (KEYS[2], on another slot) itself, in the
+ * same step as the compare-and-set, so it never answers -1. ARGV: those of updateSession, then the
+ * score to raise the index to, the index's retention in ms and the session id.
+ */
+export const updateSessionRaisingIndex = lua(WRITE_SESSION, INDEX_ADD, UPDATE_SESSION(raising(10)));
 
 /**
  * A touch: the compare-and-set of {@link updateSession} for a record whose data did not change,
@@ -139,7 +166,7 @@ return indexed`,
  * ms, score the index must hold at least, owner, new version, expiresAt, activity, then the raised
  * index score (only when raised).
  */
-export const touchSession = lua(`
+const TOUCH_SESSION = (raise: string) => `
 local f = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'owner', 'indexedUntil')
 if not f[1] or tonumber(f[1]) ~= tonumber(ARGV[1]) then return 0 end
 local expiresAt = tonumber(f[2])
@@ -151,9 +178,7 @@ if tonumber(ARGV[3]) <= 0 then
 end
 local stored = tonumber(f[4])
 local indexed = stored or 0
-local raised = tonumber(ARGV[9])
-if raised and raised > indexed then indexed = raised end
-if tonumber(ARGV[4]) > indexed then return -1 end
+${raise}
 -- The index score is written only when it was raised (about one touch in six with the defaults).
 if indexed ~= stored then
   redis.call('HSET', KEYS[1], 'version', ARGV[6], 'expiresAt', ARGV[7], 'activity', ARGV[8],
@@ -163,7 +188,16 @@ else
 end
 -- The TTL as sent: a Lua number would be formatted back into a string for the call (~0.4 us).
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return indexed`);
+return indexed`;
+
+export const touchSession = lua(TOUCH_SESSION(raisedBy(9)));
+
+/**
+ * {@link touchSession} for a single server, raising the user's index entry (KEYS[2]) in the same
+ * step, as {@link updateSessionRaisingIndex} does. ARGV: those of touchSession, then the score to
+ * raise the index to, the index's retention in ms and the session id.
+ */
+export const touchSessionRaisingIndex = lua(INDEX_ADD, TOUCH_SESSION(raising(9)));
 
 /**
  * Deletes one session key, whatever it holds, and answers {1, owner} ('' when the owner cannot

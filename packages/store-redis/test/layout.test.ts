@@ -163,7 +163,7 @@ describe.skipIf(skipWithout(local))('key layout, TTLs and the user index (local 
     // 20 minutes on: the new deadline (+50 min) is well inside +60 min, so the index is left alone.
     expect(await store.update(touchAt(start + 20 * MINUTE, 2), 1, start + 20 * MINUTE)).toBe(true);
     expect(await score()).toBe(start + 60 * MINUTE);
-    // 40 minutes on: the deadline (+70 min) passes it; the index is raised first, to +100 min.
+    // 40 minutes on: the deadline (+70 min) passes it; the index is raised with it, to +100 min.
     expect(await store.update(touchAt(start + 40 * MINUTE, 3), 2, start + 40 * MINUTE)).toBe(true);
     expect(await score()).toBe(start + 100 * MINUTE);
     // Another instance, which never read this session, learns it from the script instead: a touch

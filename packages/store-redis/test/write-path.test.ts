@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
-import { createSessionManager, type SessionData, type SessionManager } from '@org/session-core';
+import { createSessionManager, isSessionError, type SessionData, type SessionManager } from '@org/session-core';
 import { createTestClock, randomString } from '@org/session-core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyRedisClient } from '../src/index.js';
 import { RedisStore } from '../src/index.js';
+import { touchSessionRaisingIndex, updateSessionRaisingIndex } from '../src/scripts.js';
 import { type CommandLog, type RedisServer, recordCommands, startRedisServer } from './servers.js';
 import { assertServices, type ClientKind, clientKinds, openClient, redisBinary, skipWithout } from './support.js';
 
@@ -85,6 +86,14 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     await sessions.patch(read.session, { warm: true });
     clock.advance(sessions.policy.touchIntervalMs);
     await sessions.validateToken(warm.token);
+    // The writes that also raise the index (single server): loaded as a server that ran them holds them.
+    const inspector = new Redis(server.url);
+    try {
+      for (const script of [touchSessionRaisingIndex, updateSessionRaisingIndex])
+        await inspector.script('LOAD', script.source);
+    } finally {
+      inspector.disconnect();
+    }
     return { sessions, store };
   }
 
@@ -219,22 +228,43 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     expect((await sessions.validateToken(token)).session?.data).toEqual({ marker });
   });
 
-  it('a touch past what the index holds raises the index first, then writes the raised score with the touch', async () => {
-    const { sessions, store } = await instance();
-    const { session } = await sessions.create({ userId: `user-${randomString(9)}` });
+  /** A stored record just before its idle deadline, and the same moved on by one idle span. */
+  async function pastTheIndex(store: RedisStore<Data, AnyRedisClient>, sessions: SessionManager<Data>) {
+    const { session } = await sessions.create({ userId: `user-${randomString(9)}`, data: { role: 'member' } });
     const current = await store.get(session.id, clock.now());
     if (current?.idleExpiresAt == null) throw new Error('expected a stored record with an idle deadline');
-    const key = store.sessionKey(current.id);
-    const before = Number(await field(key, 'indexedUntil'));
     const span = current.idleExpiresAt - current.lastSeenAt;
     // Just before the deadline: the new one passes the index's headroom (one idle span).
     const at = current.idleExpiresAt - 1000;
-    const touched = { ...current, version: current.version + 1, lastSeenAt: at, idleExpiresAt: at + span };
+    const moved = { ...current, version: current.version + 1, lastSeenAt: at, idleExpiresAt: at + span };
+    return { current, moved, at, before: Number(await field(store.sessionKey(current.id), 'indexedUntil')) };
+  }
+
+  /** The user index score of `record`, read on a connection of the test's own. */
+  async function indexScore(store: RedisStore<Data, AnyRedisClient>, record: { id: string; userId: string }) {
+    const inspector = new Redis(server.url);
+    try {
+      return Number(await inspector.zscore(store.userIndexKey(record.userId), record.id));
+    } finally {
+      inspector.disconnect();
+    }
+  }
+
+  it('a touch past what the index holds raises the index in the same script (single server): one EVALSHA', async () => {
+    const { sessions, store } = await instance();
+    const { current, moved, at, before } = await pastTheIndex(store, sessions);
+    const key = store.sessionKey(current.id);
 
     const log = await recordCommands(server.url, async () => {
-      expect(await store.touch(touched, current.version, at)).toBe(true);
+      expect(await store.touch(moved, current.version, at)).toBe(true);
     });
-    expect(sent(log)).toEqual(['evalsha', 'evalsha']);
+    expect(sent(log)).toEqual(['evalsha']);
+    const touch = log.find((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha');
+    // Two keys, the session's and its user's index, then the touch's eight values, the score to
+    // raise the index to, the retention and the id.
+    expect(touch?.args.slice(2, 5)).toEqual(['2', key, store.userIndexKey(current.userId)]);
+    expect(touch?.args.slice(5)).toHaveLength(11);
+    expect(inScripts(log)).toContain('zadd');
     const written = log.filter((c) => c.fromScript && c.args[0]?.toLowerCase() === 'hset').at(-1);
     expect(written?.args.filter((_, i) => i >= 2 && i % 2 === 0)).toEqual([
       'version',
@@ -243,19 +273,74 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
       'indexedUntil',
     ]);
     const raised = Number(await field(key, 'indexedUntil'));
-    // The touch carries the raised score as one more, last argument.
-    const touch = log.filter((c) => !c.fromScript && c.args[0]?.toLowerCase() === 'evalsha').at(-1);
-    expect(touch?.args.slice(4)).toHaveLength(9);
-    expect(Number(touch?.args.at(-1))).toBe(raised);
     expect(raised).toBeGreaterThan(before);
-    expect(raised).toBeGreaterThanOrEqual(touched.idleExpiresAt);
+    expect(raised).toBeGreaterThanOrEqual(moved.idleExpiresAt);
+    expect(await indexScore(store, current)).toBe(raised);
+    expect(readsRecordField(log)).toBe(false);
+    expect((await store.get(current.id, at))?.idleExpiresAt).toBe(moved.idleExpiresAt);
+  });
+
+  it('an update past what the index holds raises it in the same script too, and a refused one raises nothing', async () => {
+    const { sessions, store } = await instance();
+    const { current, moved, at, before } = await pastTheIndex(store, sessions);
+    const changed = { ...moved, data: { role: 'admin' } };
+
+    // A stale version: refused, and the index keeps its score.
+    const refused = await recordCommands(server.url, async () => {
+      expect(await store.update(changed, current.version - 1, at)).toBe(false);
+    });
+    expect(sent(refused)).toEqual(['evalsha']);
+    expect(inScripts(refused)).not.toContain('zadd');
+    expect(await indexScore(store, current)).toBe(before);
+
+    const log = await recordCommands(server.url, async () => {
+      expect(await store.update(changed, current.version, at)).toBe(true);
+    });
+    expect(sent(log)).toEqual(['evalsha']);
+    const raised = Number(await field(store.sessionKey(current.id), 'indexedUntil'));
+    expect(raised).toBeGreaterThanOrEqual(moved.idleExpiresAt);
+    expect(await indexScore(store, current)).toBe(raised);
+    expect((await store.get(current.id, at))?.data).toEqual({ role: 'admin' });
+  });
+
+  it('a write that must raise a damaged index fails closed and leaves the record as it was', async () => {
+    const { sessions, store } = await instance();
+    const { current, moved, at } = await pastTheIndex(store, sessions);
+    const indexKey = store.userIndexKey(current.userId);
     const inspector = new Redis(server.url);
     try {
-      expect(Number(await inspector.zscore(store.userIndexKey(current.userId), current.id))).toBe(raised);
+      // A string where the sorted set should be: every index command is refused (WRONGTYPE).
+      await inspector.del(indexKey);
+      await inspector.set(indexKey, 'not an index', 'PX', 60_000);
+      for (const write of [
+        () => store.touch(moved, current.version, at),
+        () => store.update(moved, current.version, at),
+      ]) {
+        const error = await write().catch((e: unknown) => e);
+        expect(isSessionError(error, 'STORE_UNAVAILABLE')).toBe(true);
+      }
+      // The index is raised before anything else is written: nothing moved.
+      expect(await store.get(current.id, at)).toEqual(current);
+      expect(await field(store.sessionKey(current.id), 'activity')).toBeNull();
     } finally {
+      await inspector.del(indexKey);
       inspector.disconnect();
     }
-    expect((await store.get(current.id, at))?.idleExpiresAt).toBe(touched.idleExpiresAt);
+  });
+
+  it('a store that has not seen the session learns from the first script that the index must rise: two EVALSHAs', async () => {
+    const { sessions, store } = await instance();
+    const { current, moved, at } = await pastTheIndex(store, sessions);
+    // Another app instance, which never read this session: it cannot know what the index holds.
+    const { store: other } = await instance();
+
+    const log = await recordCommands(server.url, async () => {
+      expect(await other.touch(moved, current.version, at)).toBe(true);
+    });
+    expect(sent(log)).toEqual(['evalsha', 'evalsha']);
+    const raised = Number(await field(store.sessionKey(current.id), 'indexedUntil'));
+    expect(raised).toBeGreaterThanOrEqual(moved.idleExpiresAt);
+    expect(await indexScore(store, current)).toBe(raised);
   });
 
   it('an update that moves the deadline writes it, and the TTL for it, in the same script', async () => {
