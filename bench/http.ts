@@ -78,12 +78,16 @@ type Impl =
   | 'hono-sessions';
 type StoreKind = 'memory' | 'redis' | 'cookie';
 type Operation = 'read' | 'write';
+/** Which client library our Redis store is given (the peers' connect-redis runs on node-redis). */
+type RedisClientKind = 'ioredis' | 'node-redis';
 interface Case {
   framework: Framework;
   impl: Impl;
   store: StoreKind;
   op: Operation;
   label: string;
+  /** Ours on Redis: the store opened from a URL (ioredis, the default) or handed a node-redis client. */
+  redisClient?: RedisClientKind;
 }
 
 const frameworkTitle: Record<Framework, string> = {
@@ -118,7 +122,13 @@ const peers: Record<Framework, { impl: keyof typeof peerTitle; stores: StoreKind
   next: [{ impl: 'iron-session', stores: ['cookie'] }],
 };
 
-function labelOf(framework: Framework, impl: Impl, store: StoreKind, op: Operation): string {
+function labelOf(
+  framework: Framework,
+  impl: Impl,
+  store: StoreKind,
+  op: Operation,
+  redisClient?: RedisClientKind,
+): string {
   const write = op === 'write' ? ' WRITE' : '';
   if (impl === 'bare') return 'bare route';
   if (impl === 'noop') return framework === 'next' ? 'bare route behind an empty proxy.ts' : 'an empty middleware';
@@ -127,7 +137,7 @@ function labelOf(framework: Framework, impl: Impl, store: StoreKind, op: Operati
   if (impl === 'baseline') return 'baseline: ours, memory';
   if (impl === 'proxy') return 'ours, memory, behind proxy.ts (renewal)';
   const where = store === 'redis' ? 'Redis' : store === 'cookie' ? 'sealed cookie' : 'memory';
-  if (impl === 'ours') return `ours, ${where}${write}`;
+  if (impl === 'ours') return `ours, ${where}${redisClient === 'node-redis' ? ' (node-redis client)' : ''}${write}`;
   const name = store === 'redis' ? `${peerTitle[impl]} + connect-redis` : `${peerTitle[impl]} (${where})`;
   return `${name}${write}`;
 }
@@ -142,7 +152,10 @@ function quickCase(c: Case): boolean {
   if (c.impl === 'bare' || c.impl === 'proxy' || c.impl === 'baseline') return true;
   if (c.impl === 'noop') return c.framework === 'next' || c.framework === 'express';
   if (c.impl === 'bare-cookies') return false;
-  if (c.impl === 'ours') return c.store === 'memory' ? c.op === 'read' : c.framework === 'express';
+  if (c.impl === 'ours') {
+    if (c.store === 'memory') return c.op === 'read';
+    return c.framework === 'express' && c.redisClient !== 'node-redis';
+  }
   const first = peers[c.framework][0];
   return c.impl === first?.impl && c.store === first.stores[0] && c.op === 'read';
 }
@@ -154,8 +167,8 @@ function cases(framework: Framework): Case[] {
 
 function allCases(framework: Framework): Case[] {
   const list: Case[] = [];
-  const add = (impl: Impl, store: StoreKind, op: Operation) =>
-    list.push({ framework, impl, store, op, label: labelOf(framework, impl, store, op) });
+  const add = (impl: Impl, store: StoreKind, op: Operation, redisClient?: RedisClientKind) =>
+    list.push({ framework, impl, store, op, label: labelOf(framework, impl, store, op, redisClient), redisClient });
   add('bare', 'memory', 'read');
   // An empty middleware (Fastify: an empty onRequest hook; Next: the bare route behind a proxy.ts
   // that does nothing): the framework's own cost of one more layer, the floor under ours.
@@ -165,6 +178,9 @@ function allCases(framework: Framework): Case[] {
     if (BASELINE && op === 'read' && (framework === 'express' || framework === 'fastify'))
       add('baseline', 'memory', op);
     add('ours', 'redis', op);
+    // Ours on the client library connect-redis runs on: the same client's cost on both sides. (Next's
+    // built app opens its store from a URL only.)
+    if (framework !== 'next') add('ours', 'redis', op, 'node-redis');
     // Next: the hybrid mode is not wired in the bench's app; the proxy's path is measured instead.
     if (op === 'read') add(framework === 'next' ? 'proxy' : 'hybrid', 'memory', op);
     // The bare route again, its requests carrying the hybrid row's cookies (the ~620-byte session
@@ -212,9 +228,18 @@ async function ourSessions(c: Case) {
   let store: import('@org/session-core').SessionStore<BenchData>;
   if (c.store === 'redis') {
     const { RedisStore } = await import('@org/session-store-redis');
-    const redisStore = new RedisStore({ url: REDIS_URL, prefix: `bench-http:${randomString(6)}:` });
-    store = redisStore as unknown as typeof store;
-    close = () => redisStore.close();
+    const prefix = `bench-http:${randomString(6)}:`;
+    if (c.redisClient === 'node-redis') {
+      const { createClient } = await import('redis');
+      const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
+      await client.connect();
+      store = new RedisStore<BenchData, typeof client>({ client, prefix }) as unknown as typeof store;
+      close = async () => void (await client.quit());
+    } else {
+      const redisStore = new RedisStore({ url: REDIS_URL, prefix });
+      store = redisStore as unknown as typeof store;
+      close = () => redisStore.close();
+    }
   } else {
     store = new MemoryStore<BenchData>();
   }

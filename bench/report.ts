@@ -216,6 +216,8 @@ export function resultsMarkdown(input: ResultsInput): string {
       'bare route behind an empty proxy.ts (in the Next table below). The bare route gets no cookie; the',
       "floor rows below it (an empty middleware, the bare route sent the hybrid row's cookies) show what",
       'one more layer and a ~620-byte session-JWT cookie cost the framework before any of our code runs.',
+      '"ours, Redis" opens its store from a URL (an ioredis connection, the default); "ours, Redis',
+      '(node-redis client)" is handed a node-redis client, the library connect-redis runs on here.',
       '',
       summaryTable(input.http.frameworks),
       '',
