@@ -332,16 +332,11 @@ class IoRedisDriver implements RedisDriver {
 }
 
 /**
- * node-redis throws replies as `ErrorReply` (name `Error`); the store's error mapping knows them
- * by the name ioredis gives them, so that a refused command is told from a lost connection.
+ * Whether `error` is the server refusing a command (a reply), as opposed to a connection that
+ * failed: ioredis names them `ReplyError`; node-redis throws `ErrorReply` and its kin.
  */
-function asReplyError(error: unknown): unknown {
-  if (isNodeRedisReply(error)) {
-    const reply = new Error(error.message);
-    reply.name = 'ReplyError';
-    return reply;
-  }
-  return error;
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'ReplyError' || isNodeRedisReply(error));
 }
 
 /** Whether node-redis `error` is a reply from the server (as opposed to a connection that failed). */
@@ -365,14 +360,13 @@ abstract class NodeRedisCommands implements RedisDriver {
     return Promise.resolve();
   }
 
+  /** The client's own promise, no layer around it: the store tells replies apart (isReplyError). */
   protected command(key: string, readonly: boolean, args: string[]): Promise<unknown> {
-    return this.send(key, readonly, args).catch((error: unknown) => {
-      throw asReplyError(error);
-    });
+    return this.send(key, readonly, args);
   }
 
-  async hmget(key: string, fields: readonly string[]) {
-    return (await this.command(key, true, ['HMGET', key, ...fields])) as (string | null)[];
+  hmget(key: string, fields: readonly string[]) {
+    return this.command(key, true, ['HMGET', key, ...fields]) as Promise<(string | null)[]>;
   }
   /** node-redis writes the commands of one tick together already. */
   hmgetPair(key: string, fields: readonly string[], otherKey: string, otherFields: readonly string[]) {
@@ -655,13 +649,7 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
 
   async masters(): Promise<MasterScan[]> {
     const clients = await Promise.all(this.cluster.masters.map((node) => this.cluster.nodeClient(node as never)));
-    return clients.map((client) =>
-      scanWith((args) =>
-        (client as NodeRedisClient).sendCommand(args).catch((error: unknown) => {
-          throw asReplyError(error);
-        }),
-      ),
-    );
+    return clients.map((client) => scanWith((args) => (client as NodeRedisClient).sendCommand(args)));
   }
 }
 

@@ -15,7 +15,7 @@ import {
 } from '@org/session-core';
 import { Deadlines } from '@org/session-core/adapter';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { type AnyRedisClient, driverFor, type RedisDriver, sendScript } from './client.js';
+import { type AnyRedisClient, driverFor, isReplyError, type RedisDriver, sendScript } from './client.js';
 import {
   createFamily,
   createSession,
@@ -1069,8 +1069,9 @@ function toStoreError(error: unknown): SessionError {
   const name = error instanceof Error ? error.name : 'Error';
   const message = error instanceof Error ? error.message : String(error);
   const cause = new Error(message.slice(0, 200));
-  cause.name = name;
+  const refused = isReplyError(error);
+  cause.name = refused ? 'ReplyError' : name;
   if (/timed out/i.test(message)) return unavailable('timeout', cause);
-  if (name === 'ReplyError') return unavailable('refused', cause);
+  if (refused) return unavailable('refused', cause);
   return unavailable('disconnected', cause);
 }
