@@ -206,26 +206,29 @@ class IoRedisDriver implements RedisDriver {
     this.keyPrefix = typeof prefix === 'string' ? prefix : '';
   }
 
-  /** The socket held corked until the end of this event-loop turn, if any. */
-  private held: Redis['stream'] | null = null;
+  /** The sockets held corked until the end of this event-loop turn (none between turns). */
+  private held: Redis['stream'][] = [];
   private readonly release = () => {
-    const stream = this.held;
-    this.held = null;
-    stream?.uncork();
+    const held = this.held;
+    this.held = [];
+    for (const stream of held) stream.uncork();
   };
 
   /**
-   * ioredis writes each command to the socket at once, a system call each. Held corked until the
-   * loop's check phase, the commands of every request handled in this turn leave in one write.
+   * ioredis writes each command to its socket at once, a system call each. Held corked until the
+   * loop's check phase, the commands of every request handled in this turn leave in one write per
+   * connection (on a Cluster, per node they go to).
    */
   private hold(): IoRedisClient {
-    if (this.held === null && !this.isCluster) {
-      const stream = (this.client as Redis).stream;
-      if (stream) {
+    if (this.held.length === 0) {
+      const nodes = this.isCluster ? (this.client as Cluster).nodes('all') : [this.client as Redis];
+      for (const node of nodes) {
+        const stream = node.stream;
+        if (stream === undefined) continue;
         stream.cork();
-        this.held = stream;
-        setImmediate(this.release);
+        this.held.push(stream);
       }
+      if (this.held.length > 0) setImmediate(this.release);
     }
     return this.client;
   }
@@ -259,8 +262,8 @@ class IoRedisDriver implements RedisDriver {
     return this.hold().hmget(key, ...fields);
   }
   hmgetPair(key: string, fields: readonly string[], otherKey: string, otherFields: readonly string[]) {
-    // Held (see hold), both go in one write. (A pipeline() does the same but measured more client
-    // CPU.) A Cluster sends them to two nodes.
+    // Held (see hold), both go in one write (on a Cluster, one per node). A pipeline() does the
+    // same but measured more client CPU.
     const client = this.hold();
     return Promise.all([client.hmget(key, ...fields), client.hmget(otherKey, ...otherFields)]);
   }

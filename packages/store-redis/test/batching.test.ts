@@ -1,11 +1,22 @@
 import type { Socket } from 'node:net';
 import { createSessionManager, type SessionData } from '@org/session-core';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnyRedisClient, RedisStore } from '../src/index.js';
 import { type RedisServer, startRedisServer } from './servers.js';
-import { assertServices, type OpenedClient, openClient, redisBinary, skipWithout, uniquePrefix } from './support.js';
+import {
+  assertServices,
+  dropUnder,
+  type OpenedClient,
+  openClient,
+  redisBinary,
+  redisCluster,
+  skipWithout,
+  uniquePrefix,
+} from './support.js';
 
 const binary = redisBinary();
+const cluster = redisCluster();
 
 /**
  * Counts the writes an ioredis client's socket hands to the kernel (each `_write` or `_writev` is
@@ -104,6 +115,50 @@ describe.skipIf(skipWithout(binary)).each(['ioredis 5', 'ioredis 6'] as const)('
       expect(writes.count).toBe(2);
     } finally {
       writes.stop();
+    }
+  });
+});
+
+describe.skipIf(skipWithout(cluster))('command batching on an ioredis Cluster', () => {
+  let client: Cluster;
+  beforeAll(async () => {
+    assertServices(cluster);
+    client = new Cluster(cluster.nodes, { enableOfflineQueue: false });
+    client.on('error', () => {});
+    await new Promise((resolve) => client.once('ready', resolve));
+  });
+  afterAll(() => {
+    client?.disconnect();
+  });
+
+  it('sends the reads of one turn in one write per node they go to', async () => {
+    const prefix = uniquePrefix('batch-cluster');
+    const store = new RedisStore<SessionData, AnyRedisClient>({ client: client as unknown as AnyRedisClient, prefix });
+    const manager = createSessionManager({ store });
+    try {
+      const cookies: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const created = await manager.create({ userId: `user-${i}`, data: { n: i } });
+        cookies.push(created.cookies.map((line) => line.split(';')[0]).join('; '));
+      }
+      // Every node has a connection by now (the creates wrote to each master).
+      await turn();
+      const nodes = client.nodes('all').filter((node) => node.stream !== undefined);
+      const counters = nodes.map((node) => countWrites(node.stream));
+      try {
+        const results = await Promise.all(cookies.map((cookie) => manager.validateCookie(cookie)));
+        expect(results.map((r) => (r.status === 'valid' ? r.session.data.n : r.status))).toEqual([
+          0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+        ]);
+        // 24 HMGETs spread over the masters: at most one write to each.
+        const perNode = counters.map((c) => c.count);
+        expect(Math.max(...perNode)).toBe(1);
+        expect(perNode.filter((n) => n === 1).length).toBeGreaterThan(1);
+      } finally {
+        for (const counter of counters) counter.stop();
+      }
+    } finally {
+      await dropUnder(client, prefix);
     }
   });
 });

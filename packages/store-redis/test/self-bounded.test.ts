@@ -82,8 +82,12 @@ function expectTimeout(error: unknown): void {
   expect((error as { reason?: string }).reason).toBe('timeout');
 }
 
-/** A timer may fire a little before performance.now() says the span is over (clock granularity). */
-const SLACK = 5;
+/**
+ * A timer may fire before performance.now() says the span is over: Node arms it from the event
+ * loop's cached time, which lags by however long the current turn has run (several ms on a loaded
+ * machine). The lower bounds only show that a call waited for its deadline rather than failing at once.
+ */
+const SLACK = 25;
 
 describe.skipIf(skipWithout(redis))('a Redis store that bounds its own calls, on a hung server', () => {
   let relay: StallingRelay;
