@@ -354,7 +354,10 @@ abstract class NodeRedisCommands implements RedisDriver {
   abstract readonly isCluster: boolean;
   readonly keyPrefix = '';
   abstract state(): DriverState;
-  /** Sends `args`, routed by `key` on a Cluster. */
+  /**
+   * Sends `args`, routed by `key` on a Cluster: the client's own promise, no layer around it (the
+   * store tells a refused command from a lost connection itself, see isReplyError).
+   */
   protected abstract send(key: string, readonly: boolean, args: string[]): Promise<unknown>;
   abstract masters(): Promise<MasterScan[]>;
 
@@ -363,48 +366,43 @@ abstract class NodeRedisCommands implements RedisDriver {
     return Promise.resolve();
   }
 
-  /** The client's own promise, no layer around it: the store tells replies apart (isReplyError). */
-  protected command(key: string, readonly: boolean, args: string[]): Promise<unknown> {
-    return this.send(key, readonly, args);
-  }
-
   hmget(key: string, fields: readonly string[]) {
-    return this.command(key, true, ['HMGET', key, ...fields]) as Promise<(string | null)[]>;
+    return this.send(key, true, ['HMGET', key, ...fields]) as Promise<(string | null)[]>;
   }
-  /** node-redis writes the commands of one tick together already. */
+  /** node-redis writes the commands of one event-loop turn together already. */
   hmgetPair(key: string, fields: readonly string[], otherKey: string, otherFields: readonly string[]) {
     return Promise.all([this.hmget(key, fields), this.hmget(otherKey, otherFields)]);
   }
   async hget(key: string, field: string) {
-    return (await this.command(key, true, ['HGET', key, field])) as string | null;
+    return (await this.send(key, true, ['HGET', key, field])) as string | null;
   }
   async exists(key: string) {
-    return Number(await this.command(key, true, ['EXISTS', key]));
+    return Number(await this.send(key, true, ['EXISTS', key]));
   }
   async del(key: string) {
-    return Number(await this.command(key, false, ['DEL', key]));
+    return Number(await this.send(key, false, ['DEL', key]));
   }
   async zrem(key: string, member: string) {
-    return Number(await this.command(key, false, ['ZREM', key, member]));
+    return Number(await this.send(key, false, ['ZREM', key, member]));
   }
   async zscan(key: string, cursor: string, count: number) {
-    const [next, entries] = (await this.command(key, true, ['ZSCAN', key, cursor, 'COUNT', String(count)])) as [
+    const [next, entries] = (await this.send(key, true, ['ZSCAN', key, cursor, 'COUNT', String(count)])) as [
       string | number,
       string[],
     ];
     return [String(next), entries] as [string, string[]];
   }
   async setPxNx(key: string, value: string, ttlMs: number) {
-    return (await this.command(key, false, ['SET', key, value, 'PX', String(ttlMs), 'NX'])) === 'OK';
+    return (await this.send(key, false, ['SET', key, value, 'PX', String(ttlMs), 'NX'])) === 'OK';
   }
   evalsha(sha: string, keys: string[], args: (string | number)[]) {
-    return this.command(keys[0] as string, false, ['EVALSHA', sha, String(keys.length), ...keys, ...args.map(String)]);
+    return this.send(keys[0] as string, false, ['EVALSHA', sha, String(keys.length), ...keys, ...args.map(String)]);
   }
   eval(source: string, keys: string[], args: (string | number)[]) {
-    return this.command(keys[0] as string, false, ['EVAL', source, String(keys.length), ...keys, ...args.map(String)]);
+    return this.send(keys[0] as string, false, ['EVAL', source, String(keys.length), ...keys, ...args.map(String)]);
   }
   publish(channel: string, message: string) {
-    return this.command(channel, false, ['PUBLISH', channel, message]);
+    return this.send(channel, false, ['PUBLISH', channel, message]);
   }
 
   /** A new, unconnected single-server client with the app's settings, for one subscription connection. */
@@ -557,7 +555,7 @@ class NodeRedisDriver extends NodeRedisCommands {
   }
 
   async masters(): Promise<MasterScan[]> {
-    return [scanWith((args) => this.command('', true, args))];
+    return [scanWith((args) => this.send('', true, args))];
   }
 
   protected async subscriberClient(options: SubscribeOptions) {
