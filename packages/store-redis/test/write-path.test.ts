@@ -48,25 +48,21 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     await server?.destroy();
   });
 
-  /** One field of a hash, read on a connection of the test's own. */
-  async function field(key: string, name: string): Promise<string | null> {
+  /** Runs `use` on a connection of the test's own, closed afterwards. */
+  async function inspect<T>(use: (inspector: Redis) => Promise<T>): Promise<T> {
     const inspector = new Redis(server.url);
     try {
-      return await inspector.hget(key, name);
+      return await use(inspector);
     } finally {
       inspector.disconnect();
     }
   }
 
+  /** One field of a hash, read on a connection of the test's own. */
+  const field = (key: string, name: string) => inspect((inspector) => inspector.hget(key, name));
+
   /** The remaining TTL of a key in ms, read on a connection of the test's own. */
-  async function pttl(key: string): Promise<number> {
-    const inspector = new Redis(server.url);
-    try {
-      return await inspector.pttl(key);
-    } finally {
-      inspector.disconnect();
-    }
-  }
+  const pttl = (key: string) => inspect((inspector) => inspector.pttl(key));
 
   /** A manager on its own connection (an app instance), with the store's scripts cached on the server. */
   async function instance(): Promise<{ sessions: SessionManager<Data>; store: RedisStore<Data, AnyRedisClient> }> {
@@ -87,13 +83,10 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
     clock.advance(sessions.policy.touchIntervalMs);
     await sessions.validateToken(warm.token);
     // The writes that also raise the index (single server): loaded as a server that ran them holds them.
-    const inspector = new Redis(server.url);
-    try {
+    await inspect(async (inspector) => {
       for (const script of [touchSessionRaisingIndex, updateSessionRaisingIndex])
         await inspector.script('LOAD', script.source);
-    } finally {
-      inspector.disconnect();
-    }
+    });
     return { sessions, store };
   }
 
@@ -241,14 +234,8 @@ describe.skipIf(skipWithout(binary)).each(clientKinds)('the write path through %
   }
 
   /** The user index score of `record`, read on a connection of the test's own. */
-  async function indexScore(store: RedisStore<Data, AnyRedisClient>, record: { id: string; userId: string }) {
-    const inspector = new Redis(server.url);
-    try {
-      return Number(await inspector.zscore(store.userIndexKey(record.userId), record.id));
-    } finally {
-      inspector.disconnect();
-    }
-  }
+  const indexScore = async (store: RedisStore<Data, AnyRedisClient>, record: { id: string; userId: string }) =>
+    Number(await inspect((inspector) => inspector.zscore(store.userIndexKey(record.userId), record.id)));
 
   it('a touch past what the index holds raises the index in the same script (single server): one EVALSHA', async () => {
     const { sessions, store } = await instance();
