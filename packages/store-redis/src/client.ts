@@ -72,7 +72,16 @@ export interface RedisDriver {
    * itself after a drop, telling `handlers` each time it is up or down.
    */
   subscribe(channel: string, options: SubscribeOptions, handlers: SubscriptionHandlers): PubSubConnection;
+  /**
+   * A command got no answer within the store's deadline. On a Cluster the client reads the slot
+   * map again (once a second at most): a master that hangs with its connections open sends no
+   * `MOVED` and drops nothing, so nothing else would tell the client that a replica took over.
+   */
+  stalled(): void;
 }
+
+/** How often, at most, a Cluster driver asks for the slot map after a failure or a stall. */
+const REDISCOVER_EVERY_MS = 1000;
 
 /** How a subscription connection is opened and reconnected. */
 export interface SubscribeOptions {
@@ -239,6 +248,20 @@ class IoRedisDriver implements RedisDriver {
     return connectingStates.has(status) ? 'connecting' : 'ready';
   }
 
+  private refreshAfter = 0;
+
+  /**
+   * ioredis reads its slot map from one node after another, each within its `slotsRefreshTimeout`
+   * (1 s by default), so a node that hangs does not hold the look-up up.
+   */
+  stalled(): void {
+    if (!this.isCluster) return;
+    const now = Date.now();
+    if (now < this.refreshAfter) return;
+    this.refreshAfter = now + REDISCOVER_EVERY_MS;
+    (this.client as Cluster).refreshSlotsCache();
+  }
+
   /** Resolves when the first connection is up, rejects when it fails; shared by every call meanwhile. */
   whenReady(): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();
@@ -360,6 +383,7 @@ abstract class NodeRedisCommands implements RedisDriver {
    */
   protected abstract send(key: string, readonly: boolean, args: string[]): Promise<unknown>;
   abstract masters(): Promise<MasterScan[]>;
+  abstract stalled(): void;
 
   whenReady(): Promise<void> {
     // Only reached in 'connecting', which node-redis drivers never report.
@@ -554,6 +578,8 @@ class NodeRedisDriver extends NodeRedisCommands {
     return this.client.sendCommand(args);
   }
 
+  stalled(): void {}
+
   async masters(): Promise<MasterScan[]> {
     return [scanWith((args) => this.send('', true, args))];
   }
@@ -624,15 +650,56 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
    * background (starting with a known master, then the seed nodes).
    */
   private rediscover(): void {
+    if (!this.mayRediscover()) return;
+    const startWith = (this.cluster.masters as { client?: unknown }[]).find((node) => node.client)?.client;
+    if (startWith) this.rediscoverFrom(startWith);
+  }
+
+  /**
+   * A master that hangs with its connections open sends no `MOVED` and drops nothing either. The
+   * look-up must not start with it: node-redis waits for its answer without a timeout, and every
+   * later look-up would wait on that one. It starts with the first master to answer a `PING`
+   * within a second (none: the next stall tries again).
+   */
+  stalled(): void {
+    if (!this.mayRediscover()) return;
+    const clients = (this.cluster.masters as { client?: NodeRedisConnection & { isReady?: boolean } }[])
+      .map((node) => node.client)
+      .filter((client) => client?.isReady === true) as NodeRedisConnection[];
+    if (clients.length === 0) return;
+    let waiting = clients.length;
+    let chosen = false;
+    const timer = setTimeout(() => {
+      chosen = true;
+    }, REDISCOVER_EVERY_MS);
+    timer.unref?.();
+    for (const client of clients) {
+      client.sendCommand(['PING']).then(
+        () => {
+          if (chosen) return;
+          chosen = true;
+          clearTimeout(timer);
+          this.rediscoverFrom(client);
+        },
+        () => {
+          if (--waiting === 0) clearTimeout(timer);
+        },
+      );
+    }
+  }
+
+  private mayRediscover(): boolean {
     const now = Date.now();
-    if (now < this.rediscoverAfter) return;
-    this.rediscoverAfter = now + 1000;
+    if (now < this.rediscoverAfter) return false;
+    this.rediscoverAfter = now + REDISCOVER_EVERY_MS;
+    return true;
+  }
+
+  private rediscoverFrom(startWith: unknown): void {
     const slots = (this.cluster as unknown as { _slots?: { rediscover?: (startWith: unknown) => Promise<void> } })
       ._slots;
-    const startWith = (this.cluster.masters as { client?: unknown }[]).find((node) => node.client)?.client;
-    if (typeof slots?.rediscover !== 'function' || !startWith) return;
     // A failed look-up is tried again by the next failing command; the app's `error` listener hears of it.
-    slots.rediscover(startWith).catch(() => {});
+    slots?.rediscover?.(startWith).catch(() => {});
   }
 
   /**

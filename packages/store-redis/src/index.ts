@@ -196,7 +196,11 @@ export class RedisStore<D extends SessionData = SessionData, C extends AnyRedisC
     this.commandTimeoutMs = timeout;
     this.settlesWithinMs = timeout;
     this.userBatchSize = batch;
-    this.deadlines = new Deadlines(timeout, () => unavailable('timeout'));
+    // A command that timed out may be waiting on a Cluster master that hangs: the driver looks for a new one.
+    this.deadlines = new Deadlines(timeout, () => {
+      this.driver.stalled();
+      return unavailable('timeout');
+    });
 
     if (options.client) {
       this.client = options.client;

@@ -141,3 +141,77 @@ describe.skipIf(skipWithout(binary)).each(holders)(
     }, 60_000);
   },
 );
+
+describe.skipIf(skipWithout(binary)).each(holders)(
+  'a Redis Cluster master freezes (SIGSTOP: its connections stay open, it answers nothing) and its replica takes over; client: %s',
+  (holder) => {
+    let cluster: RedisClusterServers;
+    let store: RedisStore<SessionData, AnyRedisClient>;
+    let close: (() => Promise<void>) | undefined;
+    let frozen: number | undefined;
+    const clock = createTestClock(Date.now());
+
+    beforeAll(async () => {
+      assertServices(binary);
+      cluster = await startRedisCluster({ nodeTimeoutMs: 1500 });
+      ({ store, close } = await openStore(holder, cluster.nodes));
+    }, 45_000);
+
+    afterAll(async () => {
+      if (frozen !== undefined) cluster.thaw(frozen);
+      await close?.();
+      await cluster?.destroy();
+    });
+
+    it('times out while no master answers, then serves the session from the promoted replica while the old master is still frozen', async () => {
+      const sessions = createSessionManager({ store, clock });
+      const issued = await sessions.create({ userId: `user-${randomString(9)}` });
+      const id = issued.session.id;
+      const key = store.sessionKey(id);
+      const seed = cluster.alive()[0] as number;
+      const slot = (await withNode(seed, (c) => c.cluster('KEYSLOT', key))) as number;
+      const { master, replicas } = await slotOwners(seed, slot);
+      expect(replicas).toHaveLength(1);
+      const replica = replicas[0] as number;
+      const survivor = cluster.alive().find((port) => port !== master && port !== replica) as number;
+      const replicated = await waitFor(
+        () =>
+          withNode(replica, async (c) => {
+            await c.call('READONLY');
+            return (await c.exists(key)) === 1;
+          }).catch(() => false),
+        100,
+        100,
+      );
+      expect(replicated).toBe(true);
+      await withNode(replica, (c) => c.config('SET', 'cluster-replica-no-failover', 'yes'));
+
+      cluster.freeze(master);
+      frozen = master;
+      // 1. The master holds its connections and answers nothing: each read ends in the store's own
+      // deadline, failing closed.
+      const during: string[] = [];
+      for (let i = 0; i < 3; i++) during.push(await answer(() => store.get(id, clock.now())));
+      expect(new Set(during)).toEqual(new Set(['STORE_UNAVAILABLE']));
+
+      // 2. The replica takes over; the frozen node never says so (no MOVED, no dropped connection).
+      await withNode(replica, (c) => c.config('SET', 'cluster-replica-no-failover', 'no'));
+      const promoted = async () =>
+        /cluster_state:ok/.test(await clusterInfo(survivor)) && (await slotOwners(survivor, slot)).master === replica;
+      expect(await waitFor(promoted, 150, 200)).toBe(true);
+
+      // 3. The same store finds the new master by itself, the old one still frozen (bounded wait).
+      const after: string[] = [];
+      const serves = async () => {
+        const got = await answer(() => store.get(id, clock.now()));
+        after.push(got);
+        return got === `session ${id}`;
+      };
+      expect(await waitFor(serves, 60, 100), `answers after the failover: ${after.join(', ')}`).toBe(true);
+      for (const got of after) expect([`session ${id}`, 'STORE_UNAVAILABLE']).toContain(got);
+      expect((await sessions.validateToken(issued.token)).status).toBe('valid');
+      const fresh = await sessions.create({ userId: issued.session.userId });
+      expect((await sessions.validateToken(fresh.token)).status).toBe('valid');
+    }, 90_000);
+  },
+);
