@@ -674,17 +674,20 @@ class NodeRedisClusterDriver extends NodeRedisCommands {
     }, REDISCOVER_EVERY_MS);
     timer.unref?.();
     for (const client of clients) {
-      client.sendCommand(['PING']).then(
-        () => {
-          if (chosen) return;
-          chosen = true;
-          clearTimeout(timer);
-          this.rediscoverFrom(client);
-        },
-        () => {
-          if (--waiting === 0) clearTimeout(timer);
-        },
-      );
+      // A client closed since the list was read may throw rather than reject.
+      Promise.resolve()
+        .then(() => client.sendCommand(['PING']))
+        .then(
+          () => {
+            if (chosen) return;
+            chosen = true;
+            clearTimeout(timer);
+            this.rediscoverFrom(client);
+          },
+          () => {
+            if (--waiting === 0) clearTimeout(timer);
+          },
+        );
     }
   }
 
