@@ -46,6 +46,40 @@ async function answer(call: () => Promise<{ id: string } | null>): Promise<strin
   }
 }
 
+/**
+ * A new session on `store`, already copied to its slot's one replica, which may not take over
+ * until the test says so (the fault then lasts as long as the test needs); the slot's master, that
+ * replica and a third node that stays up.
+ */
+async function sessionOnReplicatedSlot(
+  store: RedisStore<SessionData, AnyRedisClient>,
+  cluster: RedisClusterServers,
+  clock: ReturnType<typeof createTestClock>,
+) {
+  const sessions = createSessionManager({ store, clock });
+  const issued = await sessions.create({ userId: `user-${randomString(9)}` });
+  const key = store.sessionKey(issued.session.id);
+  const seed = cluster.alive()[0] as number;
+  const slot = (await withNode(seed, (c) => c.cluster('KEYSLOT', key))) as number;
+  const { master, replicas } = await slotOwners(seed, slot);
+  expect(replicas).toHaveLength(1);
+  const replica = replicas[0] as number;
+  const survivor = cluster.alive().find((port) => port !== master && port !== replica) as number;
+  // Replication is asynchronous: the replica must hold the session before its master fails.
+  const replicated = await waitFor(
+    () =>
+      withNode(replica, async (c) => {
+        await c.call('READONLY');
+        return (await c.exists(key)) === 1;
+      }).catch(() => false),
+    100,
+    100,
+  );
+  expect(replicated).toBe(true);
+  await withNode(replica, (c) => c.config('SET', 'cluster-replica-no-failover', 'yes'));
+  return { sessions, issued, id: issued.session.id, slot, master, replica, survivor };
+}
+
 describe.skipIf(skipWithout(binary)).each(holders)(
   'a Redis Cluster master is killed and its replica takes over; client: %s',
   (holder) => {
@@ -66,30 +100,11 @@ describe.skipIf(skipWithout(binary)).each(holders)(
     });
 
     it('fails closed with STORE_UNAVAILABLE while the slot has no master, then serves the session from the promoted replica', async () => {
-      const sessions = createSessionManager({ store, clock });
-      const issued = await sessions.create({ userId: `user-${randomString(9)}` });
-      const id = issued.session.id;
-      const key = store.sessionKey(id);
-      const seed = cluster.alive()[0] as number;
-      const slot = (await withNode(seed, (c) => c.cluster('KEYSLOT', key))) as number;
-      const { master, replicas } = await slotOwners(seed, slot);
-      expect(replicas).toHaveLength(1);
-      const replica = replicas[0] as number;
-      const survivor = cluster.alive().find((port) => port !== master && port !== replica) as number;
-
-      // Replication is asynchronous: the replica must hold the session before its master dies.
-      const replicated = await waitFor(
-        () =>
-          withNode(replica, async (c) => {
-            await c.call('READONLY');
-            return (await c.exists(key)) === 1;
-          }).catch(() => false),
-        100,
-        100,
+      const { sessions, issued, id, slot, master, replica, survivor } = await sessionOnReplicatedSlot(
+        store,
+        cluster,
+        clock,
       );
-      expect(replicated).toBe(true);
-      // The replica may not take over until the test says so: the fault lasts as long as the test needs.
-      await withNode(replica, (c) => c.config('SET', 'cluster-replica-no-failover', 'yes'));
       expect((await sessions.validateToken(issued.token)).status).toBe('valid');
 
       await cluster.kill(master);
@@ -164,27 +179,11 @@ describe.skipIf(skipWithout(binary)).each(holders)(
     });
 
     it('times out while no master answers, then serves the session from the promoted replica while the old master is still frozen', async () => {
-      const sessions = createSessionManager({ store, clock });
-      const issued = await sessions.create({ userId: `user-${randomString(9)}` });
-      const id = issued.session.id;
-      const key = store.sessionKey(id);
-      const seed = cluster.alive()[0] as number;
-      const slot = (await withNode(seed, (c) => c.cluster('KEYSLOT', key))) as number;
-      const { master, replicas } = await slotOwners(seed, slot);
-      expect(replicas).toHaveLength(1);
-      const replica = replicas[0] as number;
-      const survivor = cluster.alive().find((port) => port !== master && port !== replica) as number;
-      const replicated = await waitFor(
-        () =>
-          withNode(replica, async (c) => {
-            await c.call('READONLY');
-            return (await c.exists(key)) === 1;
-          }).catch(() => false),
-        100,
-        100,
+      const { sessions, issued, id, slot, master, replica, survivor } = await sessionOnReplicatedSlot(
+        store,
+        cluster,
+        clock,
       );
-      expect(replicated).toBe(true);
-      await withNode(replica, (c) => c.config('SET', 'cluster-replica-no-failover', 'yes'));
 
       cluster.freeze(master);
       frozen = master;
