@@ -187,7 +187,8 @@ async function privateServer(): Promise<{ url: string; stop: () => Promise<void>
       probe.destroy();
       return { url, stop };
     } catch {
-      probe.destroy();
+      // A connection that failed leaves the client closed already, and destroy() throws then.
+      if (probe.isOpen) probe.destroy();
       await new Promise((r) => setTimeout(r, 100));
     }
   }
