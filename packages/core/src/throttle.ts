@@ -143,6 +143,12 @@ export interface LoginThrottleOptions {
   ip?: Partial<ThrottleRule>;
   /** Source of the current time, for windows and waits. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Bound in ms on each `check` and `succeeded` (default 1000, as a manager's `storeTimeoutMs`): a
+   * counter that does not answer in time fails closed with 503 `STORE_UNAVAILABLE`, so a login
+   * never waits on a store that hangs (or on a client queueing commands while it reconnects).
+   */
+  timeoutMs?: number;
 }
 
 export interface LoginAttempt {
@@ -172,6 +178,7 @@ const DEFAULT_ACCOUNT_RULE: ThrottleRule = {
   windowMs: 15 * MINUTE,
 };
 const DEFAULT_IP_RULE: ThrottleRule = { ...DEFAULT_ACCOUNT_RULE, freeAttempts: 50 };
+const DEFAULT_COUNTER_TIMEOUT_MS = 1000;
 
 /**
  * Creates a login throttle over shared counters.
@@ -194,6 +201,10 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const ipRule = resolveRule(options.ip, DEFAULT_IP_RULE);
   const { counter, key } = options;
   const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COUNTER_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new SessionError('CONFIG_INVALID', 'timeoutMs must be a positive number');
+  }
   const accountKey = (account: string) => `a:${toHex(hmacSha256(key, account.trim().toLowerCase()))}`;
   const ipKey = (ip: string) => `i:${toHex(hmacSha256(key, ip))}`;
 
@@ -202,6 +213,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       if (typeof attempt?.account !== 'string') throw new SessionError('CONFIG_INVALID', 'account must be a string');
       const now = clock.now();
       const verdicts = await unavailableOnFailure(
+        timeoutMs,
         Promise.all([
           counter.attempt(accountKey(attempt.account), accountRule, now),
           attempt.ip ? counter.attempt(ipKey(attempt.ip), ipRule, now) : null,
@@ -216,18 +228,36 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       });
     },
     async succeeded(attempt) {
-      await unavailableOnFailure(counter.reset(accountKey(attempt.account)));
+      await unavailableOnFailure(timeoutMs, counter.reset(accountKey(attempt.account)));
     },
   };
 }
 
-/** A counter that cannot answer fails closed: 503 `STORE_UNAVAILABLE`, never a free pass. */
-async function unavailableOnFailure<T>(pending: Promise<T>): Promise<T> {
+/**
+ * A counter that cannot answer, or not within `timeoutMs`, fails closed: 503 `STORE_UNAVAILABLE`,
+ * never a free pass. One timer per login attempt: logins are rare next to session reads.
+ */
+async function unavailableOnFailure<T>(timeoutMs: number, pending: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SessionError('STORE_UNAVAILABLE', 'The login throttle counter did not answer in time', {
+            reason: 'throttle_counter',
+          }),
+        ),
+      timeoutMs,
+    );
+    (timer as { unref?: () => void }).unref?.();
+  });
   try {
-    return await pending;
+    return await Promise.race([pending, late]);
   } catch (error) {
     if (error instanceof SessionError) throw error;
     throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'throttle_counter' });
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -77,6 +77,38 @@ describe('createLoginThrottle', () => {
     expect((await refusal(throttle.succeeded({ account: 'a@example.com', ip: null })))?.code).toBe('STORE_UNAVAILABLE');
   });
 
+  it('fails closed with 503 STORE_UNAVAILABLE once timeoutMs passes without an answer; a late answer changes nothing', async () => {
+    const hung = { attempt: () => new Promise<never>(() => {}), reset: () => new Promise<never>(() => {}) };
+    const throttle = createLoginThrottle({ counter: hung, key, timeoutMs: 50 });
+    const started = performance.now();
+    const error = await refusal(throttle.check({ account: 'a@example.com', ip: '192.0.2.7' }));
+    // Timers may fire from the loop's cached time, a little early.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, reason: 'throttle_counter' });
+    expect(error?.message).toMatch(/did not answer in time/);
+    expect((await refusal(throttle.succeeded({ account: 'a@example.com', ip: null })))?.code).toBe('STORE_UNAVAILABLE');
+
+    // An answer (here a failure) after the bound is ignored, not an unhandled rejection.
+    const slow = {
+      attempt: () => new Promise<never>((_, reject) => setTimeout(() => reject(new Error('late')), 80)),
+      reset: async () => {},
+    };
+    const late = await refusal(
+      createLoginThrottle({ counter: slow, key, timeoutMs: 20 }).check({ account: 'b', ip: null }),
+    );
+    expect(late?.message).toMatch(/did not answer in time/);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+  });
+
+  it('refuses a timeoutMs that is not a positive number with CONFIG_INVALID', () => {
+    const counter = new MemoryAttemptCounter();
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '100' as unknown as number]) {
+      expect(() => createLoginThrottle({ counter, key, timeoutMs }), String(timeoutMs)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
+  });
+
   it('keeps memory bounded', async () => {
     const counter = new MemoryAttemptCounter({ maxKeys: 10 });
     for (let i = 0; i < 50; i++)

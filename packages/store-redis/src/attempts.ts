@@ -1,4 +1,5 @@
 import { SessionError } from '@org/session-core';
+import { Deadlines } from '@org/session-core/adapter';
 import type { AttemptCounter, AttemptVerdict, ThrottleRule } from '@org/session-core/throttle';
 import { type AnyRedisClient, driverFor, type RedisDriver, sendScript } from './client.js';
 import { countAttempt } from './scripts.js';
@@ -12,6 +13,12 @@ export interface RedisAttemptCounterOptions {
   client: AnyRedisClient;
   /** Prefix of the counter keys. Default `throttle:`. */
   prefix?: string;
+  /**
+   * Bound in ms on each `attempt` and `reset` (default 1000): past it the call fails (and the
+   * throttle answers 503 `STORE_UNAVAILABLE`), and on a Cluster the client reads its slot map
+   * again, in case the master it waits on hangs while a replica took over.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -27,6 +34,7 @@ export interface RedisAttemptCounterOptions {
 export class RedisAttemptCounter implements AttemptCounter {
   readonly #driver: RedisDriver;
   readonly #prefix: string;
+  readonly #deadlines: Deadlines;
 
   constructor(options: RedisAttemptCounterOptions) {
     if (options?.client === undefined) throw new SessionError('CONFIG_INVALID', 'client is required');
@@ -34,22 +42,45 @@ export class RedisAttemptCounter implements AttemptCounter {
     const prefix = options.prefix ?? 'throttle:';
     if (typeof prefix !== 'string') throw new SessionError('CONFIG_INVALID', 'prefix must be a string');
     this.#prefix = prefix;
+    const timeout = options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'commandTimeoutMs must be a positive number');
+    }
+    this.#deadlines = new Deadlines(timeout, () => {
+      this.#driver.stalled();
+      return new Error(`The attempt counter got no answer from Redis within ${timeout} ms`);
+    });
   }
 
   async attempt(key: string, rule: ThrottleRule, now: number): Promise<AttemptVerdict> {
     const args = [now, rule.freeAttempts, rule.baseDelayMs, rule.maxDelayMs, rule.windowMs];
     const keys = [this.#prefix + key];
     const reply = (await new Promise<unknown>((resolve, reject) => {
-      sendScript(this.#driver, countAttempt, keys, args, { reject }, resolve, asIs);
+      sendScript(this.#driver, countAttempt, keys, args, this.#deadlines.add(reject), resolve, asIs);
     })) as unknown[];
     const [allowed, count, locked] = reply.map(Number) as [number, number, number];
     return { allowed: allowed === 1, count, retryAt: locked === 0 ? null : locked };
   }
 
   async reset(key: string): Promise<void> {
-    await this.#driver.del(this.#prefix + key);
+    await new Promise<void>((resolve, reject) => {
+      const call = this.#deadlines.add(reject);
+      this.#driver.del(this.#prefix + key).then(
+        () => {
+          call.reject = null;
+          resolve();
+        },
+        (error: unknown) => {
+          const fail = call.reject;
+          call.reject = null;
+          fail?.(error);
+        },
+      );
+    });
   }
 }
+
+const DEFAULT_TIMEOUT_MS = 1000;
 
 /** Driver errors reach the counter's caller as they are. */
 function asIs(error: unknown): unknown {
