@@ -6,6 +6,7 @@ import { SessionError, toSessionError } from './errors.js';
 
 export { assertDpopBinding };
 
+import { settleWithin } from './deadlines.js';
 import { constantTimeEqualString, hmacSha256, sha256 } from './hash.js';
 import { runtimeOf, type SessionManager } from './manager.js';
 import { isMarkOnceStore, type MarkOnceStore } from './store.js';
@@ -50,6 +51,11 @@ export interface DpopVerifierOptions {
   keyPrefix?: string;
   /** Source of the current time, for `iat` checks and nonces. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Bound in ms on the replay store's answer (default 1000): a store that has not answered by then
+   * fails the proof closed with 503 `STORE_UNAVAILABLE`, rather than holding the request.
+   */
+  replayTimeoutMs?: number;
 }
 
 /** The request a proof must match. */
@@ -97,6 +103,7 @@ export class DpopVerifier {
   readonly #clock: Clock;
   readonly #nonceSecret: Uint8Array | null;
   readonly #nonceStepSeconds: number;
+  readonly #replayTimeoutMs: number;
 
   /** @internal Use {@link createDpopVerifier}. */
   constructor(options: DpopVerifierOptions) {
@@ -113,6 +120,11 @@ export class DpopVerifier {
     this.clockToleranceSeconds = wholeSeconds(options.clockToleranceSeconds ?? 5, 0, 300, 'clockToleranceSeconds');
     this.#prefix = options.keyPrefix ?? 'dpop:';
     this.#clock = options.clock ?? systemClock;
+    const replayTimeoutMs = options.replayTimeoutMs ?? 1000;
+    if (typeof replayTimeoutMs !== 'number' || !Number.isFinite(replayTimeoutMs) || replayTimeoutMs <= 0) {
+      throw new SessionError('CONFIG_INVALID', 'replayTimeoutMs must be a positive number');
+    }
+    this.#replayTimeoutMs = replayTimeoutMs;
     if (options.nonce) {
       if (!(options.nonce.secret instanceof Uint8Array) || options.nonce.secret.length < 32) {
         throw new SessionError('KEY_WEAK', 'The DPoP nonce secret must be at least 32 random bytes');
@@ -196,7 +208,11 @@ export class DpopVerifier {
     const ttlMs = (this.maxAgeSeconds + this.clockToleranceSeconds + 1) * 1000;
     let first: boolean;
     try {
-      first = await this.#replay.markOnce(replayKey, ttlMs, this.#clock.now());
+      first = await settleWithin(
+        this.#replay.markOnce(replayKey, ttlMs, this.#clock.now()),
+        this.#replayTimeoutMs,
+        replayTimedOut,
+      );
     } catch (error) {
       if (error instanceof SessionError) throw error;
       throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'dpop_replay_cache' });
@@ -477,4 +493,10 @@ function publicMembers(jwk: JWK): JWK {
   const out: Record<string, unknown> = {};
   for (const name of ['kty', 'crv', 'x', 'y', 'n', 'e']) if (typeof source[name] === 'string') out[name] = source[name];
   return Object.freeze(out) as JWK;
+}
+
+function replayTimedOut(): SessionError {
+  return new SessionError('STORE_UNAVAILABLE', 'The DPoP replay store did not answer in time', {
+    reason: 'dpop_replay_cache',
+  });
 }

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { settleWithin } from './deadlines.js';
 import { toHex } from './encoding.js';
 import { SessionError } from './errors.js';
 import { hmacSha256 } from './hash.js';
@@ -233,32 +234,20 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   };
 }
 
-/**
- * A counter that cannot answer, or not within `timeoutMs`, fails closed: 503 `STORE_UNAVAILABLE`,
- * never a free pass. One timer per login attempt: logins are rare next to session reads.
- */
+/** A counter that cannot answer, or not within `timeoutMs`, fails closed: 503 `STORE_UNAVAILABLE`, never a free pass. */
 async function unavailableOnFailure<T>(timeoutMs: number, pending: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new SessionError('STORE_UNAVAILABLE', 'The login throttle counter did not answer in time', {
-            reason: 'throttle_counter',
-          }),
-        ),
-      timeoutMs,
-    );
-    (timer as { unref?: () => void }).unref?.();
-  });
   try {
-    return await Promise.race([pending, late]);
+    return await settleWithin(pending, timeoutMs, counterTimedOut);
   } catch (error) {
     if (error instanceof SessionError) throw error;
     throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'throttle_counter' });
-  } finally {
-    clearTimeout(timer);
   }
+}
+
+function counterTimedOut(): SessionError {
+  return new SessionError('STORE_UNAVAILABLE', 'The login throttle counter did not answer in time', {
+    reason: 'throttle_counter',
+  });
 }
 
 function resolveRule(given: Partial<ThrottleRule> | undefined, defaults: ThrottleRule): ThrottleRule {

@@ -418,6 +418,29 @@ describe('DPoP: requests and bindings', () => {
     expect(() => createDpopVerifier({ replay: store, nonce: { secret: new Uint8Array(8) } })).toThrow(
       expect.objectContaining({ code: 'KEY_WEAK' }),
     );
+    for (const replayTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '50' as unknown as number]) {
+      expect(() => createDpopVerifier({ replay: store, replayTimeoutMs }), String(replayTimeoutMs)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
+  });
+
+  it('a replay store that does not answer fails the proof closed (503 STORE_UNAVAILABLE) at replayTimeoutMs', async () => {
+    const hung = { markOnce: () => new Promise<boolean>(() => {}) };
+    const verifier = createDpopVerifier({ replay: hung, replayTimeoutMs: 50 });
+    const keys = await dpopClient.generateKeyPair('ES256');
+    const proof = await dpopClient.generateProof(keys, TOKEN_URL, 'POST');
+    expect(await refusal(verifier.verify(proof, { method: 'POST', url: TOKEN_URL }))).toEqual({
+      code: 'STORE_UNAVAILABLE',
+      reason: 'dpop_replay_cache',
+    });
+    // A failing store keeps its own outcome: the same code, with the failure as the cause.
+    const failing = createDpopVerifier({ replay: { markOnce: async () => Promise.reject(new Error('down')) } });
+    const other = await dpopClient.generateProof(keys, TOKEN_URL, 'POST');
+    expect(await refusal(failing.verify(other, { method: 'POST', url: TOKEN_URL }))).toEqual({
+      code: 'STORE_UNAVAILABLE',
+      reason: 'dpop_replay_cache',
+    });
   });
 });
 
