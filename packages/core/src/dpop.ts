@@ -1,12 +1,12 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { type Clock, systemClock } from './clock.js';
+import { settleWithin } from './deadlines.js';
 import { assertDpopBinding } from './dpop-binding.js';
 import { base64urlEncode, toHex, utf8 } from './encoding.js';
 import { SessionError, toSessionError } from './errors.js';
 
 export { assertDpopBinding };
 
-import { settleWithin } from './deadlines.js';
 import { constantTimeEqualString, hmacSha256, sha256 } from './hash.js';
 import { runtimeOf, type SessionManager } from './manager.js';
 import { isMarkOnceStore, type MarkOnceStore } from './store.js';
