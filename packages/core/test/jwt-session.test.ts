@@ -223,6 +223,31 @@ describe('E2 / JW-17: revocation reaches JWT verifiers within the TTL, or at onc
     expect(await codeOf(jwts.verify(token, { strict: true }))).toBe('STORE_UNAVAILABLE');
   });
 
+  it('a downstream isSessionLive that does not answer fails strict verification closed at isSessionLiveTimeoutMs', async () => {
+    const { jwts, login, clock } = await setup();
+    const { token } = await jwts.issue((await login()).session);
+    const options = { keys: jwts.keys, issuer: ISSUER, audience: AUDIENCE, clock, strict: true };
+    const hung = new JwtVerifier({
+      ...options,
+      isSessionLive: () => new Promise<boolean>(() => {}),
+      isSessionLiveTimeoutMs: 50,
+    });
+    const error = await hung.verify(token).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', reason: 'timeout' });
+    // A check that answers in time decides as before; a lax verification never asks.
+    const live = new JwtVerifier({ ...options, isSessionLive: async () => true, isSessionLiveTimeoutMs: 50 });
+    expect((await live.verify(token)).sid).toBeTypeOf('string');
+    expect((await hung.verify(token, { strict: false })).sid).toBeTypeOf('string');
+    for (const isSessionLiveTimeoutMs of [0, -1, Number.NaN, '5' as unknown as number]) {
+      expect(() => new JwtVerifier({ ...options, isSessionLiveTimeoutMs }), String(isSessionLiveTimeoutMs)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
+  });
+
   it('a verifier without isSessionLive cannot be strict', async () => {
     const key = await generateSigningKey('EdDSA');
     const verifier = new JwtVerifier({ keys: new JwtKeySet({ active: key }), issuer: ISSUER, audience: AUDIENCE });

@@ -136,6 +136,8 @@ export class SessionJwt<D extends SessionData = SessionData, C extends object = 
       clock: this.#rt.clock,
       cacheSize: options.cacheSize,
       isSessionLive: (claims) => this.isSessionLive(claims.sid, claims.sub),
+      // Bounded by the manager already.
+      isSessionLiveTimeoutMs: null,
       onEvent: this.#rt.emit,
       revocations: options.revocations,
     });

@@ -1,5 +1,6 @@
 import { compactVerify, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
+import { settleWithin } from '../deadlines.js';
 import { isSessionError, SessionError } from '../errors.js';
 import { createEmitter, type SessionEvent, type SessionEventListener } from '../events.js';
 import type { RevocableClaims } from '../revocation-list.js';
@@ -93,6 +94,13 @@ export interface JwtVerifierOptions {
    * cached token or not. Without it, strict verification throws `CONFIG_INVALID`.
    */
   isSessionLive?: (claims: VerifiedSessionJwt<Record<string, unknown>>) => Promise<boolean>;
+  /**
+   * Bound in ms on each `isSessionLive` answer (default 2000): past it the verification fails
+   * closed with 503 `STORE_UNAVAILABLE` (reason `timeout`), so a request never waits on an auth
+   * server or store that hangs. `null` for none, for a callback bounded already (a `SessionJwt`'s
+   * own check runs within its manager's `storeTimeoutMs`).
+   */
+  isSessionLiveTimeoutMs?: number | null;
   /** Verify strictly by default (default false: a JWT outlives revocation by at most its TTL). */
   strict?: boolean;
   /** Hook for `jwt.rejected` events (reason only, never the token). */
@@ -135,6 +143,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   private readonly audiences: string[];
   readonly #cache: VerifiedTokenCache<VerifiedSessionJwt<C>>;
   private readonly isSessionLive: JwtVerifierOptions['isSessionLive'];
+  private readonly isSessionLiveTimeoutMs: number | null;
   private readonly strictByDefault: boolean;
   private readonly onEvent: ((event: SessionEvent) => void) | undefined;
   private readonly peekKey: (kid: string) => JwtKey | undefined;
@@ -169,6 +178,14 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     this.#cache = new VerifiedTokenCache(cacheSize);
     issuedTokenCaches.set(this, this.#cache);
     this.isSessionLive = options.isSessionLive;
+    const liveTimeout = options.isSessionLiveTimeoutMs === undefined ? 2000 : options.isSessionLiveTimeoutMs;
+    if (
+      liveTimeout !== null &&
+      (typeof liveTimeout !== 'number' || !Number.isFinite(liveTimeout) || liveTimeout <= 0)
+    ) {
+      throw new SessionError('CONFIG_INVALID', 'isSessionLiveTimeoutMs must be a positive number or null');
+    }
+    this.isSessionLiveTimeoutMs = liveTimeout;
     this.strictByDefault = options.strict === true;
     this.onEvent = options.onEvent === undefined ? undefined : createEmitter(options.onEvent);
     this.peekKey = (kid) => this.keys.peek(kid);
@@ -281,7 +298,9 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     }
     let live: boolean;
     try {
-      live = await this.isSessionLive(claims as VerifiedSessionJwt<Record<string, unknown>>);
+      const answer = this.isSessionLive(claims as VerifiedSessionJwt<Record<string, unknown>>);
+      const bound = this.isSessionLiveTimeoutMs;
+      live = await (bound === null ? answer : settleWithin(Promise.resolve(answer), bound, liveCheckTimedOut));
     } catch (error) {
       if (isSessionError(error)) throw error;
       throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
@@ -392,4 +411,8 @@ export function checkTolerance(value: number | undefined): number {
     throw new SessionError('CONFIG_INVALID', 'clockToleranceSeconds must be a whole number from 0 to 300');
   }
   return resolved;
+}
+
+function liveCheckTimedOut(): SessionError {
+  return new SessionError('STORE_UNAVAILABLE', 'isSessionLive did not answer in time', { reason: 'timeout' });
 }
