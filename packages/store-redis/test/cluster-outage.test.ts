@@ -80,26 +80,38 @@ async function sessionOnReplicatedSlot(
   return { sessions, issued, id: issued.session.id, slot, master, replica, survivor };
 }
 
+/**
+ * A private cluster (1.5 s node timeout) and a store on it through `holder`, for one describe
+ * block: started before its tests, and closed after them (a node left frozen is thawed first).
+ */
+function clusterWithStore(holder: Holder) {
+  const state = {
+    cluster: undefined as unknown as RedisClusterServers,
+    store: undefined as unknown as RedisStore<SessionData, AnyRedisClient>,
+    close: undefined as (() => Promise<void>) | undefined,
+    frozen: undefined as number | undefined,
+  };
+  beforeAll(async () => {
+    assertServices(binary);
+    state.cluster = await startRedisCluster({ nodeTimeoutMs: 1500 });
+    ({ store: state.store, close: state.close } = await openStore(holder, state.cluster.nodes));
+  }, 45_000);
+  afterAll(async () => {
+    if (state.frozen !== undefined) state.cluster.thaw(state.frozen);
+    await state.close?.();
+    await state.cluster?.destroy();
+  });
+  return state;
+}
+
 describe.skipIf(skipWithout(binary)).each(holders)(
   'a Redis Cluster master is killed and its replica takes over; client: %s',
   (holder) => {
-    let cluster: RedisClusterServers;
-    let store: RedisStore<SessionData, AnyRedisClient>;
-    let close: (() => Promise<void>) | undefined;
+    const fixture = clusterWithStore(holder);
     const clock = createTestClock(Date.now());
 
-    beforeAll(async () => {
-      assertServices(binary);
-      cluster = await startRedisCluster({ nodeTimeoutMs: 1500 });
-      ({ store, close } = await openStore(holder, cluster.nodes));
-    }, 45_000);
-
-    afterAll(async () => {
-      await close?.();
-      await cluster?.destroy();
-    });
-
     it('fails closed with STORE_UNAVAILABLE while the slot has no master, then serves the session from the promoted replica', async () => {
+      const { store, cluster } = fixture;
       const { sessions, issued, id, slot, master, replica, survivor } = await sessionOnReplicatedSlot(
         store,
         cluster,
@@ -160,25 +172,11 @@ describe.skipIf(skipWithout(binary)).each(holders)(
 describe.skipIf(skipWithout(binary)).each(holders)(
   'a Redis Cluster master freezes (SIGSTOP: its connections stay open, it answers nothing) and its replica takes over; client: %s',
   (holder) => {
-    let cluster: RedisClusterServers;
-    let store: RedisStore<SessionData, AnyRedisClient>;
-    let close: (() => Promise<void>) | undefined;
-    let frozen: number | undefined;
+    const fixture = clusterWithStore(holder);
     const clock = createTestClock(Date.now());
 
-    beforeAll(async () => {
-      assertServices(binary);
-      cluster = await startRedisCluster({ nodeTimeoutMs: 1500 });
-      ({ store, close } = await openStore(holder, cluster.nodes));
-    }, 45_000);
-
-    afterAll(async () => {
-      if (frozen !== undefined) cluster.thaw(frozen);
-      await close?.();
-      await cluster?.destroy();
-    });
-
     it('times out while no master answers, then serves the session from the promoted replica while the old master is still frozen', async () => {
+      const { store, cluster } = fixture;
       const { sessions, issued, id, slot, master, replica, survivor } = await sessionOnReplicatedSlot(
         store,
         cluster,
@@ -186,7 +184,7 @@ describe.skipIf(skipWithout(binary)).each(holders)(
       );
 
       cluster.freeze(master);
-      frozen = master;
+      fixture.frozen = master;
       // 1. The master holds its connections and answers nothing: each read ends in the store's own
       // deadline, failing closed.
       const during: string[] = [];
