@@ -67,6 +67,27 @@ export class Deadlines {
     return call;
   }
 
+  /**
+   * `pending`, or a rejection with the timeout error once `timeoutMs` (default: the usual timeout)
+   * has passed without an answer; a later answer or failure is then ignored.
+   */
+  settle<T>(pending: Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const call = this.add(reject, timeoutMs);
+      pending.then(
+        (value) => {
+          call.reject = null;
+          resolve(value);
+        },
+        (error: unknown) => {
+          const fail = call.reject;
+          call.reject = null;
+          fail?.(error);
+        },
+      );
+    });
+  }
+
   /** Operations watched until the next tick, settled or not (for tests). */
   get size(): number {
     return this.calls.length;
@@ -106,32 +127,4 @@ export class Deadlines {
     calls.length = kept;
     this.compactAt = Math.max(MIN_COMPACT, 2 * kept);
   }
-}
-
-/**
- * `pending`, or a rejection with `timeoutError()` once `timeoutMs` has passed without an answer
- * (a late answer, or a late failure, is then ignored). One timer per call: for calls made now and
- * then beside work that costs far more (a login's throttle check, a DPoP proof's replay mark),
- * where {@link Deadlines} would keep a timer of its own alive for nothing.
- *
- * @example
- * ```ts
- * await settleWithin(counter.attempt(key, rule, now), 1000, () => new SessionError('STORE_UNAVAILABLE'))
- * ```
- */
-export function settleWithin<T>(pending: Promise<T>, timeoutMs: number, timeoutError: () => unknown): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer: unknown = setTimeout(() => reject(timeoutError()), timeoutMs);
-    (timer as { unref?: () => void }).unref?.();
-    pending.then(
-      (value) => {
-        clearTimeout(timer as ReturnType<typeof setTimeout>);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer as ReturnType<typeof setTimeout>);
-        reject(error);
-      },
-    );
-  });
 }

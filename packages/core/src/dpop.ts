@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { type Clock, systemClock } from './clock.js';
-import { settleWithin } from './deadlines.js';
+import { Deadlines } from './deadlines.js';
 import { assertDpopBinding } from './dpop-binding.js';
 import { base64urlEncode, toHex, utf8 } from './encoding.js';
 import { SessionError, toSessionError } from './errors.js';
@@ -103,7 +103,7 @@ export class DpopVerifier {
   readonly #clock: Clock;
   readonly #nonceSecret: Uint8Array | null;
   readonly #nonceStepSeconds: number;
-  readonly #replayTimeoutMs: number;
+  readonly #replayDeadlines: Deadlines;
 
   /** @internal Use {@link createDpopVerifier}. */
   constructor(options: DpopVerifierOptions) {
@@ -124,7 +124,7 @@ export class DpopVerifier {
     if (typeof replayTimeoutMs !== 'number' || !Number.isFinite(replayTimeoutMs) || replayTimeoutMs <= 0) {
       throw new SessionError('CONFIG_INVALID', 'replayTimeoutMs must be a positive number');
     }
-    this.#replayTimeoutMs = replayTimeoutMs;
+    this.#replayDeadlines = new Deadlines(replayTimeoutMs, replayTimedOut);
     if (options.nonce) {
       if (!(options.nonce.secret instanceof Uint8Array) || options.nonce.secret.length < 32) {
         throw new SessionError('KEY_WEAK', 'The DPoP nonce secret must be at least 32 random bytes');
@@ -208,11 +208,7 @@ export class DpopVerifier {
     const ttlMs = (this.maxAgeSeconds + this.clockToleranceSeconds + 1) * 1000;
     let first: boolean;
     try {
-      first = await settleWithin(
-        this.#replay.markOnce(replayKey, ttlMs, this.#clock.now()),
-        this.#replayTimeoutMs,
-        replayTimedOut,
-      );
+      first = await this.#replayDeadlines.settle(this.#replay.markOnce(replayKey, ttlMs, this.#clock.now()));
     } catch (error) {
       if (error instanceof SessionError) throw error;
       throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'dpop_replay_cache' });

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
-import { settleWithin } from './deadlines.js';
+import { Deadlines } from './deadlines.js';
 import { toHex } from './encoding.js';
 import { SessionError } from './errors.js';
 import { hmacSha256 } from './hash.js';
@@ -206,6 +206,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new SessionError('CONFIG_INVALID', 'timeoutMs must be a positive number');
   }
+  const deadlines = new Deadlines(timeoutMs, counterTimedOut);
   const accountKey = (account: string) => `a:${toHex(hmacSha256(key, account.trim().toLowerCase()))}`;
   const ipKey = (ip: string) => `i:${toHex(hmacSha256(key, ip))}`;
 
@@ -214,7 +215,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       if (typeof attempt?.account !== 'string') throw new SessionError('CONFIG_INVALID', 'account must be a string');
       const now = clock.now();
       const verdicts = await unavailableOnFailure(
-        timeoutMs,
+        deadlines,
         Promise.all([
           counter.attempt(accountKey(attempt.account), accountRule, now),
           attempt.ip ? counter.attempt(ipKey(attempt.ip), ipRule, now) : null,
@@ -229,15 +230,15 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       });
     },
     async succeeded(attempt) {
-      await unavailableOnFailure(timeoutMs, counter.reset(accountKey(attempt.account)));
+      await unavailableOnFailure(deadlines, counter.reset(accountKey(attempt.account)));
     },
   };
 }
 
 /** A counter that cannot answer, or not within `timeoutMs`, fails closed: 503 `STORE_UNAVAILABLE`, never a free pass. */
-async function unavailableOnFailure<T>(timeoutMs: number, pending: Promise<T>): Promise<T> {
+async function unavailableOnFailure<T>(deadlines: Deadlines, pending: Promise<T>): Promise<T> {
   try {
-    return await settleWithin(pending, timeoutMs, counterTimedOut);
+    return await deadlines.settle(pending);
   } catch (error) {
     if (error instanceof SessionError) throw error;
     throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error, reason: 'throttle_counter' });

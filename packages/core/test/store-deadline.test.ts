@@ -4,6 +4,7 @@
  * behaviour on real timers.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Deadlines } from '../src/deadlines.js';
 import { isSessionError, MemoryStore, SessionError } from '../src/index.js';
 import { runtimeOf, SessionManager } from '../src/manager.js';
 
@@ -123,5 +124,28 @@ describe('store call deadlines', () => {
     vi.useRealTimers();
     const failed = await rt.call(() => new Promise<never>(() => {})).catch((e: unknown) => e);
     expect(isSessionError(failed, 'STORE_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('Deadlines.settle: one pending promise within the coarse timer', () => {
+  it('passes an answer or a failure given in time, fails at the timeout otherwise, and ignores what comes later', async () => {
+    vi.useFakeTimers();
+    const deadlines = new Deadlines(TIMEOUT, () => new Error('too late'));
+    await expect(deadlines.settle(Promise.resolve(7))).resolves.toBe(7);
+    await expect(deadlines.settle(Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+
+    let answer: (value: number) => void = () => {};
+    const outcome = deadlines.settle(new Promise<number>((resolve) => (answer = resolve))).then(
+      (value) => `answered ${value}`,
+      (error: Error) => `failed: ${error.message} at ${Date.now() - started}`,
+    );
+    const started = Date.now();
+    await vi.advanceTimersByTimeAsync(TIMEOUT + TICK);
+    answer(1);
+    const settled = await outcome;
+    expect(settled).toMatch(/^failed: too late at \d+$/);
+    const at = Number(settled.split(' at ')[1]);
+    expect(at).toBeGreaterThanOrEqual(TIMEOUT);
+    expect(at).toBeLessThanOrEqual(TIMEOUT + TICK);
   });
 });

@@ -63,20 +63,7 @@ export class RedisAttemptCounter implements AttemptCounter {
   }
 
   async reset(key: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const call = this.#deadlines.add(reject);
-      this.#driver.del(this.#prefix + key).then(
-        () => {
-          call.reject = null;
-          resolve();
-        },
-        (error: unknown) => {
-          const fail = call.reject;
-          call.reject = null;
-          fail?.(error);
-        },
-      );
-    });
+    await this.#deadlines.settle(this.#driver.del(this.#prefix + key));
   }
 }
 

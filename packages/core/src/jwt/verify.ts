@@ -1,6 +1,6 @@
 import { compactVerify, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
-import { settleWithin } from '../deadlines.js';
+import { Deadlines } from '../deadlines.js';
 import { isSessionError, SessionError } from '../errors.js';
 import { createEmitter, type SessionEvent, type SessionEventListener } from '../events.js';
 import type { RevocableClaims } from '../revocation-list.js';
@@ -143,7 +143,8 @@ export class JwtVerifier<C extends object = Record<string, never>> {
   private readonly audiences: string[];
   readonly #cache: VerifiedTokenCache<VerifiedSessionJwt<C>>;
   private readonly isSessionLive: JwtVerifierOptions['isSessionLive'];
-  private readonly isSessionLiveTimeoutMs: number | null;
+  /** Bounds `isSessionLive` (none when `isSessionLiveTimeoutMs` is null). */
+  private readonly liveCheckDeadlines: Deadlines | null;
   private readonly strictByDefault: boolean;
   private readonly onEvent: ((event: SessionEvent) => void) | undefined;
   private readonly peekKey: (kid: string) => JwtKey | undefined;
@@ -185,7 +186,7 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     ) {
       throw new SessionError('CONFIG_INVALID', 'isSessionLiveTimeoutMs must be a positive number or null');
     }
-    this.isSessionLiveTimeoutMs = liveTimeout;
+    this.liveCheckDeadlines = liveTimeout === null ? null : new Deadlines(liveTimeout, liveCheckTimedOut);
     this.strictByDefault = options.strict === true;
     this.onEvent = options.onEvent === undefined ? undefined : createEmitter(options.onEvent);
     this.peekKey = (kid) => this.keys.peek(kid);
@@ -299,8 +300,8 @@ export class JwtVerifier<C extends object = Record<string, never>> {
     let live: boolean;
     try {
       const answer = this.isSessionLive(claims as VerifiedSessionJwt<Record<string, unknown>>);
-      const bound = this.isSessionLiveTimeoutMs;
-      live = await (bound === null ? answer : settleWithin(Promise.resolve(answer), bound, liveCheckTimedOut));
+      const deadlines = this.liveCheckDeadlines;
+      live = await (deadlines === null ? answer : deadlines.settle(Promise.resolve(answer)));
     } catch (error) {
       if (isSessionError(error)) throw error;
       throw new SessionError('STORE_UNAVAILABLE', undefined, { cause: error });
