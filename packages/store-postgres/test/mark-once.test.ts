@@ -53,6 +53,28 @@ describe.skipIf(!available)('PostgresStore.markOnce', () => {
     holds,
   });
 
+  it('a DPoP proof fails closed at replayTimeoutMs while the replay table is locked, and verifies once the lock is gone', async () => {
+    const store = await open();
+    const verifier = createDpopVerifier({ replay: store, replayTimeoutMs: 200 });
+    const url = 'https://api.example.test/token';
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      // Another transaction holds the table: the store's INSERT waits for it, however long.
+      await locker.query(`LOCK TABLE ${store.schema.qualified.onceKeys} IN ACCESS EXCLUSIVE MODE`);
+      const refused = await verifier.verify(await signedProof('POST', url), { method: 'POST', url }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, reason: 'dpop_replay_cache' });
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    expect((await verifier.verify(await signedProof('POST', url), { method: 'POST', url })).htm).toBe('POST');
+    await store.close();
+  });
+
   it('a DPoP proof id marked by one instance is refused by the other (the verifier accepts the store)', async () => {
     const store = await open();
     const other = new PostgresStore({ connectionString: PG_URL, schema: store.schema.schema });
@@ -72,3 +94,21 @@ describe.skipIf(!available)('PostgresStore.markOnce', () => {
     }
   });
 });
+
+/** A DPoP proof (RFC 9449) signed with a new ES256 key through Web Crypto. */
+async function signedProof(htm: string, htu: string): Promise<string> {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ]);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const header = part({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } });
+  const claims = part({ jti: crypto.randomUUID(), htm, htu, iat: Math.floor(Date.now() / 1000) });
+  const signature = await crypto.subtle.sign(
+    { name: 'ECDSA', hash: 'SHA-256' },
+    privateKey,
+    new TextEncoder().encode(`${header}.${claims}`),
+  );
+  return `${header}.${claims}.${Buffer.from(signature).toString('base64url')}`;
+}
